@@ -1,0 +1,45 @@
+// The `deno task <command>` entry point: a thin dispatcher over the commands in this folder.
+import { infoCommand } from "./info.ts";
+import { UsageError } from "./_args.ts";
+
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
+  info: { run: infoCommand, summary: "versions, backends, WebGPU adapter and wasm features" },
+};
+
+function usage(): string {
+  const lines = ["Usage: deno task <command> [options]", "", "Commands:"];
+  for (const [name, { summary }] of Object.entries(COMMANDS)) {
+    lines.push(`  ${name.padEnd(10)} ${summary}`);
+  }
+  lines.push("", "Run `deno task <command> --help` for a command's options.");
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h") {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    console.error(`error: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      console.error(`error: permission refused: ${error.message}`);
+      return 1;
+    }
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+Deno.exit(await main(Deno.args));

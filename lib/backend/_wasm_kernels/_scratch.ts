@@ -1,0 +1,72 @@
+// Internal: runs the wasm backend's own kernels from inside our kernels and frees intermediates.
+import { getKernel, type KernelBackend } from "@tensorflow/tfjs-core";
+import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs-core";
+
+/** Intermediate results of one composite kernel; `finish` frees all but the returned one. */
+export class WasmScratch {
+  readonly #backend: KernelBackend;
+  readonly #created: TensorInfo[] = [];
+
+  constructor(backend: KernelBackend) {
+    this.#backend = backend;
+  }
+
+  /** Runs the wasm kernel `name` and remembers its output for disposal. */
+  run(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+    const kernel = getKernel(name, "wasm");
+    if (kernel === undefined) {
+      throw new Error(`wasm kernel '${name}' is not registered; is the wasm backend loaded?`);
+    }
+    const output = kernel.kernelFunc({ inputs, backend: this.#backend, attrs });
+    const info = Array.isArray(output) ? output[0] : output;
+    this.#created.push(info);
+    return info;
+  }
+
+  /**
+   * Slices away negative and zero-pads positive amounts on the height and width axes of an NHWC
+   * tensor, so one call covers "pad to the size we need" and "crop rows a stride never reads".
+   */
+  padOrCrop(x: TensorInfo, top: number, bottom: number, left: number, right: number): TensorInfo {
+    let result = x;
+    const [n, h, w, c] = x.shape;
+    const crop = [Math.max(0, -top), Math.max(0, -bottom), Math.max(0, -left), Math.max(0, -right)];
+    if (crop.some((v) => v > 0)) {
+      result = this.run("Slice", { x: result }, {
+        begin: [0, crop[0], crop[2], 0],
+        size: [n, h - crop[0] - crop[1], w - crop[2] - crop[3], c],
+      });
+    }
+    const pad = [Math.max(0, top), Math.max(0, bottom), Math.max(0, left), Math.max(0, right)];
+    if (pad.some((v) => v > 0)) {
+      result = this.run("PadV2", { x: result }, {
+        paddings: [[0, 0], [pad[0], pad[1]], [pad[2], pad[3]], [0, 0]],
+        constantValue: 0,
+      });
+    }
+    return result;
+  }
+
+  /** Frees every intermediate except `keep`, which the engine takes ownership of. */
+  release(keep?: TensorInfo): void {
+    for (const info of this.#created) {
+      if (info !== keep) this.#backend.disposeData(info.dataId);
+    }
+    this.#created.length = 0;
+  }
+}
+
+/** Runs `body` with a fresh scratch; intermediates are freed whether it returns or throws. */
+export function withScratch(
+  backend: KernelBackend,
+  body: (scratch: WasmScratch) => TensorInfo,
+): TensorInfo {
+  const scratch = new WasmScratch(backend);
+  let result: TensorInfo | undefined;
+  try {
+    result = body(scratch);
+    return result;
+  } finally {
+    scratch.release(result);
+  }
+}

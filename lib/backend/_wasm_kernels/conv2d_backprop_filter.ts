@@ -1,0 +1,70 @@
+// Internal: Conv2DBackpropFilter for the wasm backend, which tfjs-backend-wasm 4.22 lacks.
+import { backend_util, Conv2DBackpropFilter } from "@tensorflow/tfjs-core";
+import type {
+  Conv2DBackpropFilterAttrs,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from "@tensorflow/tfjs-core";
+import { withScratch } from "./_scratch.ts";
+
+/**
+ * dW[a, b, ci, co] = Σ_{n,i,j} x[n, i·s + a − padTop, j·s + b − padLeft, ci] · dy[n, i, j, co].
+ *
+ * That is a convolution whose batch is the input channels and whose channels are the batch:
+ * input xᵀ = [Cin, H, W, N], filter dyᵀ = [Ho, Wo, N, Cout], dilation = the forward stride,
+ * stride 1, so XNNPACK's convolution does the heavy lifting. Padding is made explicit (rows the
+ * forward pass never read are cropped) so a `valid` convolution yields exactly kh × kw outputs.
+ */
+const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as Record<"x" | "dy", TensorInfo>;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
+    attrs as unknown as Conv2DBackpropFilterAttrs;
+  if (dataFormat !== "NHWC") {
+    throw new Error(
+      `wasm Conv2DBackpropFilter supports dataFormat 'NHWC' only, got '${dataFormat}'`,
+    );
+  }
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const [, inHeight, inWidth] = x.shape;
+  const neededHeight = (info.outHeight - 1) * info.strideHeight + info.filterHeight;
+  const neededWidth = (info.outWidth - 1) * info.strideWidth + info.filterWidth;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+
+  return withScratch(backend as KernelBackend, (scratch) => {
+    const padded = scratch.padOrCrop(
+      x,
+      top,
+      neededHeight - top - inHeight,
+      left,
+      neededWidth - left - inWidth,
+    );
+    const input = scratch.run("Transpose", { x: padded }, { perm: [3, 1, 2, 0] });
+    const filter = scratch.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] });
+    const grad = scratch.run("Conv2D", { x: input, filter }, {
+      strides: [1, 1],
+      pad: "valid",
+      dataFormat: "NHWC",
+      dilations: [info.strideHeight, info.strideWidth],
+    });
+    return scratch.run("Transpose", { x: grad }, { perm: [1, 2, 0, 3] });
+  });
+};
+
+/** Kernel registration for `Conv2DBackpropFilter` on `wasm`. */
+export const conv2dBackpropFilterConfig: KernelConfig = {
+  kernelName: Conv2DBackpropFilter,
+  backendName: "wasm",
+  kernelFunc: conv2dBackpropFilter,
+};

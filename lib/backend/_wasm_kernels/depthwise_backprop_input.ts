@@ -1,0 +1,87 @@
+// Internal: DepthwiseConv2dNativeBackpropInput for the wasm backend (missing in 4.22).
+import { backend_util, DepthwiseConv2dNativeBackpropInput } from "@tensorflow/tfjs-core";
+import type {
+  DepthwiseConv2dNativeBackpropInputAttrs,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from "@tensorflow/tfjs-core";
+import { type WasmScratch, withScratch } from "./_scratch.ts";
+
+/** Inserts `stride − 1` zeros after every row (axis 1) or column (axis 2) of an NHWC tensor. */
+function spreadByStride(scratch: WasmScratch, t: TensorInfo, axis: 1 | 2, stride: number) {
+  if (stride === 1) return t;
+  const [n, h, w, c] = t.shape;
+  // Rank-3 views keep the pad kernel on its common path: [outer, 1, inner] → [outer, s, inner].
+  const outer = axis === 1 ? n * h : n * h * w;
+  const inner = axis === 1 ? w * c : c;
+  const view = scratch.run("Reshape", { x: t }, { shape: [outer, 1, inner] });
+  const spread = scratch.run("PadV2", { x: view }, {
+    paddings: [[0, 0], [0, stride - 1], [0, 0]],
+    constantValue: 0,
+  });
+  const shape = axis === 1 ? [n, h * stride, w, c] : [n, h, w * stride, c];
+  return scratch.run("Reshape", { x: spread }, { shape });
+}
+
+/**
+ * dx = depthwise correlation of the stride-spread dy with the spatially reversed filter,
+ * dilation kept, padding (kh − 1)·d − padTop on top. Each of the C·M output channels of the
+ * forward pass is its own depthwise channel here; the M multipliers are summed at the end.
+ */
+const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, filter } = inputs as Record<"dy" | "filter", TensorInfo>;
+  const { strides, dilations, pad, dimRoundingMode, inputShape } =
+    attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs;
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    true,
+  );
+  const [batch, inHeight, inWidth, channels] = inputShape;
+  const multiplier = filter.shape[3];
+  const { filterHeight, filterWidth, dilationHeight, dilationWidth } = info;
+  const effectiveHeight = (filterHeight - 1) * dilationHeight;
+  const effectiveWidth = (filterWidth - 1) * dilationWidth;
+  const top = effectiveHeight - info.padInfo.top;
+  const left = effectiveWidth - info.padInfo.left;
+
+  return withScratch(backend as KernelBackend, (scratch) => {
+    const rows = spreadByStride(scratch, dy, 1, info.strideHeight);
+    const spread = spreadByStride(scratch, rows, 2, info.strideWidth);
+    const [, spreadHeight, spreadWidth] = spread.shape;
+    const padded = scratch.padOrCrop(
+      spread,
+      top,
+      inHeight + effectiveHeight - top - spreadHeight,
+      left,
+      inWidth + effectiveWidth - left - spreadWidth,
+    );
+    const reversed = scratch.run("Reverse", { x: filter }, { dims: [0, 1] });
+    const perOutput = scratch.run("Reshape", { x: reversed }, {
+      shape: [filterHeight, filterWidth, channels * multiplier, 1],
+    });
+    const grad = scratch.run("DepthwiseConv2dNative", { x: padded, filter: perOutput }, {
+      strides: [1, 1],
+      dilations: [dilationHeight, dilationWidth],
+      pad: "valid",
+    });
+    if (multiplier === 1) return grad;
+    const split = scratch.run("Reshape", { x: grad }, {
+      shape: [batch, inHeight, inWidth, channels, multiplier],
+    });
+    return scratch.run("Sum", { x: split }, { axis: [4], keepDims: false });
+  });
+};
+
+/** Kernel registration for `DepthwiseConv2dNativeBackpropInput` on `wasm`. */
+export const depthwiseBackpropInputConfig: KernelConfig = {
+  kernelName: DepthwiseConv2dNativeBackpropInput,
+  backendName: "wasm",
+  kernelFunc: depthwiseBackpropInput,
+};

@@ -1,0 +1,54 @@
+/**
+ * Typed errors raised while choosing or running a compute backend.
+ *
+ * @module
+ */
+
+/**
+ * A backend that was asked for by name could not be initialised.
+ *
+ * @example
+ * ```ts
+ * import { BackendUnavailableError } from "./errors.ts";
+ * const error = new BackendUnavailableError("webgpu", "no adapter");
+ * console.assert(error.message === "backend 'webgpu' is unavailable: no adapter");
+ * ```
+ */
+export class BackendUnavailableError extends Error {
+  override name = "BackendUnavailableError";
+  /** The backend that failed: `webgpu`, `wasm` or `cpu`. */
+  readonly backend: string;
+  /** Why it failed, one line. */
+  readonly reason: string;
+  /** Creates the error for `backend` with a one-line `reason`. */
+  constructor(backend: string, reason: string) {
+    super(`backend '${backend}' is unavailable: ${reason}`);
+    this.backend = backend;
+    this.reason = reason;
+  }
+}
+
+/**
+ * The WebGPU device was lost (driver reset, GPU removed, out of memory, or a timeout). Every
+ * operation on the backend after the loss throws this error instead of an unrelated one.
+ *
+ * @example
+ * ```ts
+ * import { WebGpuDeviceLostError } from "./errors.ts";
+ * const error = new WebGpuDeviceLostError("unknown", "GPU hang");
+ * console.assert(error.message.includes("GPU hang"));
+ * ```
+ */
+export class WebGpuDeviceLostError extends Error {
+  override name = "WebGpuDeviceLostError";
+  /** `GPUDeviceLostReason` reported by the device: `unknown` or `destroyed`. */
+  readonly reason: string;
+  /** Creates the error from the device's lost info. */
+  constructor(reason: string, detail: string) {
+    super(
+      `WebGPU device lost (reason: ${reason}${detail ? `, ${detail}` : ""}); ` +
+        "restart the process, or pass --backend wasm to train on the CPU",
+    );
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Backend choice: `auto` takes WebGPU on a real GPU and the wasm backend otherwise (no adapter,
+ * or a software one such as llvmpipe); a named backend is used as asked or fails loudly.
+ *
+ * @module
+ */
+import "@tensorflow/tfjs-backend-cpu";
+import { findBackend, getBackend, setBackend } from "@tensorflow/tfjs-core";
+import { BackendUnavailableError } from "./errors.ts";
+import { isSoftwareAdapter, requestWebGpuDevice, type WebGpuLike } from "./webgpu.ts";
+import "./wasm.ts";
+
+/** A compute backend this toolkit trains on. */
+export type BackendName = "webgpu" | "wasm" | "cpu";
+
+/** What a user may ask for: a backend by name, or `auto`. */
+export type BackendChoice = BackendName | "auto";
+
+/** Every backend name, in the order `auto` prefers them. */
+export const BACKEND_NAMES: readonly BackendName[] = ["webgpu", "wasm", "cpu"];
+
+/** The outcome of {@linkcode selectBackend}. */
+export interface SelectedBackend {
+  /** The active tfjs backend. */
+  name: BackendName;
+  /** One line on why this backend was chosen. */
+  reason: string;
+  /** True when `auto` had to skip a faster backend. */
+  fellBack: boolean;
+}
+
+/** Options for {@linkcode selectBackend}. */
+export interface SelectBackendOptions {
+  /** Where the one-line fallback notice goes. Default: `console.error`. */
+  log?: (line: string) => void;
+  /** The WebGPU entry point probed by `auto`. Default: `navigator.gpu`. */
+  gpu?: WebGpuLike;
+}
+
+/**
+ * Parses a user's `--backend` value.
+ *
+ * @example
+ * ```ts
+ * import { parseBackendChoice } from "./select.ts";
+ * console.assert(parseBackendChoice("WASM") === "wasm");
+ * ```
+ */
+export function parseBackendChoice(value: string): BackendChoice {
+  const lower = value.trim().toLowerCase();
+  if (lower === "auto" || (BACKEND_NAMES as readonly string[]).includes(lower)) {
+    return lower as BackendChoice;
+  }
+  throw new RangeError(`unknown backend '${value}': expected auto, ${BACKEND_NAMES.join(", ")}`);
+}
+
+/**
+ * Initialises one backend by name and makes it the active one.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "./select.ts";
+ * await useBackend("cpu");
+ * ```
+ */
+export async function useBackend(name: BackendName): Promise<void> {
+  let ok = false;
+  let cause = "";
+  try {
+    ok = await setBackend(name);
+  } catch (error) {
+    cause = error instanceof Error ? error.message : String(error);
+  }
+  if (!ok || getBackend() !== name) {
+    throw new BackendUnavailableError(name, cause || "initialisation failed");
+  }
+  if (name === "cpu") {
+    // tfjs-backend-cpu greets Node users with a multi-line tfjs-node advert on first write.
+    const cpu = findBackend("cpu") as unknown as { firstUse?: boolean };
+    cpu.firstUse = false;
+  }
+}
+
+async function probeWebGpu(gpu: WebGpuLike | undefined): Promise<string | null> {
+  const entry = gpu ?? (globalThis.navigator?.gpu as unknown as WebGpuLike | undefined);
+  if (entry === undefined) return "this runtime has no WebGPU";
+  const adapter = await entry.requestAdapter({ powerPreference: "high-performance" });
+  if (adapter === null) return "no WebGPU adapter found";
+  const info = adapter.info;
+  if (
+    info !== undefined && isSoftwareAdapter({
+      vendor: String(info.vendor ?? ""),
+      architecture: String(info.architecture ?? ""),
+      device: String(info.device ?? ""),
+      description: String(info.description ?? ""),
+      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+    })
+  ) {
+    return `the WebGPU adapter is a software renderer (${
+      info.description || info.vendor
+    }), slower than wasm`;
+  }
+  return null;
+}
+
+/**
+ * Makes `choice` the active backend. `auto` prefers WebGPU on a real GPU, then wasm, then cpu,
+ * and prints one line saying why it skipped a backend; a named backend never falls back.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "./select.ts";
+ * const selected = await selectBackend("wasm");
+ * console.assert(selected.name === "wasm");
+ * ```
+ */
+export async function selectBackend(
+  choice: BackendChoice = "auto",
+  options: SelectBackendOptions = {},
+): Promise<SelectedBackend> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  if (choice !== "auto") {
+    await useBackend(choice);
+    return { name: choice, reason: `--backend ${choice} was requested`, fellBack: false };
+  }
+  let skipped = await probeWebGpu(options.gpu);
+  if (skipped === null) {
+    try {
+      await useBackend("webgpu");
+      return { name: "webgpu", reason: "a hardware WebGPU adapter is available", fellBack: false };
+    } catch (error) {
+      skipped = error instanceof Error ? error.message : String(error);
+    }
+  }
+  try {
+    await useBackend("wasm");
+    log(`backend: wasm, because ${skipped} (pass --backend webgpu to force it)`);
+    return { name: "wasm", reason: skipped, fellBack: true };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    await useBackend("cpu");
+    log(`backend: cpu, because ${skipped} and ${why}`);
+    return { name: "cpu", reason: `${skipped}; ${why}`, fellBack: true };
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * denovision: train, evaluate and benchmark image classifiers (CNNs) from TypeScript, on any GPU
+ * through Deno's WebGPU or on the CPU through a wasm backend completed for training.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "./mod.ts";
+ * const backend = await selectBackend("auto", { log: () => {} });
+ * console.assert(backend.name.length > 0);
+ * ```
+ *
+ * @module
+ */
+export * from "./lib/backend/mod.ts";
