@@ -4,11 +4,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectBackend } from "./mod.ts";
  * const backend = await selectBackend("auto", { log: () => {} });
- * console.assert(backend.name.length > 0);
+ * assert.ok(backend.name.length > 0);
  * ```
  *
  * @module
  */
 export * from "./lib/backend/mod.ts";
+export * from "./lib/models/mod.ts";
+export * from "./lib/train/step.ts";

@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BackendUnavailableError } from "./errors.ts";
  * const error = new BackendUnavailableError("webgpu", "no adapter");
- * console.assert(error.message === "backend 'webgpu' is unavailable: no adapter");
+ * assert.ok(error.message === "backend 'webgpu' is unavailable: no adapter");
  * ```
  */
 export class BackendUnavailableError extends Error {
@@ -34,9 +35,10 @@ export class BackendUnavailableError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WebGpuDeviceLostError } from "./errors.ts";
  * const error = new WebGpuDeviceLostError("unknown", "GPU hang");
- * console.assert(error.message.includes("GPU hang"));
+ * assert.ok(error.message.includes("GPU hang"));
  * ```
  */
 export class WebGpuDeviceLostError extends Error {

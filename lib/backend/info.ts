@@ -82,9 +82,10 @@ async function describeWebGpu(gpu?: WebGpuLike): Promise<WebGpuReport | { error:
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { collectDeviceInfo } from "./info.ts";
  * const info = await collectDeviceInfo();
- * console.assert(info.backends.some((b) => b.name === "wasm" && b.available));
+ * assert.ok(info.backends.some((b) => b.name === "wasm" && b.available));
  * ```
  */
 export async function collectDeviceInfo(

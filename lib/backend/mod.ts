@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectBackend } from "./mod.ts";
  * const { name } = await selectBackend("auto", { log: () => {} });
- * console.assert(["webgpu", "wasm", "cpu"].includes(name));
+ * assert.ok(["webgpu", "wasm", "cpu"].includes(name));
  * ```
  *
  * @module

@@ -42,8 +42,9 @@ export interface SelectBackendOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBackendChoice } from "./select.ts";
- * console.assert(parseBackendChoice("WASM") === "wasm");
+ * assert.ok(parseBackendChoice("WASM") === "wasm");
  * ```
  */
 export function parseBackendChoice(value: string): BackendChoice {
@@ -66,10 +67,23 @@ export function parseBackendChoice(value: string): BackendChoice {
 export async function useBackend(name: BackendName): Promise<void> {
   let ok = false;
   let cause = "";
+  // tfjs catches a failing factory and prints its stack with console.warn; keep the first line
+  // of that as our one-line reason instead of letting the stack reach the user.
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (...parts: unknown[]) => warnings.push(parts.map(String).join(" "));
   try {
     ok = await setBackend(name);
   } catch (error) {
     cause = error instanceof Error ? error.message : String(error);
+  } finally {
+    console.warn = warn;
+  }
+  if (!ok && cause === "") {
+    const reported = warnings.find((line) => !line.startsWith("Initialization of backend"));
+    cause = reported?.split("\n")[0].replace(/^\w*Error: /, "") ?? "";
+  } else {
+    for (const line of warnings) warn(line);
   }
   if (!ok || getBackend() !== name) {
     throw new BackendUnavailableError(name, cause || "initialisation failed");
@@ -109,9 +123,10 @@ async function probeWebGpu(gpu: WebGpuLike | undefined): Promise<string | null> 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectBackend } from "./select.ts";
  * const selected = await selectBackend("wasm");
- * console.assert(selected.name === "wasm");
+ * assert.ok(selected.name === "wasm");
  * ```
  */
 export async function selectBackend(

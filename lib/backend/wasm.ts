@@ -22,8 +22,9 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WASM_TRAINING_KERNELS } from "./wasm.ts";
- * console.assert(WASM_TRAINING_KERNELS.includes("Conv2DBackpropFilter"));
+ * assert.ok(WASM_TRAINING_KERNELS.includes("Conv2DBackpropFilter"));
  * ```
  */
 export const WASM_TRAINING_KERNELS: readonly string[] = TRAINING_KERNELS.map((k) => k.kernelName);
@@ -34,10 +35,11 @@ export const WASM_TRAINING_KERNELS: readonly string[] = TRAINING_KERNELS.map((k)
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getKernel } from "@tensorflow/tfjs-core";
  * import { registerWasmTrainingKernels } from "./wasm.ts";
  * registerWasmTrainingKernels();
- * console.assert(getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
+ * assert.ok(getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
  * ```
  */
 export function registerWasmTrainingKernels(): void {
@@ -61,9 +63,10 @@ export interface WasmFeatures {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { wasmFeatures } from "./wasm.ts";
  * const { simd } = await wasmFeatures();
- * console.assert(typeof simd === "boolean");
+ * assert.ok(typeof simd === "boolean");
  * ```
  */
 export async function wasmFeatures(): Promise<WasmFeatures> {

@@ -79,12 +79,13 @@ const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|\bwarp\b|basic 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSoftwareAdapter } from "./webgpu.ts";
  * const llvmpipe = {
  *   vendor: "65541", architecture: "", device: "0",
  *   description: "llvmpipe (LLVM 15.0.6, 256 bits)", isFallbackAdapter: false,
  * };
- * console.assert(isSoftwareAdapter(llvmpipe));
+ * assert.ok(isSoftwareAdapter(llvmpipe));
  * ```
  */
 export function isSoftwareAdapter(info: WebGpuAdapterInfo): boolean {
@@ -160,6 +161,7 @@ const GUARDED_METHODS = ["runWebGPUProgram", "read", "readSync", "write"] as con
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { guardDeviceLoss, type WebGpuDeviceHandle } from "./webgpu.ts";
  * import { WebGpuDeviceLostError } from "./errors.ts";
  * const handle = { lostError: null } as unknown as WebGpuDeviceHandle;
@@ -168,7 +170,7 @@ const GUARDED_METHODS = ["runWebGPUProgram", "read", "readSync", "write"] as con
  * handle.lostError = new WebGpuDeviceLostError("unknown", "");
  * let thrown = false;
  * try { backend.read(); } catch { thrown = true; }
- * console.assert(thrown);
+ * assert.ok(thrown);
  * ```
  */
 export function guardDeviceLoss(backend: object, handle: WebGpuDeviceHandle): void {
@@ -191,8 +193,9 @@ let activeAdapterInfo: WebGpuAdapterInfo | null = null;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { webGpuAdapterInfo } from "./webgpu.ts";
- * console.assert(webGpuAdapterInfo() === null || typeof webGpuAdapterInfo()?.vendor === "string");
+ * assert.ok(webGpuAdapterInfo() === null || typeof webGpuAdapterInfo()?.vendor === "string");
  * ```
  */
 export function webGpuAdapterInfo(): WebGpuAdapterInfo | null {
@@ -205,10 +208,11 @@ export function webGpuAdapterInfo(): WebGpuAdapterInfo | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findBackendFactory } from "@tensorflow/tfjs-core";
  * import { registerWebGpuBackend } from "./webgpu.ts";
  * registerWebGpuBackend();
- * console.assert(findBackendFactory("webgpu") !== null);
+ * assert.ok(findBackendFactory("webgpu") !== null);
  * ```
  */
 export function registerWebGpuBackend(options: WebGpuDeviceOptions = {}): void {

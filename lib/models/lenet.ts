@@ -1,0 +1,37 @@
+/**
+ * `lenet`: the seeds' LeNet-style Net — conv 1→10 k5, max-pool 2, conv 10→20 k5, max-pool 2,
+ * fc 50, fc classes — with ReLUs, outputting logits.
+ *
+ * @module
+ */
+import * as tfl from "@tensorflow/tfjs-layers";
+import { type ModelOptions, registerModel } from "./registry.ts";
+
+/**
+ * Builds the LeNet-style network for `inputShape` (28×28×1 for MNIST).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lenet } from "./lenet.ts";
+ * const model = lenet({ inputShape: [28, 28, 1], numClasses: 10 });
+ * assert.equal(model.countParams(), 21840);
+ * model.dispose();
+ * ```
+ */
+export function lenet({ inputShape, numClasses }: ModelOptions): tfl.LayersModel {
+  return tfl.sequential({
+    name: "lenet",
+    layers: [
+      tfl.layers.conv2d({ inputShape, filters: 10, kernelSize: 5, activation: "relu" }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 20, kernelSize: 5, activation: "relu" }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 50, activation: "relu" }),
+      tfl.layers.dense({ units: numClasses }),
+    ],
+  });
+}
+
+registerModel("lenet", "LeNet-style CNN for 28×28 digits (seed 000's Net)", lenet);

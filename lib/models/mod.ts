@@ -1,0 +1,16 @@
+/**
+ * The model zoo: architectures created by name from a registry, logits out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createModel } from "./mod.ts";
+ * const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
+ * assert.deepEqual(model.outputs[0].shape, [null, 10]);
+ * model.dispose();
+ * ```
+ *
+ * @module
+ */
+export * from "./registry.ts";
+export * from "./lenet.ts";

@@ -1,0 +1,221 @@
+// Each custom wasm kernel against tfjs-backend-cpu: relative error ≤ 1e-4 over odd shapes,
+// strides 1 and 2 (and 3), `same`, `valid` and explicit padding, and dilation for depthwise.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { useBackend, WASM_TRAINING_KERNELS } from "../../mod.ts";
+
+type Pad = "same" | "valid" | [
+  [number, number],
+  [number, number],
+  [number, number],
+  [number, number],
+];
+type Values = number[] | number[][][][];
+type Shape4 = [number, number, number, number];
+
+const TOLERANCE = 1e-4;
+
+/** Runs `body` on a backend and returns the result's values and shape; no tensor survives. */
+async function on(backend: "cpu" | "wasm", body: () => tf.Tensor) {
+  await useBackend(backend);
+  const result = tf.tidy(body);
+  const values = result.dataSync().slice();
+  const shape = result.shape;
+  result.dispose();
+  return { values, shape };
+}
+
+function random(shape: number[], seed: number): number[][][][] {
+  return tf.tidy(() => tf.randomNormal(shape, 0, 1, "float32", seed).arraySync() as number[][][][]);
+}
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  let maxError = 0;
+  let scale = 1e-6;
+  for (let i = 0; i < expected.length; i++) {
+    maxError = Math.max(maxError, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  assert.ok(
+    maxError / scale <= TOLERANCE,
+    `${label}: relative error ${(maxError / scale).toExponential(2)} > ${TOLERANCE}`,
+  );
+}
+
+function runKernel(name: string, inputs: Record<string, Values>, attrs: object): tf.Tensor {
+  const tensors: tf.NamedTensorMap = {};
+  for (const [key, value] of Object.entries(inputs)) tensors[key] = tf.tensor(value);
+  return tf.engine().runKernel(name, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+}
+
+const CONV_CASES: { x: Shape4; k: [number, number]; stride: number; pad: Pad }[] = [
+  { x: [3, 9, 11, 4], k: [3, 5], stride: 1, pad: "same" },
+  { x: [3, 9, 11, 4], k: [3, 5], stride: 1, pad: "valid" },
+  { x: [2, 13, 7, 3], k: [3, 3], stride: 2, pad: "same" },
+  { x: [2, 13, 7, 3], k: [4, 2], stride: 2, pad: "valid" },
+  { x: [1, 10, 10, 1], k: [5, 5], stride: 3, pad: "valid" },
+  { x: [2, 8, 9, 2], k: [3, 3], stride: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+];
+
+Deno.test("the wasm backend has every training kernel registered", async () => {
+  await useBackend("wasm");
+  for (const name of WASM_TRAINING_KERNELS) {
+    assert.ok(tf.getKernel(name, "wasm"), `${name} missing`);
+  }
+});
+
+Deno.test("Conv2DBackpropFilter on wasm matches cpu", async (t) => {
+  for (const { x, k, stride, pad } of CONV_CASES) {
+    const filterShape: Shape4 = [k[0], k[1], x[3], 5];
+    const label = `x=${x} k=${k} stride=${stride} pad=${JSON.stringify(pad)}`;
+    await t.step(label, async () => {
+      await useBackend("cpu");
+      const outShape = tf.tidy(() =>
+        tf.conv2d(tf.zeros(x) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, stride, pad)
+          .shape
+      );
+      const inputs = { x: random(x, 1), dy: random(outShape, 2) };
+      const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", filterShape };
+      const expected = await on("cpu", () => runKernel("Conv2DBackpropFilter", inputs, attrs));
+      const actual = await on("wasm", () => runKernel("Conv2DBackpropFilter", inputs, attrs));
+      assert.deepEqual(actual.shape, filterShape);
+      assertClose(actual.values, expected.values, label);
+    });
+  }
+});
+
+Deno.test("depthwise gradients on wasm match cpu (multipliers 1 and 2)", async (t) => {
+  for (const { x, k, stride, pad } of CONV_CASES) {
+    for (const multiplier of [1, 2]) {
+      const filterShape: Shape4 = [k[0], k[1], x[3], multiplier];
+      const label = `x=${x} k=${k} stride=${stride} pad=${JSON.stringify(pad)} m=${multiplier}`;
+      await t.step(label, async () => {
+        await useBackend("cpu");
+        const outShape = tf.tidy(() =>
+          tf.depthwiseConv2d(
+            tf.zeros(x) as tf.Tensor4D,
+            tf.zeros(filterShape) as tf.Tensor4D,
+            stride,
+            pad,
+          ).shape
+        );
+        const xs = random(x, 3);
+        const filter = random(filterShape, 4);
+        const dy = random(outShape, 5);
+        const common = { strides: [stride, stride], pad, dilations: [1, 1] };
+        for (
+          const [name, inputs, attrs] of [
+            ["DepthwiseConv2dNativeBackpropFilter", { x: xs, dy }, { ...common, filterShape }],
+            ["DepthwiseConv2dNativeBackpropInput", { dy, filter }, { ...common, inputShape: x }],
+          ] as const
+        ) {
+          const expected = await on("cpu", () => runKernel(name, inputs, attrs));
+          const actual = await on("wasm", () => runKernel(name, inputs, attrs));
+          assert.deepEqual(actual.shape, expected.shape);
+          assertClose(actual.values, expected.values, `${name} ${label}`);
+        }
+      });
+    }
+  }
+});
+
+/** Spreads a [kh, kw, C, M] filter by `dilation`, filling the gaps with zeros. */
+function dilateFilter(filter: number[][][][], dilation: number): number[][][][] {
+  const [kh, kw] = [filter.length, filter[0].length];
+  const [channels, multiplier] = [filter[0][0].length, filter[0][0][0].length];
+  const height = (kh - 1) * dilation + 1;
+  const width = (kw - 1) * dilation + 1;
+  const zeros = () => Array.from({ length: channels }, () => new Array(multiplier).fill(0));
+  const out = Array.from({ length: height }, () => Array.from({ length: width }, zeros));
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) out[a * dilation][b * dilation] = filter[a][b];
+  }
+  return out;
+}
+
+// tfjs-backend-cpu's depthwise gradients ignore `dilations` (tfjs never asks for them, its
+// gradient asserts dilation 1). A dilated convolution equals an undilated one with a
+// zero-spread filter, so that problem on cpu is the reference here.
+Deno.test("depthwise gradients on wasm honour dilation", async (t) => {
+  const x: Shape4 = [2, 11, 12, 3];
+  for (const pad of ["same", "valid"] as const) {
+    for (const multiplier of [1, 2]) {
+      await t.step(`dilation 2 pad=${pad} m=${multiplier}`, async () => {
+        const dilation = 2;
+        const filter = random([3, 3, 3, multiplier], 6);
+        const spread = dilateFilter(filter, dilation);
+        const spreadShape: Shape4 = [spread.length, spread[0].length, 3, multiplier];
+        await useBackend("cpu");
+        const outShape = tf.tidy(() =>
+          tf.depthwiseConv2d(tf.zeros(x) as tf.Tensor4D, tf.tensor4d(spread), 1, pad).shape
+        );
+        const xs = random(x, 7);
+        const dy = random(outShape, 8);
+        const undilated = { strides: [1, 1], pad, dilations: [1, 1] };
+        const dilated = { strides: [1, 1], pad, dilations: [dilation, dilation] };
+
+        const expectedInput = await on(
+          "cpu",
+          () =>
+            runKernel("DepthwiseConv2dNativeBackpropInput", { dy, filter: spread }, {
+              ...undilated,
+              inputShape: x,
+            }),
+        );
+        const actualInput = await on(
+          "wasm",
+          () =>
+            runKernel("DepthwiseConv2dNativeBackpropInput", { dy, filter }, {
+              ...dilated,
+              inputShape: x,
+            }),
+        );
+        assertClose(actualInput.values, expectedInput.values, "backprop input");
+
+        const expectedFilter = await on("cpu", () =>
+          tf.stridedSlice(
+            runKernel("DepthwiseConv2dNativeBackpropFilter", { x: xs, dy }, {
+              ...undilated,
+              filterShape: spreadShape,
+            }),
+            [0, 0, 0, 0],
+            spreadShape,
+            [dilation, dilation, 1, 1],
+          ));
+        const actualFilter = await on(
+          "wasm",
+          () =>
+            runKernel("DepthwiseConv2dNativeBackpropFilter", { x: xs, dy }, {
+              ...dilated,
+              filterShape: [3, 3, 3, multiplier],
+            }),
+        );
+        assertClose(actualFilter.values, expectedFilter.values, "backprop filter");
+      });
+    }
+  }
+});
+
+Deno.test("custom wasm kernels free every intermediate buffer", async () => {
+  await useBackend("wasm");
+  const backend = tf.backend();
+  const x = tf.randomNormal([2, 9, 9, 3]);
+  const filter = tf.randomNormal([3, 3, 3, 2]);
+  const before = backend.numDataIds();
+  for (let i = 0; i < 3; i++) {
+    tf.tidy(() => {
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.add(
+          tf.sum(
+            tf.conv2d(a as tf.Tensor4D, tf.reshape(b, [3, 3, 3, 2]) as tf.Tensor4D, 2, "same"),
+          ),
+          tf.sum(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same")),
+        )
+      );
+      grads([x, filter]);
+    });
+  }
+  assert.equal(backend.numDataIds(), before);
+  tf.dispose([x, filter]);
+});
