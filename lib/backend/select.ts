@@ -7,7 +7,7 @@
 import "@tensorflow/tfjs-backend-cpu";
 import { findBackend, getBackend, setBackend } from "@tensorflow/tfjs-core";
 import { BackendUnavailableError } from "./errors.ts";
-import { isSoftwareAdapter, requestWebGpuDevice, type WebGpuLike } from "./webgpu.ts";
+import { isSoftwareAdapter, readAdapterInfo, type WebGpuLike } from "./webgpu.ts";
 import "./wasm.ts";
 
 /** A compute backend this toolkit trains on. */
@@ -100,16 +100,8 @@ async function probeWebGpu(gpu: WebGpuLike | undefined): Promise<string | null> 
   if (entry === undefined) return "this runtime has no WebGPU";
   const adapter = await entry.requestAdapter({ powerPreference: "high-performance" });
   if (adapter === null) return "no WebGPU adapter found";
-  const info = adapter.info;
-  if (
-    info !== undefined && isSoftwareAdapter({
-      vendor: String(info.vendor ?? ""),
-      architecture: String(info.architecture ?? ""),
-      device: String(info.device ?? ""),
-      description: String(info.description ?? ""),
-      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
-    })
-  ) {
+  const info = await readAdapterInfo(adapter);
+  if (isSoftwareAdapter(info)) {
     return `the WebGPU adapter is a software renderer (${
       info.description || info.vendor
     }), slower than wasm`;

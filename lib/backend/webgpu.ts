@@ -93,8 +93,23 @@ export function isSoftwareAdapter(info: WebGpuAdapterInfo): boolean {
     SOFTWARE_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }
 
-/** Copies the adapter's info into a plain object; call it before `requestDevice`. */
-async function readAdapterInfo(adapter: WebGpuAdapterLike): Promise<WebGpuAdapterInfo> {
+/**
+ * Copies the adapter's info into a plain object; call it before `requestDevice`, after which
+ * some Deno versions invalidate the adapter.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readAdapterInfo } from "./webgpu.ts";
+ * const info = await readAdapterInfo({
+ *   features: new Set(), limits: {}, info: { description: "Apple M2" },
+ *   requestDevice: () => Promise.reject(new Error("unused")),
+ * });
+ * assert.equal(info.description, "Apple M2");
+ * assert.equal(info.isFallbackAdapter, false);
+ * ```
+ */
+export async function readAdapterInfo(adapter: WebGpuAdapterLike): Promise<WebGpuAdapterInfo> {
   const raw = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
   return {
     vendor: String(raw.vendor ?? ""),

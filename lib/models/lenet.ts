@@ -12,8 +12,10 @@ import { type ModelOptions, registerModel } from "./registry.ts";
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend/mod.ts";
  * import assert from "node:assert/strict";
  * import { lenet } from "./lenet.ts";
+ * await useBackend("wasm");
  * const model = lenet({ inputShape: [28, 28, 1], numClasses: 10 });
  * assert.equal(model.countParams(), 21840);
  * model.dispose();

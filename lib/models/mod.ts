@@ -3,8 +3,10 @@
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend/mod.ts";
  * import assert from "node:assert/strict";
  * import { createModel } from "./mod.ts";
+ * await useBackend("wasm");
  * const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
  * assert.deepEqual(model.outputs[0].shape, [null, 10]);
  * model.dispose();

@@ -31,8 +31,10 @@ const registry = new Map<string, ModelEntry>();
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend/mod.ts";
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import { createModel, registerModel } from "./registry.ts";
+ * await useBackend("wasm");
  * registerModel("linear-example", "a linear classifier", ({ inputShape, numClasses }) =>
  *   tfl.sequential({ layers: [
  *     tfl.layers.flatten({ inputShape }),
@@ -52,9 +54,11 @@ export function registerModel(name: string, description: string, build: ModelBui
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend/mod.ts";
  * import assert from "node:assert/strict";
  * import "./lenet.ts";
  * import { createModel } from "./registry.ts";
+ * await useBackend("wasm");
  * const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
  * assert.deepEqual(model.outputs[0].shape, [null, 10]);
  * model.dispose();

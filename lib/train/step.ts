@@ -16,10 +16,12 @@ export type TrainStep = (images: tf.Tensor4D, labels: tf.Tensor1D) => tf.Scalar;
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend/mod.ts";
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { createModel } from "../models/mod.ts";
  * import { createTrainStep } from "./step.ts";
+ * await useBackend("wasm");
  * const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
  * const step = createTrainStep(model, tf.train.adam(1e-3), 10);
  * const loss = step(tf.zeros([2, 28, 28, 1]), tf.tensor1d([3, 7], "int32"));
