@@ -1,12 +1,20 @@
 /**
  * The wasm backend, completed for training: tfjs-backend-wasm 4.22 has no filter gradient for
  * convolutions nor either depthwise gradient, so we register those three, composed from the
- * wasm backend's own XNNPACK-backed kernels.
+ * wasm backend's own XNNPACK-backed kernels; and we replace its convolution input gradient,
+ * which was the slowest kernel of a training step, with one built the same way.
  *
  * @module
  */
 import "@tensorflow/tfjs-backend-wasm";
-import { env, getKernel, type KernelConfig, registerKernel } from "@tensorflow/tfjs-core";
+import {
+  env,
+  getKernel,
+  type KernelConfig,
+  registerKernel,
+  unregisterKernel,
+} from "@tensorflow/tfjs-core";
+import { conv2dBackpropInputConfig } from "./_wasm_kernels/conv2d_backprop_input.ts";
 import { conv2dBackpropFilterConfig } from "./_wasm_kernels/conv2d_backprop_filter.ts";
 import { depthwiseBackpropFilterConfig } from "./_wasm_kernels/depthwise_backprop_filter.ts";
 import { depthwiseBackpropInputConfig } from "./_wasm_kernels/depthwise_backprop_input.ts";
@@ -16,6 +24,9 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
 ];
+
+/** Kernels tfjs-backend-wasm has, replaced by faster ones of ours. */
+const REPLACED_KERNELS: readonly KernelConfig[] = [conv2dBackpropInputConfig];
 
 /**
  * Names of the kernels this toolkit adds to the wasm backend.
@@ -27,11 +38,12 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
  * assert.ok(WASM_TRAINING_KERNELS.includes("Conv2DBackpropFilter"));
  * ```
  */
-export const WASM_TRAINING_KERNELS: readonly string[] = TRAINING_KERNELS.map((k) => k.kernelName);
+export const WASM_TRAINING_KERNELS: readonly string[] = [...TRAINING_KERNELS, ...REPLACED_KERNELS]
+  .map((k) => k.kernelName);
 
 /**
  * Registers the wasm training kernels. Importing this module already does it; calling again is
- * harmless, and kernels that a future tfjs-backend-wasm ships itself are left alone.
+ * harmless. Missing kernels that a future tfjs-backend-wasm ships itself are left alone.
  *
  * @example
  * ```ts
@@ -45,6 +57,13 @@ export const WASM_TRAINING_KERNELS: readonly string[] = TRAINING_KERNELS.map((k)
 export function registerWasmTrainingKernels(): void {
   for (const config of TRAINING_KERNELS) {
     if (getKernel(config.kernelName, "wasm") === undefined) registerKernel(config);
+  }
+  for (const config of REPLACED_KERNELS) {
+    if (getKernel(config.kernelName, "wasm")?.kernelFunc === config.kernelFunc) continue;
+    if (getKernel(config.kernelName, "wasm") !== undefined) {
+      unregisterKernel(config.kernelName, "wasm");
+    }
+    registerKernel(config);
   }
 }
 

@@ -219,3 +219,23 @@ Deno.test("custom wasm kernels free every intermediate buffer", async () => {
   assert.equal(backend.numDataIds(), before);
   tf.dispose([x, filter]);
 });
+
+Deno.test("Conv2DBackpropInput on wasm (ours, replacing the built-in) matches cpu", async (t) => {
+  for (const { x, k, stride, pad } of CONV_CASES) {
+    const filterShape: Shape4 = [k[0], k[1], x[3], 5];
+    const label = `x=${x} k=${k} stride=${stride} pad=${JSON.stringify(pad)}`;
+    await t.step(label, async () => {
+      await useBackend("cpu");
+      const outShape = tf.tidy(() =>
+        tf.conv2d(tf.zeros(x) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, stride, pad)
+          .shape
+      );
+      const inputs = { dy: random(outShape, 9), filter: random(filterShape, 10) };
+      const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", inputShape: x };
+      const expected = await on("cpu", () => runKernel("Conv2DBackpropInput", inputs, attrs));
+      const actual = await on("wasm", () => runKernel("Conv2DBackpropInput", inputs, attrs));
+      assert.deepEqual(actual.shape, x);
+      assertClose(actual.values, expected.values, label);
+    });
+  }
+});

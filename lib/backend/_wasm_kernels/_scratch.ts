@@ -47,6 +47,22 @@ export class WasmScratch {
     return result;
   }
 
+  /** Inserts `stride − 1` zeros after every row (axis 1) or column (axis 2) of an NHWC tensor. */
+  spreadByStride(t: TensorInfo, axis: 1 | 2, stride: number): TensorInfo {
+    if (stride === 1) return t;
+    const [n, h, w, c] = t.shape;
+    // Rank-3 views keep the pad kernel on its common path: [outer, 1, inner] → [outer, s, inner].
+    const outer = axis === 1 ? n * h : n * h * w;
+    const inner = axis === 1 ? w * c : c;
+    const view = this.run("Reshape", { x: t }, { shape: [outer, 1, inner] });
+    const spread = this.run("PadV2", { x: view }, {
+      paddings: [[0, 0], [0, stride - 1], [0, 0]],
+      constantValue: 0,
+    });
+    const shape = axis === 1 ? [n, h * stride, w, c] : [n, h, w * stride, c];
+    return this.run("Reshape", { x: spread }, { shape });
+  }
+
   /** Frees every intermediate except `keep`, which the engine takes ownership of. */
   release(keep?: TensorInfo): void {
     for (const info of this.#created) {

@@ -7,23 +7,7 @@ import type {
   KernelFunc,
   TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { type WasmScratch, withScratch } from "./_scratch.ts";
-
-/** Inserts `stride − 1` zeros after every row (axis 1) or column (axis 2) of an NHWC tensor. */
-function spreadByStride(scratch: WasmScratch, t: TensorInfo, axis: 1 | 2, stride: number) {
-  if (stride === 1) return t;
-  const [n, h, w, c] = t.shape;
-  // Rank-3 views keep the pad kernel on its common path: [outer, 1, inner] → [outer, s, inner].
-  const outer = axis === 1 ? n * h : n * h * w;
-  const inner = axis === 1 ? w * c : c;
-  const view = scratch.run("Reshape", { x: t }, { shape: [outer, 1, inner] });
-  const spread = scratch.run("PadV2", { x: view }, {
-    paddings: [[0, 0], [0, stride - 1], [0, 0]],
-    constantValue: 0,
-  });
-  const shape = axis === 1 ? [n, h * stride, w, c] : [n, h, w * stride, c];
-  return scratch.run("Reshape", { x: spread }, { shape });
-}
+import { withScratch } from "./_scratch.ts";
 
 /**
  * dx = depthwise correlation of the stride-spread dy with the spatially reversed filter,
@@ -52,8 +36,8 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const left = effectiveWidth - info.padInfo.left;
 
   return withScratch(backend as KernelBackend, (scratch) => {
-    const rows = spreadByStride(scratch, dy, 1, info.strideHeight);
-    const spread = spreadByStride(scratch, rows, 2, info.strideWidth);
+    const rows = scratch.spreadByStride(dy, 1, info.strideHeight);
+    const spread = scratch.spreadByStride(rows, 2, info.strideWidth);
     const [, spreadHeight, spreadWidth] = spread.shape;
     const padded = scratch.padOrCrop(
       spread,

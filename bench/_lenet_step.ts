@@ -1,0 +1,28 @@
+// Internal: a LeNet training step on random MNIST-shaped data, shared by the bench files.
+import * as tf from "@tensorflow/tfjs-core";
+import { type BackendName, createModel, createTrainStep, useBackend } from "../mod.ts";
+
+/** Images per step. */
+export const BATCH = 64;
+
+/**
+ * Builds LeNet + Adam on `backend` and returns a bench function for one training step. Bench
+ * files share a process, so each iteration makes its backend active again before timing.
+ */
+export async function lenetStep(
+  backend: BackendName,
+): Promise<(b: Deno.BenchContext) => Promise<void>> {
+  await useBackend(backend);
+  const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
+  const step = createTrainStep(model, tf.train.adam(1e-3), 10);
+  const images = tf.randomNormal([BATCH, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
+  const labels = tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 10), "int32");
+  return async (b) => {
+    await useBackend(backend);
+    b.start();
+    const loss = step(images, labels);
+    loss.dataSync();
+    b.end();
+    loss.dispose();
+  };
+}
