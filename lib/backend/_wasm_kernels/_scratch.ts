@@ -1,5 +1,5 @@
 // Internal: runs the wasm backend's own kernels from inside our kernels and frees intermediates.
-import { getKernel, type KernelBackend } from "@tensorflow/tfjs-core";
+import { type backend_util, getKernel, type KernelBackend } from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs-core";
 
 /** Intermediate results of one composite kernel; `finish` frees all but the returned one. */
@@ -61,6 +61,29 @@ export class WasmScratch {
     });
     const shape = axis === 1 ? [n, h * stride, w, c] : [n, h, w * stride, c];
     return this.run("Reshape", { x: spread }, { shape });
+  }
+
+  /**
+   * The input gradient of a convolution is a stride-1 correlation of dy, spread by the forward
+   * stride (zeros between samples) and padded by (k − 1)·d − pad, with the reversed filter at the
+   * forward dilation. This builds that padded, spread dy, shaped so a `valid` correlation yields
+   * exactly the forward input's height and width.
+   */
+  spreadForInputGradient(dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+    const effectiveHeight = (info.filterHeight - 1) * info.dilationHeight;
+    const effectiveWidth = (info.filterWidth - 1) * info.dilationWidth;
+    const top = effectiveHeight - info.padInfo.top;
+    const left = effectiveWidth - info.padInfo.left;
+    const rows = this.spreadByStride(dy, 1, info.strideHeight);
+    const spread = this.spreadByStride(rows, 2, info.strideWidth);
+    const [, spreadHeight, spreadWidth] = spread.shape;
+    return this.padOrCrop(
+      spread,
+      top,
+      info.inHeight + effectiveHeight - top - spreadHeight,
+      left,
+      info.inWidth + effectiveWidth - left - spreadWidth,
+    );
   }
 
   /** Frees every intermediate except `keep`, which the engine takes ownership of. */

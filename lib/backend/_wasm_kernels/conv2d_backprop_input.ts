@@ -34,21 +34,8 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
     false,
     "channelsLast",
   );
-  const [, inHeight, inWidth] = inputShape;
-  const top = info.filterHeight - 1 - info.padInfo.top;
-  const left = info.filterWidth - 1 - info.padInfo.left;
-
   return withScratch(backend as KernelBackend, (scratch) => {
-    const rows = scratch.spreadByStride(dy, 1, info.strideHeight);
-    const spread = scratch.spreadByStride(rows, 2, info.strideWidth);
-    const [, spreadHeight, spreadWidth] = spread.shape;
-    const padded = scratch.padOrCrop(
-      spread,
-      top,
-      inHeight + info.filterHeight - 1 - top - spreadHeight,
-      left,
-      inWidth + info.filterWidth - 1 - left - spreadWidth,
-    );
+    const padded = scratch.spreadForInputGradient(dy, info);
     const reversed = scratch.run("Reverse", { x: filter }, { dims: [0, 1] });
     const swapped = scratch.run("Transpose", { x: reversed }, { perm: [0, 1, 3, 2] });
     return scratch.run("Conv2D", { x: padded, filter: swapped }, {

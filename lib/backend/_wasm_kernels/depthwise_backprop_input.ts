@@ -30,22 +30,9 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const [batch, inHeight, inWidth, channels] = inputShape;
   const multiplier = filter.shape[3];
   const { filterHeight, filterWidth, dilationHeight, dilationWidth } = info;
-  const effectiveHeight = (filterHeight - 1) * dilationHeight;
-  const effectiveWidth = (filterWidth - 1) * dilationWidth;
-  const top = effectiveHeight - info.padInfo.top;
-  const left = effectiveWidth - info.padInfo.left;
 
   return withScratch(backend as KernelBackend, (scratch) => {
-    const rows = scratch.spreadByStride(dy, 1, info.strideHeight);
-    const spread = scratch.spreadByStride(rows, 2, info.strideWidth);
-    const [, spreadHeight, spreadWidth] = spread.shape;
-    const padded = scratch.padOrCrop(
-      spread,
-      top,
-      inHeight + effectiveHeight - top - spreadHeight,
-      left,
-      inWidth + effectiveWidth - left - spreadWidth,
-    );
+    const padded = scratch.spreadForInputGradient(dy, info);
     const reversed = scratch.run("Reverse", { x: filter }, { dims: [0, 1] });
     const perOutput = scratch.run("Reshape", { x: reversed }, {
       shape: [filterHeight, filterWidth, channels * multiplier, 1],
