@@ -15,3 +15,4 @@
 export * from "./lib/backend/mod.ts";
 export * from "./lib/models/mod.ts";
 export * from "./lib/train/step.ts";
+export * from "./lib/decode/mod.ts";

@@ -1,0 +1,262 @@
+/**
+ * `decodeImage`: JPEG and PNG bytes to uint8 HWC pixels, in pure TypeScript.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import jpeg from "jpeg-js";
+import pngjs from "pngjs";
+import { type ImageHeader, readJpegHeader, readPngHeader } from "./_headers.ts";
+import { DecodeError } from "./errors.ts";
+import { applyOrientation, type Pixels, readExifOrientation } from "./exif.ts";
+import { describeMagic, sniffFormat } from "./sniff.ts";
+
+/** PIL's `Image.MAX_IMAGE_PIXELS`: larger images are refused as likely decompression bombs. */
+export const DEFAULT_MAX_PIXELS = 89_478_485;
+
+/** The default cap on memory a single decode may need (decoder buffers plus output). */
+export const DEFAULT_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
+
+/** Options for {@linkcode decodeImage}. */
+export interface DecodeOptions {
+  /**
+   * Output channels: 3 (RGB; gray is replicated) or 1 (gray; colour becomes ITU-R 601 luma
+   * with PIL's rounding). Default: 3, like torchvision's loader.
+   */
+  channels?: 1 | 3;
+  /**
+   * Alpha handling. Without a background, alpha is dropped and colour kept as stored (PIL's
+   * `convert("RGB")`); with one, pixels are composited over it: `c·a + bg·(1 − a)`.
+   */
+  background?: readonly [number, number, number];
+  /** Rotate/flip by the EXIF orientation tag. Default: false, like PIL's `Image.open`. */
+  exifOrientation?: boolean;
+  /** Refuse images with more pixels. Default: {@linkcode DEFAULT_MAX_PIXELS}. */
+  maxPixels?: number;
+  /** Refuse images whose decode would need more bytes. Default: 1 GiB. */
+  maxMemoryBytes?: number;
+}
+
+/** A decoded image: uint8, height × width × channels, row-major. */
+export interface DecodedImage {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+  /** The format found in the bytes. */
+  format: "jpeg" | "png";
+}
+
+/** Bytes a decode needs: the decoder's working buffers plus our output. */
+function estimateMemory(header: ImageHeader, format: "jpeg" | "png", channels: number): number {
+  const pixels = header.width * header.height;
+  if (format === "jpeg") return pixels * (header.components + 3 + channels);
+  const sampleBytes = header.bitDepth === 16 ? 2 : 1;
+  const raw = header.height *
+    (1 + Math.ceil((header.width * header.components * header.bitDepth) / 8));
+  return raw + pixels * 4 * sampleBytes + pixels * channels;
+}
+
+function checkLimits(header: ImageHeader, format: "jpeg" | "png", options: DecodeOptions) {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const maxMemory = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+  const pixels = header.width * header.height;
+  if (pixels > maxPixels) {
+    throw new DecodeError(
+      "too-large",
+      `${header.width}×${header.height} is ${pixels.toLocaleString("en-US")} pixels, over the ` +
+        `limit of ${maxPixels.toLocaleString("en-US")} (maxPixels); a decompression bomb?`,
+    );
+  }
+  const needed = estimateMemory(header, format, options.channels ?? 3);
+  if (needed > maxMemory) {
+    throw new DecodeError(
+      "too-large",
+      `decoding ${header.width}×${header.height} needs about ${
+        (needed / 2 ** 20).toFixed(0)
+      } MiB, ` +
+        `over the limit of ${(maxMemory / 2 ** 20).toFixed(0)} MiB (maxMemoryBytes)`,
+    );
+  }
+}
+
+/** RGB(A) or gray(+alpha) samples, 8 bits, interleaved, before channel conversion. */
+interface RawPixels {
+  width: number;
+  height: number;
+  /** Samples per pixel in `data`. */
+  stride: 3 | 4;
+  /** True when the source is gray, so R = G = B. */
+  gray: boolean;
+  hasAlpha: boolean;
+  data: Uint8Array;
+}
+
+function decodeJpeg(bytes: Uint8Array, header: ImageHeader, options: DecodeOptions): RawPixels {
+  let image: { width: number; height: number; data: Uint8Array };
+  try {
+    image = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: true,
+      maxResolutionInMP: (options.maxPixels ?? DEFAULT_MAX_PIXELS) / 1e6,
+      maxMemoryUsageInMB: (options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES) / 2 ** 20,
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new DecodeError("corrupt", `invalid JPEG data: ${message}`);
+  }
+  return {
+    width: image.width,
+    height: image.height,
+    stride: 3,
+    gray: header.components === 1,
+    hasAlpha: false,
+    data: image.data,
+  };
+}
+
+function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {
+  let png: { width: number; height: number; data: ArrayLike<number>; depth: number };
+  try {
+    // skipRescale: pngjs rounds 16-bit samples to 8 bits; libpng and PIL keep the high byte.
+    png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+      skipRescale: true,
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const truncated = /end of|unexpected end|too short|incomplete/i.test(message);
+    throw new DecodeError(truncated ? "truncated" : "corrupt", `invalid PNG data: ${message}`);
+  }
+  const samples = png.width * png.height * 4;
+  const data = new Uint8Array(samples);
+  const source = png.data;
+  if (header.colorType === 3 || header.bitDepth === 8) {
+    for (let i = 0; i < samples; i++) data[i] = source[i];
+  } else if (header.bitDepth === 16) {
+    for (let i = 0; i < samples; i++) data[i] = source[i] >> 8;
+  } else {
+    // 1, 2 and 4-bit gray scale to 0–255 exactly: ×255, ×85, ×17.
+    const scale = 255 / (2 ** header.bitDepth - 1);
+    for (let i = 0; i < samples; i++) data[i] = source[i] * scale;
+  }
+  const hasAlpha = header.colorType === 4 || header.colorType === 6 ||
+    containsChunk(bytes, "tRNS");
+  return {
+    width: png.width,
+    height: png.height,
+    stride: 4,
+    gray: header.colorType === 0 || header.colorType === 4,
+    hasAlpha,
+    data,
+  };
+}
+
+function containsChunk(bytes: Uint8Array, name: string): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 8; at + 8 <= bytes.length;) {
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (type === name) return true;
+    if (type === "IDAT" || type === "IEND") return false;
+    at += 12 + view.getUint32(at);
+  }
+  return false;
+}
+
+/** Drops or composites alpha and converts to the requested channel count. */
+function toChannels(raw: RawPixels, channels: 1 | 3, background?: readonly number[]): Uint8Array {
+  const pixels = raw.width * raw.height;
+  const out = new Uint8Array(pixels * channels);
+  const { data, stride } = raw;
+  const composite = raw.hasAlpha && background !== undefined;
+  for (let p = 0, i = 0; p < pixels; p++, i += stride) {
+    let r = data[i], g = data[i + 1], b = data[i + 2];
+    if (composite) {
+      const a = data[i + 3];
+      r = Math.round((r * a + background[0] * (255 - a)) / 255);
+      g = Math.round((g * a + background[1] * (255 - a)) / 255);
+      b = Math.round((b * a + background[2] * (255 - a)) / 255);
+    }
+    if (channels === 3) {
+      out[p * 3] = r;
+      out[p * 3 + 1] = g;
+      out[p * 3 + 2] = b;
+    } else {
+      // PIL's L = R·299/1000 + G·587/1000 + B·114/1000, in its 16-bit fixed point.
+      out[p] = raw.gray && !composite ? r : (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+    }
+  }
+  return out;
+}
+
+/**
+ * Decodes JPEG (baseline, progressive; gray, RGB, CMYK) or PNG (every bit depth and colour type,
+ * interlaced or not) to uint8 HWC pixels. The format comes from the magic bytes. Size limits are
+ * checked from the header before any pixel buffer is allocated; every failure is a
+ * {@linkcode DecodeError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeImage } from "./decode.ts";
+ * // A 1×1 red PNG.
+ * const png = Uint8Array.from(atob(
+ *   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC",
+ * ), (c) => c.charCodeAt(0));
+ * const image = decodeImage(png);
+ * assert.deepEqual([image.width, image.height, image.channels], [1, 1, 3]);
+ * assert.deepEqual([...image.data], [255, 0, 0]);
+ * ```
+ */
+export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): DecodedImage {
+  const channels = options.channels ?? 3;
+  const format = sniffFormat(bytes);
+  if (format === null) {
+    throw new DecodeError(
+      "unknown-format",
+      `not a JPEG or PNG image: starts with ${describeMagic(bytes)}`,
+    );
+  }
+  if (format !== "jpeg" && format !== "png") {
+    throw new DecodeError(
+      "unsupported-format",
+      `${format.toUpperCase()} images are not supported (JPEG and PNG are)`,
+    );
+  }
+  const header = format === "jpeg" ? readJpegHeader(bytes) : readPngHeader(bytes);
+  checkLimits(header, format, options);
+  const raw = format === "jpeg" ? decodeJpeg(bytes, header, options) : decodePng(bytes, header);
+  let image: Pixels = {
+    width: raw.width,
+    height: raw.height,
+    channels,
+    data: toChannels(raw, channels, options.background),
+  };
+  if (options.exifOrientation && header.exif !== undefined) {
+    image = applyOrientation(image, readExifOrientation(header.exif));
+  }
+  return { width: image.width, height: image.height, channels, data: image.data, format };
+}
+
+/**
+ * Reads and decodes one image file; errors name the file.
+ *
+ * @example
+ * ```ts ignore
+ * import { decodeImageFile } from "./decode.ts";
+ * const image = await decodeImageFile("photo.jpg", { channels: 3 });
+ * console.log(image.width, image.height);
+ * ```
+ */
+export async function decodeImageFile(
+  path: string,
+  options: DecodeOptions = {},
+): Promise<DecodedImage> {
+  const bytes = await Deno.readFile(path);
+  try {
+    return decodeImage(bytes, options);
+  } catch (error) {
+    if (error instanceof DecodeError) throw error.withPath(path);
+    throw error;
+  }
+}
