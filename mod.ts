@@ -16,3 +16,4 @@ export * from "./lib/backend/mod.ts";
 export * from "./lib/models/mod.ts";
 export * from "./lib/train/step.ts";
 export * from "./lib/decode/mod.ts";
+export * from "./lib/datasets/mod.ts";

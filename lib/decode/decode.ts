@@ -37,13 +37,16 @@ export interface DecodeOptions {
   maxMemoryBytes?: number;
 }
 
-/** A decoded image: uint8, height × width × channels, row-major. */
-export interface DecodedImage {
+/** An image in memory: uint8, height × width × channels, row-major (HWC). */
+export interface RawImage {
   width: number;
   height: number;
   channels: 1 | 3;
   data: Uint8Array;
-  /** The format found in the bytes. */
+}
+
+/** A decoded image and the format found in its bytes. */
+export interface DecodedImage extends RawImage {
   format: "jpeg" | "png";
 }
 
@@ -165,6 +168,7 @@ function containsChunk(bytes: Uint8Array, name: string): boolean {
 
 /** Drops or composites alpha and converts to the requested channel count. */
 function toChannels(raw: RawPixels, channels: 1 | 3, background?: readonly number[]): Uint8Array {
+  if (channels === 3 && raw.stride === 3) return raw.data; // jpeg-js output is already RGB HWC
   const pixels = raw.width * raw.height;
   const out = new Uint8Array(pixels * channels);
   const { data, stride } = raw;
