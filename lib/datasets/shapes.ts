@@ -16,7 +16,7 @@ export const SHAPE_CLASSES: readonly string[] = [
   "triangle",
   "star",
   "cross",
-  "heart",
+  "dots",
   "crescent",
   "arrow",
   "bars",
@@ -54,12 +54,7 @@ const SHAPES: readonly Inside[] = [
   },
   (x, y) =>
     (Math.abs(x) < 0.24 && Math.abs(y) < 0.85) || (Math.abs(y) < 0.24 && Math.abs(x) < 0.85),
-  (x, y) => {
-    const u = x * 1.25;
-    const v = y * 1.25 + 0.15;
-    const a = u * u + v * v - 1;
-    return a * a * a - u * u * v * v * v < 0;
-  },
+  (x, y) => (x - 0.5) ** 2 + y * y < 0.16 || (x + 0.5) ** 2 + y * y < 0.16,
   (x, y) => x * x + y * y < 0.81 && (x - 0.4) ** 2 + y * y > 0.5,
   (x, y) =>
     (Math.abs(y) < 0.17 && x > -0.85 && x < 0.15) ||
@@ -91,14 +86,14 @@ function drawBackground(rng: Rng, out: Float32Array) {
     for (let x = 0; x < SIZE; x++) {
       const u = x * ca + y * sa;
       let t: number;
-      if (kind === 0) t = u / (SIZE * 1.5) + 0.2;
-      else if (kind === 1) t = Math.sin(u * frequency + phase) > 0 ? 0.25 : 0.75;
+      if (kind === 0) t = u / (SIZE * 2.5) + 0.3;
+      else if (kind === 1) t = Math.sin(u * frequency + phase) > 0 ? 0.35 : 0.65;
       else if (kind === 2) {
         const cell = Math.max(3, Math.round(2 / frequency));
-        t = (Math.floor(x / cell) + Math.floor(y / cell)) % 2 ? 0.3 : 0.7;
+        t = (Math.floor(x / cell) + Math.floor(y / cell)) % 2 ? 0.35 : 0.65;
       } else {
-        t = 0.5 + 0.25 * Math.sin(u * frequency + phase) +
-          0.25 * Math.sin((x * sa - y * ca) * frequency * 0.7);
+        t = 0.5 + 0.15 * Math.sin(u * frequency + phase) +
+          0.15 * Math.sin((x * sa - y * ca) * frequency * 0.7);
       }
       for (let c = 0; c < 3; c++) out[(y * SIZE + x) * 3 + c] = a[c] * (1 - t) + b[c] * t;
     }
@@ -115,16 +110,16 @@ function drawSample(rng: Rng, label: number, out: Uint8Array, offset: number) {
   mean /= SIZE * SIZE;
   // A colour that stands out from the background's mean brightness.
   let color = randomColor(rng);
-  for (let tries = 0; tries < 20 && Math.abs(luma(color) - mean) < 70; tries++) {
+  for (let tries = 0; tries < 20 && Math.abs(luma(color) - mean) < 80; tries++) {
     color = randomColor(rng);
   }
-  const radius = rng.uniform(7, 13);
+  const radius = rng.uniform(8.5, 13);
   const cx = rng.uniform(radius * 0.75, SIZE - radius * 0.75);
   const cy = rng.uniform(radius * 0.75, SIZE - radius * 0.75);
   const theta = rng.uniform(0, 2 * Math.PI);
   const [cos, sin] = [Math.cos(theta), Math.sin(theta)];
   const inside = SHAPES[label];
-  const noise = rng.uniform(4, 14);
+  const noise = rng.uniform(3, 10);
   for (let py = 0; py < SIZE; py++) {
     for (let px = 0; px < SIZE; px++) {
       let hits = 0;
@@ -149,7 +144,7 @@ function drawSample(rng: Rng, label: number, out: Uint8Array, offset: number) {
 export interface ShapesOptions {
   /** The training split or the test split. Default: true. */
   train?: boolean;
-  /** Samples in the split. Default: 6,000 for train, 1,000 for test. */
+  /** Samples in the split. Default: 10,000 for train, 2,000 for test. */
   size?: number;
   /** Generator seed; train and test use different streams of it. Default: 0. */
   seed?: number;
@@ -170,7 +165,7 @@ export interface ShapesOptions {
  */
 export function shapes(options: ShapesOptions = {}): InMemoryDataset {
   const train = options.train ?? true;
-  const size = options.size ?? (train ? 6000 : 1000);
+  const size = options.size ?? (train ? 10_000 : 2_000);
   const seed = options.seed ?? 0;
   const images = new Uint8Array(size * SIZE * SIZE * 3);
   const labels = new Uint8Array(size);
