@@ -132,14 +132,16 @@ function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {
     throw new DecodeError(truncated ? "truncated" : "corrupt", `invalid PNG data: ${message}`);
   }
   const samples = png.width * png.height * 4;
-  const data = new Uint8Array(samples);
   const source = png.data;
-  if (header.colorType === 3 || header.bitDepth === 8) {
-    for (let i = 0; i < samples; i++) data[i] = source[i];
+  let data: Uint8Array;
+  if ((header.colorType === 3 || header.bitDepth === 8) && source instanceof Uint8Array) {
+    data = source; // already 8-bit RGBA: no copy
   } else if (header.bitDepth === 16) {
+    data = new Uint8Array(samples);
     for (let i = 0; i < samples; i++) data[i] = source[i] >> 8;
   } else {
     // 1, 2 and 4-bit gray scale to 0–255 exactly: ×255, ×85, ×17.
+    data = new Uint8Array(samples);
     const scale = 255 / (2 ** header.bitDepth - 1);
     for (let i = 0; i < samples; i++) data[i] = source[i] * scale;
   }
