@@ -49,6 +49,14 @@ function runKernel(name: string, inputs: Record<string, Values>, attrs: object):
   return tf.engine().runKernel(name, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
 }
 
+/** The forward convolution's output shape, computed on cpu. */
+async function conv2dOutShape(x: Shape4, filter: Shape4, stride: number, pad: Pad) {
+  await useBackend("cpu");
+  return tf.tidy(() =>
+    tf.conv2d(tf.zeros(x) as tf.Tensor4D, tf.zeros(filter) as tf.Tensor4D, stride, pad).shape
+  );
+}
+
 const CONV_CASES: { x: Shape4; k: [number, number]; stride: number; pad: Pad }[] = [
   { x: [3, 9, 11, 4], k: [3, 5], stride: 1, pad: "same" },
   { x: [3, 9, 11, 4], k: [3, 5], stride: 1, pad: "valid" },
@@ -70,11 +78,7 @@ Deno.test("Conv2DBackpropFilter on wasm matches cpu", async (t) => {
     const filterShape: Shape4 = [k[0], k[1], x[3], 5];
     const label = `x=${x} k=${k} stride=${stride} pad=${JSON.stringify(pad)}`;
     await t.step(label, async () => {
-      await useBackend("cpu");
-      const outShape = tf.tidy(() =>
-        tf.conv2d(tf.zeros(x) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, stride, pad)
-          .shape
-      );
+      const outShape = await conv2dOutShape(x, filterShape, stride, pad);
       const inputs = { x: random(x, 1), dy: random(outShape, 2) };
       const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", filterShape };
       const expected = await on("cpu", () => runKernel("Conv2DBackpropFilter", inputs, attrs));
@@ -225,11 +229,7 @@ Deno.test("Conv2DBackpropInput on wasm (ours, replacing the built-in) matches cp
     const filterShape: Shape4 = [k[0], k[1], x[3], 5];
     const label = `x=${x} k=${k} stride=${stride} pad=${JSON.stringify(pad)}`;
     await t.step(label, async () => {
-      await useBackend("cpu");
-      const outShape = tf.tidy(() =>
-        tf.conv2d(tf.zeros(x) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, stride, pad)
-          .shape
-      );
+      const outShape = await conv2dOutShape(x, filterShape, stride, pad);
       const inputs = { dy: random(outShape, 9), filter: random(filterShape, 10) };
       const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", inputShape: x };
       const expected = await on("cpu", () => runKernel("Conv2DBackpropInput", inputs, attrs));
