@@ -102,6 +102,12 @@ async function fetchInto(
   try {
     response = await doFetch(url, { headers });
   } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new Error(
+        `${url}: network access refused by Deno's permissions; allow it with ` +
+          `--allow-net=${new URL(url).host}`,
+      );
+    }
     throw new RetryableError(`${url}: ${error instanceof Error ? error.message : error}`);
   }
   if (response.status === 416 && have > 0) {

@@ -142,3 +142,22 @@ Deno.test("tar.gz archives extract their files; entries escaping the folder are 
 Deno.test("progress lines show bytes, percent, rate and ETA", () => {
   assert.equal(formatProgress("x", 1024 * 1024, undefined, 1), "x: 1.0 MiB, 1.0 MiB/s");
 });
+
+Deno.test("a permission refusal is not retried and says which flag allows it", async () => {
+  const dir = await tempDir("download-");
+  let calls = 0;
+  const refusing = (() => {
+    calls++;
+    return Promise.reject(new Deno.errors.NotCapable("Requires net access"));
+  }) as typeof fetch;
+  await assert.rejects(
+    () =>
+      downloadResource(["https://example.org/a.gz"], join(dir, "a.gz"), MD5, {
+        ...quiet,
+        fetch: refusing,
+      }),
+    /refused by Deno's permissions; allow it with --allow-net=example\.org/,
+  );
+  assert.equal(calls, 1);
+  await Deno.remove(dir, { recursive: true });
+});
