@@ -17,3 +17,4 @@ export * from "./lib/models/mod.ts";
 export * from "./lib/train/step.ts";
 export * from "./lib/decode/mod.ts";
 export * from "./lib/datasets/mod.ts";
+export * from "./lib/transforms/mod.ts";

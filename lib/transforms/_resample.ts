@@ -1,0 +1,138 @@
+// Internal: PIL's separable resampling (Resample.c) for uint8 images, reproduced exactly: the
+// same filter supports, coefficient normalisation, 22-bit fixed point, rounding and clipping,
+// horizontal pass first into a uint8 buffer, then vertical. torchvision's Resize on PIL images
+// is this code, so our pixels match torchvision's.
+
+const PRECISION_BITS = 32 - 8 - 2;
+
+/** A resampling filter: its kernel and its support at scale 1. */
+export interface ResampleFilter {
+  support: number;
+  kernel: (x: number) => number;
+}
+
+export const BILINEAR: ResampleFilter = {
+  support: 1,
+  kernel: (x) => {
+    const a = Math.abs(x);
+    return a < 1 ? 1 - a : 0;
+  },
+};
+
+export const BICUBIC: ResampleFilter = {
+  support: 2,
+  kernel: (x) => {
+    const a = -0.5;
+    const t = Math.abs(x);
+    if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+    if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
+    return 0;
+  },
+};
+
+interface Coefficients {
+  size: number; // taps per output pixel (ksize)
+  bounds: Int32Array; // [xmin, count] per output pixel
+  weights: Int32Array; // fixed-point, size per output pixel
+}
+
+function precompute(inSize: number, outSize: number, filter: ResampleFilter): Coefficients {
+  const scale = inSize / outSize;
+  const filterScale = Math.max(scale, 1);
+  const support = filter.support * filterScale;
+  const size = Math.ceil(support) * 2 + 1;
+  const bounds = new Int32Array(outSize * 2);
+  const weights = new Int32Array(outSize * size);
+  const row = new Float64Array(size);
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const inverse = 1 / filterScale;
+    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+    const count = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+    let total = 0;
+    for (let x = 0; x < count; x++) {
+      row[x] = filter.kernel((x + xmin - center + 0.5) * inverse);
+      total += row[x];
+    }
+    for (let x = 0; x < count; x++) {
+      const w = total !== 0 ? row[x] / total : row[x];
+      // C's (int) cast truncates toward zero after the ±0.5.
+      weights[xx * size + x] = Math.trunc(
+        w < 0 ? -0.5 + w * (1 << PRECISION_BITS) : 0.5 + w * (1 << PRECISION_BITS),
+      );
+    }
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = count;
+  }
+  return { size, bounds, weights };
+}
+
+function clip8(value: number): number {
+  const v = value >> PRECISION_BITS;
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/**
+ * Resizes uint8 HWC pixels to outWidth × outHeight with PIL's algorithm (antialiased when
+ * shrinking: the filter widens by the scale factor).
+ */
+export function resample(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: ResampleFilter = BILINEAR,
+): Uint8Array {
+  const horizontal = precompute(width, outWidth, filter);
+  const vertical = precompute(height, outHeight, filter);
+  const needHorizontal = outWidth !== width;
+  const needVertical = outHeight !== height;
+  // Rows of the source that the vertical pass reads.
+  const firstRow = vertical.bounds[0];
+  const lastRow = vertical.bounds[outHeight * 2 - 2] + vertical.bounds[outHeight * 2 - 1];
+  let source = data;
+  let rowOffset = 0;
+  let sourceWidth = width;
+  if (needHorizontal) {
+    const rows = needVertical ? lastRow - firstRow : height;
+    const start = needVertical ? firstRow : 0;
+    const temp = new Uint8Array(rows * outWidth * channels);
+    const { size, bounds, weights } = horizontal;
+    for (let y = 0; y < rows; y++) {
+      const inRow = (y + start) * width * channels;
+      const outRow = y * outWidth * channels;
+      for (let xx = 0; xx < outWidth; xx++) {
+        const xmin = bounds[xx * 2];
+        const count = bounds[xx * 2 + 1];
+        const k = xx * size;
+        for (let c = 0; c < channels; c++) {
+          let sum = 1 << (PRECISION_BITS - 1);
+          for (let x = 0; x < count; x++) {
+            sum += data[inRow + (xmin + x) * channels + c] * weights[k + x];
+          }
+          temp[outRow + xx * channels + c] = clip8(sum);
+        }
+      }
+    }
+    source = temp;
+    rowOffset = needVertical ? firstRow : 0;
+    sourceWidth = outWidth;
+  }
+  if (!needVertical) return needHorizontal ? source : data.slice();
+  const out = new Uint8Array(outHeight * outWidth * channels);
+  const { size, bounds, weights } = vertical;
+  const stride = sourceWidth * channels;
+  for (let yy = 0; yy < outHeight; yy++) {
+    const ymin = bounds[yy * 2] - rowOffset;
+    const count = bounds[yy * 2 + 1];
+    const k = yy * size;
+    for (let i = 0; i < stride; i++) {
+      let sum = 1 << (PRECISION_BITS - 1);
+      for (let y = 0; y < count; y++) sum += source[(ymin + y) * stride + i] * weights[k + y];
+      out[yy * stride + i] = clip8(sum);
+    }
+  }
+  return out;
+}
