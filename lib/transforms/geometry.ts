@@ -71,7 +71,7 @@ function padIndex(i: number, n: number, mode: "edge" | "reflect" | "symmetric"):
   if (mode === "edge") return Math.min(n - 1, Math.max(0, i));
   const period = mode === "reflect" ? 2 * (n - 1) : 2 * n;
   if (period === 0) return 0;
-  let m = ((i % period) + period) % period;
+  const m = ((i % period) + period) % period;
   if (mode === "reflect") return m < n ? m : period - m;
   return m < n ? m : period - 1 - m;
 }
