@@ -18,3 +18,4 @@ export * from "./lib/train/step.ts";
 export * from "./lib/decode/mod.ts";
 export * from "./lib/datasets/mod.ts";
 export * from "./lib/transforms/mod.ts";
+export * from "./lib/loader/mod.ts";

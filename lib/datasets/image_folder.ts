@@ -189,6 +189,11 @@ export class ImageFolder implements Dataset {
     return this.samples.length;
   }
 
+  /** How samples are decoded (what a loader's workers need to decode them the same way). */
+  get decodeOptions(): DecodeOptions {
+    return this.#decode;
+  }
+
   labelOf(index: number): number {
     checkIndex(index, this.length);
     return this.samples[index][1];

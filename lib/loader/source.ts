@@ -1,0 +1,92 @@
+/**
+ * What a worker needs to load samples by itself: a dataset reduced to plain data (a file list,
+ * or pixels in shared memory) that can be posted to a Web Worker.
+ *
+ * @module
+ */
+import type { DecodeOptions } from "../decode/decode.ts";
+import { ImageFolder } from "../datasets/image_folder.ts";
+import { InMemoryDataset } from "../datasets/in_memory.ts";
+import { Subset } from "../datasets/subset.ts";
+import type { Dataset } from "../datasets/types.ts";
+
+/** Image files with labels, decoded in the worker. */
+export interface FileSource {
+  kind: "files";
+  files: string[];
+  labels: Int32Array;
+  decode: DecodeOptions;
+}
+
+/** Fixed-size uint8 images in shared memory. */
+export interface MemorySource {
+  kind: "memory";
+  images: Uint8Array; // backed by a SharedArrayBuffer when workers are used
+  labels: Int32Array;
+  shape: [number, number, 1 | 3];
+}
+
+/** A dataset in a form that crosses to workers. */
+export type SampleSource = FileSource | MemorySource;
+
+/** A source plus, for subsets, which of its samples each loader index means. */
+export interface ResolvedSource {
+  source: SampleSource;
+  /** Loader index → source index. */
+  indices: Int32Array;
+}
+
+/**
+ * Reduces ImageFolder, InMemoryDataset and Subsets of them to a source workers can load from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shapes, Subset } from "../datasets/mod.ts";
+ * import { resolveSource } from "./source.ts";
+ * const { source, indices } = resolveSource(new Subset(shapes({ size: 10 }), [4, 2]), false);
+ * assert.equal(source.kind, "memory");
+ * assert.deepEqual([...indices], [4, 2]);
+ * ```
+ */
+export function resolveSource(dataset: Dataset, shared: boolean): ResolvedSource {
+  if (dataset instanceof Subset) {
+    const inner = resolveSource(dataset.dataset, shared);
+    return {
+      source: inner.source,
+      indices: Int32Array.from(dataset.indices, (i) => inner.indices[i]),
+    };
+  }
+  const all = Int32Array.from({ length: dataset.length }, (_, i) => i);
+  if (dataset instanceof ImageFolder) {
+    return {
+      source: {
+        kind: "files",
+        files: dataset.samples.map(([path]) => path),
+        labels: Int32Array.from(dataset.samples, ([, label]) => label),
+        decode: dataset.decodeOptions,
+      },
+      indices: all,
+    };
+  }
+  if (dataset instanceof InMemoryDataset) {
+    let images = dataset.images;
+    if (shared && !(images.buffer instanceof SharedArrayBuffer)) {
+      images = new Uint8Array(new SharedArrayBuffer(images.length));
+      images.set(dataset.images);
+    }
+    return {
+      source: {
+        kind: "memory",
+        images,
+        labels: Int32Array.from(dataset.labels),
+        shape: dataset.shape,
+      },
+      indices: all,
+    };
+  }
+  throw new TypeError(
+    `${dataset.constructor.name} cannot be loaded in workers (ImageFolder, InMemoryDataset and ` +
+      "Subsets of them can); pass numWorkers: 0 to load it on the main thread",
+  );
+}

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  compose,
+  DataLoader,
+  ImageFolder,
+  normalize,
+  randomCrop,
+  randomHorizontalFlip,
+  randomResizedCrop,
+  shapes,
+  splitDataset,
+} from "../../mod.ts";
+import { tempDir } from "../_tmp.ts";
+
+const HYMENOPTERA = new URL("../../../shared/datasets/hymenoptera/", import.meta.url).pathname;
+const FIXTURES = new URL("../decode/fixtures/", import.meta.url).pathname;
+const dataset = shapes({ size: 50 });
+const augment = compose([
+  randomCrop(32, { padding: 4, paddingMode: "reflect" }),
+  randomHorizontalFlip(),
+  normalize({ mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }),
+]);
+
+async function collect(loader: DataLoader, epoch: number) {
+  const batches = [];
+  for await (const batch of loader.batches(epoch)) batches.push(batch);
+  return batches;
+}
+
+Deno.test("batches are byte-identical with 0, 1 and 3 workers", async () => {
+  const results = [];
+  for (const numWorkers of [0, 1, 3]) {
+    const loader = new DataLoader(dataset, {
+      batchSize: 8,
+      shuffle: true,
+      seed: 5,
+      numWorkers,
+      transform: augment,
+    });
+    results.push(await collect(loader, 2));
+  }
+  for (const other of results.slice(1)) {
+    assert.equal(other.length, results[0].length);
+    for (const [i, batch] of other.entries()) {
+      assert.deepEqual(batch.indices, results[0][i].indices);
+      assert.deepEqual(batch.labels, results[0][i].labels);
+      assert.deepEqual(batch.images, results[0][i].images);
+    }
+  }
+  assert.equal(DataLoader.liveWorkers, 0);
+});
+
+Deno.test("each sample appears exactly once per epoch; epochs reshuffle; dropLast drops the rest", async () => {
+  const loader = new DataLoader(dataset, { batchSize: 8, shuffle: true, numWorkers: 1 });
+  assert.equal(loader.length, 7);
+  const first = (await collect(loader, 0)).flatMap((b) => [...b.indices]);
+  const second = (await collect(loader, 1)).flatMap((b) => [...b.indices]);
+  assert.deepEqual([...first].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
+  assert.notDeepEqual(first, second);
+  const dropping = new DataLoader(dataset, { batchSize: 8, dropLast: true, numWorkers: 0 });
+  const batches = await collect(dropping, 0);
+  assert.equal(dropping.length, 6);
+  assert.equal(batches.length, 6);
+  assert.ok(batches.every((b) => b.labels.length === 8));
+  assert.deepEqual(batches[0].shape, [8, 32, 32, 3]);
+  assert.ok(batches[0].images instanceof Uint8Array, "no float transform: uint8 batches");
+});
+
+Deno.test("for await runs successive epochs; subsets load their own samples", async () => {
+  const { validation } = splitDataset(dataset, { validationFraction: 0.2 });
+  const loader = new DataLoader(validation, { batchSize: 100, numWorkers: 1 });
+  for await (const batch of loader) {
+    assert.deepEqual(
+      [...batch.labels],
+      Array.from({ length: validation.length }, (_, i) => validation.labelOf(i)),
+    );
+    const [image] = await validation.get(3);
+    assert.deepEqual(batch.images.subarray(3 * 3072, 4 * 3072), image.data);
+  }
+});
+
+Deno.test("memory stays bounded by the prefetch depth with a slow consumer", async () => {
+  const loader = new DataLoader(dataset, { batchSize: 2, numWorkers: 2, prefetch: 3 });
+  let most = 0;
+  for await (const _ of loader) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    most = Math.max(most, loader.inFlight);
+  }
+  assert.ok(most <= 3, `at most 3 batches outstanding, saw ${most}`);
+  assert.ok(most >= 2, "the loader does prefetch");
+});
+
+Deno.test("breaking out of the loop stops every worker", async () => {
+  const loader = new DataLoader(dataset, { batchSize: 2, numWorkers: 3 });
+  for await (const _ of loader) {
+    assert.equal(DataLoader.liveWorkers, 3);
+    break;
+  }
+  assert.equal(DataLoader.liveWorkers, 0);
+});
+
+Deno.test("a worker's decode error reaches the caller with the file name; workers stop", async () => {
+  const root = await tempDir("loader-");
+  const jpeg = await Deno.readFile(join(FIXTURES, "baseline420.jpg"));
+  await Deno.mkdir(join(root, "a"));
+  for (let i = 0; i < 6; i++) await Deno.writeFile(join(root, "a", `${i}.jpg`), jpeg);
+  await Deno.writeFile(join(root, "a", "4.jpg"), jpeg.subarray(0, 40)); // truncated
+  const folder = await ImageFolder.open(root);
+  for (const numWorkers of [0, 2]) {
+    const loader = new DataLoader(folder, {
+      batchSize: 2,
+      numWorkers,
+      transform: compose([randomResizedCrop(16)]),
+    });
+    await assert.rejects(async () => {
+      for await (const _ of loader) { /* consume */ }
+    }, /4\.jpg/);
+    assert.equal(DataLoader.liveWorkers, 0);
+  }
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("samples of different sizes without a resizing transform are a clear error", async () => {
+  const folder = await ImageFolder.open(join(HYMENOPTERA, "val"));
+  const loader = new DataLoader(folder, { batchSize: 4, numWorkers: 0 });
+  await assert.rejects(async () => {
+    for await (const _ of loader) { /* consume */ }
+  }, /add resize and a crop to the transform/);
+});
