@@ -11,19 +11,33 @@ let source: SampleSource;
 let transform: Transform;
 let seed = 0;
 
-self.onmessage = async (event: MessageEvent) => {
-  const message = event.data;
+// Requests run one at a time, in arrival order: interleaving two batches would only delay both.
+let queue: Promise<void> = Promise.resolve();
+
+self.onmessage = (event: MessageEvent) => {
+  queue = queue.then(() => handle(event.data));
+};
+
+async function handle(message: Record<string, unknown> & { type: string }) {
   if (message.type === "init") {
     source = message.source as SampleSource;
     transform = transformFromSpec(message.transform as TransformSpec);
-    seed = message.seed;
+    seed = message.seed as number;
     return;
   }
   const request = message.request as BatchRequest;
   try {
-    const batch = await processBatch(source, transform, seed, request);
+    const { batch, cached } = await processBatch(source, transform, seed, request);
     const transfer = [batch.images.buffer, batch.labels.buffer, batch.indices.buffer];
-    self.postMessage({ type: "batch", id: message.id, batch }, transfer as ArrayBuffer[]);
+    for (const sample of cached ?? []) {
+      // Decoders may hand out views into pooled buffers: send exact copies of those.
+      const { data } = sample;
+      if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) {
+        sample.data = data.slice();
+      }
+      transfer.push(sample.data.buffer);
+    }
+    self.postMessage({ type: "batch", id: message.id, batch, cached }, transfer as ArrayBuffer[]);
   } catch (error) {
     self.postMessage({
       type: "error",
@@ -31,4 +45,4 @@ self.onmessage = async (event: MessageEvent) => {
       message: error instanceof Error ? error.message : String(error),
     });
   }
-};
+}

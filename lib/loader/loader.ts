@@ -8,8 +8,21 @@ import { Rng } from "../_internal/rng.ts";
 import type { Dataset } from "../datasets/types.ts";
 import { compose } from "../transforms/compose.ts";
 import type { Transform } from "../transforms/types.ts";
-import { type Batch, type BatchRequest, processBatch } from "./_process.ts";
-import { type ResolvedSource, resolveSource } from "./source.ts";
+import {
+  type Batch,
+  type BatchRequest,
+  closeFiles,
+  loadSample,
+  processBatch,
+  type ProcessedBatch,
+} from "./_process.ts";
+import { type CachedSample, type CacheOptions, openCache, writeCache } from "./cache.ts";
+import {
+  type FileSource,
+  type ResolvedSource,
+  resolveSource,
+  type SampleSource,
+} from "./source.ts";
 
 export type { Batch } from "./_process.ts";
 
@@ -29,20 +42,31 @@ export interface DataLoaderOptions {
   numWorkers?: number;
   /** Most batches requested but not yet consumed. Default: 2 per worker (2 inline). */
   prefetch?: number;
+  /**
+   * Decoded-sample cache for image folders: the first epoch stores decoded (and optionally
+   * resized) pixels under `data/cache/`, later epochs read them back. `true` uses the defaults.
+   */
+  cache?: boolean | CacheOptions;
+  /**
+   * Keep the workers (and their warmed-up JIT) between epochs, like PyTorch's
+   * `persistent_workers`; they stop on `close()`, on `using` disposal, or when a loop breaks or
+   * throws. Default: false (workers stop at the end of every epoch).
+   */
+  persistentWorkers?: boolean;
 }
 
 let liveWorkers = 0;
 
 interface Pending {
-  promise: Promise<Batch>;
-  resolve(batch: Batch): void;
+  promise: Promise<ProcessedBatch>;
+  resolve(result: ProcessedBatch): void;
   reject(error: Error): void;
 }
 
 function pending(): Pending {
-  let resolve!: (batch: Batch) => void;
+  let resolve!: (result: ProcessedBatch) => void;
   let reject!: (error: Error) => void;
-  const promise = new Promise<Batch>((res, rej) => [resolve, reject] = [res, rej]);
+  const promise = new Promise<ProcessedBatch>((res, rej) => [resolve, reject] = [res, rej]);
   promise.catch(() => {}); // a batch nobody waits for (after a break) must not crash the process
   return { promise, resolve, reject };
 }
@@ -81,7 +105,10 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly transform: Transform;
   readonly numWorkers: number;
   readonly prefetch: number;
+  readonly cache: CacheOptions | undefined;
+  readonly persistentWorkers: boolean;
   #epoch = 0;
+  #pool: WorkerPool | undefined;
   #resolved?: ResolvedSource;
   #inFlight = 0;
 
@@ -94,6 +121,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.transform = options.transform ?? compose([]);
     this.numWorkers = options.numWorkers ?? Math.max(1, (navigator.hardwareConcurrency ?? 2) - 1);
     this.prefetch = options.prefetch ?? Math.max(2, 2 * this.numWorkers);
+    this.cache = options.cache === true ? {} : options.cache || undefined;
+    this.persistentWorkers = options.persistentWorkers ?? false;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
       throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
     }
@@ -138,65 +167,157 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** One epoch's batches, in order. */
   async *batches(epoch: number): AsyncGenerator<Batch> {
     this.#resolved ??= resolveSource(this.dataset, this.numWorkers > 0);
-    const { source, indices } = this.#resolved;
+    const { indices } = this.#resolved;
+    let source: SampleSource = this.#resolved.source;
+    let building: FileSource | undefined;
+    if (this.cache !== undefined && source.kind === "files") {
+      const files: FileSource = { ...source, shorterSide: this.cache.shorterSide };
+      const packed = await openCache(files, this.cache);
+      source = packed ?? files;
+      building = packed === null ? files : undefined;
+    }
     const requests: BatchRequest[] = this.plan(epoch).map((samples) => ({
       epoch,
       samples,
       sources: samples.map((i) => indices[i]),
+      collect: building !== undefined,
     }));
-    if (this.numWorkers === 0) {
+    const collected: CachedSample[] = [];
+    const results = this.numWorkers === 0
+      ? this.#inline(source, requests)
+      : this.#inWorkers(source, requests);
+    for await (const { batch, cached } of results) {
+      if (cached) collected.push(...cached);
+      yield batch;
+    }
+    if (building !== undefined) await this.#completeCache(building, collected);
+  }
+
+  /** Fills in samples the epoch never touched (dropLast, subsets), then writes the cache. */
+  async #completeCache(source: FileSource, collected: CachedSample[]) {
+    const have = new Set(collected.map((sample) => sample.index));
+    try {
+      for (let index = 0; index < source.files.length; index++) {
+        if (!have.has(index)) collected.push({ index, ...await loadSample(source, index) });
+      }
+    } finally {
+      closeFiles();
+    }
+    await writeCache(source, this.cache ?? {}, collected);
+  }
+
+  async *#inline(source: SampleSource, requests: BatchRequest[]): AsyncGenerator<ProcessedBatch> {
+    try {
       for (const request of requests) {
         yield await processBatch(source, this.transform, this.seed, request);
       }
-      return;
+    } finally {
+      closeFiles();
     }
+  }
+
+  async *#inWorkers(
+    source: SampleSource,
+    requests: BatchRequest[],
+  ): AsyncGenerator<ProcessedBatch> {
+    const size = Math.min(this.numWorkers, requests.length);
+    if (this.#pool === undefined || this.#pool.size < size) {
+      this.#pool?.terminate();
+      this.#pool = new WorkerPool(this.persistentWorkers ? this.numWorkers : size);
+    }
+    const pool = this.#pool;
     const { name, options } = this.transform;
-    const workers: Worker[] = [];
-    const waiting = new Map<number, Pending>();
-    const fail = (error: Error) => {
-      for (const entry of waiting.values()) entry.reject(error);
-    };
+    pool.init({ type: "init", source, transform: { name, options }, seed: this.seed });
+    let completed = false;
     try {
-      for (let w = 0; w < Math.min(this.numWorkers, requests.length); w++) {
-        const worker = new Worker(new URL("./_worker.ts", import.meta.url).href, {
-          type: "module",
-        });
-        liveWorkers++;
-        workers.push(worker);
-        worker.onmessage = (event: MessageEvent) => {
-          const entry = waiting.get(event.data.id);
-          if (entry === undefined) return;
-          if (event.data.type === "batch") entry.resolve(event.data.batch);
-          else entry.reject(new Error(event.data.message));
-        };
-        worker.onerror = (event: ErrorEvent) => {
-          event.preventDefault();
-          fail(new Error(`loader worker failed: ${event.message}`));
-        };
-        worker.postMessage({ type: "init", source, transform: { name, options }, seed: this.seed });
-      }
-      let dispatched = 0;
+      const ids: number[] = [];
       this.#inFlight = 0;
       for (let i = 0; i < requests.length; i++) {
-        while (dispatched < requests.length && dispatched < i + this.prefetch) {
-          waiting.set(dispatched, pending());
-          workers[dispatched % workers.length].postMessage({
-            type: "batch",
-            id: dispatched,
-            request: requests[dispatched],
-          });
-          dispatched++;
+        while (ids.length < requests.length && ids.length < i + this.prefetch) {
+          ids.push(pool.dispatch(ids.length, requests[ids.length]));
           this.#inFlight++;
         }
-        const batch = await waiting.get(i)!.promise;
-        waiting.delete(i);
+        const result = await pool.result(ids[i]);
         this.#inFlight--;
-        yield batch;
+        yield result;
       }
+      completed = true;
     } finally {
-      for (const worker of workers) worker.terminate();
-      liveWorkers -= workers.length;
       this.#inFlight = 0;
+      if (!completed || !this.persistentWorkers) this.close();
     }
+  }
+
+  /** Stops the workers now (they also stop by themselves unless `persistentWorkers` is set). */
+  close(): void {
+    this.#pool?.terminate();
+    this.#pool = undefined;
+  }
+
+  /** `using loader = new DataLoader(…)` closes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Workers with request ids and results; a request goes to worker (sequence mod size). */
+class WorkerPool {
+  readonly #workers: Worker[] = [];
+  readonly #waiting = new Map<number, Pending>();
+  #nextId = 0;
+
+  constructor(size: number) {
+    for (let w = 0; w < size; w++) {
+      const worker = new Worker(new URL("./_worker.ts", import.meta.url).href, { type: "module" });
+      liveWorkers++;
+      this.#workers.push(worker);
+      worker.onmessage = (event: MessageEvent) => {
+        const entry = this.#waiting.get(event.data.id);
+        if (entry === undefined) return;
+        if (event.data.type === "batch") {
+          entry.resolve({ batch: event.data.batch, cached: event.data.cached });
+        } else {
+          entry.reject(new Error(event.data.message));
+        }
+      };
+      worker.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        const error = new Error(`loader worker failed: ${event.message}`);
+        for (const entry of this.#waiting.values()) entry.reject(error);
+      };
+    }
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** Sends the epoch's source and transform to every worker. */
+  init(message: unknown): void {
+    for (const worker of this.#workers) worker.postMessage(message);
+  }
+
+  /** Queues request number `sequence` of the epoch; returns its id. */
+  dispatch(sequence: number, request: BatchRequest): number {
+    const id = this.#nextId++;
+    this.#waiting.set(id, pending());
+    this.#workers[sequence % this.#workers.length].postMessage({ type: "batch", id, request });
+    return id;
+  }
+
+  async result(id: number): Promise<ProcessedBatch> {
+    try {
+      return await this.#waiting.get(id)!.promise;
+    } finally {
+      this.#waiting.delete(id);
+    }
+  }
+
+  terminate(): void {
+    for (const worker of this.#workers) worker.terminate();
+    liveWorkers -= this.#workers.length;
+    this.#workers.length = 0;
+    for (const entry of this.#waiting.values()) entry.reject(new Error("loader closed"));
+    this.#waiting.clear();
   }
 }

@@ -15,3 +15,4 @@
  */
 export * from "./loader.ts";
 export * from "./source.ts";
+export * from "./cache.ts";

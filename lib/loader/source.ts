@@ -16,6 +16,8 @@ export interface FileSource {
   files: string[];
   labels: Int32Array;
   decode: DecodeOptions;
+  /** Resize to this shorter side right after decoding (set when caching). */
+  shorterSide?: number;
 }
 
 /** Fixed-size uint8 images in shared memory. */
@@ -26,8 +28,19 @@ export interface MemorySource {
   shape: [number, number, 1 | 3];
 }
 
+/** Decoded samples of any size in one packed cache file (see cache.ts). */
+export interface PackedSource {
+  kind: "packed";
+  path: string;
+  /** Byte offset of each sample in the file. */
+  offsets: Float64Array;
+  /** Height, width, channels of each sample, flattened. */
+  dims: Int32Array;
+  labels: Int32Array;
+}
+
 /** A dataset in a form that crosses to workers. */
-export type SampleSource = FileSource | MemorySource;
+export type SampleSource = FileSource | MemorySource | PackedSource;
 
 /** A source plus, for subsets, which of its samples each loader index means. */
 export interface ResolvedSource {

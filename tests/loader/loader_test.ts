@@ -128,3 +128,67 @@ Deno.test("samples of different sizes without a resizing transform are a clear e
     for await (const _ of loader) { /* consume */ }
   }, /add resize and a crop to the transform/);
 });
+
+Deno.test("the decoded-sample cache: built in epoch 0, read back identically, rebuilt when stale", async () => {
+  const root = await tempDir("cache-");
+  const photos = join(root, "photos");
+  await Deno.mkdir(join(photos, "a"), { recursive: true });
+  await Deno.mkdir(join(photos, "b"), { recursive: true });
+  const jpeg = await Deno.readFile(join(FIXTURES, "progressive.jpg"));
+  const png = await Deno.readFile(join(FIXTURES, "rgb8.png"));
+  for (let i = 0; i < 5; i++) await Deno.writeFile(join(photos, "a", `${i}.jpg`), jpeg);
+  for (let i = 0; i < 4; i++) await Deno.writeFile(join(photos, "b", `${i}.png`), png);
+  const folder = await ImageFolder.open(photos);
+  const options = {
+    batchSize: 3,
+    shuffle: true,
+    numWorkers: 2,
+    dropLast: true, // the last sample is never batched: the cache must still hold it
+    transform: compose([randomResizedCrop(12), randomHorizontalFlip()]),
+    cache: { dir: join(root, "cache"), shorterSide: 20 },
+  };
+  const building = new DataLoader(folder, options);
+  const built = await collect(building, 0);
+  const files = [...Deno.readDirSync(join(root, "cache"))].map((e) => e.name).sort();
+  assert.equal(files.length, 2);
+  assert.match(files[0], /^[0-9a-f]{24}\.bin$/);
+  assert.match(files[1], /^[0-9a-f]{24}\.index\.json$/);
+  // A new loader reads the cache: the same epoch gives the same bytes.
+  const reading = new DataLoader(folder, { ...options, numWorkers: 0 });
+  const read = await collect(reading, 0);
+  assert.deepEqual(read.map((b) => b.images), built.map((b) => b.images));
+  // Truncate the pixels: the cache is not used but rebuilt, and results stay the same.
+  const bin = join(root, "cache", files[0]);
+  const full = (await Deno.stat(bin)).size;
+  await Deno.truncate(bin, full - 100);
+  const rebuilt = await collect(new DataLoader(folder, options), 0);
+  assert.deepEqual(rebuilt.map((b) => b.images), built.map((b) => b.images));
+  assert.equal((await Deno.stat(bin)).size, full);
+  // Touch a file (new mtime and size): a different key, so a second cache is built.
+  await Deno.writeFile(join(photos, "b", "3.png"), png.subarray(0, png.length));
+  await Deno.utime(join(photos, "b", "3.png"), new Date(), new Date(2000, 1, 1));
+  await collect(new DataLoader(await ImageFolder.open(photos), options), 0);
+  assert.equal([...Deno.readDirSync(join(root, "cache"))].length, 4);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("persistentWorkers keeps the pool between epochs until close()", async () => {
+  const loader = new DataLoader(dataset, { batchSize: 10, numWorkers: 2, persistentWorkers: true });
+  for await (const _ of loader) { /* epoch 0 */ }
+  assert.equal(DataLoader.liveWorkers, 2);
+  const again = await collect(loader, 1);
+  assert.equal(again.length, 5);
+  assert.equal(DataLoader.liveWorkers, 2);
+  loader.close();
+  assert.equal(DataLoader.liveWorkers, 0);
+  {
+    using scoped = new DataLoader(dataset, {
+      batchSize: 10,
+      numWorkers: 1,
+      persistentWorkers: true,
+    });
+    await collect(scoped, 0);
+    assert.equal(DataLoader.liveWorkers, 1);
+  }
+  assert.equal(DataLoader.liveWorkers, 0);
+});
