@@ -34,8 +34,17 @@ interface CacheIndex {
   entries: [number, number, number, number][];
 }
 
+/** Where a source's cache lives. */
+export interface CachePaths {
+  dir: string;
+  /** Packed pixels. */
+  bin: string;
+  /** Offsets and sizes; written last, so its presence marks a complete cache. */
+  index: string;
+}
+
 /** The cache file pair for a source: `<key>.bin` (pixels) and `<key>.index.json`. */
-export async function cachePaths(source: FileSource, options: CacheOptions) {
+export async function cachePaths(source: FileSource, options: CacheOptions): Promise<CachePaths> {
   const stats = await Promise.all(source.files.map((path) => Deno.stat(path)));
   const fingerprint = JSON.stringify({
     version: 1,
