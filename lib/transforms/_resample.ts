@@ -107,6 +107,22 @@ export function resample(
         const xmin = bounds[xx * 2];
         const count = bounds[xx * 2 + 1];
         const k = xx * size;
+        if (channels === 3) {
+          // The common case, unrolled: one pass over the taps for all three channels.
+          let r = 1 << (PRECISION_BITS - 1), g = r, b = r;
+          let at = inRow + xmin * 3;
+          for (let x = 0; x < count; x++, at += 3) {
+            const w = weights[k + x];
+            r += data[at] * w;
+            g += data[at + 1] * w;
+            b += data[at + 2] * w;
+          }
+          const out = outRow + xx * 3;
+          temp[out] = clip8(r);
+          temp[out + 1] = clip8(g);
+          temp[out + 2] = clip8(b);
+          continue;
+        }
         for (let c = 0; c < channels; c++) {
           let sum = 1 << (PRECISION_BITS - 1);
           for (let x = 0; x < count; x++) {
@@ -124,15 +140,21 @@ export function resample(
   const out = new Uint8Array(outHeight * outWidth * channels);
   const { size, bounds, weights } = vertical;
   const stride = sourceWidth * channels;
+  const acc = new Float64Array(stride);
   for (let yy = 0; yy < outHeight; yy++) {
     const ymin = bounds[yy * 2] - rowOffset;
     const count = bounds[yy * 2 + 1];
     const k = yy * size;
-    for (let i = 0; i < stride; i++) {
-      let sum = 1 << (PRECISION_BITS - 1);
-      for (let y = 0; y < count; y++) sum += source[(ymin + y) * stride + i] * weights[k + y];
-      out[yy * stride + i] = clip8(sum);
+    // Accumulate whole rows tap by tap (sequential memory access), then round and clip. The
+    // sums are integers below 2^31, exact in float64 whatever the order.
+    acc.fill(1 << (PRECISION_BITS - 1));
+    for (let y = 0; y < count; y++) {
+      const w = weights[k + y];
+      const row = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] += source[row + i] * w;
     }
+    const base = yy * stride;
+    for (let i = 0; i < stride; i++) out[base + i] = clip8(acc[i]);
   }
   return out;
 }

@@ -62,11 +62,22 @@ export function normalize(options: NormalizeOptions): Transform {
       if (mean.length !== channels) {
         throw new RangeError(`normalize: ${mean.length} means for a ${channels}-channel image`);
       }
+      // x·a + b per channel, with a = scale/std and b = −mean/std: no divide, no modulo.
       const scale = image.data instanceof Uint8Array ? 1 / 255 : 1;
-      const data = new Float32Array(image.data.length);
-      for (let i = 0; i < data.length; i++) {
-        const c = i % channels;
-        data[i] = (image.data[i] * scale - mean[c]) / std[c];
+      const source = image.data;
+      const data = new Float32Array(source.length);
+      if (channels === 3) {
+        const [a0, a1, a2] = [scale / std[0], scale / std[1], scale / std[2]];
+        const [b0, b1, b2] = [-mean[0] / std[0], -mean[1] / std[1], -mean[2] / std[2]];
+        for (let i = 0; i < data.length; i += 3) {
+          data[i] = source[i] * a0 + b0;
+          data[i + 1] = source[i + 1] * a1 + b1;
+          data[i + 2] = source[i + 2] * a2 + b2;
+        }
+      } else {
+        const a = scale / std[0];
+        const b = -mean[0] / std[0];
+        for (let i = 0; i < data.length; i++) data[i] = source[i] * a + b;
       }
       return { width: image.width, height: image.height, channels, data };
     },

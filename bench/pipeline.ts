@@ -1,0 +1,65 @@
+// The input pipeline on an ImageFolder, like ../shared/reference/torch_imagefolder_pipeline.py:
+// decode, RandomResizedCrop 224, horizontal flip, normalize (ImageNet mean/std), batch 32,
+// shuffle, 2 workers. The first epoch decodes every JPEG (and fills the decoded-sample cache,
+// shorter side 256); later epochs read the cache. Prints one JSON object as the last line.
+// Run: deno run --allow-read --allow-write=data bench/pipeline.ts [--root DIR] [--epochs 5]
+//      [--workers 2] [--no-cache]
+import { parseArgs } from "node:util";
+import {
+  compose,
+  DataLoader,
+  ImageFolder,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  normalize,
+  randomHorizontalFlip,
+  randomResizedCrop,
+} from "../mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    root: { type: "string", default: "../shared/datasets/hymenoptera/train" },
+    epochs: { type: "string", default: "5" },
+    workers: { type: "string", default: "2" },
+    "no-cache": { type: "boolean", default: false },
+  },
+});
+const cacheDir = `data/.bench-cache-${crypto.randomUUID()}`; // empty: the first epoch really decodes
+const dataset = await ImageFolder.open(values.root!, { onWarning: () => {} });
+const loader = new DataLoader(dataset, {
+  batchSize: 32,
+  shuffle: true,
+  numWorkers: Number(values.workers),
+  persistentWorkers: true,
+  transform: compose([
+    randomResizedCrop(224),
+    randomHorizontalFlip(),
+    normalize({ mean: IMAGENET_MEAN, std: IMAGENET_STD }),
+  ]),
+  cache: values["no-cache"] ? false : { dir: cacheDir, shorterSide: 256 },
+});
+const rates: number[] = [];
+try {
+  for (let epoch = 0; epoch < Number(values.epochs); epoch++) {
+    const start = performance.now();
+    let images = 0;
+    for await (const batch of loader.batches(epoch)) images += batch.labels.length;
+    rates.push(images / ((performance.now() - start) / 1000));
+    console.error(`epoch ${epoch}: ${rates.at(-1)!.toFixed(1)} img/s`);
+  }
+} finally {
+  loader.close();
+  await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
+}
+const later = rates.slice(1);
+console.log(JSON.stringify({
+  framework: `denovision (deno ${Deno.version.deno})`,
+  images: dataset.length,
+  workers: Number(values.workers),
+  size: 224,
+  cache: !values["no-cache"],
+  first_epoch_images_per_s: Math.round(rates[0] * 10) / 10,
+  later_epochs_images_per_s: Math.round((later.reduce((a, b) => a + b, 0) / later.length) * 10) /
+    10,
+}));
