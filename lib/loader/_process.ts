@@ -1,10 +1,10 @@
 // Internal: turns a list of sample indices into one collated batch. The same code runs inline
 // (numWorkers: 0) and inside each worker, which is what makes batches byte-identical either way.
 import { decodeImageFile, type RawImage } from "../decode/decode.ts";
-import { sampleRng } from "../transforms/compose.ts";
+import { compose, sampleRng, transformFromSpec } from "../transforms/compose.ts";
 import { resizedSize, resizeImage } from "../transforms/geometry.ts";
 import type { CachedSample } from "./cache.ts";
-import type { AnyImage, Transform } from "../transforms/types.ts";
+import type { AnyImage, Transform, TransformSpec } from "../transforms/types.ts";
 import type { SampleSource } from "./source.ts";
 
 /** One batch: images NHWC (float32 after normalize/toFloat, else uint8), labels, indices. */
@@ -34,35 +34,30 @@ export interface ProcessedBatch {
   cached?: CachedSample[];
 }
 
-const openFiles = new Map<string, { file: Deno.FsFile; queue: Promise<unknown> }>();
+const openFiles = new Map<string, Deno.FsFile>();
 
-/** Reads `length` bytes at `offset`. Reads of one file are queued: seek + read must not interleave
- * when a worker has several batches in progress. */
-function readPacked(path: string, offset: number, length: number): Promise<Uint8Array> {
-  let entry = openFiles.get(path);
-  if (entry === undefined) {
-    entry = { file: Deno.openSync(path), queue: Promise.resolve() };
-    openFiles.set(path, entry);
+/** Reads `length` bytes at `offset`, synchronously: a worker may block, and sync reads cost two
+ * fewer promise round trips per sample than seek + read. */
+function readPacked(path: string, offset: number, length: number): Uint8Array {
+  let file = openFiles.get(path);
+  if (file === undefined) {
+    file = Deno.openSync(path);
+    openFiles.set(path, file);
   }
-  const { file } = entry;
-  const read = entry.queue.then(async () => {
-    const out = new Uint8Array(length);
-    await file.seek(offset, Deno.SeekMode.Start);
-    let filled = 0;
-    while (filled < length) {
-      const n = await file.read(out.subarray(filled));
-      if (n === null) throw new Error(`${path}: cache file ends early; delete it to rebuild`);
-      filled += n;
-    }
-    return out;
-  });
-  entry.queue = read.catch(() => {});
-  return read;
+  const out = new Uint8Array(length);
+  file.seekSync(offset, Deno.SeekMode.Start);
+  let filled = 0;
+  while (filled < length) {
+    const n = file.readSync(out.subarray(filled));
+    if (n === null) throw new Error(`${path}: cache file ends early; delete it to rebuild`);
+    filled += n;
+  }
+  return out;
 }
 
 /** Closes cache files this thread opened. */
 export function closeFiles(): void {
-  for (const { file } of openFiles.values()) file.close();
+  for (const file of openFiles.values()) file.close();
   openFiles.clear();
 }
 
@@ -76,12 +71,41 @@ export async function loadSample(source: SampleSource, index: number): Promise<R
   }
   if (source.kind === "packed") {
     const [height, width, channels] = source.dims.subarray(index * 3, index * 3 + 3);
-    const data = await readPacked(source.path, source.offsets[index], height * width * channels);
+    const data = readPacked(source.path, source.offsets[index], height * width * channels);
     return { width, height, channels: channels as 1 | 3, data };
   }
   const [height, width, channels] = source.shape;
   const size = height * width * channels;
   return { width, height, channels, data: source.images.slice(index * size, (index + 1) * size) };
+}
+
+/** A pipeline whose trailing `normalize` runs while collating, straight into the batch. */
+interface SplitTransform {
+  head: Transform;
+  /** Per-channel x·a + b of the trailing normalize, if there is one. */
+  affine?: { a: number[]; b: number[] };
+}
+
+const splits = new WeakMap<Transform, SplitTransform>();
+
+/** Splits off a trailing `normalize` so the batch needs no per-sample float copies. */
+function split(transform: Transform): SplitTransform {
+  let result = splits.get(transform);
+  if (result !== undefined) return result;
+  result = { head: transform };
+  const steps = transform.name === "compose"
+    ? transform.options.transforms as TransformSpec[]
+    : [{ name: transform.name, options: transform.options }];
+  const last = steps.at(-1);
+  if (last?.name === "normalize") {
+    const { mean, std } = last.options as { mean: number[]; std: number[] };
+    result = {
+      head: compose(steps.slice(0, -1).map(transformFromSpec)),
+      affine: { a: std.map((s) => 1 / 255 / s), b: mean.map((m, c) => -m / std[c]) },
+    };
+  }
+  splits.set(transform, result);
+  return result;
 }
 
 export async function processBatch(
@@ -90,16 +114,23 @@ export async function processBatch(
   seed: number,
   request: BatchRequest,
 ): Promise<ProcessedBatch> {
+  const { head, affine } = split(transform);
   const images: AnyImage[] = [];
   const cached: CachedSample[] = [];
   for (const [n, sourceIndex] of request.sources.entries()) {
     const image = await loadSample(source, sourceIndex);
     if (request.collect) cached.push({ index: sourceIndex, ...image });
-    images.push(transform.apply(image, sampleRng(seed, request.epoch, request.samples[n])));
+    images.push(head.apply(image, sampleRng(seed, request.epoch, request.samples[n])));
   }
   const first = images[0];
   const size = first.width * first.height * first.channels;
-  const out = first.data instanceof Float32Array
+  const fused = affine !== undefined && first.data instanceof Uint8Array;
+  if (fused && affine.a.length !== first.channels) {
+    throw new RangeError(
+      `normalize: ${affine.a.length} means for a ${first.channels}-channel image`,
+    );
+  }
+  const out = fused || first.data instanceof Float32Array
     ? new Float32Array(size * images.length)
     : new Uint8Array(size * images.length);
   for (const [n, image] of images.entries()) {
@@ -109,14 +140,24 @@ export async function processBatch(
     ) {
       const where = source.kind === "files" ? ` (${source.files[request.sources[n]]})` : "";
       throw new RangeError(
-        `sample ${
-          request.samples[n]
-        }${where} is ${image.height}×${image.width}×${image.channels} ` +
-          `but the batch's first is ${first.height}×${first.width}×${first.channels}; add resize ` +
-          "and a crop to the transform so every sample has one size",
+        `sample ${request.samples[n]}${where} is ${image.height}×${image.width}×` +
+          `${image.channels} but the batch's first is ${first.height}×${first.width}×` +
+          `${first.channels}; add resize and a crop to the transform so every sample has one size`,
       );
     }
-    out.set(image.data, n * size);
+    if (!fused) {
+      out.set(image.data, n * size);
+      continue;
+    }
+    // The same arithmetic as normalize(): x·(1/255/std) + (−mean/std), rounded to float32.
+    const data = image.data;
+    const channels = image.channels;
+    for (let i = 0, o = n * size; i < size; i += channels, o += channels) {
+      for (let c = 0; c < channels; c++) out[o + c] = data[i + c] * affine.a[c] + affine.b[c];
+    }
+  }
+  if (affine !== undefined && !fused) {
+    throw new TypeError("normalize needs uint8 samples from the steps before it");
   }
   const batch: Batch = {
     images: out,

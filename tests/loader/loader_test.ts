@@ -8,6 +8,7 @@ import {
   randomCrop,
   randomHorizontalFlip,
   randomResizedCrop,
+  sampleRng,
   shapes,
   splitDataset,
 } from "../../mod.ts";
@@ -191,4 +192,21 @@ Deno.test("persistentWorkers keeps the pool between epochs until close()", async
     assert.equal(DataLoader.liveWorkers, 1);
   }
   assert.equal(DataLoader.liveWorkers, 0);
+});
+
+Deno.test("a batch equals the transform applied sample by sample (normalize fused into collation)", async () => {
+  const loader = new DataLoader(dataset, {
+    batchSize: 5,
+    shuffle: true,
+    seed: 9,
+    numWorkers: 0,
+    transform: augment,
+  });
+  const [batch] = await collect(loader, 3);
+  assert.ok(batch.images instanceof Float32Array);
+  for (const [n, index] of batch.indices.entries()) {
+    const [image] = await dataset.get(index);
+    const expected = augment.apply(image, sampleRng(9, 3, index)).data;
+    assert.deepEqual(batch.images.subarray(n * 3072, (n + 1) * 3072), expected);
+  }
 });
