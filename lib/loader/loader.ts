@@ -109,6 +109,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly persistentWorkers: boolean;
   #epoch = 0;
   #pool: WorkerPool | undefined;
+  #cacheUnwritable = false;
   #resolved?: ResolvedSource;
   #inFlight = 0;
 
@@ -170,11 +171,11 @@ export class DataLoader implements AsyncIterable<Batch> {
     const { indices } = this.#resolved;
     let source: SampleSource = this.#resolved.source;
     let building: FileSource | undefined;
-    if (this.cache !== undefined && source.kind === "files") {
+    if (this.cache !== undefined && source.kind === "files" && !this.#cacheUnwritable) {
       const files: FileSource = { ...source, shorterSide: this.cache.shorterSide };
       const packed = await openCache(files, this.cache);
       source = packed ?? files;
-      building = packed === null ? files : undefined;
+      building = packed === null && await this.#cacheWritable() ? files : undefined;
     }
     const requests: BatchRequest[] = this.plan(epoch).map((samples) => ({
       epoch,
@@ -203,7 +204,42 @@ export class DataLoader implements AsyncIterable<Batch> {
     } finally {
       closeFiles();
     }
-    await writeCache(source, this.cache ?? {}, collected);
+    try {
+      await writeCache(source, this.cache ?? {}, collected);
+    } catch (error) {
+      this.#disableCache(error);
+    }
+  }
+
+  /** Whether the cache folder takes a file; if not, the cache is turned off before any work. */
+  async #cacheWritable(): Promise<boolean> {
+    const dir = this.cache?.dir ?? "data/cache";
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      const probe = `${dir}/.probe-${crypto.randomUUID()}`;
+      await Deno.writeFile(probe, new Uint8Array());
+      await Deno.remove(probe);
+      return true;
+    } catch (error) {
+      this.#disableCache(error);
+      return false;
+    }
+  }
+
+  /** The cache only saves time: say why it is off, in one line, and keep going without it. */
+  #disableCache(error: unknown) {
+    this.#cacheUnwritable = true;
+    const dir = this.cache?.dir ?? "data/cache";
+    const denied = error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied;
+    console.warn(
+      denied
+        ? `warning: the decoded-sample cache is off: writing ${dir} was refused; allow it with ` +
+          `--allow-write=${dir}`
+        : `warning: the decoded-sample cache is off: ${
+          error instanceof Error ? error.message : error
+        }`,
+    );
   }
 
   async *#inline(source: SampleSource, requests: BatchRequest[]): AsyncGenerator<ProcessedBatch> {

@@ -11,6 +11,7 @@ import {
   sampleRng,
   shapes,
   splitDataset,
+  Subset,
 } from "../../mod.ts";
 import { tempDir } from "../_tmp.ts";
 
@@ -209,4 +210,30 @@ Deno.test("a batch equals the transform applied sample by sample (normalize fuse
     const expected = augment.apply(image, sampleRng(9, 3, index)).data;
     assert.deepEqual(batch.images.subarray(n * 3072, (n + 1) * 3072), expected);
   }
+});
+
+Deno.test("an unwritable cache folder is one warning line naming the flag; loading goes on", async () => {
+  const folder = await ImageFolder.open(join(HYMENOPTERA, "val"));
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (line: string) => warnings.push(line);
+  try {
+    // Tests may write only under data/: a cache elsewhere is refused by Deno's permissions.
+    const loader = new DataLoader(new Subset(folder, [0, 1, 2]), {
+      batchSize: 3,
+      numWorkers: 0,
+      transform: compose([randomResizedCrop(8)]),
+      cache: { dir: "/outside-data/cache", shorterSide: 16 },
+    });
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const batches = await collect(loader, epoch);
+      assert.equal(batches[0].labels.length, 3);
+    }
+  } finally {
+    console.warn = warn;
+  }
+  assert.deepEqual(warnings, [
+    "warning: the decoded-sample cache is off: writing /outside-data/cache was refused; allow " +
+    "it with --allow-write=/outside-data/cache",
+  ]);
 });
