@@ -16,3 +16,7 @@
  */
 export * from "./registry.ts";
 export * from "./lenet.ts";
+export * from "./cnn.ts";
+export * from "./resnet.ts";
+export * from "./mobilenetv2.ts";
+export * from "./vgg.ts";

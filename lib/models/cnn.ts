@@ -1,0 +1,84 @@
+/**
+ * The seeds' small CNNs: `cifar-cnn` (seed 003) and `small-cnn` (seed 004).
+ *
+ * @module
+ */
+import * as tfl from "@tensorflow/tfjs-layers";
+import { type ModelOptions, registerModel } from "./registry.ts";
+
+/**
+ * `cifar-cnn`: conv 32 (3×3, pad 1) → ReLU → max-pool 2, conv 64 (3×3, pad 1) → ReLU →
+ * max-pool 2, fc 512 → ReLU, fc classes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { cifarCnn } from "./cnn.ts";
+ * await useBackend("wasm");
+ * const model = cifarCnn({ inputShape: [32, 32, 3], numClasses: 10 });
+ * assert.deepEqual(model.outputs[0].shape, [null, 10]);
+ * model.dispose();
+ * ```
+ */
+export function cifarCnn({ inputShape, numClasses }: ModelOptions): tfl.LayersModel {
+  return tfl.sequential({
+    name: "cifar_cnn",
+    layers: [
+      tfl.layers.conv2d({
+        inputShape,
+        filters: 32,
+        kernelSize: 3,
+        padding: "same",
+        activation: "relu",
+      }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 64, kernelSize: 3, padding: "same", activation: "relu" }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 512, activation: "relu" }),
+      tfl.layers.dense({ units: numClasses }),
+    ],
+  });
+}
+
+/**
+ * `small-cnn`: conv 32 and conv 64 (3×3, `same` padding, so 28×28 input flattens to 64·7·7),
+ * each followed by max-pool 2, dropout 0.25, fc 128 → ReLU, dropout 0.5, fc classes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { smallCnn } from "./cnn.ts";
+ * await useBackend("wasm");
+ * const model = smallCnn({ inputShape: [28, 28, 1], numClasses: 10 });
+ * assert.equal(model.getLayer(undefined, 5).outputShape[1], 64 * 7 * 7);
+ * model.dispose();
+ * ```
+ */
+export function smallCnn({ inputShape, numClasses }: ModelOptions): tfl.LayersModel {
+  return tfl.sequential({
+    name: "small_cnn",
+    layers: [
+      tfl.layers.conv2d({
+        inputShape,
+        filters: 32,
+        kernelSize: 3,
+        padding: "same",
+        activation: "relu",
+      }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 64, kernelSize: 3, padding: "same", activation: "relu" }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.dropout({ rate: 0.25 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 128, activation: "relu" }),
+      tfl.layers.dropout({ rate: 0.5 }),
+      tfl.layers.dense({ units: numClasses }),
+    ],
+  });
+}
+
+registerModel("cifar-cnn", "seed 003's CNN: conv 32/64 (pad 1), pools, fc 512", cifarCnn);
+registerModel("small-cnn", "seed 004's CNN: conv 32/64 (same), pools, dropout, fc 128", smallCnn);
