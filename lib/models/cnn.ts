@@ -53,7 +53,7 @@ export function cifarCnn({ inputShape, numClasses }: ModelOptions): tfl.LayersMo
  * import { smallCnn } from "./cnn.ts";
  * await useBackend("wasm");
  * const model = smallCnn({ inputShape: [28, 28, 1], numClasses: 10 });
- * assert.equal(model.getLayer(undefined, 5).outputShape[1], 64 * 7 * 7);
+ * assert.equal((model.layers[5].outputShape as number[])[1], 64 * 7 * 7); // flatten
  * model.dispose();
  * ```
  */
