@@ -1,4 +1,15 @@
 // The `deno task <command>` entry point: a thin dispatcher over the commands in this folder.
+
+// Mesa's GL/Vulkan loaders probe Wayland when looking for a WebGPU adapter and print
+// "error: XDG_RUNTIME_DIR is invalid or not set" four times on machines without a desktop
+// session. Compute needs no display: point it at the temp folder when it is unset.
+if (
+  Deno.build.os === "linux" &&
+  Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" }).state === "granted" &&
+  !Deno.env.get("XDG_RUNTIME_DIR")
+) {
+  Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+}
 import { infoCommand } from "./info.ts";
 import { UsageError } from "./_args.ts";
 

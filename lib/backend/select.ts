@@ -150,3 +150,11 @@ export async function selectBackend(
     return { name: "cpu", reason: `${skipped}; ${why}`, fellBack: true };
   }
 }
+
+// A backend is ready from the first import, so models and tensors work before any
+// selectBackend call (wasm; cpu if wasm cannot start). selectBackend and useBackend switch later.
+try {
+  await useBackend("wasm");
+} catch {
+  await useBackend("cpu");
+}
