@@ -1,8 +1,11 @@
 // The `deno task <command>` entry point: a thin dispatcher over the commands in this folder.
+import { infoCommand } from "./info.ts";
+import { UsageError } from "./_args.ts";
 
 // Mesa's GL/Vulkan loaders probe Wayland when looking for a WebGPU adapter and print
 // "error: XDG_RUNTIME_DIR is invalid or not set" four times on machines without a desktop
-// session. Compute needs no display: point it at the temp folder when it is unset.
+// session. Compute needs no display: point it at the temp folder when it is unset (before any
+// adapter is requested; importing the commands requests none).
 if (
   Deno.build.os === "linux" &&
   Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" }).state === "granted" &&
@@ -10,8 +13,6 @@ if (
 ) {
   Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 }
-import { infoCommand } from "./info.ts";
-import { UsageError } from "./_args.ts";
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
   info: { run: infoCommand, summary: "versions, backends, WebGPU adapter and wasm features" },
