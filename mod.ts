@@ -13,9 +13,10 @@
  * @module
  */
 export * from "./lib/backend/mod.ts";
-export * from "./lib/models/mod.ts";
-export * from "./lib/train/step.ts";
 export * from "./lib/decode/mod.ts";
 export * from "./lib/datasets/mod.ts";
 export * from "./lib/transforms/mod.ts";
 export * from "./lib/loader/mod.ts";
+export * from "./lib/models/mod.ts";
+export * from "./lib/train/mod.ts";
+export * from "./lib/metrics/mod.ts";

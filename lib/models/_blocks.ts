@@ -64,3 +64,32 @@ export function maxPool(x: Tensor, size: number, strides: number, padding = 0): 
 export function dense(x: Tensor, units: number, activation?: "relu"): Tensor {
   return tfl.layers.dense({ units, activation }).apply(x) as Tensor;
 }
+
+/**
+ * PyTorch's default initialisation of Conv2d and Linear (kaiming_uniform with a = √5): weights
+ * and biases uniform in ±1/√fan_in. The seeds' models were tuned with it.
+ */
+export function torchInit(fanIn: number, seed?: number): {
+  kernelInitializer: ReturnType<typeof tfl.initializers.varianceScaling>;
+  biasInitializer: ReturnType<typeof tfl.initializers.randomUniform>;
+} {
+  const bound = 1 / Math.sqrt(fanIn);
+  return {
+    kernelInitializer: tfl.initializers.varianceScaling({
+      scale: 1 / 3,
+      mode: "fanIn",
+      distribution: "uniform",
+      seed,
+    }),
+    biasInitializer: tfl.initializers.randomUniform({
+      minval: -bound,
+      maxval: bound,
+      seed: seed === undefined ? undefined : seed + 0.5,
+    }),
+  };
+}
+
+/** A per-layer seed derived from the model seed (undefined stays unseeded). */
+export function layerSeed(seed: number | undefined, layer: number): number | undefined {
+  return seed === undefined ? undefined : seed * 1000 + layer;
+}

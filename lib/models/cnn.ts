@@ -4,11 +4,12 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { layerSeed, torchInit } from "./_blocks.ts";
 import { type ModelOptions, registerModel } from "./registry.ts";
 
 /**
  * `cifar-cnn`: conv 32 (3×3, pad 1) → ReLU → max-pool 2, conv 64 (3×3, pad 1) → ReLU →
- * max-pool 2, fc 512 → ReLU, fc classes.
+ * max-pool 2, fc 512 → ReLU, fc classes; PyTorch's default initialisation.
  *
  * @example
  * ```ts
@@ -21,7 +22,8 @@ import { type ModelOptions, registerModel } from "./registry.ts";
  * model.dispose();
  * ```
  */
-export function cifarCnn({ inputShape, numClasses }: ModelOptions): tfl.LayersModel {
+export function cifarCnn({ inputShape, numClasses, seed }: ModelOptions): tfl.LayersModel {
+  const flat = 64 * Math.floor(inputShape[0] / 4) * Math.floor(inputShape[1] / 4);
   return tfl.sequential({
     name: "cifar_cnn",
     layers: [
@@ -31,13 +33,20 @@ export function cifarCnn({ inputShape, numClasses }: ModelOptions): tfl.LayersMo
         kernelSize: 3,
         padding: "same",
         activation: "relu",
+        ...torchInit(9 * inputShape[2], layerSeed(seed, 1)),
       }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
-      tfl.layers.conv2d({ filters: 64, kernelSize: 3, padding: "same", activation: "relu" }),
+      tfl.layers.conv2d({
+        filters: 64,
+        kernelSize: 3,
+        padding: "same",
+        activation: "relu",
+        ...torchInit(9 * 32, layerSeed(seed, 2)),
+      }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
       tfl.layers.flatten(),
-      tfl.layers.dense({ units: 512, activation: "relu" }),
-      tfl.layers.dense({ units: numClasses }),
+      tfl.layers.dense({ units: 512, activation: "relu", ...torchInit(flat, layerSeed(seed, 3)) }),
+      tfl.layers.dense({ units: numClasses, ...torchInit(512, layerSeed(seed, 4)) }),
     ],
   });
 }

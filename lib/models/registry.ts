@@ -12,6 +12,8 @@ export interface ModelOptions {
   inputShape: [number, number, number];
   /** Number of classes; the model outputs that many logits. */
   numClasses: number;
+  /** Seeds the initial weights (models whose file says so), for reproducible runs. */
+  seed?: number;
 }
 
 /** A function that builds a fresh, randomly initialised model. */

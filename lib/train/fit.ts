@@ -1,0 +1,425 @@
+/**
+ * `fit` and `evaluate`: the training loop fed by a DataLoader (streaming; never the whole dataset
+ * as one tensor), with PyTorch-like control — losses, optimizers, schedules, gradient clipping,
+ * MixUp/CutMix, early stopping and callbacks — and evaluation with top-k, per-class metrics,
+ * the confusion matrix and the misclassified samples.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { Rng } from "../_internal/rng.ts";
+import type { Batch, DataLoader } from "../loader/loader.ts";
+import {
+  type ClassificationReport,
+  classificationReport,
+  confusionMatrix,
+  topKAccuracy,
+} from "../metrics/classification.ts";
+import {
+  crossEntropy,
+  type CrossEntropyOptions,
+  focalLoss,
+  type FocalLossOptions,
+} from "./losses.ts";
+import { cutmix, mixup } from "./mix.ts";
+import { createOptimizer, Optimizer, type OptimizerOptions } from "./optimizers.ts";
+import type { LrSchedule } from "./schedules.ts";
+
+/** Which loss to train with. */
+export interface LossOptions extends CrossEntropyOptions {
+  /** Default: `cross-entropy`. */
+  kind?: "cross-entropy" | "focal";
+  focal?: FocalLossOptions;
+}
+
+/** Early stopping, Keras' semantics and defaults. */
+export interface EarlyStoppingOptions {
+  /** Default: `val_loss` (or `loss` without validation). */
+  monitor?: "val_loss" | "val_accuracy" | "loss" | "accuracy";
+  /** Epochs without improvement before stopping. Default: 0. */
+  patience?: number;
+  /** Smallest change that counts as improvement. Default: 0. */
+  minDelta?: number;
+  /** Put back the weights of the best epoch when stopping or finishing. Default: false. */
+  restoreBestWeights?: boolean;
+}
+
+/** One epoch's figures. */
+export interface EpochLog {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  lr: number;
+  imagesPerSecond: number;
+  seconds: number;
+}
+
+/** Progress within an epoch, every `readEvery` steps. */
+export interface StepInfo {
+  epoch: number;
+  step: number;
+  steps: number;
+  /** Mean loss of the epoch so far. */
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+  lr: number;
+}
+
+/** Hooks for progress bars, logs and checkpoints. Returning `"stop"` ends training. */
+export interface Callbacks {
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onStep?(info: StepInfo): void | Promise<void>;
+  onEpochEnd?(log: EpochLog): void | "stop" | Promise<void | "stop">;
+}
+
+/** Options for {@linkcode fit}. */
+export interface FitOptions {
+  epochs: number;
+  numClasses: number;
+  optimizer: Optimizer | OptimizerOptions;
+  loss?: LossOptions;
+  schedule?: LrSchedule;
+  validation?: DataLoader;
+  earlyStopping?: EarlyStoppingOptions;
+  /** Clip gradients to this global L2 norm. */
+  clipNorm?: number;
+  /** MixUp with Beta(α, α). */
+  mixupAlpha?: number;
+  /** CutMix with Beta(α, α); with MixUp too, each batch picks one at random. */
+  cutmixAlpha?: number;
+  /** Read the loss back every this many steps (and at the end of the epoch). Default: 20. */
+  readEvery?: number;
+  /** Applied to each batch on the backend, e.g. scaling uint8 images. Default: cast to float. */
+  inputTransform?: (images: tf.Tensor4D) => tf.Tensor4D;
+  /** First epoch to run (for resuming). Default: 0. */
+  initialEpoch?: number;
+  /** Seeds MixUp/CutMix. Default: 0. */
+  seed?: number;
+  callbacks?: Callbacks;
+}
+
+/** What {@linkcode fit} returns. */
+export interface FitResult {
+  history: EpochLog[];
+  /** Epoch with the best monitored value (with early stopping). */
+  bestEpoch: number | null;
+  stoppedEarly: boolean;
+}
+
+function toTensors(batch: Batch, inputTransform?: (x: tf.Tensor4D) => tf.Tensor4D) {
+  return tf.tidy(() => {
+    const raw = tf.tensor4d(
+      batch.images,
+      batch.shape,
+      batch.images instanceof Uint8Array ? "int32" : "float32",
+    );
+    const images = inputTransform ? inputTransform(raw) : tf.cast(raw, "float32") as tf.Tensor4D;
+    return { images, labels: tf.tensor1d(batch.labels, "int32") };
+  });
+}
+
+function lossFor(options: LossOptions | undefined) {
+  return (logits: tf.Tensor2D, targets: tf.Tensor1D | tf.Tensor2D) =>
+    options?.kind === "focal"
+      ? focalLoss(logits, targets as tf.Tensor1D, options.focal)
+      : crossEntropy(logits, targets, options);
+}
+
+/**
+ * Trains `model` on the batches of `train` for `options.epochs` epochs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { shapes } from "../datasets/mod.ts";
+ * import { DataLoader } from "../loader/mod.ts";
+ * import { createModel } from "../models/mod.ts";
+ * import { normalize } from "../transforms/mod.ts";
+ * import { fit } from "./fit.ts";
+ * await useBackend("wasm");
+ * const transform = normalize({ mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
+ * const train = new DataLoader(shapes({ size: 64 }), { batchSize: 16, numWorkers: 0, transform });
+ * const model = createModel("cifar-cnn", { inputShape: [32, 32, 3], numClasses: 10 });
+ * const { history } = await fit(model, train, {
+ *   epochs: 1,
+ *   numClasses: 10,
+ *   optimizer: { name: "adam", lr: 1e-3 },
+ * });
+ * assert.equal(history.length, 1);
+ * model.dispose();
+ * ```
+ */
+export async function fit(
+  model: LayersModel,
+  train: DataLoader,
+  options: FitOptions,
+): Promise<FitResult> {
+  const optimizer = options.optimizer instanceof Optimizer
+    ? options.optimizer
+    : createOptimizer(options.optimizer);
+  const baseLr = optimizer.lr;
+  const loss = lossFor(options.loss);
+  const readEvery = options.readEvery ?? 20;
+  const rng = new Rng(options.seed ?? 0, 0x313);
+  const history: EpochLog[] = [];
+  const stopping = options.earlyStopping;
+  const monitor = stopping?.monitor ?? (options.validation ? "val_loss" : "loss");
+  const maximize = monitor.endsWith("accuracy");
+  let best = maximize ? -Infinity : Infinity;
+  let bestEpoch: number | null = null;
+  let bestWeights: tf.Tensor[] | null = null;
+  let wait = 0;
+  let stoppedEarly = false;
+  const steps = train.length;
+
+  const variables = () => {
+    const out: Record<string, tf.Variable> = {};
+    for (const weight of model.trainableWeights) {
+      const variable = weight.read() as tf.Variable;
+      out[variable.name] = variable;
+    }
+    return out;
+  };
+
+  const trainStep = (images: tf.Tensor4D, labels: tf.Tensor1D) => {
+    const vars = variables();
+    let inputs = images;
+    let targets: tf.Tensor1D | tf.Tensor2D = labels;
+    let mixed: { images: tf.Tensor4D; targets: tf.Tensor2D } | undefined;
+    const useMix = options.mixupAlpha !== undefined || options.cutmixAlpha !== undefined;
+    if (useMix) {
+      const useCut = options.cutmixAlpha !== undefined &&
+        (options.mixupAlpha === undefined || rng.next() < 0.5);
+      mixed = useCut
+        ? cutmix(images, labels, options.numClasses, options.cutmixAlpha!, rng)
+        : mixup(images, labels, options.numClasses, options.mixupAlpha!, rng);
+      inputs = mixed.images;
+      targets = mixed.targets;
+    }
+    let correct: tf.Scalar | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.apply(inputs, { training: true }) as tf.Tensor2D;
+      correct = tf.keep(
+        tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), labels), "float32")) as tf.Scalar,
+      );
+      return loss(logits, targets);
+    }, Object.values(vars));
+    if (options.clipNorm !== undefined) {
+      const clipped = tf.tidy(() => {
+        const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+        const norm = tf.sqrt(tf.addN(squares));
+        const scale = tf.minimum(1, tf.div(options.clipNorm!, tf.add(norm, 1e-6)));
+        const out: tf.NamedTensorMap = {};
+        for (const [key, g] of Object.entries(grads)) out[key] = tf.mul(g, scale);
+        return out;
+      });
+      tf.dispose(grads);
+      optimizer.applyGradients(clipped, vars);
+      tf.dispose(clipped);
+    } else {
+      optimizer.applyGradients(grads, vars);
+      tf.dispose(grads);
+    }
+    if (mixed) tf.dispose([mixed.images, mixed.targets]);
+    return { loss: value, correct: correct! };
+  };
+
+  try {
+    for (let epoch = options.initialEpoch ?? 0; epoch < options.epochs; epoch++) {
+      await options.callbacks?.onEpochBegin?.(epoch);
+      const start = performance.now();
+      let lossSum = tf.keep(tf.scalar(0));
+      let correctSum = tf.keep(tf.scalar(0));
+      let seen = 0;
+      let step = 0;
+      for await (const batch of train.batches(epoch)) {
+        optimizer.lr = options.schedule?.lr(baseLr, epoch, step, steps) ?? baseLr;
+        const { images, labels } = toTensors(batch, options.inputTransform);
+        const result = trainStep(images, labels);
+        const [nextLoss, nextCorrect] = tf.tidy(() => [
+          tf.add(lossSum, tf.mul(result.loss, batch.labels.length)),
+          tf.add(correctSum, result.correct),
+        ]);
+        tf.dispose([lossSum, correctSum, images, labels, result.loss, result.correct]);
+        [lossSum, correctSum] = [nextLoss, nextCorrect];
+        seen += batch.labels.length;
+        step++;
+        if (options.callbacks?.onStep && (step % readEvery === 0 || step === steps)) {
+          // One asynchronous read every `readEvery` steps: no GPU sync per step.
+          const [l, c] = await Promise.all([lossSum.data(), correctSum.data()]);
+          await options.callbacks.onStep({
+            epoch,
+            step,
+            steps,
+            loss: l[0] / seen,
+            accuracy: c[0] / seen,
+            imagesPerSecond: seen / ((performance.now() - start) / 1000),
+            lr: optimizer.lr,
+          });
+        }
+      }
+      const [l, c] = await Promise.all([lossSum.data(), correctSum.data()]);
+      tf.dispose([lossSum, correctSum]);
+      const seconds = (performance.now() - start) / 1000;
+      const log: EpochLog = {
+        epoch,
+        loss: l[0] / seen,
+        accuracy: c[0] / seen,
+        lr: optimizer.lr,
+        imagesPerSecond: seen / seconds,
+        seconds,
+      };
+      if (options.validation) {
+        const result = await evaluate(model, options.validation, {
+          numClasses: options.numClasses,
+          loss: options.loss,
+          inputTransform: options.inputTransform,
+        });
+        log.valLoss = result.loss;
+        log.valAccuracy = result.accuracy;
+      }
+      history.push(log);
+      const current = {
+        loss: log.loss,
+        accuracy: log.accuracy,
+        val_loss: log.valLoss,
+        val_accuracy: log.valAccuracy,
+      }[monitor] ?? log.loss;
+      options.schedule?.observe?.(log.valLoss ?? log.loss);
+      const delta = stopping?.minDelta ?? 0;
+      if (maximize ? current > best + delta : current < best - delta) {
+        best = current;
+        bestEpoch = epoch;
+        wait = 0;
+        if (stopping?.restoreBestWeights) {
+          tf.dispose(bestWeights ?? []);
+          bestWeights = model.getWeights().map((w) => tf.keep(tf.clone(w)));
+        }
+      } else {
+        wait++;
+      }
+      const verdict = await options.callbacks?.onEpochEnd?.(log);
+      if (verdict === "stop") break;
+      if (stopping && wait > (stopping.patience ?? 0)) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+    if (stopping?.restoreBestWeights && bestWeights) model.setWeights(bestWeights);
+  } finally {
+    tf.dispose(bestWeights ?? []);
+    if (!(options.optimizer instanceof Optimizer)) optimizer.dispose();
+  }
+  return { history, bestEpoch: stopping ? bestEpoch : null, stoppedEarly };
+}
+
+/** Options for {@linkcode evaluate}. */
+export interface EvaluateOptions {
+  numClasses: number;
+  /** Class names for the report. Default: the loader's dataset classes. */
+  classes?: readonly string[];
+  loss?: LossOptions;
+  /** k of the top-k accuracy. Default: 5. */
+  topK?: number;
+  inputTransform?: (images: tf.Tensor4D) => tf.Tensor4D;
+}
+
+/** A sample the model got wrong. */
+export interface Misclassified {
+  /** Index in the loader's dataset. */
+  index: number;
+  truth: number;
+  predicted: number;
+  /** Softmax probability of the predicted class. */
+  confidence: number;
+}
+
+/** What {@linkcode evaluate} returns. */
+export interface EvaluationResult {
+  loss: number;
+  /** Top-1 accuracy. */
+  accuracy: number;
+  topK: number;
+  k: number;
+  confusion: Int32Array;
+  report: ClassificationReport;
+  misclassified: Misclassified[];
+}
+
+/**
+ * Evaluates `model` on every batch of `loader` (inference mode).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { shapes } from "../datasets/mod.ts";
+ * import { DataLoader } from "../loader/mod.ts";
+ * import { createModel } from "../models/mod.ts";
+ * import { evaluate } from "./fit.ts";
+ * await useBackend("wasm");
+ * const loader = new DataLoader(shapes({ size: 20, train: false }), { batchSize: 8, numWorkers: 0 });
+ * const model = createModel("cifar-cnn", { inputShape: [32, 32, 3], numClasses: 10 });
+ * const result = await evaluate(model, loader, { numClasses: 10 });
+ * assert.equal(result.confusion.reduce((a, b) => a + b, 0), 20);
+ * model.dispose();
+ * ```
+ */
+export async function evaluate(
+  model: LayersModel,
+  loader: DataLoader,
+  options: EvaluateOptions,
+): Promise<EvaluationResult> {
+  const k = Math.min(options.topK ?? 5, options.numClasses);
+  const loss = lossFor(options.loss);
+  const truth: number[] = [];
+  const predicted: number[] = [];
+  let lossSum = 0;
+  let topHits = 0;
+  const misclassified: Misclassified[] = [];
+  for await (const batch of loader) {
+    const { images, labels } = toTensors(batch, options.inputTransform);
+    const [batchLoss, probabilities] = tf.tidy(() => {
+      const logits = model.apply(images, { training: false }) as tf.Tensor2D;
+      return [loss(logits, labels), tf.softmax(logits)];
+    });
+    const [l, p] = await Promise.all([batchLoss.data(), probabilities.data()]);
+    tf.dispose([images, labels, batchLoss, probabilities]);
+    const n = batch.labels.length;
+    lossSum += l[0] * n;
+    topHits += topKAccuracy(p, batch.labels, options.numClasses, k) * n;
+    for (let row = 0; row < n; row++) {
+      let arg = 0;
+      for (let c = 1; c < options.numClasses; c++) {
+        if (p[row * options.numClasses + c] > p[row * options.numClasses + arg]) arg = c;
+      }
+      truth.push(batch.labels[row]);
+      predicted.push(arg);
+      if (arg !== batch.labels[row]) {
+        misclassified.push({
+          index: batch.indices[row],
+          truth: batch.labels[row],
+          predicted: arg,
+          confidence: p[row * options.numClasses + arg],
+        });
+      }
+    }
+  }
+  const confusion = confusionMatrix(truth, predicted, options.numClasses);
+  const classes = options.classes ?? loader.dataset.classes;
+  const report = classificationReport(confusion, classes);
+  return {
+    loss: lossSum / truth.length,
+    accuracy: report.accuracy,
+    topK: topHits / truth.length,
+    k,
+    confusion,
+    report,
+    misclassified,
+  };
+}
