@@ -20,3 +20,4 @@ export * from "./lib/loader/mod.ts";
 export * from "./lib/models/mod.ts";
 export * from "./lib/train/mod.ts";
 export * from "./lib/metrics/mod.ts";
+export * from "./lib/io/mod.ts";

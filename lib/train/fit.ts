@@ -165,7 +165,8 @@ export async function fit(
   const baseLr = optimizer.lr;
   const loss = lossFor(options.loss);
   const readEvery = options.readEvery ?? 20;
-  const rng = new Rng(options.seed ?? 0, 0x313);
+  const seed = options.seed ?? 0;
+  let rng = new Rng(seed, 0x313, 0);
   const history: EpochLog[] = [];
   const stopping = options.earlyStopping;
   const monitor = stopping?.monitor ?? (options.validation ? "val_loss" : "loss");
@@ -232,6 +233,7 @@ export async function fit(
   try {
     for (let epoch = options.initialEpoch ?? 0; epoch < options.epochs; epoch++) {
       await options.callbacks?.onEpochBegin?.(epoch);
+      rng = new Rng(seed, 0x313, epoch); // per epoch, so a resumed run draws the same numbers
       const start = performance.now();
       let lossSum = tf.keep(tf.scalar(0));
       let correctSum = tf.keep(tf.scalar(0));
