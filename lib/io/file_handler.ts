@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { type LayersModel, loadLayersModel } from "@tensorflow/tfjs-layers";
 import { join } from "../_internal/path.ts";
 import { replaceDirAtomic } from "./_atomic.ts";
 
@@ -169,4 +170,19 @@ export function fileHandler(dir: string, options: FileHandlerOptions = {}): tf.i
       });
     },
   };
+}
+
+/**
+ * Loads a TF.js LayersModel (ours, or a Keras model converted to TF.js) from a folder, a
+ * `model.json` path, or an http(s) URL (which needs `--allow-net` for its host).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel } from "./file_handler.ts";
+ * const backbone = await loadModel("runs/mnist/model");
+ * ```
+ */
+export async function loadModel(source: string): Promise<LayersModel> {
+  if (/^https?:\/\//.test(source)) return await loadLayersModel(source);
+  return await loadLayersModel(fileHandler(source.replace(/\/model\.json$/, "")));
 }

@@ -20,3 +20,4 @@ export * from "./cnn.ts";
 export * from "./resnet.ts";
 export * from "./mobilenetv2.ts";
 export * from "./vgg.ts";
+export * from "./transfer.ts";

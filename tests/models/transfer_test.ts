@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  createModel,
+  DataLoader,
+  evaluate,
+  fileHandler,
+  fit,
+  freeze,
+  InMemoryDataset,
+  loadModel,
+  mnist,
+  replaceHead,
+  useBackend,
+} from "../../mod.ts";
+import { tempDir } from "../_tmp.ts";
+
+const MNIST_ROOT = new URL("../../../shared/datasets/mnist", import.meta.url).pathname;
+const scale = (x: tf.Tensor4D) => tf.div(tf.cast(x, "float32"), 255) as tf.Tensor4D;
+
+Deno.test("load a saved model, freeze the backbone, train a new head for a new task", async () => {
+  await useBackend("wasm");
+  const digits = await mnist({ root: MNIST_ROOT, train: false });
+  const subset = (from: number, to: number, label: (digit: number) => number, classes: string[]) =>
+    new InMemoryDataset({
+      images: digits.images.slice(from * 784, to * 784),
+      labels: Uint8Array.from(digits.labels.slice(from, to), label),
+      shape: [28, 28, 1],
+      classes,
+    });
+  const dir = await tempDir("transfer-");
+  // A backbone trained on the ten digits, saved in the TF.js format.
+  const backbone = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10, seed: 2 });
+  const tenWay = subset(0, 2000, (d) => d, digits.classes as string[]);
+  await fit(backbone, new DataLoader(tenWay, { batchSize: 64, shuffle: true, numWorkers: 0 }), {
+    epochs: 2,
+    numClasses: 10,
+    optimizer: { name: "adam", lr: 2e-3 },
+    inputTransform: scale,
+  });
+  await backbone.save(fileHandler(join(dir, "backbone")));
+
+  // The new task: odd or even, from its own images.
+  const loaded = await loadModel(join(dir, "backbone", "model.json"));
+  assert.equal(freeze(loaded), loaded.layers.length - 1);
+  const model = replaceHead(loaded, 2);
+  assert.deepEqual(model.trainableWeights.map((w) => w.shape), [[50, 2], [2]]);
+  const frozenBefore = loaded.layers[0].getWeights().map((w) => w.dataSync().slice());
+  const parity = (from: number, to: number) => subset(from, to, (d) => d % 2, ["even", "odd"]);
+  await fit(
+    model,
+    new DataLoader(parity(2000, 3000), { batchSize: 32, shuffle: true, numWorkers: 0 }),
+    {
+      epochs: 3,
+      numClasses: 2,
+      optimizer: { name: "adam", lr: 1e-2 },
+      inputTransform: scale,
+    },
+  );
+  const frozenAfter = loaded.layers[0].getWeights().map((w) => w.dataSync());
+  assert.deepEqual(frozenAfter, frozenBefore, "the frozen conv layer did not move");
+  const result = await evaluate(
+    model,
+    new DataLoader(parity(9000, 9500), { batchSize: 250, numWorkers: 0 }),
+    {
+      numClasses: 2,
+      inputTransform: scale,
+    },
+  );
+  assert.ok(result.accuracy > 0.85, `odd/even from frozen digit features: ${result.accuracy}`);
+  assert.throws(() => freeze(loaded, { upTo: "nope" }), /no layer named 'nope'; layers: /);
+  await Deno.remove(dir, { recursive: true });
+});
