@@ -13,9 +13,9 @@ export interface FreezeOptions {
 }
 
 /**
- * Makes layers untrainable (their weights stop changing; batch-norm layers also stop updating
- * their statistics when called in inference mode by the new head's training). Returns the
- * number of layers frozen.
+ * Makes layers untrainable: their weights stop changing, and frozen batch-norm layers run in
+ * inference mode (TF2 Keras semantics), so pretrained statistics are kept. Returns the number of
+ * layers frozen.
  *
  * @example
  * ```ts
@@ -42,8 +42,26 @@ export function freeze(model: tfl.LayersModel, options: FreezeOptions = {}): num
       );
     }
   }
-  for (let i = 0; i <= last; i++) layers[i].trainable = false;
+  for (let i = 0; i <= last; i++) {
+    layers[i].trainable = false;
+    inferenceWhenFrozen(layers[i]);
+  }
   return last + 1;
+}
+
+const patched = new WeakSet<object>();
+
+/**
+ * tfjs-layers' BatchNormalization ignores `trainable`: in training mode a frozen one would still
+ * normalise with batch statistics and overwrite its moving averages. Like TF2 Keras, a frozen
+ * batch-norm layer runs in inference mode (its pretrained statistics stay as they are).
+ */
+function inferenceWhenFrozen(layer: tfl.layers.Layer) {
+  if (layer.getClassName() !== "BatchNormalization" || patched.has(layer)) return;
+  patched.add(layer);
+  const call = layer.call.bind(layer);
+  layer.call = (inputs, kwargs) =>
+    call(inputs, layer.trainable ? kwargs : { ...kwargs, training: false });
 }
 
 /**

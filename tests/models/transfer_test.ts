@@ -72,3 +72,25 @@ Deno.test("load a saved model, freeze the backbone, train a new head for a new t
   assert.throws(() => freeze(loaded, { upTo: "nope" }), /no layer named 'nope'; layers: /);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("frozen batch-norm layers keep their statistics during training (TF2 Keras semantics)", async () => {
+  await useBackend("wasm");
+  const backbone = createModel("resnet18", { inputShape: [16, 16, 3], numClasses: 4, seed: 1 });
+  freeze(backbone);
+  const bn = backbone.layers.find((layer) => layer.getClassName() === "BatchNormalization")!;
+  const before = bn.getWeights().map((w) => w.dataSync().slice());
+  const data = new InMemoryDataset({
+    images: Uint8Array.from({ length: 8 * 16 * 16 * 3 }, (_, i) => (i * 37) % 256),
+    labels: Uint8Array.from([0, 1, 2, 3, 0, 1, 2, 3]),
+    shape: [16, 16, 3],
+    classes: ["a", "b", "c", "d"],
+  });
+  await fit(backbone, new DataLoader(data, { batchSize: 4, numWorkers: 0 }), {
+    epochs: 1,
+    numClasses: 4,
+    optimizer: { name: "sgd", lr: 0.1 },
+    inputTransform: scale,
+  });
+  assert.deepEqual(bn.getWeights().map((w) => w.dataSync()), before);
+  backbone.dispose();
+});
