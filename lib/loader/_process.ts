@@ -125,6 +125,9 @@ export async function processBatch(
   const first = images[0];
   const size = first.width * first.height * first.channels;
   const fused = affine !== undefined && first.data instanceof Uint8Array;
+  if (affine !== undefined && !fused) {
+    throw new TypeError("normalize needs uint8 samples from the steps before it");
+  }
   if (fused && affine.a.length !== first.channels) {
     throw new RangeError(
       `normalize: ${affine.a.length} means for a ${first.channels}-channel image`,
@@ -155,9 +158,6 @@ export async function processBatch(
     for (let i = 0, o = n * size; i < size; i += channels, o += channels) {
       for (let c = 0; c < channels; c++) out[o + c] = data[i + c] * affine.a[c] + affine.b[c];
     }
-  }
-  if (affine !== undefined && !fused) {
-    throw new TypeError("normalize needs uint8 samples from the steps before it");
   }
   const batch: Batch = {
     images: out,

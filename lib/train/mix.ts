@@ -39,6 +39,20 @@ export interface MixedBatch {
   targets: tf.Tensor2D;
 }
 
+/** weight · one-hot(labels) + (1 − weight) · one-hot(labels[index]). */
+function mixTargets(
+  labels: tf.Tensor1D,
+  numClasses: number,
+  index: tf.Tensor1D,
+  weight: number,
+): tf.Tensor2D {
+  const oneHot = tf.cast(tf.oneHot(tf.cast(labels, "int32") as tf.Tensor1D, numClasses), "float32");
+  return tf.add(
+    tf.mul(oneHot, weight),
+    tf.mul(tf.gather(oneHot, index), 1 - weight),
+  ) as tf.Tensor2D;
+}
+
 function permutation(rng: Rng, n: number): Int32Array {
   return Int32Array.from(rng.shuffle(Array.from({ length: n }, (_, i) => i)));
 }
@@ -69,19 +83,12 @@ export function mixup(
   const perm = permutation(rng, images.shape[0]);
   return tf.tidy(() => {
     const index = tf.tensor1d(perm, "int32");
-    const oneHot = tf.cast(
-      tf.oneHot(tf.cast(labels, "int32") as tf.Tensor1D, numClasses),
-      "float32",
-    );
     return {
       images: tf.add(
         tf.mul(images, lambda),
         tf.mul(tf.gather(images, index), 1 - lambda),
       ) as tf.Tensor4D,
-      targets: tf.add(
-        tf.mul(oneHot, lambda),
-        tf.mul(tf.gather(oneHot, index), 1 - lambda),
-      ) as tf.Tensor2D,
+      targets: mixTargets(labels, numClasses, index, lambda),
     };
   });
 }
@@ -122,19 +129,12 @@ export function cutmix(
     for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) mask.set(1, 0, y, x, 0);
     const box = mask.toTensor();
     const index = tf.tensor1d(perm, "int32");
-    const oneHot = tf.cast(
-      tf.oneHot(tf.cast(labels, "int32") as tf.Tensor1D, numClasses),
-      "float32",
-    );
     return {
       images: tf.add(
         tf.mul(images, tf.sub(1, box)),
         tf.mul(tf.gather(images, index), box),
       ) as tf.Tensor4D,
-      targets: tf.add(
-        tf.mul(oneHot, area),
-        tf.mul(tf.gather(oneHot, index), 1 - area),
-      ) as tf.Tensor2D,
+      targets: mixTargets(labels, numClasses, index, area),
     };
   });
 }
