@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { join } from "../_internal/path.ts";
+import type { FitProgress } from "../train/fit.ts";
 import type { Optimizer } from "../train/optimizers.ts";
 import { replaceDirAtomic } from "./_atomic.ts";
 
@@ -21,6 +22,8 @@ export interface CheckpointState {
   metrics?: Record<string, number | undefined>;
   /** A schedule's state (ReduceLROnPlateau). */
   schedule?: Record<string, number>;
+  /** Where training stands, mid-epoch included: pass it to `fit` as `resume`. */
+  progress?: FitProgress;
 }
 
 interface Stored extends CheckpointState {

@@ -165,8 +165,11 @@ export class DataLoader implements AsyncIterable<Batch> {
     return this.batches(this.#epoch++);
   }
 
-  /** One epoch's batches, in order. */
-  async *batches(epoch: number): AsyncGenerator<Batch> {
+  /**
+   * One epoch's batches, in order; `skip` leaves out the first batches (to resume mid-epoch: the
+   * rest are the same batches, with the same augmentation, as in an uninterrupted epoch).
+   */
+  async *batches(epoch: number, { skip = 0 }: { skip?: number } = {}): AsyncGenerator<Batch> {
     this.#resolved ??= resolveSource(this.dataset, this.numWorkers > 0);
     const { indices } = this.#resolved;
     let source: SampleSource = this.#resolved.source;
@@ -177,7 +180,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       source = packed ?? files;
       building = packed === null && await this.#cacheWritable() ? files : undefined;
     }
-    const requests: BatchRequest[] = this.plan(epoch).map((samples) => ({
+    const requests: BatchRequest[] = this.plan(epoch).slice(skip).map((samples) => ({
       epoch,
       samples,
       sources: samples.map((i) => indices[i]),

@@ -69,11 +69,40 @@ export interface StepInfo {
   lr: number;
 }
 
+/** Early stopping's running state. */
+export interface StoppingState {
+  /** Best monitored value so far. */
+  best: number;
+  bestEpoch: number | null;
+  /** Epochs since the best one. */
+  wait: number;
+}
+
+/**
+ * Where a run stands: enough to continue it exactly. `step` batches of `epoch` are done, with
+ * the running sums of that epoch; `step` is 0 at an epoch boundary. Plain numbers, so it goes
+ * into a checkpoint's JSON as is.
+ */
+export interface FitProgress {
+  epoch: number;
+  step: number;
+  /** Sum of per-sample losses over the epoch's finished steps. */
+  lossSum: number;
+  /** Correct predictions over the epoch's finished steps. */
+  correct: number;
+  seen: number;
+  /** Seconds spent in the epoch's finished steps. */
+  seconds: number;
+  history: EpochLog[];
+  stopping: StoppingState;
+}
+
 /** Hooks for progress bars, logs and checkpoints. Returning `"stop"` ends training. */
 export interface Callbacks {
   onEpochBegin?(epoch: number): void | Promise<void>;
   onStep?(info: StepInfo): void | Promise<void>;
-  onEpochEnd?(log: EpochLog): void | "stop" | Promise<void | "stop">;
+  /** After each epoch; `progress` is where a checkpoint taken now would resume. */
+  onEpochEnd?(log: EpochLog, progress: FitProgress): void | "stop" | Promise<void | "stop">;
 }
 
 /** Options for {@linkcode fit}. */
@@ -100,6 +129,16 @@ export interface FitOptions {
   /** Seeds MixUp/CutMix. Default: 0. */
   seed?: number;
   callbacks?: Callbacks;
+  /**
+   * Stops after the step in progress when aborted (Ctrl-C): the result's `interrupted` says
+   * where, for a checkpoint that resumes mid-epoch.
+   */
+  signal?: AbortSignal;
+  /** Continue from a checkpoint's progress (exact resume, mid-epoch included). */
+  resume?: FitProgress & {
+    /** The best epoch's weights, when early stopping restores them. */
+    bestWeights?: tf.Tensor[];
+  };
 }
 
 /** What {@linkcode fit} returns. */
@@ -108,6 +147,8 @@ export interface FitResult {
   /** Epoch with the best monitored value (with early stopping). */
   bestEpoch: number | null;
   stoppedEarly: boolean;
+  /** Set when `signal` stopped training: where to resume. */
+  interrupted?: FitProgress;
 }
 
 function toTensors(batch: Batch, inputTransform?: (x: tf.Tensor4D) => tf.Tensor4D) {
@@ -166,17 +207,29 @@ export async function fit(
   const loss = lossFor(options.loss);
   const readEvery = options.readEvery ?? 20;
   const seed = options.seed ?? 0;
-  let rng = new Rng(seed, 0x313, 0);
-  const history: EpochLog[] = [];
+  const resume = options.resume;
+  const history: EpochLog[] = [...(resume?.history ?? [])];
   const stopping = options.earlyStopping;
   const monitor = stopping?.monitor ?? (options.validation ? "val_loss" : "loss");
   const maximize = monitor.endsWith("accuracy");
-  let best = maximize ? -Infinity : Infinity;
-  let bestEpoch: number | null = null;
-  let bestWeights: tf.Tensor[] | null = null;
-  let wait = 0;
+  const state: StoppingState = resume
+    ? { ...resume.stopping }
+    : { best: maximize ? -Infinity : Infinity, bestEpoch: null, wait: 0 };
+  let bestWeights: tf.Tensor[] | null = resume?.bestWeights?.map((w) => tf.keep(tf.clone(w))) ??
+    null;
   let stoppedEarly = false;
+  let interrupted: FitProgress | undefined;
   const steps = train.length;
+  const boundary = (epoch: number): FitProgress => ({
+    epoch,
+    step: 0,
+    lossSum: 0,
+    correct: 0,
+    seen: 0,
+    seconds: 0,
+    history: [...history],
+    stopping: { ...state },
+  });
 
   const variables = () => {
     const out: Record<string, tf.Variable> = {};
@@ -187,7 +240,7 @@ export async function fit(
     return out;
   };
 
-  const trainStep = (images: tf.Tensor4D, labels: tf.Tensor1D) => {
+  const trainStep = (images: tf.Tensor4D, labels: tf.Tensor1D, rng: Rng) => {
     const vars = variables();
     let inputs = images;
     let targets: tf.Tensor1D | tf.Tensor2D = labels;
@@ -231,18 +284,21 @@ export async function fit(
   };
 
   try {
-    for (let epoch = options.initialEpoch ?? 0; epoch < options.epochs; epoch++) {
-      await options.callbacks?.onEpochBegin?.(epoch);
-      rng = new Rng(seed, 0x313, epoch); // per epoch, so a resumed run draws the same numbers
-      const start = performance.now();
-      let lossSum = tf.keep(tf.scalar(0));
-      let correctSum = tf.keep(tf.scalar(0));
-      let seen = 0;
-      let step = 0;
-      for await (const batch of train.batches(epoch)) {
+    for (let epoch = resume?.epoch ?? options.initialEpoch ?? 0; epoch < options.epochs; epoch++) {
+      const partial = resume !== undefined && epoch === resume.epoch && resume.step > 0
+        ? resume
+        : undefined;
+      if (partial === undefined) await options.callbacks?.onEpochBegin?.(epoch);
+      const start = performance.now() - (partial?.seconds ?? 0) * 1000;
+      let lossSum = tf.keep(tf.scalar(partial?.lossSum ?? 0));
+      let correctSum = tf.keep(tf.scalar(partial?.correct ?? 0));
+      let seen = partial?.seen ?? 0;
+      let step = partial?.step ?? 0;
+      for await (const batch of train.batches(epoch, { skip: step })) {
         optimizer.lr = options.schedule?.lr(baseLr, epoch, step, steps) ?? baseLr;
         const { images, labels } = toTensors(batch, options.inputTransform);
-        const result = trainStep(images, labels);
+        // One generator per step, so a run resumed mid-epoch draws the same numbers.
+        const result = trainStep(images, labels, new Rng(seed, 0x313, epoch, step));
         const [nextLoss, nextCorrect] = tf.tidy(() => [
           tf.add(lossSum, tf.mul(result.loss, batch.labels.length)),
           tf.add(correctSum, result.correct),
@@ -264,10 +320,24 @@ export async function fit(
             lr: optimizer.lr,
           });
         }
+        if (options.signal?.aborted && step < steps) break;
       }
       const [l, c] = await Promise.all([lossSum.data(), correctSum.data()]);
       tf.dispose([lossSum, correctSum]);
       const seconds = (performance.now() - start) / 1000;
+      if (step < steps) {
+        interrupted = {
+          epoch,
+          step,
+          lossSum: l[0],
+          correct: c[0],
+          seen,
+          seconds,
+          history: [...history],
+          stopping: { ...state },
+        };
+        break;
+      }
       const log: EpochLog = {
         epoch,
         loss: l[0] / seen,
@@ -294,30 +364,39 @@ export async function fit(
       }[monitor] ?? log.loss;
       options.schedule?.observe?.(log.valLoss ?? log.loss);
       const delta = stopping?.minDelta ?? 0;
-      if (maximize ? current > best + delta : current < best - delta) {
-        best = current;
-        bestEpoch = epoch;
-        wait = 0;
+      if (maximize ? current > state.best + delta : current < state.best - delta) {
+        state.best = current;
+        state.bestEpoch = epoch;
+        state.wait = 0;
         if (stopping?.restoreBestWeights) {
           tf.dispose(bestWeights ?? []);
           bestWeights = model.getWeights().map((w) => tf.keep(tf.clone(w)));
         }
       } else {
-        wait++;
+        state.wait++;
       }
-      const verdict = await options.callbacks?.onEpochEnd?.(log);
+      const verdict = await options.callbacks?.onEpochEnd?.(log, boundary(epoch + 1));
       if (verdict === "stop") break;
-      if (stopping && wait > (stopping.patience ?? 0)) {
+      if (stopping && state.wait > (stopping.patience ?? 0)) {
         stoppedEarly = true;
         break;
       }
+      if (options.signal?.aborted && epoch + 1 < options.epochs) {
+        interrupted = boundary(epoch + 1);
+        break;
+      }
     }
-    if (stopping?.restoreBestWeights && bestWeights) model.setWeights(bestWeights);
+    if (stopping?.restoreBestWeights && bestWeights && !interrupted) model.setWeights(bestWeights);
   } finally {
     tf.dispose(bestWeights ?? []);
     if (!(options.optimizer instanceof Optimizer)) optimizer.dispose();
   }
-  return { history, bestEpoch: stopping ? bestEpoch : null, stoppedEarly };
+  return {
+    history,
+    bestEpoch: stopping ? state.bestEpoch : null,
+    stoppedEarly,
+    ...(interrupted ? { interrupted } : {}),
+  };
 }
 
 /** Options for {@linkcode evaluate}. */

@@ -137,3 +137,72 @@ for (const backend of ["wasm", "cpu"] as const) {
     await Deno.remove(dir, { recursive: true });
   });
 }
+
+for (const backend of ["wasm", "cpu"] as const) {
+  Deno.test(`an interrupt mid-epoch saves progress that resumes to the same weights (${backend})`, async () => {
+    await useBackend(backend);
+    const dir = await tempDir("interrupt-");
+    const data = new Subset(digits, range(0, backend === "cpu" ? 64 : 256));
+    const loader = () =>
+      new DataLoader(data, { batchSize: 32, shuffle: true, seed: 4, numWorkers: 0 });
+    const options = { numClasses: 10, inputTransform: scale, mixupAlpha: 0.2, seed: 4, epochs: 3 };
+    const build = (seed: number) =>
+      createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10, seed });
+
+    const straight = build(7);
+    const straightOptimizer = createOptimizer({ name: "adam", lr: 1e-3 });
+    const full = await fit(straight, loader(), { ...options, optimizer: straightOptimizer });
+    const expected = straight.getWeights().map((w) => w.dataSync());
+
+    // Abort during epoch 1's first step: training stops after that step.
+    const first = build(7);
+    const firstOptimizer = createOptimizer({ name: "adam", lr: 1e-3 });
+    const controller = new AbortController();
+    const stopped = await fit(first, loader(), {
+      ...options,
+      optimizer: firstOptimizer,
+      readEvery: 1,
+      signal: controller.signal,
+      callbacks: {
+        onStep: (info) => void (info.epoch === 1 && info.step === 1 && controller.abort()),
+      },
+    });
+    assert.deepEqual(
+      [stopped.interrupted?.epoch, stopped.interrupted?.step, stopped.history.length],
+      [1, 1, 1],
+    );
+    await saveCheckpoint(join(dir, "last"), {
+      model: first,
+      optimizer: firstOptimizer,
+      state: { epoch: 1, progress: stopped.interrupted },
+    });
+
+    const resumed = build(99);
+    const resumedOptimizer = createOptimizer({ name: "adam", lr: 1e-3 });
+    const state = await loadCheckpoint(join(dir, "last"), {
+      model: resumed,
+      optimizer: resumedOptimizer,
+    });
+    const rest = await fit(resumed, loader(), {
+      ...options,
+      optimizer: resumedOptimizer,
+      resume: state.progress,
+    });
+    const actual = resumed.getWeights().map((w) => w.dataSync());
+    for (let i = 0; i < expected.length; i++) {
+      assert.deepEqual(actual[i], expected[i], `weight ${i}`);
+    }
+    // The resumed epoch's metrics cover the whole epoch, as in the uninterrupted run.
+    assert.deepEqual(
+      rest.history,
+      full.history.map((log, i) => ({ ...log, ...pickTimes(rest.history[i]) })),
+    );
+    for (const o of [straightOptimizer, firstOptimizer, resumedOptimizer]) o.dispose();
+    for (const m of [straight, first, resumed]) m.dispose();
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+function pickTimes(log: { seconds: number; imagesPerSecond: number }) {
+  return { seconds: log.seconds, imagesPerSecond: log.imagesPerSecond };
+}
