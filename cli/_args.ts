@@ -17,6 +17,8 @@ export type FlagSpecs = Record<string, FlagSpec>;
 export interface ParsedArgs {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
+  /** Flags the user actually gave (the rest hold their defaults). */
+  given: Set<string>;
 }
 
 /** A user error on the command line: printed as one line, exit code 2. */
@@ -65,7 +67,7 @@ export function parseArgs(args: string[], specs: FlagSpecs): ParsedArgs {
       merged[name] = (values as Record<string, string | boolean | undefined>)[name] ??
         spec.default;
     }
-    return { values: merged, positionals };
+    return { values: merged, positionals, given: new Set(Object.keys(values)) };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];

@@ -1,5 +1,6 @@
 // The `deno task <command>` entry point: a thin dispatcher over the commands in this folder.
 import { infoCommand } from "./info.ts";
+import { trainCommand } from "./train.ts";
 import { UsageError } from "./_args.ts";
 
 // Mesa's GL/Vulkan loaders probe Wayland when looking for a WebGPU adapter and print
@@ -15,6 +16,7 @@ if (
 }
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
+  train: { run: trainCommand, summary: "train a classifier; writes runs/<name>/" },
   info: { run: infoCommand, summary: "versions, backends, WebGPU adapter and wasm features" },
 };
 

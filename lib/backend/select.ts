@@ -9,6 +9,7 @@ import { findBackend, getBackend, setBackend } from "@tensorflow/tfjs-core";
 import { BackendUnavailableError } from "./errors.ts";
 import { isSoftwareAdapter, readAdapterInfo, type WebGpuLike } from "./webgpu.ts";
 import "./wasm.ts";
+import "./_batchnorm_grad.ts";
 
 /** A compute backend this toolkit trains on. */
 export type BackendName = "webgpu" | "wasm" | "cpu";

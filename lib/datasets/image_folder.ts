@@ -194,6 +194,12 @@ export class ImageFolder implements Dataset {
     return this.#decode;
   }
 
+  /** The file path of the sample at `index`. */
+  sourceOf(index: number): string {
+    checkIndex(index, this.length);
+    return this.samples[index][0];
+  }
+
   labelOf(index: number): number {
     checkIndex(index, this.length);
     return this.samples[index][1];

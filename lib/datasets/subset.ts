@@ -51,6 +51,11 @@ export class Subset implements Dataset {
     checkIndex(index, this.length);
     return this.dataset.get(this.indices[index]);
   }
+
+  sourceOf(index: number): string | undefined {
+    checkIndex(index, this.length);
+    return this.dataset.sourceOf?.(this.indices[index]);
+  }
 }
 
 /** Options for {@linkcode splitDataset}. */

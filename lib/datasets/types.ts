@@ -19,6 +19,8 @@ export interface Dataset {
   get(index: number): Promise<Sample>;
   /** The label at `index`, without loading the image (for splits and class counts). */
   labelOf(index: number): number;
+  /** Where the sample at `index` comes from (a file path), when the dataset knows. */
+  sourceOf?(index: number): string | undefined;
 }
 
 /**

@@ -13,3 +13,5 @@
  */
 export * from "./file_handler.ts";
 export * from "./checkpoint.ts";
+export * from "./tensorboard.ts";
+export * from "./report.ts";

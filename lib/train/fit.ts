@@ -418,6 +418,8 @@ export interface Misclassified {
   predicted: number;
   /** Softmax probability of the predicted class. */
   confidence: number;
+  /** The sample's file, when the dataset knows it (image folders). */
+  source?: string;
 }
 
 /** What {@linkcode evaluate} returns. */
@@ -482,11 +484,14 @@ export async function evaluate(
       truth.push(batch.labels[row]);
       predicted.push(arg);
       if (arg !== batch.labels[row]) {
+        const index = batch.indices[row];
+        const source = loader.dataset.sourceOf?.(index);
         misclassified.push({
-          index: batch.indices[row],
+          index,
           truth: batch.labels[row],
           predicted: arg,
           confidence: p[row * options.numClasses + arg],
+          ...(source === undefined ? {} : { source }),
         });
       }
     }

@@ -1,0 +1,237 @@
+/**
+ * A training run's configuration: every setting `deno task train` takes, with defaults that
+ * depend on the dataset, checked in one place so a bad value fails before any work starts.
+ *
+ * @module
+ */
+import type { BackendChoice } from "../backend/select.ts";
+import type { Quantization } from "../io/file_handler.ts";
+import type { OptimizerName } from "../train/optimizers.ts";
+
+/** The built-in datasets by name; anything else is a path to an image folder. */
+export const BUILTIN_DATASETS = [
+  "shapes",
+  "mnist",
+  "fashion-mnist",
+  "cifar10",
+  "cifar100",
+] as const;
+
+/** Augmentation recipes (geometry only; normalisation follows the dataset or the backbone). */
+export type AugmentName = "auto" | "none" | "mnist" | "cifar" | "imagenet";
+
+/** Learning-rate schedules by name. */
+export type ScheduleName = "none" | "step" | "multistep" | "cosine" | "plateau";
+
+/** Everything a training run needs; `resolveTrainConfig` fills the gaps. */
+export interface TrainConfig {
+  /** `shapes` (embedded), `mnist`, `fashion-mnist`, `cifar10`, `cifar100`, or a folder path. */
+  dataset: string;
+  /** Where standard datasets live (torchvision's `root`). Default: `data`. */
+  root: string;
+  /** Fetch a missing standard dataset. */
+  download: boolean;
+  /** Validation fraction for a folder without `val/`. */
+  valSplit: number;
+  /** Registry name (see `listModels()`); ignored with `pretrained`. */
+  model: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerName;
+  /** SGD momentum. */
+  momentum: number;
+  weightDecay: number;
+  schedule: ScheduleName;
+  /** Linear warm-up epochs for the cosine schedule. */
+  warmupEpochs: number;
+  augment: AugmentName;
+  /** Model input side for image folders (pixels). */
+  imgSize: number;
+  /** MixUp α; 0 turns it off. */
+  mixup: number;
+  /** CutMix α; 0 turns it off. */
+  cutmix: number;
+  labelSmoothing: number;
+  /** Early-stopping patience in epochs on val_loss; 0 turns it off. */
+  earlyStop: number;
+  /** Global-norm gradient clipping; 0 turns it off. */
+  clipNorm: number;
+  seed: number;
+  backend: BackendChoice;
+  /** Loader workers; -1 means CPU cores − 1. */
+  workers: number;
+  /** Decoded-sample cache for image folders. */
+  cache: boolean;
+  /** A TF.js LayersModel (folder, model.json or URL) to fine-tune. */
+  pretrained: string | null;
+  /** With `pretrained`: `backbone` (all but the new head), `none`, or a layer name to freeze up to. */
+  freeze: string;
+  /** Weight quantization of the exported model. */
+  quantize: Quantization;
+  /** Parent folder of run directories. */
+  out: string;
+  /** Run directory name; default: a timestamp with the model name. */
+  name: string | null;
+}
+
+/** Defaults before the dataset-dependent ones (`model`, `augment`, `lr`) are filled in. */
+export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
+  dataset: "shapes",
+  root: "data",
+  download: false,
+  valSplit: 0.2,
+  model: "auto",
+  epochs: 5,
+  batchSize: 64,
+  lr: 1e-3,
+  optimizer: "adam",
+  momentum: 0.9,
+  weightDecay: 0,
+  schedule: "none",
+  warmupEpochs: 0,
+  augment: "auto",
+  imgSize: 224,
+  mixup: 0,
+  cutmix: 0,
+  labelSmoothing: 0,
+  earlyStop: 0,
+  clipNorm: 0,
+  seed: 0,
+  backend: "auto",
+  workers: -1,
+  cache: true,
+  pretrained: null,
+  freeze: "backbone",
+  quantize: "none",
+  out: "runs",
+  name: null,
+};
+
+/** A configuration value that cannot work; the message names the setting. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const isBuiltin = (dataset: string) => (BUILTIN_DATASETS as readonly string[]).includes(dataset);
+
+/** The model a dataset trains by default. */
+function defaultModel(dataset: string): string {
+  if (dataset === "mnist" || dataset === "fashion-mnist") return "lenet";
+  if (dataset === "cifar10" || dataset === "cifar100") return "resnet18";
+  if (dataset === "shapes") return "compact-cnn";
+  return "mobilenetv2";
+}
+
+function defaultAugment(dataset: string): AugmentName {
+  if (dataset === "mnist" || dataset === "fashion-mnist") return "mnist";
+  if (dataset === "shapes") return "none"; // drawn at random places, sizes and angles already
+  if (isBuiltin(dataset)) return "cifar";
+  return "imagenet";
+}
+
+function oneOf<T extends string>(key: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(`${key} must be one of ${allowed.join(", ")}; got ${String(value)}`);
+  }
+  return value as T;
+}
+
+function number(
+  key: string,
+  value: unknown,
+  { min, max, integer = false }: { min?: number; max?: number; integer?: boolean },
+): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  const ok = typeof n === "number" && Number.isFinite(n) && (!integer || Number.isInteger(n)) &&
+    (min === undefined || n >= min) && (max === undefined || n <= max);
+  if (!ok) {
+    const kind = integer ? "an integer" : "a number";
+    const range = min !== undefined && max !== undefined
+      ? ` in [${min}, ${max}]`
+      : min !== undefined
+      ? ` ≥ ${min}`
+      : "";
+    throw new ConfigError(`${key} must be ${kind}${range}; got ${JSON.stringify(value)}`);
+  }
+  return n as number;
+}
+
+function boolean(key: string, value: unknown): boolean {
+  if (typeof value === "boolean") return value;
+  if (value === "true" || value === "false") return value === "true";
+  throw new ConfigError(`${key} must be true or false; got ${JSON.stringify(value)}`);
+}
+
+function text(key: string, value: unknown): string {
+  if (typeof value !== "string" || value === "") {
+    throw new ConfigError(`${key} must be a non-empty string; got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Merges `overrides` over the defaults, fills the dataset-dependent settings and checks every
+ * value; unknown keys are an error with a suggestion-free list of the known ones.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveTrainConfig } from "./config.ts";
+ * const config = resolveTrainConfig({ dataset: "mnist", epochs: 3 });
+ * assert.equal(config.model, "lenet");
+ * assert.equal(config.augment, "mnist");
+ * assert.throws(() => resolveTrainConfig({ epochs: 0 }), /epochs must be an integer ≥ 1/);
+ * ```
+ */
+export function resolveTrainConfig(overrides: Partial<Record<keyof TrainConfig, unknown>> = {}) {
+  for (const key of Object.keys(overrides)) {
+    if (!(key in DEFAULT_TRAIN_CONFIG)) {
+      throw new ConfigError(
+        `unknown setting '${key}'; known: ${Object.keys(DEFAULT_TRAIN_CONFIG).join(", ")}`,
+      );
+    }
+  }
+  const raw = { ...DEFAULT_TRAIN_CONFIG, ...overrides } as Record<keyof TrainConfig, unknown>;
+  const dataset = text("dataset", raw.dataset);
+  const nullableText = (key: keyof TrainConfig) =>
+    raw[key] === null || raw[key] === undefined || raw[key] === "" ? null : text(key, raw[key]);
+  const config: TrainConfig = {
+    dataset,
+    root: text("root", raw.root),
+    download: boolean("download", raw.download),
+    valSplit: number("valSplit", raw.valSplit, { min: 0.01, max: 0.9 }),
+    model: raw.model === "auto" ? defaultModel(dataset) : text("model", raw.model),
+    epochs: number("epochs", raw.epochs, { min: 1, integer: true }),
+    batchSize: number("batchSize", raw.batchSize, { min: 1, integer: true }),
+    lr: number("lr", raw.lr, { min: 0 }),
+    optimizer: oneOf("optimizer", raw.optimizer, ["adam", "adamw", "sgd"] as const),
+    momentum: number("momentum", raw.momentum, { min: 0, max: 1 }),
+    weightDecay: number("weightDecay", raw.weightDecay, { min: 0 }),
+    schedule: oneOf(
+      "schedule",
+      raw.schedule,
+      ["none", "step", "multistep", "cosine", "plateau"] as const,
+    ),
+    warmupEpochs: number("warmupEpochs", raw.warmupEpochs, { min: 0, integer: true }),
+    augment: raw.augment === "auto"
+      ? defaultAugment(dataset)
+      : oneOf("augment", raw.augment, ["none", "mnist", "cifar", "imagenet"] as const),
+    imgSize: number("imgSize", raw.imgSize, { min: 8, max: 1024, integer: true }),
+    mixup: number("mixup", raw.mixup, { min: 0 }),
+    cutmix: number("cutmix", raw.cutmix, { min: 0 }),
+    labelSmoothing: number("labelSmoothing", raw.labelSmoothing, { min: 0, max: 0.99 }),
+    earlyStop: number("earlyStop", raw.earlyStop, { min: 0, integer: true }),
+    clipNorm: number("clipNorm", raw.clipNorm, { min: 0 }),
+    seed: number("seed", raw.seed, { min: 0, integer: true }),
+    backend: oneOf("backend", raw.backend, ["auto", "webgpu", "wasm", "cpu"] as const),
+    workers: number("workers", raw.workers, { min: -1, integer: true }),
+    cache: boolean("cache", raw.cache),
+    pretrained: nullableText("pretrained"),
+    freeze: text("freeze", raw.freeze),
+    quantize: oneOf("quantize", raw.quantize, ["none", "float16", "uint8"] as const),
+    out: text("out", raw.out),
+    name: nullableText("name"),
+  };
+  return config;
+}

@@ -1,0 +1,449 @@
+/**
+ * A whole training run, as `deno task train` does it: datasets and loaders from the config, the
+ * model (from the zoo, or a pretrained one with a new head), `fit` with checkpoints each epoch and
+ * for the best validation loss, metrics.jsonl, TensorBoard scalars, the TF.js export and the HTML
+ * report, all in one run directory.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { selectBackend, type SelectedBackend } from "../backend/select.ts";
+import type { RawImage } from "../decode/decode.ts";
+import type { Dataset } from "../datasets/types.ts";
+import { join } from "../_internal/path.ts";
+import { writeFileAtomic } from "../io/_atomic.ts";
+import { type CheckpointState, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { fileHandler, loadModel } from "../io/file_handler.ts";
+import { renderReport, type ReportSample } from "../io/report.ts";
+import { SummaryWriter } from "../io/tensorboard.ts";
+import { DataLoader } from "../loader/loader.ts";
+import { createModel } from "../models/registry.ts";
+import { freeze, replaceHead } from "../models/transfer.ts";
+import "../models/mod.ts";
+import {
+  type Callbacks,
+  type EpochLog,
+  evaluate,
+  type EvaluationResult,
+  fit,
+  type FitProgress,
+} from "../train/fit.ts";
+import { createOptimizer, type Optimizer } from "../train/optimizers.ts";
+import {
+  cosineLR,
+  type LrSchedule,
+  multiStepLR,
+  reduceLROnPlateau,
+  stepLR,
+} from "../train/schedules.ts";
+import { centerCrop, resize } from "../transforms/geometry.ts";
+import { Rng } from "../_internal/rng.ts";
+import type { TransformSpec } from "../transforms/types.ts";
+import type { TrainConfig } from "./config.ts";
+import { INCEPTION_NORMALIZATION, openRunData, type RunData } from "./data.ts";
+
+/** What predict and eval need to preprocess images as training did (`model/preprocessing.json`). */
+export interface Preprocessing {
+  classes: string[];
+  inputShape: [number, number, number];
+  /** The evaluation pipeline (resize, crop, normalize) as a transform spec. */
+  transform: TransformSpec;
+}
+
+/** Options for {@linkcode trainRun}. */
+export interface TrainRunOptions {
+  /** Informational lines (backend, run directory). Default: `console.log`. */
+  log?: (line: string) => void;
+  /** Warnings (skipped files, cache off). Default: `console.warn`. */
+  warn?: (line: string) => void;
+  /** Progress hooks (a progress bar); checkpoints and logs are handled here. */
+  callbacks?: Pick<Callbacks, "onEpochBegin" | "onStep"> & {
+    /** After the epoch's checkpoint; `best` when it has the lowest validation loss so far. */
+    onEpochEnd?(log: EpochLog, info: { best: boolean }): void | Promise<void>;
+  };
+  /** Read the running loss back every this many steps (progress updates). Default: 20. */
+  readEvery?: number;
+  /** Aborting stops after the step in progress and saves a resumable checkpoint. */
+  signal?: AbortSignal;
+  /** Continue the run in `runDirOf(config)` from its last checkpoint. */
+  resume?: boolean;
+}
+
+/** What a finished (or interrupted) run produced. */
+export interface TrainRunResult {
+  runDir: string;
+  backend: string;
+  history: EpochLog[];
+  /** Epoch (0-based) with the lowest validation loss. */
+  bestEpoch: number | null;
+  stoppedEarly: boolean;
+  /** Set when the signal stopped the run: where `--resume` continues. */
+  interrupted?: { epoch: number; step: number };
+  /** The final model on the validation set (absent when interrupted). */
+  evaluation?: Pick<EvaluationResult, "loss" | "accuracy" | "topK" | "k" | "report">;
+  seconds: number;
+}
+
+/** The run directory of a config: `out/name`. */
+export function runDirOf(config: TrainConfig): string {
+  if (config.name === null) throw new RangeError("the run has no name yet; call nameRun first");
+  return join(config.out, config.name);
+}
+
+/**
+ * Gives the config a run name if it has none: `YYYYMMDD-HHMMSS-<model>`, like a TensorBoard run.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveTrainConfig } from "./config.ts";
+ * import { nameRun } from "./train_run.ts";
+ * const config = nameRun(resolveTrainConfig({}), new Date(Date.UTC(2026, 0, 2, 3, 4, 5)));
+ * assert.equal(config.name, "20260102-030405-compact-cnn");
+ * ```
+ */
+export function nameRun(config: TrainConfig, now: Date = new Date()): TrainConfig {
+  if (config.name !== null) return config;
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  const model = config.pretrained === null ? config.model : "finetune";
+  return { ...config, name: `${stamp}-${model}` };
+}
+
+function scheduleFor(config: TrainConfig): LrSchedule | undefined {
+  const { epochs } = config;
+  switch (config.schedule) {
+    case "step":
+      return stepLR({ stepSize: Math.max(1, Math.round(epochs / 3)) });
+    case "multistep":
+      return multiStepLR({ milestones: [Math.round(epochs * 0.5), Math.round(epochs * 0.75)] });
+    case "cosine":
+      return cosineLR({ epochs, warmupEpochs: config.warmupEpochs });
+    case "plateau":
+      return reduceLROnPlateau({ patience: Math.max(1, Math.round(epochs / 10)) });
+    default:
+      return undefined;
+  }
+}
+
+async function buildModel(config: TrainConfig, log: (line: string) => void) {
+  if (config.pretrained === null) return { model: null, inputSide: undefined };
+  let source = config.pretrained;
+  try {
+    // A run directory of ours: its exported model.
+    if ((await Deno.stat(join(source, "model", "model.json"))).isFile) {
+      source = join(source, "model");
+    }
+  } catch { /* not a run directory */ }
+  const model = await loadModel(source);
+  const inputShape = model.inputs[0].shape;
+  const side = inputShape[1];
+  log(
+    `pretrained: ${config.pretrained} (${model.layers.length} layers, input ${
+      inputShape.slice(1).join("×")
+    })`,
+  );
+  return { model, inputSide: typeof side === "number" ? side : undefined };
+}
+
+function prepareTransfer(model: LayersModel, config: TrainConfig, numClasses: number) {
+  const withHead = replaceHead(model, numClasses, { dropout: 0.2 });
+  if (config.freeze === "none") return { model: withHead, frozen: 0 };
+  const frozen = config.freeze === "backbone"
+    ? freeze(withHead)
+    : freeze(withHead, { upTo: config.freeze });
+  return { model: withHead, frozen };
+}
+
+/** A small view of a sample for the report: native size up to 96 px, else shrunk and cropped. */
+function thumbnail(image: RawImage): RawImage {
+  if (Math.min(image.width, image.height) <= 96) return image;
+  const rng = new Rng(0);
+  return centerCrop(96).apply(resize(96).apply(image, rng), rng) as RawImage;
+}
+
+async function reportSamples(
+  dataset: Dataset,
+  result: EvaluationResult,
+  limit: number,
+): Promise<ReportSample[]> {
+  const worst = [...result.misclassified].sort((a, b) => b.confidence - a.confidence)
+    .slice(0, limit);
+  const samples: ReportSample[] = [];
+  for (const m of worst) {
+    let image: RawImage | undefined;
+    try {
+      image = thumbnail((await dataset.get(m.index))[0]);
+    } catch { /* unreadable now: the report shows the name without a picture */ }
+    samples.push({
+      source: m.source ?? `#${m.index}`,
+      truth: m.truth,
+      predicted: m.predicted,
+      confidence: m.confidence,
+      thumbnail: image,
+    });
+  }
+  return samples;
+}
+
+function metricsLine(log: EpochLog): string {
+  return JSON.stringify({
+    epoch: log.epoch + 1,
+    loss: log.loss,
+    accuracy: log.accuracy,
+    val_loss: log.valLoss,
+    val_accuracy: log.valAccuracy,
+    lr: log.lr,
+    images_per_s: Math.round(log.imagesPerSecond * 10) / 10,
+    seconds: Math.round(log.seconds * 100) / 100,
+  });
+}
+
+function loaders(config: TrainConfig, data: RunData) {
+  const workers = config.workers >= 0
+    ? config.workers
+    : data.fromFiles
+    ? Math.max(1, (navigator.hardwareConcurrency ?? 2) - 1)
+    : 0; // in-memory sets: transforms are cheaper than moving batches between threads
+  const cache = data.fromFiles && config.cache
+    ? { shorterSide: Math.round((data.inputShape[0] * 256) / 224) }
+    : undefined;
+  const train = new DataLoader(data.train, {
+    batchSize: config.batchSize,
+    shuffle: true,
+    seed: config.seed,
+    transform: data.trainTransform,
+    numWorkers: workers,
+    cache,
+    persistentWorkers: true,
+  });
+  const validation = new DataLoader(data.validation, {
+    batchSize: config.batchSize,
+    transform: data.evalTransform,
+    numWorkers: workers,
+    cache,
+    persistentWorkers: true,
+  });
+  return { train, validation };
+}
+
+/**
+ * Runs training as configured and writes the run directory:
+ * `config.json`, `metrics.jsonl`, TensorBoard event files, `checkpoints/{last,best}/`,
+ * `model/` (TF.js LayersModel + `preprocessing.json`), `evaluation.json` and `report.html`.
+ *
+ * @example
+ * ```ts ignore
+ * import { nameRun, resolveTrainConfig, trainRun } from "./mod.ts";
+ * const config = nameRun(resolveTrainConfig({ dataset: "shapes", epochs: 2 }));
+ * const result = await trainRun(config);
+ * console.log(result.runDir, result.evaluation?.accuracy);
+ * ```
+ */
+export async function trainRun(
+  config: TrainConfig,
+  options: TrainRunOptions = {},
+): Promise<TrainRunResult> {
+  const started = performance.now();
+  const log = options.log ?? ((line: string) => console.log(line));
+  const warn = options.warn ?? ((line: string) => console.warn(line));
+  const runDir = runDirOf(config);
+  const backend: SelectedBackend = await selectBackend(config.backend, { log });
+
+  const pretrained = await buildModel(config, log);
+  const data = await openRunData(config, {
+    warn,
+    inputSide: pretrained.inputSide,
+    normalization: pretrained.model ? INCEPTION_NORMALIZATION : undefined,
+  });
+  const numClasses = data.classes.length;
+  let model: LayersModel;
+  if (pretrained.model) {
+    const prepared = prepareTransfer(pretrained.model, config, numClasses);
+    model = prepared.model;
+    if (prepared.frozen > 0) log(`froze ${prepared.frozen} layers; training the new head`);
+  } else {
+    model = createModel(config.model, {
+      inputShape: data.inputShape,
+      numClasses,
+      seed: config.seed,
+    });
+  }
+  const optimizer: Optimizer = createOptimizer({
+    name: config.optimizer,
+    lr: config.lr,
+    ...(config.optimizer === "sgd" ? { momentum: config.momentum } : {}),
+    ...(config.weightDecay > 0 ? { weightDecay: config.weightDecay } : {}),
+  });
+  const schedule = scheduleFor(config);
+  const { train, validation } = loaders(config, data);
+  const checkpoints = join(runDir, "checkpoints");
+
+  await Deno.mkdir(runDir, { recursive: true });
+  let resume: (FitProgress & { bestWeights?: tf.Tensor[] }) | undefined;
+  if (options.resume) {
+    const state: CheckpointState = await loadCheckpoint(join(checkpoints, "last"), {
+      model,
+      optimizer,
+    });
+    if (state.schedule && schedule?.restore) schedule.restore(state.schedule);
+    resume = state.progress ?? {
+      epoch: state.epoch,
+      step: 0,
+      lossSum: 0,
+      correct: 0,
+      seen: 0,
+      seconds: 0,
+      history: [],
+      stopping: { best: Infinity, bestEpoch: null, wait: 0 },
+    };
+    log(`resuming ${runDir} at epoch ${resume.epoch + 1}, step ${resume.step}`);
+  }
+  await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 2) + "\n");
+  const writer = await SummaryWriter.open(runDir);
+  const history: EpochLog[] = [...(resume?.history ?? [])];
+  const writeMetrics = () =>
+    writeFileAtomic(
+      join(runDir, "metrics.jsonl"),
+      history.map((entry) => metricsLine(entry) + "\n").join(""),
+    );
+
+  let result;
+  try {
+    result = await fit(model, train, {
+      epochs: config.epochs,
+      numClasses,
+      optimizer,
+      loss: { labelSmoothing: config.labelSmoothing },
+      schedule,
+      validation,
+      earlyStopping: config.earlyStop > 0
+        ? { monitor: "val_loss", patience: config.earlyStop, restoreBestWeights: true }
+        : { monitor: "val_loss", patience: Infinity },
+      clipNorm: config.clipNorm > 0 ? config.clipNorm : undefined,
+      mixupAlpha: config.mixup > 0 ? config.mixup : undefined,
+      cutmixAlpha: config.cutmix > 0 ? config.cutmix : undefined,
+      seed: config.seed,
+      signal: options.signal,
+      readEvery: options.readEvery,
+      resume,
+      callbacks: {
+        onEpochBegin: options.callbacks?.onEpochBegin,
+        onStep: options.callbacks?.onStep,
+        onEpochEnd: async (entry, progress) => {
+          history.push(entry);
+          await writeMetrics();
+          writer.addScalars({
+            "loss/train": entry.loss,
+            "loss/val": entry.valLoss,
+            "accuracy/train": entry.accuracy,
+            "accuracy/val": entry.valAccuracy,
+            "lr": entry.lr,
+            "throughput/images_per_s": entry.imagesPerSecond,
+          }, entry.epoch + 1);
+          await writer.flush();
+          const state: CheckpointState = {
+            epoch: progress.epoch,
+            config,
+            metrics: { loss: entry.loss, val_loss: entry.valLoss, val_accuracy: entry.valAccuracy },
+            schedule: schedule?.state?.(),
+            progress,
+          };
+          if (progress.stopping.bestEpoch === entry.epoch) {
+            await saveCheckpoint(join(checkpoints, "best"), { model, optimizer, state });
+          }
+          await saveCheckpoint(join(checkpoints, "last"), { model, optimizer, state });
+          await options.callbacks?.onEpochEnd?.(entry, {
+            best: progress.stopping.bestEpoch === entry.epoch,
+          });
+        },
+      },
+    });
+    if (result.interrupted) {
+      await saveCheckpoint(join(checkpoints, "last"), {
+        model,
+        optimizer,
+        state: {
+          epoch: result.interrupted.epoch,
+          config,
+          schedule: schedule?.state?.(),
+          progress: result.interrupted,
+        },
+      });
+      return {
+        runDir,
+        backend: backend.name,
+        history: result.history,
+        bestEpoch: result.bestEpoch,
+        stoppedEarly: false,
+        interrupted: { epoch: result.interrupted.epoch, step: result.interrupted.step },
+        seconds: (performance.now() - started) / 1000,
+      };
+    }
+    train.close();
+
+    const modelDir = join(runDir, "model");
+    await model.save(fileHandler(modelDir, { quantization: config.quantize }));
+    const preprocessing: Preprocessing = {
+      classes: [...data.classes],
+      inputShape: data.inputShape,
+      transform: { name: data.evalTransform.name, options: data.evalTransform.options },
+    };
+    await writeFileAtomic(
+      join(modelDir, "preprocessing.json"),
+      JSON.stringify(preprocessing, null, 2) + "\n",
+    );
+
+    const evaluation = await evaluate(model, validation, { numClasses, classes: data.classes });
+    validation.close();
+    const summary = {
+      loss: evaluation.loss,
+      accuracy: evaluation.accuracy,
+      topK: evaluation.topK,
+      k: evaluation.k,
+      report: evaluation.report,
+    };
+    await writeFileAtomic(
+      join(runDir, "evaluation.json"),
+      JSON.stringify({ ...summary, confusion: [...evaluation.confusion] }, null, 1) + "\n",
+    );
+    const html = renderReport({
+      title: `${config.name}: ${
+        pretrained.model ? "fine-tuned " + config.pretrained : config.model
+      } on ${config.dataset}`,
+      subtitle: [
+        `${data.train.length.toLocaleString("en-US")} training and ${
+          data.validation.length.toLocaleString("en-US")
+        } validation images, ${numClasses} classes, input ${data.inputShape.join("×")}`,
+        `backend ${backend.name}, ${result.history.length} epochs, ${
+          ((performance.now() - started) / 1000).toFixed(0)
+        } s`,
+      ],
+      history: result.history,
+      bestEpoch: result.bestEpoch,
+      classes: data.classes,
+      confusion: evaluation.confusion,
+      report: evaluation.report,
+      loss: evaluation.loss,
+      topK: { k: evaluation.k, accuracy: evaluation.topK },
+      misclassified: await reportSamples(data.validation, evaluation, 48),
+      config,
+    });
+    await writeFileAtomic(join(runDir, "report.html"), html);
+    return {
+      runDir,
+      backend: backend.name,
+      history: result.history,
+      bestEpoch: result.bestEpoch,
+      stoppedEarly: result.stoppedEarly,
+      evaluation: summary,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    train.close();
+    validation.close();
+    await writer.close();
+    optimizer.dispose();
+    model.dispose();
+  }
+}
