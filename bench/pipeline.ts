@@ -16,50 +16,58 @@ import {
   randomResizedCrop,
 } from "../mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    root: { type: "string", default: "../shared/datasets/hymenoptera/train" },
-    epochs: { type: "string", default: "5" },
-    workers: { type: "string", default: "2" },
-    "no-cache": { type: "boolean", default: false },
-  },
-});
-const cacheDir = `data/.bench-cache-${crypto.randomUUID()}`; // empty: the first epoch really decodes
-const dataset = await ImageFolder.open(values.root!, { onWarning: () => {} });
-const loader = new DataLoader(dataset, {
-  batchSize: 32,
-  shuffle: true,
-  numWorkers: Number(values.workers),
-  persistentWorkers: true,
-  transform: compose([
-    randomResizedCrop(224),
-    randomHorizontalFlip(),
-    normalize({ mean: IMAGENET_MEAN, std: IMAGENET_STD }),
-  ]),
-  cache: values["no-cache"] ? false : { dir: cacheDir, shorterSide: 256 },
-});
-const rates: number[] = [];
-try {
-  for (let epoch = 0; epoch < Number(values.epochs); epoch++) {
-    const start = performance.now();
-    let images = 0;
-    for await (const batch of loader.batches(epoch)) images += batch.labels.length;
-    rates.push(images / ((performance.now() - start) / 1000));
-    console.error(`epoch ${epoch}: ${rates.at(-1)!.toFixed(1)} img/s`);
+/** Runs the pipeline benchmark; returns the figures printed as JSON. */
+export async function runPipelineBench(
+  args: string[] = Deno.args,
+): Promise<Record<string, unknown>> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      root: { type: "string", default: "../shared/datasets/hymenoptera/train" },
+      epochs: { type: "string", default: "5" },
+      workers: { type: "string", default: "2" },
+      "no-cache": { type: "boolean", default: false },
+    },
+  });
+  const cacheDir = `data/.bench-cache-${crypto.randomUUID()}`; // empty: the first epoch really decodes
+  const dataset = await ImageFolder.open(values.root!, { onWarning: () => {} });
+  const loader = new DataLoader(dataset, {
+    batchSize: 32,
+    shuffle: true,
+    numWorkers: Number(values.workers),
+    persistentWorkers: true,
+    transform: compose([
+      randomResizedCrop(224),
+      randomHorizontalFlip(),
+      normalize({ mean: IMAGENET_MEAN, std: IMAGENET_STD }),
+    ]),
+    cache: values["no-cache"] ? false : { dir: cacheDir, shorterSide: 256 },
+  });
+  const rates: number[] = [];
+  try {
+    for (let epoch = 0; epoch < Number(values.epochs); epoch++) {
+      const start = performance.now();
+      let images = 0;
+      for await (const batch of loader.batches(epoch)) images += batch.labels.length;
+      rates.push(images / ((performance.now() - start) / 1000));
+      console.error(`epoch ${epoch}: ${rates.at(-1)!.toFixed(1)} img/s`);
+    }
+  } finally {
+    loader.close();
+    await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
   }
-} finally {
-  loader.close();
-  await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
+  const later = rates.slice(1);
+  const result = {
+    framework: `denovision (deno ${Deno.version.deno})`,
+    images: dataset.length,
+    workers: Number(values.workers),
+    size: 224,
+    cache: !values["no-cache"],
+    first_epoch_images_per_s: Math.round(rates[0] * 10) / 10,
+    later_epochs_images_per_s: Math.round((later.reduce((a, b) => a + b, 0) / later.length) * 10) /
+      10,
+  };
+  return result;
 }
-const later = rates.slice(1);
-console.log(JSON.stringify({
-  framework: `denovision (deno ${Deno.version.deno})`,
-  images: dataset.length,
-  workers: Number(values.workers),
-  size: 224,
-  cache: !values["no-cache"],
-  first_epoch_images_per_s: Math.round(rates[0] * 10) / 10,
-  later_epochs_images_per_s: Math.round((later.reduce((a, b) => a + b, 0) / later.length) * 10) /
-    10,
-}));
+
+if (import.meta.main) console.log(JSON.stringify(await runPipelineBench()));

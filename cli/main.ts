@@ -1,7 +1,11 @@
 // The `deno task <command>` entry point: a thin dispatcher over the commands in this folder.
 import { infoCommand } from "./info.ts";
 import { trainCommand } from "./train.ts";
+import { evalCommand } from "./eval.ts";
+import { predictCommand } from "./predict.ts";
+import { benchCommand } from "./bench.ts";
 import { UsageError } from "./_args.ts";
+import { describeDenial } from "./_permissions.ts";
 
 // Mesa's GL/Vulkan loaders probe Wayland when looking for a WebGPU adapter and print
 // "error: XDG_RUNTIME_DIR is invalid or not set" four times on machines without a desktop
@@ -17,6 +21,12 @@ if (
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
   train: { run: trainCommand, summary: "train a classifier; writes runs/<name>/" },
+  eval: { run: evalCommand, summary: "metrics, confusion matrix and report of a trained run" },
+  predict: { run: predictCommand, summary: "top-k labels for images, with a run's preprocessing" },
+  bench: {
+    run: benchCommand,
+    summary: "decode, pipeline, train, infer and mnist-protocol figures",
+  },
   info: { run: infoCommand, summary: "versions, backends, WebGPU adapter and wasm features" },
 };
 
@@ -47,8 +57,8 @@ async function main(argv: string[]): Promise<number> {
       console.error(`error: ${error.message}`);
       return 2;
     }
-    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      console.error(`error: permission refused: ${error.message}`);
+    if (error instanceof Deno.errors.NotCapable) {
+      console.error(`error: ${describeDenial(error.message, name, rest)}`);
       return 1;
     }
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);

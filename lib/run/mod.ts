@@ -15,3 +15,4 @@
 export * from "./config.ts";
 export * from "./data.ts";
 export * from "./train_run.ts";
+export * from "./trained.ts";

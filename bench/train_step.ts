@@ -1,0 +1,75 @@
+// One training step per model and backend, as JSON: images/s and ms per step (forward, loss,
+// backward, Adam update, loss read back), batch of random images of the model's input size.
+// Run: deno task bench train [--model lenet] [--backend wasm] [--batch-size 64] [--steps 20]
+//      [--img-size N]
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { createModel, createTrainStep, parseBackendChoice, selectBackend } from "../mod.ts";
+
+const DEFAULT_SIZE: Record<string, [number, number]> = {
+  lenet: [28, 1],
+  "compact-cnn": [32, 3],
+  "small-cnn": [28, 1],
+  "cifar-cnn": [32, 3],
+  resnet18: [32, 3],
+  "vgg11-bn": [32, 3],
+  mobilenetv2: [224, 3],
+};
+
+/** Times `steps` training steps after 3 warm-up steps; returns the figures. */
+export async function runTrainStepBench(
+  args: string[] = Deno.args,
+): Promise<Record<string, unknown>> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string", default: "lenet" },
+      backend: { type: "string", default: "auto" },
+      "batch-size": { type: "string", default: "64" },
+      steps: { type: "string", default: "20" },
+      "img-size": { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const backend = await selectBackend(parseBackendChoice(values.backend!), {
+    log: (line) => console.error(line),
+  });
+  const [defaultSide, channels] = DEFAULT_SIZE[values.model!] ?? [32, 3];
+  const side = Number(values["img-size"] ?? defaultSide);
+  const batch = Number(values["batch-size"]);
+  const model = createModel(values.model!, {
+    inputShape: [side, side, channels],
+    numClasses: 10,
+    seed: 0,
+  });
+  const step = createTrainStep(model, tf.train.adam(1e-3), 10);
+  const x = tf.randomNormal([batch, side, side, channels], 0, 1, "float32", 1) as tf.Tensor4D;
+  const y = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 10), "int32");
+  for (let i = 0; i < 3; i++) {
+    const loss = step(x, y);
+    await loss.data();
+    loss.dispose();
+  }
+  const steps = Number(values.steps);
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) {
+    const loss = step(x, y);
+    await loss.data();
+    loss.dispose();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  tf.dispose([x, y]);
+  model.dispose();
+  return {
+    framework: `denovision (deno ${Deno.version.deno}, tfjs ${tf.version_core})`,
+    model: values.model,
+    backend: backend.name,
+    input: [side, side, channels],
+    batch_size: batch,
+    ms_per_step: Math.round((seconds / steps) * 10000) / 10,
+    images_per_s: Math.round((batch * steps) / seconds),
+    peak_rss_mb: Math.round(Deno.memoryUsage().rss / 2 ** 20),
+  };
+}
+
+if (import.meta.main) console.log(JSON.stringify(await runTrainStepBench()));

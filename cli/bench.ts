@@ -1,0 +1,76 @@
+// `deno task bench <kind>`: the benchmarks under bench/, with --json for one JSON line last.
+import { formatHelp, UsageError } from "./_args.ts";
+
+type Runner = (args: string[]) => Promise<Record<string, unknown>>;
+
+// Loaded on demand, so `deno task train` never compiles the benchmarks.
+const KINDS: Record<string, { summary: string; load: () => Promise<Runner> }> = {
+  decode: {
+    summary: "JPEG/PNG decode MP/s on real photos",
+    load: async () => (await import("../bench/decode.ts")).runDecodeBench,
+  },
+  pipeline: {
+    summary: "ImageFolder → RandomResizedCrop 224 + flip + normalize, 2 workers, cache",
+    load: async () => (await import("../bench/pipeline.ts")).runPipelineBench,
+  },
+  train: {
+    summary: "one training step per model and backend (--model, --backend, --batch-size)",
+    load: async () => (await import("../bench/train_step.ts")).runTrainStepBench,
+  },
+  infer: {
+    summary: "one-image latency p50/p99 with preprocessing, and batched throughput",
+    load: async () => (await import("../bench/infer.ts")).runInferBench,
+  },
+  "mnist-protocol": {
+    summary: "lenet on 8,000 real MNIST digits, 5 epochs, tested on 2,000",
+    load: async () => (await import("../bench/mnist_protocol.ts")).runMnistProtocol,
+  },
+};
+
+const HELP = formatHelp(
+  "deno task bench <kind> [options] [--json]",
+  "Runs one benchmark and prints its figures; with --json the last stdout line is one JSON\n" +
+    "object. Kinds:\n" +
+    Object.entries(KINDS).map(([name, { summary }]) => `  ${name.padEnd(15)} ${summary}`).join(
+      "\n",
+    ) + "\n`deno task bench:suite` runs the `deno bench` suites instead.",
+  { json: { type: "boolean", description: "print one JSON object as the last stdout line" } },
+  [
+    "deno task bench pipeline --json",
+    "deno task bench mnist-protocol --root ../shared/datasets/mnist --json",
+    "deno task bench train --model resnet18 --backend wasm --batch-size 32",
+    "deno task bench infer --run runs/20261122-101500-compact-cnn",
+  ],
+);
+
+/** Runs the bench command; returns the process exit code. */
+export async function benchCommand(args: string[]): Promise<number> {
+  const [kind, ...rest] = args;
+  if (kind === undefined || kind === "--help" || kind === "-h") {
+    console.log(HELP);
+    return kind === undefined ? 2 : 0;
+  }
+  const entry = KINDS[kind];
+  if (entry === undefined) {
+    throw new UsageError(`unknown benchmark '${kind}'; kinds: ${Object.keys(KINDS).join(", ")}`);
+  }
+  const json = rest.includes("--json");
+  const run = await entry.load();
+  let result: Record<string, unknown>;
+  try {
+    result = await run(rest);
+  } catch (error) {
+    if (error instanceof TypeError && /Unknown option|ERR_PARSE_ARGS/.test(String(error))) {
+      throw new UsageError(error.message.split("\n")[0]);
+    }
+    throw error;
+  }
+  if (json) {
+    console.log(JSON.stringify(result));
+  } else {
+    for (const [key, value] of Object.entries(result)) {
+      console.log(`${key.padEnd(28)} ${typeof value === "object" ? JSON.stringify(value) : value}`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,88 @@
+// `deno task predict`: top-k labels for image files or folders, with the run's preprocessing.
+import { openTrainedModel, predictFiles, selectBackend } from "../mod.ts";
+import { join } from "../lib/_internal/path.ts";
+import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
+
+const FLAGS: FlagSpecs = {
+  run: { type: "string", description: "run directory (or its model/ folder)" },
+  "top-k": { type: "string", description: "labels per image", default: "3" },
+  backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
+  json: { type: "boolean", description: "print one JSON object as the last stdout line" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+const HELP = formatHelp(
+  "deno task predict --run <run dir> <image or folder>...",
+  "Prints the top-k classes with probabilities for each JPEG/PNG file (folders are walked),\n" +
+    "preprocessed exactly as the run's evaluation pipeline (model/preprocessing.json).",
+  FLAGS,
+  [
+    "deno task predict --run runs/20261122-101500-compact-cnn data/samples/",
+    "deno task predict --run runs/ants-bees --top-k 1 --json photo.jpg",
+  ],
+);
+
+const IMAGE = /\.(jpe?g|png)$/i;
+
+/** Files named on the command line, folders expanded (sorted, images only). */
+async function collect(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new UsageError(`${path}: not found`);
+      throw error;
+    }
+    if (!info.isDirectory) {
+      files.push(path);
+      continue;
+    }
+    const inner: string[] = [];
+    for await (const entry of Deno.readDir(path)) {
+      if (entry.isFile && IMAGE.test(entry.name)) inner.push(join(path, entry.name));
+      if (entry.isDirectory) inner.push(...await collect([join(path, entry.name)]));
+    }
+    files.push(...inner.sort());
+  }
+  return files;
+}
+
+/** Runs the predict command; returns the process exit code. */
+export async function predictCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs(args, FLAGS);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.run === undefined) throw new UsageError("--run <run directory> is required");
+  if (positionals.length === 0) throw new UsageError("name at least one image file or folder");
+  const k = Number(values["top-k"]);
+  if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top-k must be a positive integer`);
+  const files = await collect(positionals);
+  if (files.length === 0) throw new UsageError("no .jpg, .jpeg or .png files found");
+  await selectBackend(values.backend as "auto", { log: (line) => console.error(line) });
+  const trained = await openTrainedModel(values.run as string);
+  const started = performance.now();
+  const predictions = await predictFiles(trained, files, k);
+  const seconds = (performance.now() - started) / 1000;
+  trained.model.dispose();
+  const width = Math.min(60, Math.max(...files.map((f) => f.length)));
+  for (const { file, top } of predictions) {
+    const labels = top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join("  ");
+    console.log(`${file.padEnd(width)}  ${labels}`);
+  }
+  console.error(
+    `${files.length} image${files.length === 1 ? "" : "s"} in ${seconds.toFixed(2)} s`,
+  );
+  if (values.json) {
+    console.log(JSON.stringify({
+      predictions: predictions.map(({ file, top }) => ({
+        file,
+        top: top.map(({ label, probability }) => ({ label, probability })),
+      })),
+    }));
+  }
+  return 0;
+}

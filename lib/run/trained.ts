@@ -1,0 +1,137 @@
+/**
+ * A trained model with what it needs to see images as it saw them in training: the classes and
+ * the evaluation pipeline, read from a run directory (or its `model/` folder).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { decodeImageFile } from "../decode/decode.ts";
+import { join } from "../_internal/path.ts";
+import { loadModel } from "../io/file_handler.ts";
+import { Rng } from "../_internal/rng.ts";
+import { transformFromSpec } from "../transforms/compose.ts";
+import type { AnyImage, Transform } from "../transforms/types.ts";
+import { type TrainConfig } from "./config.ts";
+import type { Preprocessing } from "./train_run.ts";
+
+/** A loaded model ready for prediction. */
+export interface TrainedModel {
+  model: LayersModel;
+  preprocessing: Preprocessing;
+  /** The evaluation pipeline rebuilt from `preprocessing.transform`. */
+  transform: Transform;
+  /** The run's config, when loaded from a run directory. */
+  config?: TrainConfig;
+  /** The folder holding model.json. */
+  modelDir: string;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Loads a run directory (`runs/<name>`) or a model folder exported by a run.
+ *
+ * @example
+ * ```ts ignore
+ * import { openTrainedModel, predictFiles } from "./trained.ts";
+ * const trained = await openTrainedModel("runs/20261122-101500-compact-cnn");
+ * const [top] = await predictFiles(trained, ["cat.jpg"], 3);
+ * ```
+ */
+export async function openTrainedModel(source: string): Promise<TrainedModel> {
+  const path = source.replace(/\/model\.json$/, "").replace(/\/+$/, "");
+  const modelDir = await exists(join(path, "model", "model.json")) ? join(path, "model") : path;
+  if (!await exists(join(modelDir, "model.json"))) {
+    throw new Error(`${source}: no model.json here or in model/; pass a run directory`);
+  }
+  const preprocessingPath = join(modelDir, "preprocessing.json");
+  if (!await exists(preprocessingPath)) {
+    throw new Error(
+      `${preprocessingPath}: missing; predict needs the classes and preprocessing a run stores`,
+    );
+  }
+  const preprocessing: Preprocessing = JSON.parse(await Deno.readTextFile(preprocessingPath));
+  const configPath = join(modelDir, "..", "config.json");
+  const config = modelDir !== path || await exists(configPath)
+    ? JSON.parse(await Deno.readTextFile(configPath)) as TrainConfig
+    : undefined;
+  const model = await loadModel(modelDir);
+  return {
+    model,
+    preprocessing,
+    transform: transformFromSpec(preprocessing.transform),
+    config,
+    modelDir,
+  };
+}
+
+/** One prediction: the top-k classes with their probabilities. */
+export interface Prediction {
+  file: string;
+  top: { label: string; index: number; probability: number }[];
+}
+
+/** Decodes and preprocesses one image for `trained`. */
+async function prepare(trained: TrainedModel, file: string): Promise<Float32Array> {
+  const [height, width, channels] = trained.preprocessing.inputShape;
+  const image = await decodeImageFile(file, { channels: channels as 1 | 3 });
+  const out = trained.transform.apply(image, new Rng(0)) as AnyImage;
+  if (out.width !== width || out.height !== height) {
+    throw new Error(
+      `${file}: preprocessing gives ${out.width}×${out.height}, the model takes ${width}×${height}`,
+    );
+  }
+  return out.data instanceof Float32Array ? out.data : Float32Array.from(out.data);
+}
+
+/**
+ * Top-k predictions for image files, in batches, with the run's own preprocessing. A file that
+ * fails to decode throws an error naming it.
+ *
+ * @example
+ * ```ts ignore
+ * const predictions = await predictFiles(trained, ["a.jpg", "b.png"], 3);
+ * console.log(predictions[0].top[0].label);
+ * ```
+ */
+export async function predictFiles(
+  trained: TrainedModel,
+  files: readonly string[],
+  k = 5,
+  batchSize = 16,
+): Promise<Prediction[]> {
+  const { classes, inputShape } = trained.preprocessing;
+  const topK = Math.min(k, classes.length);
+  const results: Prediction[] = [];
+  for (let start = 0; start < files.length; start += batchSize) {
+    const batch = files.slice(start, start + batchSize);
+    const size = inputShape[0] * inputShape[1] * inputShape[2];
+    const pixels = new Float32Array(batch.length * size);
+    for (let i = 0; i < batch.length; i++) pixels.set(await prepare(trained, batch[i]), i * size);
+    const probabilities = tf.tidy(() =>
+      tf.softmax(
+        trained.model.predict(tf.tensor4d(pixels, [batch.length, ...inputShape])) as tf.Tensor2D,
+      )
+    );
+    const values = await probabilities.data();
+    probabilities.dispose();
+    batch.forEach((file, row) => {
+      const scores = Array.from(values.subarray(row * classes.length, (row + 1) * classes.length));
+      const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a]).slice(0, topK);
+      results.push({
+        file,
+        top: order.map((index) => ({ label: classes[index], index, probability: scores[index] })),
+      });
+    });
+  }
+  return results;
+}
