@@ -15,6 +15,11 @@ import {
   sum,
   type Tensor,
 } from "@tensorflow/tfjs-core";
+// Loading tfjs-layers (or a backend package) evaluates another copy of tfjs-core's gradient
+// table, which would put the tiled gradient back: load them first, then override.
+import "@tensorflow/tfjs-layers";
+import "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-webgpu";
 
 /** Axes of `shape` that `reduced` (rank 1, the last axis) broadcasts over. */
 function reductionAxes(rank: number): number[] {

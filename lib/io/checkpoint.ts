@@ -78,11 +78,17 @@ export async function saveCheckpoint(
       ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]]
       : undefined,
   };
-  await replaceDirAtomic(dir, async (temp) => {
-    await writeTensors(temp, "model", model.getWeights());
-    await writeTensors(temp, "optimizer", optimizerWeights.map((w) => w.tensor));
-    await Deno.writeTextFile(join(temp, "state.json"), JSON.stringify(stored, null, 1));
-  });
+  try {
+    await replaceDirAtomic(dir, async (temp) => {
+      await writeTensors(temp, "model", model.getWeights());
+      await writeTensors(temp, "optimizer", optimizerWeights.map((w) => w.tensor));
+      await Deno.writeTextFile(join(temp, "state.json"), JSON.stringify(stored, null, 1));
+    });
+  } finally {
+    // tfjs makes a fresh scalar for the step count on every getWeights(); the moments are the
+    // optimizer's own variables and stay.
+    tf.dispose(optimizerWeights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+  }
 }
 
 /**

@@ -132,6 +132,8 @@ function encodeEvent(event: TensorBoardEvent): Uint8Array {
   return writer.finish();
 }
 
+let writerCount = 0;
+
 /** Options for {@linkcode SummaryWriter.open}. */
 export interface SummaryWriterOptions {
   /** Appended to the file name, like PyTorch's `filename_suffix`. Default: none. */
@@ -171,7 +173,8 @@ export class SummaryWriter {
   static async open(logDir: string, options: SummaryWriterOptions = {}): Promise<SummaryWriter> {
     await Deno.mkdir(logDir, { recursive: true });
     const seconds = Math.floor(Date.now() / 1000);
-    const name = `events.out.tfevents.${seconds}.denovision.${Deno.pid}${
+    // Like PyTorch: time, host, pid, then a per-process counter so two writers never collide.
+    const name = `events.out.tfevents.${seconds}.denovision.${Deno.pid}.${writerCount++}${
       options.filenameSuffix ?? ""
     }`;
     const path = join(logDir, name);

@@ -184,7 +184,9 @@ function text(key: string, value: unknown): string {
  * assert.throws(() => resolveTrainConfig({ epochs: 0 }), /epochs must be an integer ≥ 1/);
  * ```
  */
-export function resolveTrainConfig(overrides: Partial<Record<keyof TrainConfig, unknown>> = {}) {
+export function resolveTrainConfig(
+  overrides: Partial<Record<keyof TrainConfig, unknown>> = {},
+): TrainConfig {
   for (const key of Object.keys(overrides)) {
     if (!(key in DEFAULT_TRAIN_CONFIG)) {
       throw new ConfigError(

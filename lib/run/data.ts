@@ -165,7 +165,7 @@ export async function openRunData(
 ): Promise<RunData> {
   const { warn = (line: string) => console.warn(line), normalization, inputSide } = options;
   const download = { download: config.download };
-  let train: Dataset, validation: Dataset, classes: readonly string[];
+  let train: Dataset, validation: Dataset;
   let inputShape: [number, number, number];
   let stats: Normalization;
   let fromFiles = false;
@@ -201,7 +201,7 @@ export async function openRunData(
       fromFiles = true;
     }
   }
-  classes = train.classes;
+  const classes = train.classes;
   if (normalization !== undefined) stats = normalization;
   if (inputSide !== undefined && !fromFiles && inputSide !== inputShape[0]) {
     throw new DatasetError(

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
+import type * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { selectBackend, type SelectedBackend } from "../backend/select.ts";
 import type { RawImage } from "../decode/decode.ts";
@@ -248,6 +248,7 @@ export async function trainRun(
   const log = options.log ?? ((line: string) => console.log(line));
   const warn = options.warn ?? ((line: string) => console.warn(line));
   const runDir = runDirOf(config);
+  await Deno.mkdir(runDir, { recursive: true }); // a refused write fails before any work
   const backend: SelectedBackend = await selectBackend(config.backend, { log });
 
   const pretrained = await buildModel(config, log);
@@ -279,7 +280,6 @@ export async function trainRun(
   const { train, validation } = loaders(config, data);
   const checkpoints = join(runDir, "checkpoints");
 
-  await Deno.mkdir(runDir, { recursive: true });
   let resume: (FitProgress & { bestWeights?: tf.Tensor[] }) | undefined;
   if (options.resume) {
     const state: CheckpointState = await loadCheckpoint(join(checkpoints, "last"), {

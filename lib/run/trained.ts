@@ -12,7 +12,7 @@ import { loadModel } from "../io/file_handler.ts";
 import { Rng } from "../_internal/rng.ts";
 import { transformFromSpec } from "../transforms/compose.ts";
 import type { AnyImage, Transform } from "../transforms/types.ts";
-import { type TrainConfig } from "./config.ts";
+import type { TrainConfig } from "./config.ts";
 import type { Preprocessing } from "./train_run.ts";
 
 /** A loaded model ready for prediction. */

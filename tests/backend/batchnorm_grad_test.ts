@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-layers";
 import { useBackend } from "../../mod.ts";
 
 // Our FusedBatchNorm gradient drops tfjs's Tile; the numbers must be the ones tfjs computes.
@@ -35,6 +36,13 @@ for (const backend of ["cpu", "wasm"] as const) {
         tf.sum(dy, axes),
       ];
     });
+    // Ours is registered (tfjs-layers re-registers tfjs's own when it loads): no Tile runs.
+    const profile = await tf.profile(() =>
+      tf.grads((a: tf.Tensor) => tf.batchNorm(a as tf.Tensor4D, mean, variance, offset, scale))([
+        x,
+      ], dy)
+    );
+    assert.ok(!profile.kernelNames.includes("Tile"), `kernels: ${profile.kernelNames.join(", ")}`);
     for (let i = 0; i < 5; i++) {
       assert.deepEqual(await grads[i].data(), await expected[i].data(), `gradient ${i}`);
     }

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  encodePng,
+  nameRun,
+  openTrainedModel,
+  predictFiles,
+  readEventFile,
+  resolveTrainConfig,
+  type TrainConfig,
+  trainRun,
+} from "../../mod.ts";
+import { tempDir } from "../_tmp.ts";
+
+const COLORS: Record<string, [number, number, number]> = {
+  red: [200, 40, 40],
+  green: [40, 180, 60],
+  blue: [40, 60, 200],
+};
+
+/** A small ImageFolder of noisy colour patches, 8 PNGs of 20×24 per class. */
+async function makeFolder(root: string) {
+  let seed = 1;
+  const noise = () => ((seed = (seed * 1103515245 + 12345) >>> 0) % 61) - 30;
+  for (const [name, rgb] of Object.entries(COLORS)) {
+    await Deno.mkdir(join(root, name), { recursive: true });
+    for (let i = 0; i < 8; i++) {
+      const data = new Uint8Array(20 * 24 * 3);
+      for (let p = 0; p < data.length; p++) {
+        data[p] = Math.max(0, Math.min(255, rgb[p % 3] + noise()));
+      }
+      await Deno.writeFile(
+        join(root, name, `${i}.png`),
+        encodePng({ width: 24, height: 20, channels: 3, data }),
+      );
+    }
+  }
+}
+
+const quiet = { log: () => {}, warn: () => {} };
+
+function config(dir: string, name: string, extra: Partial<TrainConfig> = {}) {
+  return nameRun(resolveTrainConfig({
+    dataset: join(dir, "photos"),
+    valSplit: 0.25,
+    imgSize: 16,
+    model: "compact-cnn",
+    augment: "cifar",
+    epochs: 2,
+    batchSize: 8,
+    workers: 0,
+    cache: false,
+    backend: "wasm",
+    out: join(dir, "runs"),
+    name,
+    ...extra,
+  }));
+}
+
+Deno.test("trainRun writes a complete run directory that eval and predict can use", async () => {
+  const dir = await tempDir("run-");
+  await makeFolder(join(dir, "photos"));
+  const before = tf.memory().numTensors;
+  const result = await trainRun(config(dir, "colors"), quiet);
+  assert.equal(tf.memory().numTensors, before, "no tensor outlives the run");
+  const run = join(dir, "runs", "colors");
+  assert.equal(result.runDir, run);
+  assert.equal(result.history.length, 2);
+
+  const stored = JSON.parse(await Deno.readTextFile(join(run, "config.json")));
+  assert.equal(stored.model, "compact-cnn");
+  assert.equal(stored.name, "colors");
+
+  const lines = (await Deno.readTextFile(join(run, "metrics.jsonl"))).trim().split("\n")
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(lines.map((l) => l.epoch), [1, 2]);
+  for (const key of ["loss", "accuracy", "val_loss", "val_accuracy", "lr", "images_per_s"]) {
+    assert.equal(typeof lines[0][key], "number", key);
+  }
+
+  const eventFile = [...Deno.readDirSync(run)].find((e) =>
+    e.name.startsWith("events.out.tfevents")
+  );
+  assert.ok(eventFile, "a TensorBoard event file");
+  const events = await readEventFile(join(run, eventFile.name));
+  assert.equal(events[0].fileVersion, "brain.Event:2");
+  const trainLoss = events.flatMap((e) =>
+    e.scalars.filter((s) => s.tag === "loss/train").map((s) => [e.step, s.value])
+  );
+  assert.deepEqual(trainLoss.map(([step]) => step), [1, 2]);
+  assert.ok(Math.abs(trainLoss[1][1] - lines[1].loss) < 1e-6, "scalar equals metrics.jsonl");
+
+  for (const checkpoint of ["last", "best"]) {
+    const state = JSON.parse(
+      await Deno.readTextFile(join(run, "checkpoints", checkpoint, "state.json")),
+    );
+    assert.equal(typeof state.progress.epoch, "number", checkpoint);
+  }
+
+  const evaluation = JSON.parse(await Deno.readTextFile(join(run, "evaluation.json")));
+  assert.equal(evaluation.confusion.length, 9);
+  assert.equal(evaluation.accuracy, result.evaluation?.accuracy);
+
+  const html = await Deno.readTextFile(join(run, "report.html"));
+  assert.match(html, /<svg/);
+  assert.match(html, /Confusion matrix/);
+  assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/, "self-contained");
+
+  const trained = await openTrainedModel(run);
+  assert.deepEqual(trained.preprocessing.classes, ["blue", "green", "red"]);
+  const [prediction] = await predictFiles(trained, [join(dir, "photos", "red", "0.png")], 2);
+  assert.equal(prediction.top.length, 2);
+  assert.ok(prediction.top[0].probability >= prediction.top[1].probability);
+  trained.model.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("an interrupted run resumes from its checkpoint to the uninterrupted run's weights", async () => {
+  const dir = await tempDir("resume-run-");
+  await makeFolder(join(dir, "photos"));
+  await trainRun(config(dir, "straight", { epochs: 3 }), quiet);
+
+  const controller = new AbortController();
+  const stopped = await trainRun(config(dir, "stopped", { epochs: 3 }), {
+    ...quiet,
+    signal: controller.signal,
+    readEvery: 1,
+    callbacks: {
+      onStep: (info) => void (info.epoch === 1 && info.step === 1 && controller.abort()),
+    },
+  });
+  assert.deepEqual(stopped.interrupted, { epoch: 1, step: 1 });
+  await trainRun(config(dir, "stopped", { epochs: 3 }), { ...quiet, resume: true });
+
+  const weights = (name: string) => Deno.readFile(join(dir, "runs", name, "model", "weights.bin"));
+  assert.deepEqual(await weights("stopped"), await weights("straight"));
+  const metrics = async (name: string) =>
+    (await Deno.readTextFile(join(dir, "runs", name, "metrics.jsonl"))).trim().split("\n")
+      .map((line) => {
+        const { seconds: _s, images_per_s: _i, ...rest } = JSON.parse(line);
+        return rest;
+      });
+  assert.deepEqual(await metrics("stopped"), await metrics("straight"));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a run outside runs/ and data/ is refused by the test permissions", async () => {
+  await assert.rejects(
+    () =>
+      trainRun(
+        nameRun(resolveTrainConfig({ out: "elsewhere", epochs: 1, backend: "wasm" })),
+        quiet,
+      ),
+    Deno.errors.NotCapable,
+  );
+});
