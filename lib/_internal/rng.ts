@@ -17,6 +17,7 @@ export function mixSeed(...parts: number[]): number {
 export class Rng {
   #state: number;
 
+  /** Seeds the generator from any number of integers (e.g. seed, epoch, index). */
   constructor(...seed: number[]) {
     this.#state = mixSeed(...seed);
   }

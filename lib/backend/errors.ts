@@ -16,6 +16,7 @@
  * ```
  */
 export class BackendUnavailableError extends Error {
+  /** Always `BackendUnavailableError`. */
   override name = "BackendUnavailableError";
   /** The backend that failed: `webgpu`, `wasm` or `cpu`. */
   readonly backend: string;
@@ -42,6 +43,7 @@ export class BackendUnavailableError extends Error {
  * ```
  */
 export class WebGpuDeviceLostError extends Error {
+  /** Always `WebGpuDeviceLostError`. */
   override name = "WebGpuDeviceLostError";
   /** `GPUDeviceLostReason` reported by the device: `unknown` or `destroyed`. */
   readonly reason: string;

@@ -20,7 +20,9 @@ import { type WasmFeatures, wasmFeatures } from "./wasm.ts";
 
 /** Whether one backend initialised, and how long that took. */
 export interface BackendReport {
+  /** Backend name as tfjs registers it. */
   name: BackendName;
+  /** Whether it initialised here. */
   available: boolean;
   /** Milliseconds spent initialising. */
   initMs: number;
@@ -30,6 +32,7 @@ export interface BackendReport {
 
 /** The WebGPU adapter as the device was configured for it. */
 export interface WebGpuReport {
+  /** Vendor, architecture, device and description. */
   adapter: WebGpuAdapterInfo;
   /** True for llvmpipe, lavapipe, SwiftShader and the like. */
   software: boolean;
@@ -41,6 +44,7 @@ export interface WebGpuReport {
 
 /** Everything `deno task info` prints. */
 export interface DeviceInfo {
+  /** Deno, V8 and TypeScript versions, OS, architecture and CPU count. */
   runtime: {
     deno: string;
     v8: string;
@@ -49,10 +53,13 @@ export interface DeviceInfo {
     arch: string;
     cpus: number;
   };
+  /** Versions of the tfjs packages in use. */
   tfjs: { core: string; layers: string; cpu: string; wasm: string; webgpu: string };
+  /** Each backend and whether it initialised. */
   backends: BackendReport[];
   /** The adapter, or why there is none. */
   webgpu: WebGpuReport | { error: string };
+  /** SIMD and threads support of the wasm backend. */
   wasm: WasmFeatures;
 }
 

@@ -29,9 +29,13 @@ export const WEBGPU_RAISED_LIMITS: readonly string[] = [
 
 /** A plain copy of `GPUAdapterInfo`, safe to keep after the device exists. */
 export interface WebGpuAdapterInfo {
+  /** Vendor name, e.g. `nvidia`. */
   vendor: string;
+  /** Architecture, e.g. `hopper`. */
   architecture: string;
+  /** Device identifier. */
   device: string;
+  /** Human-readable adapter name (driver and GPU). */
   description: string;
   /** True for software rasterisers (llvmpipe, lavapipe, SwiftShader, WARP). */
   isFallbackAdapter: boolean;
@@ -39,16 +43,23 @@ export interface WebGpuAdapterInfo {
 
 /** The subset of `GPUAdapter` the factory uses; tests pass a fake. */
 export interface WebGpuAdapterLike {
+  /** Optional features the adapter has. */
   readonly features: ReadonlySet<string>;
+  /** The adapter's limits (a GPUSupportedLimits). */
   readonly limits: object;
+  /** Adapter info, where the runtime exposes it as a property. */
   readonly info?: Partial<WebGpuAdapterInfo>;
+  /** True for a software fallback adapter. */
   readonly isFallbackAdapter?: boolean;
+  /** Adapter info on runtimes that still have the older method. */
   requestAdapterInfo?(): Promise<Partial<WebGpuAdapterInfo>>;
+  /** Creates the device. */
   requestDevice(descriptor: GPUDeviceDescriptor): Promise<GPUDevice>;
 }
 
 /** The subset of `GPU` (`navigator.gpu`) the factory uses. */
 export interface WebGpuLike {
+  /** Finds an adapter, or null. */
   requestAdapter(options?: GPURequestAdapterOptions): Promise<WebGpuAdapterLike | null>;
 }
 
@@ -62,7 +73,9 @@ export interface WebGpuDeviceOptions {
 
 /** An open device with what was asked for and what the adapter said about itself. */
 export interface WebGpuDeviceHandle {
+  /** The device, with the features and limits tfjs uses. */
   device: GPUDevice;
+  /** The adapter it came from. */
   adapterInfo: WebGpuAdapterInfo;
   /** Feature names actually requested. */
   features: string[];

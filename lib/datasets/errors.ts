@@ -17,6 +17,7 @@
  * ```
  */
 export class DatasetError extends Error {
+  /** Always `DatasetError`. */
   override name = "DatasetError";
   /** The offending file or folder. */
   readonly path: string;

@@ -22,7 +22,9 @@ export interface ImageFolderOptions {
 
 /** A file that was left out, and why. */
 export interface SkippedFile {
+  /** The file left out. */
   path: string;
+  /** Why, in a few words. */
   reason: string;
 }
 
@@ -101,8 +103,10 @@ async function listFiles(folder: string, seen = new Set<string>()): Promise<stri
  * ```
  */
 export class ImageFolder implements Dataset {
+  /** The folder holding one sub-folder per class. */
   readonly root: string;
   readonly classes: readonly string[];
+  /** Class name → label. */
   readonly classToIndex: Readonly<Record<string, number>>;
   /** `[path, label]` for every image, in sorted order. */
   readonly samples: readonly (readonly [string, number])[];

@@ -14,6 +14,7 @@ export interface InMemoryDatasetOptions {
   labels: Uint8Array | Int32Array;
   /** Height, width, channels of every image. */
   shape: [number, number, 1 | 3];
+  /** Class names by label. */
   classes: readonly string[];
 }
 
@@ -36,11 +37,15 @@ export interface InMemoryDatasetOptions {
  * ```
  */
 export class InMemoryDataset implements Dataset {
+  /** All images, uint8 HWC, one after another. */
   readonly images: Uint8Array;
+  /** Label of each image. */
   readonly labels: Uint8Array | Int32Array;
+  /** [height, width, channels] of every image. */
   readonly shape: [number, number, 1 | 3];
   readonly classes: readonly string[];
 
+  /** Wraps images and labels already in memory (checked for consistent sizes). */
   constructor(options: InMemoryDatasetOptions) {
     const [h, w, c] = options.shape;
     if (options.images.length !== options.labels.length * h * w * c) {

@@ -11,14 +11,21 @@ import { maybeGunzip } from "./_gzip.ts";
 
 /** One file of a dataset: its name and md5, as torchvision lists them. */
 export interface Resource {
+  /** File name on the mirrors. */
   file: string;
+  /** Its md5 checksum. */
   md5: string;
 }
 
-interface IdxSpec {
+/** Where an idx dataset's files come from and what its classes are called. */
+export interface IdxSpec {
+  /** torchvision's folder under the root (`MNIST`, `FashionMNIST`). */
   folder: string;
+  /** Base URLs tried in order. */
   mirrors: string[];
+  /** The four files with their checksums. */
   resources: Resource[];
+  /** Class names by label. */
   classes: string[];
 }
 

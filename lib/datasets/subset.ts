@@ -25,9 +25,12 @@ import { checkIndex, type Dataset, type Sample } from "./types.ts";
  * ```
  */
 export class Subset implements Dataset {
+  /** The dataset the indices point into. */
   readonly dataset: Dataset;
+  /** Indices into `dataset`, in this subset's order. */
   readonly indices: readonly number[];
 
+  /** A view of `dataset` at `indices` (each checked to be in range). */
   constructor(dataset: Dataset, indices: readonly number[]) {
     for (const index of indices) checkIndex(index, dataset.length);
     this.dataset = dataset;

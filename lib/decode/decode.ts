@@ -39,14 +39,19 @@ export interface DecodeOptions {
 
 /** An image in memory: uint8, height × width × channels, row-major (HWC). */
 export interface RawImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** 1 (grey) or 3 (RGB). */
   channels: 1 | 3;
+  /** Pixels, row-major HWC. */
   data: Uint8Array;
 }
 
 /** A decoded image and the format found in its bytes. */
 export interface DecodedImage extends RawImage {
+  /** The format the bytes were in. */
   format: "jpeg" | "png";
 }
 

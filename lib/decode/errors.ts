@@ -25,6 +25,7 @@ export type DecodeErrorReason =
  * ```
  */
 export class DecodeError extends Error {
+  /** Always `DecodeError`. */
   override name = "DecodeError";
   /** A short machine-readable reason. */
   readonly reason: DecodeErrorReason;

@@ -41,9 +41,13 @@ export function readExifOrientation(tiff: Uint8Array): number {
 
 /** Pixels in HWC order with their size. */
 export interface Pixels {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Channels per pixel. */
   channels: number;
+  /** Pixels, row-major HWC. */
   data: Uint8Array;
 }
 

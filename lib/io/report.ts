@@ -15,8 +15,11 @@ import type { EpochLog } from "../train/fit.ts";
 export interface ReportSample {
   /** Where it came from: a file path or `#index`. */
   source: string;
+  /** True class index. */
   truth: number;
+  /** Predicted class index. */
   predicted: number;
+  /** Probability of the predicted class. */
   confidence: number;
   /** Small uint8 image (grey or RGB) to embed. */
   thumbnail?: RawImage;
@@ -24,17 +27,25 @@ export interface ReportSample {
 
 /** What {@linkcode renderReport} draws. */
 export interface ReportData {
+  /** The page heading. */
   title: string;
   /** Lines under the title (dataset, model, backend…). */
   subtitle?: string[];
+  /** One entry per epoch, for the curves. */
   history: EpochLog[];
+  /** Marked on the curves (0-based epoch). */
   bestEpoch?: number | null;
+  /** Class names by label. */
   classes: readonly string[];
   /** `matrix[truth * n + predicted]`. */
   confusion: Int32Array | number[];
+  /** Per-class precision, recall and F1 with averages. */
   report: ClassificationReport;
+  /** Loss on the evaluated split. */
   loss: number;
+  /** Top-k accuracy and its k. */
   topK?: { k: number; accuracy: number };
+  /** Mistakes to show as thumbnails. */
   misclassified: ReportSample[];
   /** The resolved configuration, shown at the end. */
   config?: unknown;

@@ -105,7 +105,9 @@ class ProtoWriter {
 
 /** One scalar of an event. */
 export interface ScalarValue {
+  /** Scalar name, e.g. `loss/train`. */
   tag: string;
+  /** Its value (stored as float32). */
   value: number;
 }
 
@@ -113,9 +115,11 @@ export interface ScalarValue {
 export interface TensorBoardEvent {
   /** Seconds since the Unix epoch. */
   wallTime: number;
+  /** Global step (our runs use the epoch). */
   step: number;
   /** Set on the file's first event ("brain.Event:2"). */
   fileVersion?: string;
+  /** Scalars in this event. */
   scalars: ScalarValue[];
 }
 

@@ -9,9 +9,11 @@ import type { SampleSource } from "./source.ts";
 
 /** One batch: images NHWC (float32 after normalize/toFloat, else uint8), labels, indices. */
 export interface Batch {
+  /** Pixels of the whole batch, NHWC (Float32 after normalize, else uint8). */
   images: Float32Array | Uint8Array;
   /** [batch, height, width, channels]. */
   shape: [number, number, number, number];
+  /** Label of each image. */
   labels: Int32Array;
   /** The loader indices of the samples, in batch order. */
   indices: Int32Array;

@@ -19,10 +19,15 @@ export interface CacheOptions {
 
 /** One cached sample's pixels. */
 export interface CachedSample {
+  /** Sample index in the source. */
   index: number;
+  /** Width in pixels (after the cache's resize). */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** 1 (grey) or 3 (RGB). */
   channels: 1 | 3;
+  /** Pixels, row-major HWC. */
   data: Uint8Array;
 }
 
@@ -36,6 +41,7 @@ interface CacheIndex {
 
 /** Where a source's cache lives. */
 export interface CachePaths {
+  /** Cache folder. Default: `data/cache`. */
   dir: string;
   /** Packed pixels. */
   bin: string;

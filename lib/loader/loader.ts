@@ -97,15 +97,25 @@ function pending(): Pending {
  * ```
  */
 export class DataLoader implements AsyncIterable<Batch> {
+  /** The dataset batches come from. */
   readonly dataset: Dataset;
+  /** Samples per batch. */
   readonly batchSize: number;
+  /** Whether each epoch is reshuffled. */
   readonly shuffle: boolean;
+  /** Seed of the shuffle and of every random transform. */
   readonly seed: number;
+  /** Whether the last, smaller batch is dropped. */
   readonly dropLast: boolean;
+  /** Applied to every sample. */
   readonly transform: Transform;
+  /** Worker count (0: inline). */
   readonly numWorkers: number;
+  /** Most batches requested ahead of the consumer. */
   readonly prefetch: number;
+  /** The decoded-sample cache's settings, if on. */
   readonly cache: CacheOptions | undefined;
+  /** Whether workers live across epochs. */
   readonly persistentWorkers: boolean;
   #epoch = 0;
   #pool: WorkerPool | undefined;
@@ -113,6 +123,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   #resolved?: ResolvedSource;
   #inFlight = 0;
 
+  /** A loader over `dataset`; see {@linkcode DataLoaderOptions} for the defaults. */
   constructor(dataset: Dataset, options: DataLoaderOptions = {}) {
     this.dataset = dataset;
     this.batchSize = options.batchSize ?? 1;
@@ -161,6 +172,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     return batches;
   }
 
+  /** The next epoch's batches (`for await` counts epochs from 0). */
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
     return this.batches(this.#epoch++);
   }

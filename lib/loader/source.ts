@@ -12,9 +12,13 @@ import type { Dataset } from "../datasets/types.ts";
 
 /** Image files with labels, decoded in the worker. */
 export interface FileSource {
+  /** Images decoded from files. */
   kind: "files";
+  /** Path of each sample. */
   files: string[];
+  /** Label of each sample. */
   labels: Int32Array;
+  /** How files are decoded. */
   decode: DecodeOptions;
   /** Resize to this shorter side right after decoding (set when caching). */
   shorterSide?: number;
@@ -22,20 +26,27 @@ export interface FileSource {
 
 /** Fixed-size uint8 images in shared memory. */
 export interface MemorySource {
+  /** Images already in memory. */
   kind: "memory";
+  /** All images, uint8 HWC (shared with workers when they are used). */
   images: Uint8Array; // backed by a SharedArrayBuffer when workers are used
+  /** Label of each sample. */
   labels: Int32Array;
+  /** [height, width, channels] of every image. */
   shape: [number, number, 1 | 3];
 }
 
 /** Decoded samples of any size in one packed cache file (see cache.ts). */
 export interface PackedSource {
+  /** Images in a decoded-sample cache file. */
   kind: "packed";
+  /** The cache's packed binary file. */
   path: string;
   /** Byte offset of each sample in the file. */
   offsets: Float64Array;
   /** Height, width, channels of each sample, flattened. */
   dims: Int32Array;
+  /** Label of each sample. */
   labels: Int32Array;
 }
 
@@ -44,6 +55,7 @@ export type SampleSource = FileSource | MemorySource | PackedSource;
 
 /** A source plus, for subsets, which of its samples each loader index means. */
 export interface ResolvedSource {
+  /** Where the samples come from. */
   source: SampleSource;
   /** Loader index → source index. */
   indices: Int32Array;

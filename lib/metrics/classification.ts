@@ -8,9 +8,13 @@
 
 /** Metrics of one class. */
 export interface ClassMetrics {
+  /** Class name. */
   name: string;
+  /** Correct predictions of the class / all predictions of it. */
   precision: number;
+  /** Correct predictions of the class / its true samples. */
   recall: number;
+  /** Harmonic mean of precision and recall. */
   f1: number;
   /** True samples of the class. */
   support: number;
@@ -18,9 +22,13 @@ export interface ClassMetrics {
 
 /** Everything {@linkcode classificationReport} computes. */
 export interface ClassificationReport {
+  /** Top-1 accuracy over all samples. */
   accuracy: number;
+  /** Metrics of each class, by label. */
   perClass: ClassMetrics[];
+  /** Unweighted mean over classes. */
   macro: { precision: number; recall: number; f1: number };
+  /** Mean over classes weighted by support. */
   weighted: { precision: number; recall: number; f1: number };
 }
 

@@ -21,8 +21,11 @@ export type ModelBuilder = (options: ModelOptions) => LayersModel;
 
 /** A registry entry. */
 export interface ModelEntry {
+  /** Registry name, e.g. `resnet18`. */
   name: string;
+  /** One line about the architecture. */
   description: string;
+  /** Builds the model. */
   build: ModelBuilder;
 }
 

@@ -35,16 +35,23 @@ export interface TrainConfig {
   valSplit: number;
   /** Registry name (see `listModels()`); ignored with `pretrained`. */
   model: string;
+  /** Epochs to train. */
   epochs: number;
+  /** Images per step. */
   batchSize: number;
+  /** Base learning rate. */
   lr: number;
+  /** `adam`, `adamw` or `sgd`. */
   optimizer: OptimizerName;
   /** SGD momentum. */
   momentum: number;
+  /** L2 penalty (sgd, adam) or decoupled decay (adamw). */
   weightDecay: number;
+  /** Learning-rate schedule. */
   schedule: ScheduleName;
   /** Linear warm-up epochs for the cosine schedule. */
   warmupEpochs: number;
+  /** Augmentation recipe; `auto` picks one for the dataset. */
   augment: AugmentName;
   /** Model input side for image folders (pixels). */
   imgSize: number;
@@ -52,12 +59,15 @@ export interface TrainConfig {
   mixup: number;
   /** CutMix α; 0 turns it off. */
   cutmix: number;
+  /** Label smoothing of the cross-entropy. */
   labelSmoothing: number;
   /** Early-stopping patience in epochs on val_loss; 0 turns it off. */
   earlyStop: number;
   /** Global-norm gradient clipping; 0 turns it off. */
   clipNorm: number;
+  /** Seeds initialisation, shuffles, augmentation and MixUp. */
   seed: number;
+  /** `auto`, `webgpu`, `wasm` or `cpu`. */
   backend: BackendChoice;
   /** Loader workers; -1 means CPU cores − 1. */
   workers: number;
@@ -110,6 +120,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
 
 /** A configuration value that cannot work; the message names the setting. */
 export class ConfigError extends Error {
+  /** Always `ConfigError`. */
   override name = "ConfigError";
 }
 

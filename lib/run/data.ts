@@ -34,12 +34,17 @@ import type { AugmentName, TrainConfig } from "./config.ts";
 
 /** The datasets and pipelines of a run. */
 export interface RunData {
+  /** Training split. */
   train: Dataset;
+  /** Validation split. */
   validation: Dataset;
+  /** Class names by label. */
   classes: readonly string[];
   /** [height, width, channels] the model sees. */
   inputShape: [number, number, number];
+  /** Augmentation and normalisation for training. */
   trainTransform: Transform;
+  /** Deterministic preprocessing for validation and prediction. */
   evalTransform: Transform;
   /** True for image folders (decoded from files, so the cache helps). */
   fromFiles: boolean;
@@ -47,7 +52,9 @@ export interface RunData {
 
 /** Per-channel statistics for `normalize`. */
 export interface Normalization {
+  /** Per-channel mean, on the 0–1 scale. */
   mean: readonly number[];
+  /** Per-channel standard deviation, on the 0–1 scale. */
   std: readonly number[];
 }
 

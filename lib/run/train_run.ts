@@ -45,7 +45,9 @@ import { INCEPTION_NORMALIZATION, openRunData, type RunData } from "./data.ts";
 
 /** What predict and eval need to preprocess images as training did (`model/preprocessing.json`). */
 export interface Preprocessing {
+  /** Class names by label. */
   classes: string[];
+  /** [height, width, channels] the model takes. */
   inputShape: [number, number, number];
   /** The evaluation pipeline (resize, crop, normalize) as a transform spec. */
   transform: TransformSpec;
@@ -72,16 +74,21 @@ export interface TrainRunOptions {
 
 /** What a finished (or interrupted) run produced. */
 export interface TrainRunResult {
+  /** The run directory. */
   runDir: string;
+  /** The backend that trained. */
   backend: string;
+  /** Every epoch of the run, resumed ones included. */
   history: EpochLog[];
   /** Epoch (0-based) with the lowest validation loss. */
   bestEpoch: number | null;
+  /** Whether early stopping ended the run. */
   stoppedEarly: boolean;
   /** Set when the signal stopped the run: where `--resume` continues. */
   interrupted?: { epoch: number; step: number };
   /** The final model on the validation set (absent when interrupted). */
   evaluation?: Pick<EvaluationResult, "loss" | "accuracy" | "topK" | "k" | "report">;
+  /** Wall-clock seconds of this invocation. */
   seconds: number;
 }
 

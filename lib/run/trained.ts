@@ -17,7 +17,9 @@ import type { Preprocessing } from "./train_run.ts";
 
 /** A loaded model ready for prediction. */
 export interface TrainedModel {
+  /** The loaded TF.js LayersModel. */
   model: LayersModel;
+  /** Classes, input shape and the evaluation pipeline's spec. */
   preprocessing: Preprocessing;
   /** The evaluation pipeline rebuilt from `preprocessing.transform`. */
   transform: Transform;
@@ -76,7 +78,9 @@ export async function openTrainedModel(source: string): Promise<TrainedModel> {
 
 /** One prediction: the top-k classes with their probabilities. */
 export interface Prediction {
+  /** The image file. */
   file: string;
+  /** The k most probable classes, most probable first. */
   top: { label: string; index: number; probability: number }[];
 }
 

@@ -30,6 +30,7 @@ import type { LrSchedule } from "./schedules.ts";
 export interface LossOptions extends CrossEntropyOptions {
   /** Default: `cross-entropy`. */
   kind?: "cross-entropy" | "focal";
+  /** Focal loss settings (with `kind: "focal"`). */
   focal?: FocalLossOptions;
 }
 
@@ -47,25 +48,39 @@ export interface EarlyStoppingOptions {
 
 /** One epoch's figures. */
 export interface EpochLog {
+  /** Epoch index, from 0. */
   epoch: number;
+  /** Mean training loss over the epoch. */
   loss: number;
+  /** Training accuracy over the epoch (against the unmixed labels). */
   accuracy: number;
+  /** Validation loss, when a validation loader is given. */
   valLoss?: number;
+  /** Validation accuracy, when a validation loader is given. */
   valAccuracy?: number;
+  /** Learning rate at the end of the epoch. */
   lr: number;
+  /** Training throughput. */
   imagesPerSecond: number;
+  /** Seconds of training in the epoch (validation excluded). */
   seconds: number;
 }
 
 /** Progress within an epoch, every `readEvery` steps. */
 export interface StepInfo {
+  /** Epoch index, from 0. */
   epoch: number;
+  /** Steps done in the epoch. */
   step: number;
+  /** Steps in the epoch. */
   steps: number;
   /** Mean loss of the epoch so far. */
   loss: number;
+  /** Accuracy of the epoch so far. */
   accuracy: number;
+  /** Throughput of the epoch so far. */
   imagesPerSecond: number;
+  /** Current learning rate. */
   lr: number;
 }
 
@@ -73,6 +88,7 @@ export interface StepInfo {
 export interface StoppingState {
   /** Best monitored value so far. */
   best: number;
+  /** Epoch of the best monitored value, or null before the first. */
   bestEpoch: number | null;
   /** Epochs since the best one. */
   wait: number;
@@ -84,22 +100,29 @@ export interface StoppingState {
  * into a checkpoint's JSON as is.
  */
 export interface FitProgress {
+  /** Epoch in progress, or the next one at a boundary. */
   epoch: number;
+  /** Steps done in that epoch. */
   step: number;
   /** Sum of per-sample losses over the epoch's finished steps. */
   lossSum: number;
   /** Correct predictions over the epoch's finished steps. */
   correct: number;
+  /** Samples seen in the epoch's finished steps. */
   seen: number;
   /** Seconds spent in the epoch's finished steps. */
   seconds: number;
+  /** Logs of the finished epochs. */
   history: EpochLog[];
+  /** Early stopping's state. */
   stopping: StoppingState;
 }
 
 /** Hooks for progress bars, logs and checkpoints. Returning `"stop"` ends training. */
 export interface Callbacks {
+  /** Before an epoch's first step. */
   onEpochBegin?(epoch: number): void | Promise<void>;
+  /** Every `readEvery` steps and at the epoch's last step. */
   onStep?(info: StepInfo): void | Promise<void>;
   /** After each epoch; `progress` is where a checkpoint taken now would resume. */
   onEpochEnd?(log: EpochLog, progress: FitProgress): void | "stop" | Promise<void | "stop">;
@@ -107,12 +130,19 @@ export interface Callbacks {
 
 /** Options for {@linkcode fit}. */
 export interface FitOptions {
+  /** Train until this many epochs are done. */
   epochs: number;
+  /** Classes of the labels. */
   numClasses: number;
+  /** An optimizer, or the options to create one (disposed at the end). */
   optimizer: Optimizer | OptimizerOptions;
+  /** The loss. Default: cross-entropy on logits. */
   loss?: LossOptions;
+  /** Learning-rate schedule. Default: constant. */
   schedule?: LrSchedule;
+  /** Evaluated after each epoch (val_loss, val_accuracy). */
   validation?: DataLoader;
+  /** Stop when the monitored value stops improving. */
   earlyStopping?: EarlyStoppingOptions;
   /** Clip gradients to this global L2 norm. */
   clipNorm?: number;
@@ -128,6 +158,7 @@ export interface FitOptions {
   initialEpoch?: number;
   /** Seeds MixUp/CutMix. Default: 0. */
   seed?: number;
+  /** Progress, logging and checkpoint hooks. */
   callbacks?: Callbacks;
   /**
    * Stops after the step in progress when aborted (Ctrl-C): the result's `interrupted` says
@@ -143,9 +174,11 @@ export interface FitOptions {
 
 /** What {@linkcode fit} returns. */
 export interface FitResult {
+  /** One log per finished epoch. */
   history: EpochLog[];
   /** Epoch with the best monitored value (with early stopping). */
   bestEpoch: number | null;
+  /** Whether early stopping ended training. */
   stoppedEarly: boolean;
   /** Set when `signal` stopped training: where to resume. */
   interrupted?: FitProgress;
@@ -401,12 +434,15 @@ export async function fit(
 
 /** Options for {@linkcode evaluate}. */
 export interface EvaluateOptions {
+  /** Classes of the labels. */
   numClasses: number;
   /** Class names for the report. Default: the loader's dataset classes. */
   classes?: readonly string[];
+  /** The loss reported. Default: cross-entropy. */
   loss?: LossOptions;
   /** k of the top-k accuracy. Default: 5. */
   topK?: number;
+  /** Applied to each batch of images before the model (e.g. scaling). */
   inputTransform?: (images: tf.Tensor4D) => tf.Tensor4D;
 }
 
@@ -414,7 +450,9 @@ export interface EvaluateOptions {
 export interface Misclassified {
   /** Index in the loader's dataset. */
   index: number;
+  /** True class. */
   truth: number;
+  /** Predicted class. */
   predicted: number;
   /** Softmax probability of the predicted class. */
   confidence: number;
@@ -424,13 +462,19 @@ export interface Misclassified {
 
 /** What {@linkcode evaluate} returns. */
 export interface EvaluationResult {
+  /** Mean loss. */
   loss: number;
   /** Top-1 accuracy. */
   accuracy: number;
+  /** Top-k accuracy. */
   topK: number;
+  /** The k of `topK`. */
   k: number;
+  /** Counts, `confusion[truth * numClasses + predicted]`. */
   confusion: Int32Array;
+  /** Per-class precision, recall and F1 with averages. */
   report: ClassificationReport;
+  /** Every misclassified sample, in loader order. */
   misclassified: Misclassified[];
 }
 

@@ -35,7 +35,9 @@ export function sampleBeta(rng: Rng, alpha: number): number {
 
 /** A mixed batch: images and soft targets [batch, classes]. */
 export interface MixedBatch {
+  /** The mixed images. */
   images: tf.Tensor4D;
+  /** Soft targets, one row per image, each summing to 1. */
   targets: tf.Tensor2D;
 }
 

@@ -11,6 +11,7 @@ export type OptimizerName = "sgd" | "adam" | "adamw";
 
 /** Options for {@linkcode createOptimizer}; defaults are PyTorch's. */
 export interface OptimizerOptions {
+  /** `sgd`, `adam` or `adamw`. */
   name: OptimizerName;
   /** Learning rate. */
   lr: number;
@@ -28,10 +29,13 @@ export interface OptimizerOptions {
 
 /** An optimizer over named variables whose learning rate can change between steps. */
 export class Optimizer {
+  /** The options with PyTorch's defaults filled in. */
   readonly options: Required<OptimizerOptions>;
+  /** The tfjs optimizer doing the update. */
   readonly inner: tf.Optimizer;
   #lr: number;
 
+  /** Creates the optimizer; prefer {@linkcode createOptimizer}. */
   constructor(options: OptimizerOptions) {
     this.options = {
       momentum: 0,
@@ -106,6 +110,7 @@ export class Optimizer {
     return this.inner.setWeights(weights);
   }
 
+  /** Frees the optimizer's state tensors. */
   dispose(): void {
     this.inner.dispose();
   }

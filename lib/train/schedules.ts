@@ -7,6 +7,7 @@
 
 /** A schedule maps training progress to a learning rate. */
 export interface LrSchedule {
+  /** Schedule name, for logs. */
   readonly name: string;
   /** The learning rate for `step` (0-based) of `epoch` (0-based). */
   lr(baseLr: number, epoch: number, step: number, stepsPerEpoch: number): number;
@@ -14,6 +15,7 @@ export interface LrSchedule {
   observe?(metric: number): void;
   /** State to checkpoint and restore. */
   state?(): Record<string, number>;
+  /** Restores state saved by `state()`. */
   restore?(state: Record<string, number>): void;
 }
 

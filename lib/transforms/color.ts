@@ -126,8 +126,11 @@ export type JitterRange = number | readonly [number, number];
 
 /** Options for {@linkcode colorJitter}. */
 export interface ColorJitterOptions {
+  /** Brightness factor range (a number b means [max(0, 1 − b), 1 + b]). */
   brightness?: JitterRange;
+  /** Contrast factor range, like brightness. */
   contrast?: JitterRange;
+  /** Saturation factor range, like brightness. */
   saturation?: JitterRange;
   /** At most 0.5. */
   hue?: JitterRange;

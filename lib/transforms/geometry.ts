@@ -270,6 +270,7 @@ export interface RandomResizedCropOptions {
   scale?: readonly [number, number];
   /** Range of the crop's aspect ratio. Default: [3/4, 4/3]. */
   ratio?: readonly [number, number];
+  /** Resampling filter. Default: bilinear. */
   interpolation?: "bilinear" | "bicubic";
 }
 

@@ -14,22 +14,24 @@ import {
 import { normalize } from "./tensor.ts";
 import type { Transform } from "./types.ts";
 
-/** ImageNet's per-channel mean and std (torchvision's pretrained models). */
+/** ImageNet's per-channel mean (torchvision's pretrained models). */
 export const IMAGENET_MEAN: readonly number[] = [0.485, 0.456, 0.406];
-/** @see IMAGENET_MEAN */
+/** ImageNet's per-channel standard deviation. */
 export const IMAGENET_STD: readonly number[] = [0.229, 0.224, 0.225];
-/** MNIST's mean and std (0.1307, 0.3081). */
+/** MNIST's mean, 0.1307. */
 export const MNIST_MEAN: readonly number[] = [0.1307];
-/** @see MNIST_MEAN */
+/** MNIST's standard deviation, 0.3081. */
 export const MNIST_STD: readonly number[] = [0.3081];
-/** CIFAR-10's per-channel mean and std. */
+/** CIFAR-10's per-channel mean. */
 export const CIFAR_MEAN: readonly number[] = [0.4914, 0.4822, 0.4465];
-/** @see CIFAR_MEAN */
+/** CIFAR-10's per-channel standard deviation. */
 export const CIFAR_STD: readonly number[] = [0.2470, 0.2435, 0.2616];
 
 /** A named recipe: what training and evaluation apply. */
 export interface Preset {
+  /** The training pipeline (with augmentation). */
   train: Transform;
+  /** The evaluation pipeline (deterministic). */
   eval: Transform;
 }
 

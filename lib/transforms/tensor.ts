@@ -32,7 +32,9 @@ export function toFloat(): Transform {
 
 /** Per-channel statistics for {@linkcode normalize}, on the [0, 1] scale. */
 export interface NormalizeOptions {
+  /** Per-channel mean, on the 0–1 scale. */
   mean: readonly number[];
+  /** Per-channel standard deviation, on the 0–1 scale. */
   std: readonly number[];
 }
 

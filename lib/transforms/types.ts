@@ -9,9 +9,13 @@ import type { Rng } from "../_internal/rng.ts";
 
 /** Float pixels, HWC, after `toFloat` or `normalize`. */
 export interface FloatImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** 1 (grey) or 3 (RGB). */
   channels: 1 | 3;
+  /** Pixels, row-major HWC. */
   data: Float32Array;
 }
 
@@ -20,12 +24,15 @@ export type AnyImage = RawImage | FloatImage;
 
 /** A JSON-serialisable description of a transform: `{ name, options }`. */
 export interface TransformSpec {
+  /** Transform name, e.g. `randomCrop`. */
   name: string;
+  /** Its options, as JSON. */
   options: Record<string, unknown>;
 }
 
 /** One step of a pipeline. Random transforms draw only from `rng`. */
 export interface Transform extends TransformSpec {
+  /** Returns the transformed image; random choices come from `rng`. */
   apply(image: AnyImage, rng: Rng): AnyImage;
 }
 
