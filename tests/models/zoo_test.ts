@@ -9,6 +9,7 @@ const trainable = (model: LayersModel) =>
 Deno.test("every architecture the issue names is registered", () => {
   assert.deepEqual(listModels().map((m) => m.name), [
     "cifar-cnn",
+    "compact-cnn",
     "lenet",
     "mobilenetv2",
     "resnet18",
@@ -17,7 +18,7 @@ Deno.test("every architecture the issue names is registered", () => {
   ]);
   assert.throws(
     () => createModel("resnet50", { inputShape: [32, 32, 3], numClasses: 10 }),
-    /unknown model 'resnet50'; available: cifar-cnn, lenet, mobilenetv2, resnet18, small-cnn, vgg11-bn/,
+    /unknown model 'resnet50'; available: cifar-cnn, compact-cnn, lenet, mobilenetv2, resnet18, small-cnn, vgg11-bn/,
   );
 });
 
