@@ -31,10 +31,16 @@ interface CifarSpec {
   numClasses: number;
 }
 
+/** Where the CIFAR archives are downloaded from (the same as torchvision). */
+export const CIFAR_URLS: readonly string[] = [
+  "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+  "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+];
+
 const CIFAR10: CifarSpec = {
   folder: "cifar-10-batches-bin",
   archive: "cifar-10-binary.tar.gz",
-  url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+  url: CIFAR_URLS[0],
   md5: "c32a1d4ab5d03f1284b67883e8d87530",
   trainFiles: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`),
   testFiles: ["test_batch.bin"],
@@ -46,7 +52,7 @@ const CIFAR10: CifarSpec = {
 const CIFAR100: CifarSpec = {
   folder: "cifar-100-binary",
   archive: "cifar-100-binary.tar.gz",
-  url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+  url: CIFAR_URLS[1],
   md5: "03b5dce01913d631647c71ecec9e9cb8",
   trainFiles: ["train.bin"],
   testFiles: ["test.bin"],

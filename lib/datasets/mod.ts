@@ -22,3 +22,4 @@ export * from "./mnist.ts";
 export * from "./cifar.ts";
 export * from "./download.ts";
 export * from "./shapes.ts";
+export * from "./hosts.ts";
