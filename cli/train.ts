@@ -36,7 +36,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   },
   epochs: { type: "string", description: "epochs to train", default: String(d.epochs) },
   "batch-size": { type: "string", description: "images per step", default: String(d.batchSize) },
-  lr: { type: "string", description: "learning rate", default: String(d.lr) },
+  lr: { type: "string", description: "learning rate; default by dataset", default: "auto" },
   optimizer: { type: "string", description: "adam, adamw or sgd", default: d.optimizer },
   momentum: { type: "string", description: "SGD momentum", default: String(d.momentum) },
   "weight-decay": {

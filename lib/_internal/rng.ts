@@ -55,3 +55,19 @@ export class Rng {
     return items;
   }
 }
+
+/**
+ * Runs `body` with `Math.random` replaced by a generator seeded from `seed`. tfjs draws the seed
+ * of every unseeded initializer and random op from `Math.random`, so building a model inside this
+ * gives the same weights for the same seed, whatever initializers its layers use.
+ */
+export function withSeededMathRandom<T>(seed: readonly number[], body: () => T): T {
+  const rng = new Rng(...seed);
+  const random = Math.random;
+  Math.random = () => rng.next();
+  try {
+    return body();
+  } finally {
+    Math.random = random;
+  }
+}

@@ -5,6 +5,7 @@
  * @module
  */
 import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { withSeededMathRandom } from "../_internal/rng.ts";
 
 /** What every builder receives: the input shape comes from the dataset, not the model. */
 export interface ModelOptions {
@@ -12,7 +13,7 @@ export interface ModelOptions {
   inputShape: [number, number, number];
   /** Number of classes; the model outputs that many logits. */
   numClasses: number;
-  /** Seeds the initial weights (models whose file says so), for reproducible runs. */
+  /** Seeds the initial weights: the same seed builds the same weights, for any model. */
   seed?: number;
 }
 
@@ -76,7 +77,8 @@ export function createModel(name: string, options: ModelOptions): LayersModel {
       `unknown model '${name}'; available: ${[...registry.keys()].sort().join(", ")}`,
     );
   }
-  return entry.build(options);
+  if (options.seed === undefined) return entry.build(options);
+  return withSeededMathRandom([options.seed, 0x1a17], () => entry.build(options));
 }
 
 /**

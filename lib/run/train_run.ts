@@ -38,7 +38,7 @@ import {
   stepLR,
 } from "../train/schedules.ts";
 import { centerCrop, resize } from "../transforms/geometry.ts";
-import { Rng } from "../_internal/rng.ts";
+import { Rng, withSeededMathRandom } from "../_internal/rng.ts";
 import type { TransformSpec } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
 import { INCEPTION_NORMALIZATION, openRunData, type RunData } from "./data.ts";
@@ -267,7 +267,10 @@ export async function trainRun(
   const numClasses = data.classes.length;
   let model: LayersModel;
   if (pretrained.model) {
-    const prepared = prepareTransfer(pretrained.model, config, numClasses);
+    const prepared = withSeededMathRandom(
+      [config.seed, 0x4ead],
+      () => prepareTransfer(pretrained.model!, config, numClasses),
+    );
     model = prepared.model;
     if (prepared.frozen > 0) log(`froze ${prepared.frozen} layers; training the new head`);
   } else {

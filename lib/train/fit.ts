@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { withDropoutSeed } from "./_dropout.ts";
 import { Rng } from "../_internal/rng.ts";
 import type { Batch, DataLoader } from "../loader/loader.ts";
 import {
@@ -273,7 +274,14 @@ export async function fit(
     return out;
   };
 
-  const trainStep = (images: tf.Tensor4D, labels: tf.Tensor1D, rng: Rng) => {
+  const trainStep = (
+    images: tf.Tensor4D,
+    labels: tf.Tensor1D,
+    epoch: number,
+    step: number,
+  ) => {
+    // One generator per step, so a run resumed mid-epoch draws the same numbers.
+    const rng = new Rng(seed, 0x313, epoch, step);
     const vars = variables();
     let inputs = images;
     let targets: tf.Tensor1D | tf.Tensor2D = labels;
@@ -290,7 +298,10 @@ export async function fit(
     }
     let correct: tf.Scalar | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = model.apply(inputs, { training: true }) as tf.Tensor2D;
+      const logits = withDropoutSeed(
+        [seed, 0xd0, epoch, step],
+        () => model.apply(inputs, { training: true }) as tf.Tensor2D,
+      );
       correct = tf.keep(
         tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), labels), "float32")) as tf.Scalar,
       );
@@ -330,8 +341,7 @@ export async function fit(
       for await (const batch of train.batches(epoch, { skip: step })) {
         optimizer.lr = options.schedule?.lr(baseLr, epoch, step, steps) ?? baseLr;
         const { images, labels } = toTensors(batch, options.inputTransform);
-        // One generator per step, so a run resumed mid-epoch draws the same numbers.
-        const result = trainStep(images, labels, new Rng(seed, 0x313, epoch, step));
+        const result = trainStep(images, labels, epoch, step);
         const [nextLoss, nextCorrect] = tf.tidy(() => [
           tf.add(lossSum, tf.mul(result.loss, batch.labels.length)),
           tf.add(correctSum, result.correct),

@@ -30,7 +30,7 @@ Deno.test("train: unknown flags fail with a suggestion, --help shows options and
   const { result, out } = await quietly(() => trainCommand(["--help"]));
   assert.equal(result, 0);
   assert.match(out, /--pretrained/);
-  assert.match(out, /Examples:\n  deno task train /);
+  assert.match(out, /Examples:\n {2}deno task train /);
 });
 
 Deno.test("eval and predict require a run", async () => {

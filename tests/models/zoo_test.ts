@@ -64,3 +64,17 @@ Deno.test("each model maps a batch to logits and takes a training step on wasm",
     model.dispose();
   }
 });
+
+Deno.test("the same seed builds the same weights for every model; another seed does not", async () => {
+  await useBackend("wasm");
+  for (const { name } of listModels()) {
+    const inputShape: [number, number, number] = name === "lenet" ? [28, 28, 1] : [32, 32, 3];
+    const build = (seed: number) => createModel(name, { inputShape, numClasses: 10, seed });
+    const [a, b, c] = [build(3), build(3), build(4)];
+    const flat = (m: typeof a) => m.getWeights().map((w) => w.dataSync());
+    const [wa, wb, wc] = [flat(a), flat(b), flat(c)];
+    assert.ok(wa.every((w, i) => w.every((v, j) => v === wb[i][j])), `${name}: same seed`);
+    assert.ok(wa.some((w, i) => w.some((v, j) => v !== wc[i][j])), `${name}: other seed`);
+    for (const m of [a, b, c]) m.dispose();
+  }
+});

@@ -9,6 +9,7 @@ import {
   DataLoader,
   evaluate,
   fit,
+  type FitOptions,
   focalLoss,
   mixup,
   normalize,
@@ -233,4 +234,30 @@ Deno.test("evaluate reports loss, top-1/top-k, per-class metrics and the misclas
     assert.ok(m.confidence > 0 && m.confidence <= 1);
   }
   model.dispose();
+});
+
+/** Whether two models hold bit-identical weights (a loop: deepEqual is slow on 400k floats). */
+function sameWeights(a: tfl.LayersModel, b: tfl.LayersModel): boolean {
+  const [x, y] = [a.getWeights(), b.getWeights()];
+  return x.length === y.length && x.every((w, i) => {
+    const [p, q] = [w.dataSync(), y[i].dataSync()];
+    return p.length === q.length && p.every((v, j) => Object.is(v, q[j]));
+  });
+}
+
+Deno.test("dropout is seeded per step: the same seed gives the same weights, another seed not", async () => {
+  await useBackend("wasm");
+  const data = shapes({ size: 96 });
+  const train = async (seed: number) => {
+    const net = createModel("small-cnn", { inputShape: [32, 32, 3], numClasses: 10, seed: 1 });
+    const optimizer = createOptimizer({ name: "adam", lr: 1e-3 });
+    const loader = new DataLoader(data, { batchSize: 32, shuffle: true, numWorkers: 0, transform });
+    await fit(net, loader, { epochs: 2, numClasses: 10, optimizer, seed });
+    optimizer.dispose();
+    return net;
+  };
+  const [a, b, c] = [await train(5), await train(5), await train(6)];
+  assert.ok(sameWeights(a, b), "same seed, same dropout masks");
+  assert.ok(!sameWeights(a, c), "another seed, other masks");
+  for (const net of [a, b, c]) net.dispose();
 });
