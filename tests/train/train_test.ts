@@ -9,7 +9,6 @@ import {
   DataLoader,
   evaluate,
   fit,
-  type FitOptions,
   focalLoss,
   mixup,
   normalize,
