@@ -98,6 +98,16 @@ export const TRAIN_FLAGS: FlagSpecs = {
     description: "with --pretrained: backbone, none, or a layer to freeze up to",
     default: d.freeze,
   },
+  "unfreeze-at": {
+    type: "string",
+    description: "with --pretrained: unfreeze the backbone at this epoch (0: never)",
+    default: String(d.unfreezeAt),
+  },
+  "backbone-lr-scale": {
+    type: "string",
+    description: "backbone lr as a fraction of --lr once unfrozen",
+    default: String(d.backboneLrScale),
+  },
   quantize: {
     type: "string",
     description: "exported weights: none, float16 or uint8",

@@ -26,10 +26,18 @@ export interface CheckpointState {
   progress?: FitProgress;
 }
 
-interface Stored extends CheckpointState {
-  version: 1;
-  optimizerNames: string[];
+/** One tfjs optimizer's share of the stored optimizer tensors. */
+interface StoredPart {
+  names: string[];
   adamAccumulators?: [number, number];
+}
+
+interface Stored extends CheckpointState {
+  version: 2;
+  /** The default optimizer, then one per param group. */
+  optimizerParts: StoredPart[];
+  /** Param groups by position in the model's variables (names differ between builds). */
+  paramGroups: { indices: number[]; lrScale: number }[];
 }
 
 /** Tensors by position (names differ between two builds of the same model). */
@@ -53,6 +61,19 @@ async function readTensors(dir: string, name: string): Promise<tf.Tensor[]> {
   return specs.map((spec) => map[spec.name]);
 }
 
+/**
+ * The model's variables layer by layer. `model.getWeights()` lists trainable weights first, so
+ * its order changes when layers are frozen or unfrozen; this order does not.
+ */
+function modelVariables(model: LayersModel) {
+  return model.layers.flatMap((layer) => layer.weights);
+}
+
+/** The tf.Variable names behind {@linkcode modelVariables}, as optimizers know them. */
+function variableNames(model: LayersModel): string[] {
+  return modelVariables(model).map((v) => (v.read() as tf.Variable).name);
+}
+
 type AdamInternals = { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
 
 /**
@@ -68,19 +89,31 @@ export async function saveCheckpoint(
   dir: string,
   { model, optimizer, state }: { model: LayersModel; optimizer: Optimizer; state: CheckpointState },
 ): Promise<void> {
-  const optimizerWeights = await optimizer.getWeights();
-  const adam = optimizer.inner as unknown as AdamInternals;
+  const parts: StoredPart[] = [];
+  const optimizerWeights: { name: string; tensor: tf.Tensor }[] = [];
+  for (const inner of optimizer.innerOptimizers) {
+    const weights = await inner.getWeights();
+    const adam = inner as unknown as AdamInternals;
+    parts.push({
+      names: weights.map((w) => w.name),
+      adamAccumulators: adam.accBeta1 && adam.accBeta2
+        ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]]
+        : undefined,
+    });
+    optimizerWeights.push(...weights);
+  }
   const stored: Stored = {
-    version: 1,
+    version: 2,
     ...state,
-    optimizerNames: optimizerWeights.map((w) => w.name),
-    adamAccumulators: adam.accBeta1 && adam.accBeta2
-      ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]]
-      : undefined,
+    optimizerParts: parts,
+    paramGroups: optimizer.paramGroups.map(({ names, lrScale }) => {
+      const position = new Map(variableNames(model).map((name, i) => [name, i]));
+      return { indices: names.map((name) => position.get(name) ?? -1), lrScale };
+    }),
   };
   try {
     await replaceDirAtomic(dir, async (temp) => {
-      await writeTensors(temp, "model", model.getWeights());
+      await writeTensors(temp, "model", modelVariables(model).map((v) => v.read()));
       await writeTensors(temp, "optimizer", optimizerWeights.map((w) => w.tensor));
       await Deno.writeTextFile(join(temp, "state.json"), JSON.stringify(stored, null, 1));
     });
@@ -113,24 +146,43 @@ export async function loadCheckpoint(
     throw new Error(`${dir}: not a checkpoint (${error instanceof Error ? error.message : error})`);
   }
   const weights = await readTensors(dir, "model");
-  const expected = model.getWeights().length;
-  if (weights.length !== expected) {
+  const variables = modelVariables(model);
+  const mismatch = weights.length !== variables.length
+    ? `holds ${weights.length} weight tensors, the model has ${variables.length}`
+    : variables.findIndex((v, i) => v.shape.join() !== weights[i].shape.join());
+  if (typeof mismatch === "string" || mismatch >= 0) {
     tf.dispose(weights);
-    throw new Error(`${dir}: holds ${weights.length} weight tensors, the model has ${expected}`);
+    const detail = typeof mismatch === "string"
+      ? mismatch
+      : `weight ${mismatch} (${variables[mismatch].name}) has another shape`;
+    throw new Error(`${dir}: ${detail}; is it a checkpoint of this model?`);
   }
-  model.setWeights(weights);
+  variables.forEach((v, i) => v.write(weights[i]));
   tf.dispose(weights);
-  const state = await readTensors(dir, "optimizer");
-  await optimizer.setWeights(
-    state.map((tensor, i) => ({ name: stored.optimizerNames[i], tensor })),
-  );
-  tf.dispose(state);
-  const adam = optimizer.inner as unknown as AdamInternals;
-  if (stored.adamAccumulators && adam.accBeta1 && adam.accBeta2) {
-    // tfjs recomputes these as β^t, which rounds differently from the running product.
-    adam.accBeta1.assign(tf.scalar(stored.adamAccumulators[0]));
-    adam.accBeta2.assign(tf.scalar(stored.adamAccumulators[1]));
+  if (stored.version !== 2) {
+    throw new Error(`${dir}: checkpoint version ${stored.version} is not 2`);
   }
-  const { version: _version, optimizerNames: _names, adamAccumulators: _acc, ...rest } = stored;
+  const current = variableNames(model);
+  const known = new Set(optimizer.paramGroups.map((group) => group.names.join("\n")));
+  for (const { indices, lrScale } of stored.paramGroups) {
+    const names = indices.map((i) => current[i]);
+    if (!known.has(names.join("\n"))) optimizer.addParamGroup(names, lrScale);
+  }
+  const state = await readTensors(dir, "optimizer");
+  const inners = optimizer.innerOptimizers;
+  let offset = 0;
+  for (const [i, part] of stored.optimizerParts.entries()) {
+    const tensors = state.slice(offset, offset + part.names.length);
+    offset += part.names.length;
+    await inners[i].setWeights(tensors.map((tensor, k) => ({ name: part.names[k], tensor })));
+    const adam = inners[i] as unknown as AdamInternals;
+    if (part.adamAccumulators && adam.accBeta1 && adam.accBeta2) {
+      // tfjs recomputes these as β^t, which rounds differently from the running product.
+      adam.accBeta1.assign(tf.scalar(part.adamAccumulators[0]));
+      adam.accBeta2.assign(tf.scalar(part.adamAccumulators[1]));
+    }
+  }
+  tf.dispose(state);
+  const { version: _version, optimizerParts: _parts, paramGroups: _groups, ...rest } = stored;
   return rest;
 }

@@ -77,6 +77,10 @@ export interface TrainConfig {
   pretrained: string | null;
   /** With `pretrained`: `backbone` (all but the new head), `none`, or a layer name to freeze up to. */
   freeze: string;
+  /** With `pretrained`: unfreeze the backbone at this epoch (0: never). */
+  unfreezeAt: number;
+  /** Backbone learning rate as a fraction of `lr` once unfrozen. */
+  backboneLrScale: number;
   /** Weight quantization of the exported model. */
   quantize: Quantization;
   /** Parent folder of run directories. */
@@ -113,6 +117,8 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
   cache: true,
   pretrained: null,
   freeze: "backbone",
+  unfreezeAt: 0,
+  backboneLrScale: 0.1,
   quantize: "none",
   out: "runs",
   name: null,
@@ -252,6 +258,8 @@ export function resolveTrainConfig(
     cache: boolean("cache", raw.cache),
     pretrained: nullableText("pretrained"),
     freeze: text("freeze", raw.freeze),
+    unfreezeAt: number("unfreezeAt", raw.unfreezeAt, { min: 0, integer: true }),
+    backboneLrScale: number("backboneLrScale", raw.backboneLrScale, { min: 0, max: 1 }),
     quantize: oneOf("quantize", raw.quantize, ["none", "float16", "uint8"] as const),
     out: text("out", raw.out),
     name: nullableText("name"),

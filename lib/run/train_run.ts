@@ -19,7 +19,7 @@ import { renderReport, type ReportSample } from "../io/report.ts";
 import { SummaryWriter } from "../io/tensorboard.ts";
 import { DataLoader } from "../loader/loader.ts";
 import { createModel } from "../models/registry.ts";
-import { freeze, replaceHead } from "../models/transfer.ts";
+import { freeze, replaceHead, unfreeze } from "../models/transfer.ts";
 import "../models/mod.ts";
 import {
   type Callbacks,
@@ -162,6 +162,20 @@ function prepareTransfer(model: LayersModel, config: TrainConfig, numClasses: nu
   return { model: withHead, frozen };
 }
 
+/**
+ * Unfreezes the backbone and gives its variables a param group at `backboneLrScale` × lr, so the
+ * head's optimizer state is untouched and the backbone moves gently (classic fine-tuning).
+ */
+function unfreezeBackbone(model: LayersModel, optimizer: Optimizer, config: TrainConfig) {
+  const names = (weights: LayersModel["trainableWeights"]) =>
+    weights.map((weight) => (weight.read() as tf.Variable).name);
+  const head = new Set(names(model.trainableWeights));
+  unfreeze(model);
+  const backbone = names(model.trainableWeights).filter((name) => !head.has(name));
+  optimizer.addParamGroup(backbone, config.backboneLrScale);
+  return backbone.length;
+}
+
 /** A small view of a sample for the report: native size up to 96 px, else shrunk and cropped. */
 function thumbnail(image: RawImage): RawImage {
   if (Math.min(image.width, image.height) <= 96) return image;
@@ -297,6 +311,7 @@ export async function trainRun(
       optimizer,
     });
     if (state.schedule && schedule?.restore) schedule.restore(state.schedule);
+    if (optimizer.paramGroups.length > 0) unfreeze(model); // the checkpoint came after unfreezing
     resume = state.progress ?? {
       epoch: state.epoch,
       step: 0,
@@ -338,7 +353,17 @@ export async function trainRun(
       readEvery: options.readEvery,
       resume,
       callbacks: {
-        onEpochBegin: options.callbacks?.onEpochBegin,
+        onEpochBegin: async (epoch) => {
+          if (pretrained.model && config.unfreezeAt > 0 && epoch === config.unfreezeAt) {
+            const count = unfreezeBackbone(model, optimizer, config);
+            log(
+              `epoch ${
+                epoch + 1
+              }: unfroze the backbone (${count} variables at lr × ${config.backboneLrScale})`,
+            );
+          }
+          await options.callbacks?.onEpochBegin?.(epoch);
+        },
         onStep: options.callbacks?.onStep,
         onEpochEnd: async (entry, progress) => {
           history.push(entry);

@@ -27,12 +27,30 @@ export interface OptimizerOptions {
   eps?: number;
 }
 
-/** An optimizer over named variables whose learning rate can change between steps. */
+/** A set of variables trained at a fraction of the learning rate, like a PyTorch param group. */
+export interface ParamGroup {
+  /** Variable names in the group. */
+  names: string[];
+  /** Learning-rate multiplier of the group. */
+  lrScale: number;
+}
+
+interface Group extends ParamGroup {
+  inner: tf.Optimizer;
+  members: Set<string>;
+}
+
+/**
+ * An optimizer over named variables whose learning rate can change between steps. Variables in
+ * a {@linkcode ParamGroup} (see `addParamGroup`) get their own state and a scaled learning rate,
+ * so a backbone unfrozen mid-run can train ten times slower than the head.
+ */
 export class Optimizer {
   /** The options with PyTorch's defaults filled in. */
   readonly options: Required<OptimizerOptions>;
-  /** The tfjs optimizer doing the update. */
+  /** The tfjs optimizer updating the variables outside any param group. */
   readonly inner: tf.Optimizer;
+  readonly #groups: Group[] = [];
   #lr: number;
 
   /** Creates the optimizer; prefer {@linkcode createOptimizer}. */
@@ -45,43 +63,82 @@ export class Optimizer {
       eps: 1e-8,
       ...options,
     };
-    const { name, lr, momentum, nesterov, betas, eps } = this.options;
-    this.#lr = lr;
-    if (name === "sgd") {
-      this.inner = momentum > 0 ? tf.train.momentum(lr, momentum, nesterov) : tf.train.sgd(lr);
-    } else if (name === "adam" || name === "adamw") {
-      this.inner = tf.train.adam(lr, betas[0], betas[1], eps);
-    } else {
-      throw new RangeError(`unknown optimizer '${name}': expected sgd, adam or adamw`);
+    if (!["sgd", "adam", "adamw"].includes(this.options.name)) {
+      throw new RangeError(`unknown optimizer '${this.options.name}': expected sgd, adam or adamw`);
     }
+    this.#lr = this.options.lr;
+    this.inner = this.#createInner(this.#lr);
   }
 
-  /** The current learning rate. */
+  #createInner(lr: number): tf.Optimizer {
+    const { name, momentum, nesterov, betas, eps } = this.options;
+    if (name === "sgd") {
+      return momentum > 0 ? tf.train.momentum(lr, momentum, nesterov) : tf.train.sgd(lr);
+    }
+    return tf.train.adam(lr, betas[0], betas[1], eps);
+  }
+
+  /** The current learning rate (of variables outside param groups). */
   get lr(): number {
     return this.#lr;
   }
 
   set lr(value: number) {
     this.#lr = value;
-    const inner = this.inner as unknown as {
-      setLearningRate?: (lr: number) => void;
-      learningRate: number;
-    };
-    if (inner.setLearningRate) inner.setLearningRate(value);
-    else inner.learningRate = value;
+    setLearningRate(this.inner, value);
+    for (const group of this.#groups) setLearningRate(group.inner, value * group.lrScale);
+  }
+
+  /** The param groups added so far. */
+  get paramGroups(): ParamGroup[] {
+    return this.#groups.map(({ names, lrScale }) => ({ names: [...names], lrScale }));
+  }
+
+  /**
+   * Puts `names` in a new param group trained at `lrScale` × the learning rate, with its own
+   * moments. Add a group before the group's variables get their first gradient (when they are
+   * unfrozen), so the other variables' optimizer state is untouched.
+   */
+  addParamGroup(names: readonly string[], lrScale: number): void {
+    const taken = names.find((name) => this.#groups.some((g) => g.members.has(name)));
+    if (taken !== undefined) throw new RangeError(`${taken} is already in a param group`);
+    this.#groups.push({
+      names: [...names],
+      lrScale,
+      members: new Set(names),
+      inner: this.#createInner(this.#lr * lrScale),
+    });
   }
 
   /**
    * Applies one update. `grads` and `variables` share names; the gradients are not disposed.
    */
   applyGradients(grads: tf.NamedTensorMap, variables: Record<string, tf.Variable>): void {
+    if (this.#groups.length === 0) {
+      this.#apply(this.inner, this.#lr, grads, variables);
+      return;
+    }
+    const parts = new Map<tf.Optimizer, [number, tf.NamedTensorMap]>();
+    for (const [key, grad] of Object.entries(grads)) {
+      const group = this.#groups.find((g) => g.members.has(key));
+      const [inner, lr] = group ? [group.inner, this.#lr * group.lrScale] : [this.inner, this.#lr];
+      if (!parts.has(inner)) parts.set(inner, [lr, {}]);
+      parts.get(inner)![1][key] = grad;
+    }
+    for (const [inner, [lr, part]] of parts) this.#apply(inner, lr, part, variables);
+  }
+
+  #apply(
+    inner: tf.Optimizer,
+    lr: number,
+    grads: tf.NamedTensorMap,
+    variables: Record<string, tf.Variable>,
+  ) {
     const { name, weightDecay } = this.options;
     if (weightDecay > 0 && name === "adamw") {
       tf.tidy(() => {
-        for (const [key, variable] of Object.entries(variables)) {
-          if (grads[key] !== undefined) {
-            variable.assign(tf.mul(variable, 1 - this.#lr * weightDecay));
-          }
+        for (const key of Object.keys(grads)) {
+          variables[key].assign(tf.mul(variables[key], 1 - lr * weightDecay));
         }
       });
     }
@@ -93,11 +150,16 @@ export class Optimizer {
         }
         return out;
       });
-      this.inner.applyGradients(decayed);
+      inner.applyGradients(decayed);
       tf.dispose(decayed);
       return;
     }
-    this.inner.applyGradients(grads);
+    inner.applyGradients(grads);
+  }
+
+  /** The tfjs optimizers: the default one, then one per param group (for checkpoints). */
+  get innerOptimizers(): tf.Optimizer[] {
+    return [this.inner, ...this.#groups.map((group) => group.inner)];
   }
 
   /** The optimizer's state (moments, step count) for a checkpoint. */
@@ -112,8 +174,17 @@ export class Optimizer {
 
   /** Frees the optimizer's state tensors. */
   dispose(): void {
-    this.inner.dispose();
+    for (const inner of this.innerOptimizers) inner.dispose();
   }
+}
+
+function setLearningRate(inner: tf.Optimizer, lr: number) {
+  const target = inner as unknown as {
+    setLearningRate?: (lr: number) => void;
+    learningRate: number;
+  };
+  if (target.setLearningRate) target.setLearningRate(lr);
+  else target.learningRate = lr;
 }
 
 /**

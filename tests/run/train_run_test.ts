@@ -155,3 +155,37 @@ Deno.test("a run outside runs/ and data/ is refused by the test permissions", as
     Deno.errors.NotCapable,
   );
 });
+
+Deno.test("fine-tuning: a frozen backbone, unfrozen at epoch 1 at a tenth of the lr, resumes exactly", async () => {
+  const dir = await tempDir("finetune-");
+  await makeFolder(join(dir, "photos"));
+  await trainRun(config(dir, "base", { epochs: 1 }), quiet);
+  const finetune = (name: string) =>
+    config(dir, name, {
+      pretrained: join(dir, "runs", "base"),
+      epochs: 3,
+      unfreezeAt: 1,
+      backboneLrScale: 0.1,
+      augment: "none",
+    });
+  const lines: string[] = [];
+  await trainRun(finetune("straight"), { ...quiet, log: (line) => lines.push(line) });
+  assert.ok(
+    lines.some((line) => /epoch 2: unfroze the backbone \(\d+ variables at lr × 0.1\)/.test(line)),
+  );
+
+  const controller = new AbortController();
+  const stopped = await trainRun(finetune("stopped"), {
+    ...quiet,
+    signal: controller.signal,
+    readEvery: 1,
+    callbacks: {
+      onStep: (info) => void (info.epoch === 2 && info.step === 1 && controller.abort()),
+    },
+  });
+  assert.deepEqual(stopped.interrupted, { epoch: 2, step: 1 });
+  await trainRun(finetune("stopped"), { ...quiet, resume: true });
+  const weights = (name: string) => Deno.readFile(join(dir, "runs", name, "model", "weights.bin"));
+  assert.deepEqual(await weights("stopped"), await weights("straight"));
+  await Deno.remove(dir, { recursive: true });
+});

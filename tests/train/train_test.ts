@@ -260,3 +260,23 @@ Deno.test("dropout is seeded per step: the same seed gives the same weights, ano
   assert.ok(!sameWeights(a, c), "another seed, other masks");
   for (const net of [a, b, c]) net.dispose();
 });
+
+Deno.test("param groups: a group trains at lrScale × lr with its own state", async () => {
+  await useBackend("cpu");
+  const head = tf.variable(tf.tensor1d([1, 1]), true, "pg_head");
+  const body = tf.variable(tf.tensor1d([1, 1]), true, "pg_body");
+  const optimizer = createOptimizer({ name: "sgd", lr: 0.1 });
+  optimizer.addParamGroup(["pg_body"], 0.1);
+  const grads = { pg_head: tf.ones([2]), pg_body: tf.ones([2]) };
+  optimizer.applyGradients(grads, { pg_head: head, pg_body: body });
+  close(head.dataSync()[0], 0.9);
+  close(body.dataSync()[0], 0.99);
+  optimizer.lr = 1;
+  optimizer.applyGradients(grads, { pg_head: head, pg_body: body });
+  close(head.dataSync()[0], -0.1);
+  close(body.dataSync()[0], 0.89);
+  assert.deepEqual(optimizer.paramGroups, [{ names: ["pg_body"], lrScale: 0.1 }]);
+  assert.throws(() => optimizer.addParamGroup(["pg_body"], 1), /already in a param group/);
+  tf.dispose([head, body, ...Object.values(grads)]);
+  optimizer.dispose();
+});
