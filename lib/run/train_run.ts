@@ -28,6 +28,7 @@ import {
   type EvaluationResult,
   fit,
   type FitProgress,
+  NonFiniteLossError,
 } from "../train/fit.ts";
 import { createOptimizer, type Optimizer } from "../train/optimizers.ts";
 import {
@@ -393,6 +394,20 @@ export async function trainRun(
           });
         },
       },
+    }).catch((error) => {
+      if (!(error instanceof NonFiniteLossError)) throw error;
+      const last = history.length;
+      throw new NonFiniteLossError(
+        error.epoch,
+        error.step,
+        NaN,
+        NaN,
+        `${error.message}. ${
+          last > 0
+            ? `${join(checkpoints, "last")} still holds epoch ${last}, the last good one`
+            : "no checkpoint was saved before it"
+        }`,
+      );
     });
     if (result.interrupted) {
       await saveCheckpoint(join(checkpoints, "last"), {

@@ -85,6 +85,32 @@ export interface StepInfo {
   lr: number;
 }
 
+/**
+ * The loss became NaN or infinite: training stops at the first read that sees it (the loss is
+ * read every `readEvery` steps), since every later step would only spread the damage.
+ */
+export class NonFiniteLossError extends Error {
+  /** Always `NonFiniteLossError`. */
+  override name = "NonFiniteLossError";
+  /** Epoch (from 0) and step at which it was seen. */
+  readonly epoch: number;
+  /** Steps done in the epoch when the loss was read. */
+  readonly step: number;
+
+  /** Describes where the loss went bad and what to try (or takes a full `message`). */
+  constructor(epoch: number, step: number, readEvery: number, value: number, message?: string) {
+    super(
+      message ??
+        `the training loss became ${value} in epoch ${
+            epoch + 1
+          } by step ${step} (read every ${readEvery} steps); ` +
+          "lower the learning rate, or clip gradients (clipNorm / --clip-norm)",
+    );
+    this.epoch = epoch;
+    this.step = step;
+  }
+}
+
 /** Early stopping's running state. */
 export interface StoppingState {
   /** Best monitored value so far. */
@@ -350,10 +376,11 @@ export async function fit(
         [lossSum, correctSum] = [nextLoss, nextCorrect];
         seen += batch.labels.length;
         step++;
-        if (options.callbacks?.onStep && (step % readEvery === 0 || step === steps)) {
+        if (step % readEvery === 0 || step === steps) {
           // One asynchronous read every `readEvery` steps: no GPU sync per step.
           const [l, c] = await Promise.all([lossSum.data(), correctSum.data()]);
-          await options.callbacks.onStep({
+          if (!Number.isFinite(l[0])) throw new NonFiniteLossError(epoch, step, readEvery, l[0]);
+          await options.callbacks?.onStep?.({
             epoch,
             step,
             steps,

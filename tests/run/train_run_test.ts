@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   encodePng,
   nameRun,
+  NonFiniteLossError,
   openTrainedModel,
   predictFiles,
   readEventFile,
@@ -187,5 +188,33 @@ Deno.test("fine-tuning: a frozen backbone, unfrozen at epoch 1 at a tenth of the
   await trainRun(finetune("stopped"), { ...quiet, resume: true });
   const weights = (name: string) => Deno.readFile(join(dir, "runs", name, "model", "weights.bin"));
   assert.deepEqual(await weights("stopped"), await weights("straight"));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a loss gone NaN stops the run, names the last good checkpoint and leaves it loadable", async () => {
+  const dir = await tempDir("nan-");
+  await makeFolder(join(dir, "photos"));
+  await trainRun(config(dir, "blowup", { epochs: 1, optimizer: "sgd", momentum: 0 }), quiet);
+  // Resume for a second epoch at an absurd learning rate: the loss leaves the floats.
+  const error = await trainRun(
+    config(dir, "blowup", { epochs: 2, optimizer: "sgd", momentum: 0, lr: 1e300 }),
+    { ...quiet, resume: true },
+  ).then(() => null, (e) => e);
+  assert.ok(error instanceof NonFiniteLossError, String(error));
+  assert.match(error.message, /in epoch 2 by step \d+/);
+  assert.match(error.message, /checkpoints\/last still holds epoch 1, the last good one/);
+  const state = JSON.parse(
+    await Deno.readTextFile(join(dir, "runs", "blowup", "checkpoints", "last", "state.json")),
+  );
+  assert.equal(state.epoch, 1);
+  // And it still resumes (at a sane learning rate).
+  const resumed = await trainRun(
+    config(dir, "blowup", { epochs: 2, optimizer: "sgd", momentum: 0 }),
+    {
+      ...quiet,
+      resume: true,
+    },
+  );
+  assert.equal(resumed.history.length, 2);
   await Deno.remove(dir, { recursive: true });
 });

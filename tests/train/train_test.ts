@@ -11,6 +11,7 @@ import {
   fit,
   focalLoss,
   mixup,
+  NonFiniteLossError,
   normalize,
   reduceLROnPlateau,
   Rng,
@@ -279,4 +280,31 @@ Deno.test("param groups: a group trains at lrScale × lr with its own state", as
   assert.throws(() => optimizer.addParamGroup(["pg_body"], 1), /already in a param group/);
   tf.dispose([head, body, ...Object.values(grads)]);
   optimizer.dispose();
+});
+
+Deno.test("a NaN loss stops fit with the epoch and step; clipping keeps exploding gradients finite", async () => {
+  await useBackend("wasm");
+  const data = shapes({ size: 64 });
+  // Inputs ×1e4 make the first gradients huge: plain SGD at lr 1 blows the weights up.
+  const explode = (x: tf.Tensor4D) => tf.mul(tf.cast(x, "float32"), 1e4) as tf.Tensor4D;
+  const run = (clipNorm?: number) => {
+    const model = createModel("cifar-cnn", { inputShape: [32, 32, 3], numClasses: 10, seed: 2 });
+    const loader = new DataLoader(data, { batchSize: 16, numWorkers: 0 });
+    const result = fit(model, loader, {
+      epochs: 3,
+      numClasses: 10,
+      optimizer: { name: "sgd", lr: 1 },
+      inputTransform: explode,
+      readEvery: 1,
+      clipNorm,
+    });
+    return result.finally(() => model.dispose());
+  };
+  const error = await run().then(() => null, (e) => e);
+  assert.ok(error instanceof NonFiniteLossError, String(error));
+  assert.equal(error.epoch, 0);
+  assert.ok(error.step >= 1 && error.step <= 4);
+  assert.match(error.message, /lower the learning rate, or clip gradients/);
+  const clipped = await run(1);
+  assert.ok(clipped.history.every((log) => Number.isFinite(log.loss)));
 });
