@@ -24,6 +24,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   },
   root: { type: "string", description: "where standard datasets live", default: d.root },
   download: { type: "boolean", description: "fetch a missing standard dataset (needs network)" },
+  strict: { type: "boolean", description: "stop at the first bad image instead of skipping it" },
   "val-split": {
     type: "string",
     description: "validation fraction for a folder without val/",

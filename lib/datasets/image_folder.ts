@@ -48,6 +48,12 @@ async function rejectReason(path: string): Promise<string | null> {
   try {
     head = await readHead(path);
   } catch (error) {
+    if (path.includes("\uFFFD") && error instanceof Deno.errors.NotFound) {
+      // Deno hands out names as UTF-8 with U+FFFD for bytes that are not; such a name cannot be
+      // opened again. Say so rather than "not found".
+      return "its name is not valid UTF-8, which Deno cannot open; rename the file";
+    }
+    if (error instanceof Deno.errors.FilesystemLoop) return "a symbolic link loop";
     return `unreadable (${error instanceof Error ? error.message : error})`;
   }
   if (head.length === 0) return "empty file (0 bytes)";

@@ -1,6 +1,7 @@
 // Internal: turns a list of sample indices into one collated batch. The same code runs inline
 // (numWorkers: 0) and inside each worker, which is what makes batches byte-identical either way.
 import { decodeImageFile, type RawImage } from "../decode/decode.ts";
+import { DecodeError } from "../decode/errors.ts";
 import { compose, sampleRng, transformFromSpec } from "../transforms/compose.ts";
 import { resizedSize, resizeImage } from "../transforms/geometry.ts";
 import type { CachedSample } from "./cache.ts";
@@ -17,6 +18,32 @@ export interface Batch {
   labels: Int32Array;
   /** The loader indices of the samples, in batch order. */
   indices: Int32Array;
+  /** Samples left out of this batch because they could not be loaded (bad files). */
+  skipped?: SkippedSample[];
+}
+
+/** A sample that could not be loaded, and why. */
+export interface SkippedSample {
+  /** Loader index. */
+  index: number;
+  /** The file. */
+  source: string;
+  /** The problem, in one line. */
+  message: string;
+}
+
+/** A bad sample recorded in the decoded-sample cache (so later epochs skip it without I/O). */
+export class CachedBadSample extends Error {
+  /** Always `CachedBadSample`. */
+  override name = "CachedBadSample";
+}
+
+/** Errors that mean "this one file is bad", as opposed to a broken loader or cache. */
+function isBadFile(error: unknown): error is Error {
+  return error instanceof DecodeError || error instanceof CachedBadSample ||
+    error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.IsADirectory || error instanceof Deno.errors.FilesystemLoop ||
+    error instanceof Deno.errors.InvalidData || error instanceof Deno.errors.UnexpectedEof;
 }
 
 /** What a worker is asked to do for one batch. */
@@ -28,6 +55,8 @@ export interface BatchRequest {
   sources: number[];
   /** Also return each sample's pixels before the transform, to fill the cache. */
   collect?: boolean;
+  /** Leave out samples whose file is bad (with a reason) instead of failing the batch. */
+  skipBad?: boolean;
 }
 
 /** A batch plus, when collecting, the untransformed samples for the cache. */
@@ -72,6 +101,8 @@ export async function loadSample(source: SampleSource, index: number): Promise<R
     return resizeImage(image, h, w);
   }
   if (source.kind === "packed") {
+    const bad = source.bad?.[index];
+    if (bad !== undefined) throw new CachedBadSample(bad);
     const [height, width, channels] = source.dims.subarray(index * 3, index * 3 + 3);
     const data = readPacked(source.path, source.offsets[index], height * width * channels);
     return { width, height, channels: channels as 1 | 3, data };
@@ -119,10 +150,43 @@ export async function processBatch(
   const { head, affine } = split(transform);
   const images: AnyImage[] = [];
   const cached: CachedSample[] = [];
+  const skipped: SkippedSample[] = [];
+  const kept: number[] = [];
   for (const [n, sourceIndex] of request.sources.entries()) {
-    const image = await loadSample(source, sourceIndex);
+    let image: RawImage;
+    try {
+      image = await loadSample(source, sourceIndex);
+    } catch (error) {
+      if (!request.skipBad || source.kind === "memory" || !isBadFile(error)) throw error;
+      const file = source.kind === "files" ? source.files[sourceIndex] : `sample ${sourceIndex}`;
+      const message = error.message.startsWith(file) ? error.message : `${file}: ${error.message}`;
+      skipped.push({ index: request.samples[n], source: file, message });
+      if (request.collect) {
+        const empty = new Uint8Array(0);
+        cached.push({
+          index: sourceIndex,
+          width: 0,
+          height: 0,
+          channels: 3,
+          data: empty,
+          error: message,
+        });
+      }
+      continue;
+    }
     if (request.collect) cached.push({ index: sourceIndex, ...image });
     images.push(head.apply(image, sampleRng(seed, request.epoch, request.samples[n])));
+    kept.push(n);
+  }
+  if (images.length === 0) {
+    const batch: Batch = {
+      images: new Uint8Array(0),
+      shape: [0, 0, 0, 0],
+      labels: new Int32Array(0),
+      indices: new Int32Array(0),
+      skipped,
+    };
+    return request.collect ? { batch, cached } : { batch };
   }
   const first = images[0];
   const size = first.width * first.height * first.channels;
@@ -143,9 +207,9 @@ export async function processBatch(
       image.width !== first.width || image.height !== first.height ||
       image.channels !== first.channels || image.data.constructor !== first.data.constructor
     ) {
-      const where = source.kind === "files" ? ` (${source.files[request.sources[n]]})` : "";
+      const where = source.kind === "files" ? ` (${source.files[request.sources[kept[n]]]})` : "";
       throw new RangeError(
-        `sample ${request.samples[n]}${where} is ${image.height}×${image.width}×` +
+        `sample ${request.samples[kept[n]]}${where} is ${image.height}×${image.width}×` +
           `${image.channels} but the batch's first is ${first.height}×${first.width}×` +
           `${first.channels}; add resize and a crop to the transform so every sample has one size`,
       );
@@ -164,8 +228,9 @@ export async function processBatch(
   const batch: Batch = {
     images: out,
     shape: [images.length, first.height, first.width, first.channels],
-    labels: Int32Array.from(request.sources, (i) => source.labels[i]),
-    indices: Int32Array.from(request.samples),
+    labels: Int32Array.from(kept, (n) => source.labels[request.sources[n]]),
+    indices: Int32Array.from(kept, (n) => request.samples[n]),
+    ...(skipped.length > 0 ? { skipped } : {}),
   };
   return request.collect ? { batch, cached } : { batch };
 }

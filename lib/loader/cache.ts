@@ -29,14 +29,18 @@ export interface CachedSample {
   channels: 1 | 3;
   /** Pixels, row-major HWC. */
   data: Uint8Array;
+  /** Set for a bad file: why it could not be loaded (its pixels are empty). */
+  error?: string;
 }
 
 interface CacheIndex {
-  version: 1;
+  version: 2;
   count: number;
   totalBytes: number;
   /** Per sample: byte offset, height, width, channels. */
   entries: [number, number, number, number][];
+  /** Bad files by sample index, with the reason. */
+  bad: Record<number, string>;
 }
 
 /** Where a source's cache lives. */
@@ -78,7 +82,7 @@ export async function openCache(
   try {
     index = JSON.parse(await Deno.readTextFile(paths.index));
     const size = (await Deno.stat(paths.bin)).size;
-    if (index.version !== 1 || index.count !== source.files.length || size !== index.totalBytes) {
+    if (index.version !== 2 || index.count !== source.files.length || size !== index.totalBytes) {
       return null;
     }
   } catch {
@@ -90,6 +94,7 @@ export async function openCache(
     offsets: Float64Array.from(index.entries, (e) => e[0]),
     dims: Int32Array.from(index.entries.flatMap((e) => [e[1], e[2], e[3]])),
     labels: source.labels,
+    ...(Object.keys(index.bad).length > 0 ? { bad: index.bad } : {}),
   };
 }
 
@@ -103,11 +108,13 @@ export async function writeCache(
   await Deno.mkdir(paths.dir, { recursive: true });
   samples.sort((a, b) => a.index - b.index);
   const entries: CacheIndex["entries"] = [];
+  const bad: CacheIndex["bad"] = {};
   let offset = 0;
   const tmpBin = `${paths.bin}.${crypto.randomUUID()}.tmp`;
   {
     using file = await Deno.open(tmpBin, { write: true, create: true, truncate: true });
     for (const sample of samples) {
+      if (sample.error !== undefined) bad[sample.index] = sample.error;
       entries.push([offset, sample.height, sample.width, sample.channels]);
       let written = 0;
       while (written < sample.data.length) {
@@ -116,7 +123,13 @@ export async function writeCache(
       offset += sample.data.length;
     }
   }
-  const index: CacheIndex = { version: 1, count: samples.length, totalBytes: offset, entries };
+  const index: CacheIndex = {
+    version: 2,
+    count: samples.length,
+    totalBytes: offset,
+    entries,
+    bad,
+  };
   const tmpIndex = `${paths.index}.${crypto.randomUUID()}.tmp`;
   await Deno.writeTextFile(tmpIndex, JSON.stringify(index));
   await Deno.rename(tmpBin, paths.bin);

@@ -15,6 +15,7 @@ import {
   loadSample,
   processBatch,
   type ProcessedBatch,
+  type SkippedSample,
 } from "./_process.ts";
 import { type CachedSample, type CacheOptions, openCache, writeCache } from "./cache.ts";
 import {
@@ -24,7 +25,7 @@ import {
   type SampleSource,
 } from "./source.ts";
 
-export type { Batch } from "./_process.ts";
+export type { Batch, SkippedSample } from "./_process.ts";
 
 /** Options for {@linkcode DataLoader}. */
 export interface DataLoaderOptions {
@@ -53,6 +54,14 @@ export interface DataLoaderOptions {
    * throws. Default: false (workers stop at the end of every epoch).
    */
   persistentWorkers?: boolean;
+  /**
+   * Leave a sample whose file cannot be read or decoded out of its batch, with one warning line
+   * naming the file and the problem, instead of failing the epoch. Default: true (false is
+   * ImageFolder's `strict` for files that looked fine when the folder was scanned).
+   */
+  skipBadSamples?: boolean;
+  /** Where skipped-sample warnings go, once per sample. Default: `console.warn`. */
+  onWarning?: (line: string) => void;
 }
 
 let liveWorkers = 0;
@@ -117,6 +126,10 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly cache: CacheOptions | undefined;
   /** Whether workers live across epochs. */
   readonly persistentWorkers: boolean;
+  /** Whether bad files are skipped (see {@linkcode DataLoaderOptions.skipBadSamples}). */
+  readonly skipBadSamples: boolean;
+  readonly #warn: (line: string) => void;
+  readonly #skipped = new Map<number, SkippedSample>();
   #epoch = 0;
   #pool: WorkerPool | undefined;
   #cacheUnwritable = false;
@@ -135,6 +148,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.prefetch = options.prefetch ?? Math.max(2, 2 * this.numWorkers);
     this.cache = options.cache === true ? {} : options.cache || undefined;
     this.persistentWorkers = options.persistentWorkers ?? false;
+    this.skipBadSamples = options.skipBadSamples ?? true;
+    this.#warn = options.onWarning ?? ((line) => console.warn(line));
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
       throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
     }
@@ -152,6 +167,11 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Batches requested from workers and not yet handed to the consumer. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Samples left out so far because their file was bad, by loader index. */
+  get skippedSamples(): SkippedSample[] {
+    return [...this.#skipped.values()];
   }
 
   /** Workers running now, across all loaders (for leak checks). */
@@ -197,6 +217,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       samples,
       sources: samples.map((i) => indices[i]),
       collect: building !== undefined,
+      skipBad: this.skipBadSamples,
     }));
     const collected: CachedSample[] = [];
     const results = this.numWorkers === 0
@@ -204,6 +225,11 @@ export class DataLoader implements AsyncIterable<Batch> {
       : this.#inWorkers(source, requests);
     for await (const { batch, cached } of results) {
       if (cached) collected.push(...cached);
+      for (const sample of batch.skipped ?? []) {
+        if (this.#skipped.has(sample.index)) continue;
+        this.#skipped.set(sample.index, sample);
+        this.#warn(`warning: skipping ${sample.message}`);
+      }
       yield batch;
     }
     if (building !== undefined) await this.#completeCache(building, collected);
@@ -214,7 +240,22 @@ export class DataLoader implements AsyncIterable<Batch> {
     const have = new Set(collected.map((sample) => sample.index));
     try {
       for (let index = 0; index < source.files.length; index++) {
-        if (!have.has(index)) collected.push({ index, ...await loadSample(source, index) });
+        if (have.has(index)) continue;
+        try {
+          collected.push({ index, ...await loadSample(source, index) });
+        } catch (error) {
+          // A bad file the epoch never touched: cache it as bad; its batch will skip it.
+          if (!(error instanceof Error) || !this.skipBadSamples) throw error;
+          const empty = new Uint8Array(0);
+          collected.push({
+            index,
+            width: 0,
+            height: 0,
+            channels: 3,
+            data: empty,
+            error: error.message,
+          });
+        }
       }
     } finally {
       closeFiles();

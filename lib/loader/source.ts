@@ -48,6 +48,8 @@ export interface PackedSource {
   dims: Int32Array;
   /** Label of each sample. */
   labels: Int32Array;
+  /** Samples whose file was bad when the cache was built, with the reason. */
+  bad?: Record<number, string>;
 }
 
 /** A dataset in a form that crosses to workers. */

@@ -31,6 +31,8 @@ export interface TrainConfig {
   root: string;
   /** Fetch a missing standard dataset. */
   download: boolean;
+  /** Stop at the first bad image file instead of skipping it with a warning. */
+  strict: boolean;
   /** Validation fraction for a folder without `val/`. */
   valSplit: number;
   /** Registry name (see `listModels()`); ignored with `pretrained`. */
@@ -94,6 +96,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
   dataset: "shapes",
   root: "data",
   download: false,
+  strict: false,
   valSplit: 0.2,
   model: "auto",
   epochs: 5,
@@ -227,6 +230,7 @@ export function resolveTrainConfig(
     dataset,
     root: text("root", raw.root),
     download: boolean("download", raw.download),
+    strict: boolean("strict", raw.strict),
     valSplit: number("valSplit", raw.valSplit, { min: 0.01, max: 0.9 }),
     model: raw.model === "auto" ? defaultModel(dataset) : text("model", raw.model),
     epochs: number("epochs", raw.epochs, { min: 1, integer: true }),

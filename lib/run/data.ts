@@ -123,8 +123,9 @@ async function folderData(config: TrainConfig, warn: (line: string) => void) {
   };
   const valName = await sub("val") ? "val" : await sub("test") ? "test" : null;
   if (valName !== null && await sub("train")) {
-    const train = await ImageFolder.open(join(root, "train"), { onWarning: warn });
-    const validation = await ImageFolder.open(join(root, valName), { onWarning: warn });
+    const options = { onWarning: warn, strict: config.strict };
+    const train = await ImageFolder.open(join(root, "train"), options);
+    const validation = await ImageFolder.open(join(root, valName), options);
     if (validation.classes.join("\n") !== train.classes.join("\n")) {
       throw new DatasetError(
         join(root, valName),
@@ -133,7 +134,7 @@ async function folderData(config: TrainConfig, warn: (line: string) => void) {
     }
     return { train, validation, classes: train.classes };
   }
-  const all = await ImageFolder.open(root, { onWarning: warn });
+  const all = await ImageFolder.open(root, { onWarning: warn, strict: config.strict });
   const { train, validation } = splitDataset(all, {
     validationFraction: config.valSplit,
     seed: config.seed,

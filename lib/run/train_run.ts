@@ -221,7 +221,7 @@ function metricsLine(log: EpochLog): string {
   });
 }
 
-function loaders(config: TrainConfig, data: RunData) {
+function loaders(config: TrainConfig, data: RunData, warn: (line: string) => void) {
   const workers = config.workers >= 0
     ? config.workers
     : data.fromFiles
@@ -238,6 +238,8 @@ function loaders(config: TrainConfig, data: RunData) {
     numWorkers: workers,
     cache,
     persistentWorkers: true,
+    skipBadSamples: !config.strict,
+    onWarning: warn,
   });
   const validation = new DataLoader(data.validation, {
     batchSize: config.batchSize,
@@ -245,6 +247,8 @@ function loaders(config: TrainConfig, data: RunData) {
     numWorkers: workers,
     cache,
     persistentWorkers: true,
+    skipBadSamples: !config.strict,
+    onWarning: warn,
   });
   return { train, validation };
 }
@@ -302,7 +306,7 @@ export async function trainRun(
     ...(config.weightDecay > 0 ? { weightDecay: config.weightDecay } : {}),
   });
   const schedule = scheduleFor(config);
-  const { train, validation } = loaders(config, data);
+  const { train, validation } = loaders(config, data, warn);
   const checkpoints = join(runDir, "checkpoints");
 
   let resume: (FitProgress & { bestWeights?: tf.Tensor[] }) | undefined;

@@ -365,6 +365,10 @@ export async function fit(
       let seen = partial?.seen ?? 0;
       let step = partial?.step ?? 0;
       for await (const batch of train.batches(epoch, { skip: step })) {
+        if (batch.labels.length === 0) { // every file of the batch was bad (the loader warned)
+          step++;
+          continue;
+        }
         optimizer.lr = options.schedule?.lr(baseLr, epoch, step, steps) ?? baseLr;
         const { images, labels } = toTensors(batch, options.inputTransform);
         const result = trainStep(images, labels, epoch, step);
@@ -547,6 +551,7 @@ export async function evaluate(
   let topHits = 0;
   const misclassified: Misclassified[] = [];
   for await (const batch of loader) {
+    if (batch.labels.length === 0) continue;
     const { images, labels } = toTensors(batch, options.inputTransform);
     const [batchLoss, probabilities] = tf.tidy(() => {
       const logits = model.apply(images, { training: false }) as tf.Tensor2D;

@@ -103,3 +103,15 @@ Deno.test("a zero-byte and a truncated image: the first is skipped, the second f
   );
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("a symlink loop and a dangling link are skipped with one warning each", async () => {
+  const root = new URL("./fixtures/links", import.meta.url).pathname;
+  const warnings: string[] = [];
+  const folder = await ImageFolder.open(root, { onWarning: (line) => warnings.push(line) });
+  assert.deepEqual(folder.samples.map(([path]) => path.split("/").pop()), ["ok.png"]);
+  assert.ok(
+    warnings.some((line) => /loop\.png: a symbolic link loop/.test(line)),
+    warnings.join("\n"),
+  );
+  assert.ok(warnings.some((line) => /dangling\.png: unreadable/.test(line)), warnings.join("\n"));
+});

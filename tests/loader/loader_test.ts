@@ -102,7 +102,7 @@ Deno.test("breaking out of the loop stops every worker", async () => {
   assert.equal(DataLoader.liveWorkers, 0);
 });
 
-Deno.test("a worker's decode error reaches the caller with the file name; workers stop", async () => {
+Deno.test("with skipBadSamples: false a worker's decode error reaches the caller with the file name; workers stop", async () => {
   const root = await tempDir("loader-");
   const jpeg = await Deno.readFile(join(FIXTURES, "baseline420.jpg"));
   await Deno.mkdir(join(root, "a"));
@@ -114,10 +114,40 @@ Deno.test("a worker's decode error reaches the caller with the file name; worker
       batchSize: 2,
       numWorkers,
       transform: compose([randomResizedCrop(16)]),
+      skipBadSamples: false,
     });
     await assert.rejects(async () => {
       for await (const _ of loader) { /* consume */ }
     }, /4\.jpg/);
+    assert.equal(DataLoader.liveWorkers, 0);
+  }
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a bad file is left out of its batch with one warning; the cache remembers it", async () => {
+  const root = await tempDir("loader-bad-");
+  const jpeg = await Deno.readFile(join(FIXTURES, "baseline420.jpg"));
+  await Deno.mkdir(join(root, "a"));
+  for (let i = 0; i < 6; i++) await Deno.writeFile(join(root, "a", `${i}.jpg`), jpeg);
+  await Deno.writeFile(join(root, "a", "4.jpg"), jpeg.subarray(0, 40)); // truncated
+  const folder = await ImageFolder.open(root);
+  for (const numWorkers of [0, 2]) {
+    const warnings: string[] = [];
+    const loader = new DataLoader(folder, {
+      batchSize: 2,
+      numWorkers,
+      transform: compose([randomResizedCrop(16)]),
+      cache: { dir: join(root, `cache-${numWorkers}`) },
+      onWarning: (line) => warnings.push(line),
+    });
+    for (let epoch = 0; epoch < 2; epoch++) { // epoch 1 reads the cache
+      const seen: number[] = [];
+      for await (const batch of loader.batches(epoch)) seen.push(...batch.indices);
+      assert.deepEqual(seen.sort(), [0, 1, 2, 3, 5], `epoch ${epoch}, ${numWorkers} workers`);
+    }
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], /^warning: skipping .*4\.jpg: /);
+    assert.deepEqual(loader.skippedSamples.map((s) => s.index), [4]);
     assert.equal(DataLoader.liveWorkers, 0);
   }
   await Deno.remove(root, { recursive: true });

@@ -218,3 +218,34 @@ Deno.test("a loss gone NaN stops the run, names the last good checkpoint and lea
   assert.equal(resumed.history.length, 2);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a dirty folder: each bad file is one warning naming it, training goes on; strict stops", async () => {
+  const dir = await tempDir("dirty-");
+  const photos = join(dir, "photos");
+  await makeFolder(photos);
+  const good = await Deno.readFile(join(photos, "red", "0.png"));
+  await Deno.writeFile(join(photos, "red", "empty.png"), new Uint8Array());
+  await Deno.writeFile(join(photos, "red", "cut.png"), good.subarray(0, 60)); // header only
+  await Deno.mkdir(join(photos, "red", "folder.png"));
+  await Deno.writeFile(join(photos, "green", "ça va ✓.png"), good);
+  await Deno.mkdir(join(photos, "violet"));
+  await Deno.writeFile(join(photos, "violet", "only.png"), good); // a class with one image
+  const warnings: string[] = [];
+  const result = await trainRun(config(dir, "dirty", { epochs: 1, valSplit: 0.3 }), {
+    log: () => {},
+    warn: (line) => warnings.push(line),
+  });
+  assert.equal(result.history.length, 1);
+  const about = (name: string) => warnings.filter((line) => line.includes(name));
+  assert.equal(about("empty.png").length, 1, warnings.join("\n"));
+  assert.match(about("empty.png")[0], /empty file \(0 bytes\)/);
+  assert.equal(about("cut.png").length, 1, "the truncated PNG is skipped once, when loaded");
+  assert.match(about("cut.png")[0], /^warning: skipping .*cut\.png: /);
+  assert.equal(about("folder.png").length, 0, "a folder named like an image is not a file");
+
+  await assert.rejects(
+    () => trainRun(config(dir, "strict", { epochs: 1, strict: true }), quiet),
+    /empty\.png: empty file/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
