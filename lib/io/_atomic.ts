@@ -43,3 +43,40 @@ export async function replaceDirAtomic(
     throw error;
   }
 }
+
+/**
+ * Brings `dir` back after a crash inside {@linkcode replaceDirAtomic}: between moving the old
+ * folder aside and moving the new one in, neither is at `dir`. A finished new folder (it holds
+ * `marker`, written last) wins, else the old one returns; leftovers of either kind are removed.
+ * Returns whether `dir` exists afterwards.
+ */
+export async function recoverDir(dir: string, marker: string): Promise<boolean> {
+  const parent = dirname(dir);
+  const prefix = `.${basename(dir)}.`;
+  const leftovers: { path: string; kind: "tmp" | "old"; complete: boolean }[] = [];
+  try {
+    for await (const entry of Deno.readDir(parent)) {
+      if (!entry.isDirectory || !entry.name.startsWith(prefix)) continue;
+      const kind = entry.name.endsWith(".tmp") ? "tmp" : entry.name.endsWith(".old") ? "old" : null;
+      if (kind === null) continue;
+      const path = join(parent, entry.name);
+      const complete = await Deno.stat(join(path, marker)).then(() => true, () => false);
+      leftovers.push({ path, kind, complete });
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+  let present = await Deno.stat(dir).then(() => true, () => false);
+  if (!present) {
+    const pick = leftovers.find((l) => l.kind === "tmp" && l.complete) ??
+      leftovers.find((l) => l.kind === "old" && l.complete);
+    if (pick !== undefined) {
+      await Deno.rename(pick.path, dir);
+      present = true;
+      leftovers.splice(leftovers.indexOf(pick), 1);
+    }
+  }
+  for (const leftover of leftovers) await Deno.remove(leftover.path, { recursive: true });
+  return present;
+}

@@ -10,7 +10,7 @@ import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { join } from "../_internal/path.ts";
 import type { FitProgress } from "../train/fit.ts";
 import type { Optimizer } from "../train/optimizers.ts";
-import { replaceDirAtomic } from "./_atomic.ts";
+import { recoverDir, replaceDirAtomic } from "./_atomic.ts";
 
 /** What a checkpoint records besides tensors. */
 export interface CheckpointState {
@@ -139,6 +139,7 @@ export async function loadCheckpoint(
   dir: string,
   { model, optimizer }: { model: LayersModel; optimizer: Optimizer },
 ): Promise<CheckpointState> {
+  await recoverDir(dir, "state.json"); // a crash mid-save leaves the old or new one aside
   let stored: Stored;
   try {
     stored = JSON.parse(await Deno.readTextFile(join(dir, "state.json")));

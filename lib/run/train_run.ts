@@ -12,7 +12,7 @@ import { selectBackend, type SelectedBackend } from "../backend/select.ts";
 import type { RawImage } from "../decode/decode.ts";
 import type { Dataset } from "../datasets/types.ts";
 import { join } from "../_internal/path.ts";
-import { writeFileAtomic } from "../io/_atomic.ts";
+import { recoverDir, writeFileAtomic } from "../io/_atomic.ts";
 import { type CheckpointState, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import { fileHandler, loadModel } from "../io/file_handler.ts";
 import { renderReport, type ReportSample } from "../io/report.ts";
@@ -310,7 +310,13 @@ export async function trainRun(
   const checkpoints = join(runDir, "checkpoints");
 
   let resume: (FitProgress & { bestWeights?: tf.Tensor[] }) | undefined;
-  if (options.resume) {
+  const hasCheckpoint = options.resume && await recoverDir(join(checkpoints, "last"), "state.json");
+  if (options.resume && !hasCheckpoint) {
+    log(
+      `no checkpoint in ${checkpoints} yet (stopped during epoch 1): starting from the beginning`,
+    );
+  }
+  if (hasCheckpoint) {
     const state: CheckpointState = await loadCheckpoint(join(checkpoints, "last"), {
       model,
       optimizer,

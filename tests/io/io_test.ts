@@ -15,6 +15,7 @@ import {
   Subset,
   useBackend,
 } from "../../mod.ts";
+import { recoverDir } from "../../lib/io/_atomic.ts";
 import { tempDir } from "../_tmp.ts";
 
 const MNIST_ROOT = new URL("../../../shared/datasets/mnist", import.meta.url).pathname;
@@ -206,3 +207,32 @@ for (const backend of ["wasm", "cpu"] as const) {
 function pickTimes(log: { seconds: number; imagesPerSecond: number }) {
   return { seconds: log.seconds, imagesPerSecond: log.imagesPerSecond };
 }
+
+Deno.test("a crash inside a checkpoint swap is recovered: the finished new one, else the old", async () => {
+  const dir = await tempDir("recover-");
+  const write = async (folder: string, epoch: number, complete = true) => {
+    await Deno.mkdir(join(dir, folder), { recursive: true });
+    if (complete) await Deno.writeTextFile(join(dir, folder, "state.json"), `{"epoch":${epoch}}`);
+  };
+  const epochOf = async () =>
+    JSON.parse(await Deno.readTextFile(join(dir, "last", "state.json"))).epoch;
+  // Killed after the old one moved aside, before the new one moved in; the new one unfinished.
+  await write(".last.a.old", 3);
+  await write(".last.b.tmp", 4, false);
+  assert.equal(await recoverDir(join(dir, "last"), "state.json"), true);
+  assert.equal(await epochOf(), 3);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["last"]);
+  // Killed at the same point with the new one finished: it wins.
+  await Deno.rename(join(dir, "last"), join(dir, ".last.c.old"));
+  await write(".last.d.tmp", 5);
+  await recoverDir(join(dir, "last"), "state.json");
+  assert.equal(await epochOf(), 5);
+  // Killed after the swap, before the old one was removed: the leftover goes.
+  await write(".last.e.old", 4);
+  await recoverDir(join(dir, "last"), "state.json");
+  assert.equal(await epochOf(), 5);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["last"]);
+  // Nothing there at all.
+  assert.equal(await recoverDir(join(dir, "none"), "state.json"), false);
+  await Deno.remove(dir, { recursive: true });
+});

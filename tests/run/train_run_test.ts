@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import {
-  encodePng,
   nameRun,
   NonFiniteLossError,
   openTrainedModel,
@@ -12,32 +11,11 @@ import {
   type TrainConfig,
   trainRun,
 } from "../../mod.ts";
+import { makeColorFolder } from "../_images.ts";
 import { tempDir } from "../_tmp.ts";
 
-const COLORS: Record<string, [number, number, number]> = {
-  red: [200, 40, 40],
-  green: [40, 180, 60],
-  blue: [40, 60, 200],
-};
-
 /** A small ImageFolder of noisy colour patches, 8 PNGs of 20×24 per class. */
-async function makeFolder(root: string) {
-  let seed = 1;
-  const noise = () => ((seed = (seed * 1103515245 + 12345) >>> 0) % 61) - 30;
-  for (const [name, rgb] of Object.entries(COLORS)) {
-    await Deno.mkdir(join(root, name), { recursive: true });
-    for (let i = 0; i < 8; i++) {
-      const data = new Uint8Array(20 * 24 * 3);
-      for (let p = 0; p < data.length; p++) {
-        data[p] = Math.max(0, Math.min(255, rgb[p % 3] + noise()));
-      }
-      await Deno.writeFile(
-        join(root, name, `${i}.png`),
-        encodePng({ width: 24, height: 20, channels: 3, data }),
-      );
-    }
-  }
-}
+const makeFolder = (root: string) => makeColorFolder(root);
 
 const quiet = { log: () => {}, warn: () => {} };
 
