@@ -86,15 +86,41 @@ Deno.test("SIGKILL at random moments never loses the run; resumes end on the sam
     const resume = await exists(join(dir, "runs", "killed", "config.json"));
     if (resume) resumes++;
     const child = spawn(trainArgs(dir, "killed", resume));
-    const delay = 1200 + rng.next() * 2400;
-    const timer = setTimeout(() => child.kill("SIGKILL"), delay);
-    const result = await finish(child);
+    // Kill at a random moment after training starts (the first "Epoch" line), so every attempt
+    // makes some progress and the kill can land anywhere: in a step, an evaluation, a save.
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("Epoch ")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    // Every other attempt waits for a checkpoint save to begin (its temporary folder appears)
+    // and kills right then, to land inside the write.
+    const folder = join(dir, "runs", "killed", "checkpoints");
+    let timer: ReturnType<typeof setTimeout>;
+    if (attempt % 2 === 1) {
+      const poll = () => {
+        const saving = [...(function* () {
+          try {
+            yield* Deno.readDirSync(folder);
+          } catch { /* not created yet */ }
+        })()].some((e) => e.name.startsWith(".last.") && e.name.endsWith(".tmp"));
+        if (saving) child.kill("SIGKILL");
+        else timer = setTimeout(poll, 1);
+      };
+      timer = setTimeout(poll, 1);
+    } else {
+      timer = setTimeout(() => child.kill("SIGKILL"), rng.next() * 1500);
+    }
+    while (!(await reader.read()).done) { /* drain */ }
+    const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
+    const result = { code: status.code, signal: status.signal, err };
     clearTimeout(timer);
     if (result.code === 0) break;
     assert.equal(result.signal, "SIGKILL", result.err);
     kills++;
     // A kill during a checkpoint write leaves a temporary folder beside `last`, never a torn one.
-    const folder = join(dir, "runs", "killed", "checkpoints");
     const leftovers = await exists(folder)
       ? [...Deno.readDirSync(folder)].filter((e) => e.name !== "last" && e.name !== "best")
       : [];
