@@ -18,6 +18,7 @@ import { conv2dBackpropInputConfig } from "./_wasm_kernels/conv2d_backprop_input
 import { conv2dBackpropFilterConfig } from "./_wasm_kernels/conv2d_backprop_filter.ts";
 import { depthwiseBackpropFilterConfig } from "./_wasm_kernels/depthwise_backprop_filter.ts";
 import { depthwiseBackpropInputConfig } from "./_wasm_kernels/depthwise_backprop_input.ts";
+import { maxPoolGradConfig } from "./_wasm_kernels/max_pool_grad.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -26,7 +27,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
 ];
 
 /** Kernels tfjs-backend-wasm has, replaced by faster ones of ours. */
-const REPLACED_KERNELS: readonly KernelConfig[] = [conv2dBackpropInputConfig];
+const REPLACED_KERNELS: readonly KernelConfig[] = [conv2dBackpropInputConfig, maxPoolGradConfig];
 
 /**
  * Names of the kernels this toolkit adds to the wasm backend.

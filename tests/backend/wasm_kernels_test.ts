@@ -239,3 +239,30 @@ Deno.test("Conv2DBackpropInput on wasm (ours, replacing the built-in) matches cp
     });
   }
 });
+
+Deno.test("MaxPoolGrad on wasm (ours) matches cpu, ties and all-negative windows included", async (t) => {
+  const cases: { x: Shape4; size: [number, number]; stride: number; pad: "same" | "valid" }[] = [
+    { x: [2, 8, 8, 3], size: [2, 2], stride: 2, pad: "valid" },
+    { x: [2, 9, 7, 4], size: [3, 3], stride: 2, pad: "same" },
+    { x: [1, 7, 9, 2], size: [3, 2], stride: 1, pad: "valid" },
+    { x: [3, 5, 5, 5], size: [2, 2], stride: 1, pad: "same" },
+  ];
+  for (const [n, { x: shape, size, stride, pad }] of cases.entries()) {
+    await t.step(`x=${shape} k=${size} stride=${stride} pad=${pad}`, async () => {
+      // Rounded values make ties common; the offset leaves whole windows negative.
+      const x = random(shape, 40 + n).map((a) =>
+        a.map((b) => b.map((c) => c.map((v) => Math.round(v * 2) / 2 - 0.75)))
+      );
+      const dy = (s: number[]) => tf.randomNormal(s as Shape4, 0, 1, "float32", 60 + n);
+      const grad = () =>
+        tf.grad((input: tf.Tensor) => {
+          const pooled = tf.maxPool(input as tf.Tensor4D, size, stride, pad);
+          return tf.sum(tf.mul(pooled, dy(pooled.shape)));
+        })(tf.tensor4d(x));
+      const expected = await on("cpu", grad);
+      const actual = await on("wasm", grad);
+      assert.deepEqual(actual.shape, expected.shape);
+      assertClose(actual.values, expected.values, `maxPool grad ${n}`);
+    });
+  }
+});
