@@ -86,6 +86,11 @@ function readPacked(path: string, offset: number, length: number): Uint8Array {
   return out;
 }
 
+/** Cache files this thread holds open (for leak checks). */
+export function openCacheFiles(): number {
+  return openFiles.size;
+}
+
 /** Closes cache files this thread opened. */
 export function closeFiles(): void {
   for (const file of openFiles.values()) file.close();

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""PyTorch side of `deno task bench train`: one training step (forward, cross-entropy, backward,
+Adam update) per model on random images, timed after warm-up. Same models and sizes as ours:
+lenet 28x28x1, compact-cnn 32x32x3, resnet18 with the CIFAR stem at 32x32 (3x3 conv, no max-pool),
+mobilenetv2 at 224. Prints one JSON line. A reference for BENCHMARKS.md, never a dependency.
+Run: python3 bench/torch_train_step.py --model resnet18 [--batch-size 64] [--steps 20] [--threads 2]
+"""
+import argparse, json, resource, time
+import torch, torch.nn as nn, torch.nn.functional as F
+import torchvision
+
+p = argparse.ArgumentParser()
+p.add_argument("--model", default="lenet")
+p.add_argument("--batch-size", type=int, default=64)
+p.add_argument("--steps", type=int, default=20)
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--device", default="cpu")
+a = p.parse_args()
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+
+class LeNet(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c1, s.c2 = nn.Conv2d(1, 10, 5), nn.Conv2d(10, 20, 5)
+        s.f1, s.f2 = nn.Linear(320, 50), nn.Linear(50, 10)
+    def forward(s, x):
+        x = F.max_pool2d(F.relu(s.c1(x)), 2)
+        x = F.max_pool2d(F.relu(s.c2(x)), 2)
+        return s.f2(F.relu(s.f1(x.flatten(1))))
+
+def compact():
+    layers, c = [], 3
+    for f in (16, 32, 64):
+        layers += [nn.Conv2d(c, f, 3, padding=1, bias=False), nn.BatchNorm2d(f), nn.ReLU(), nn.MaxPool2d(2)]
+        c = f
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+if a.model == "lenet":
+    model, shape = LeNet(), (1, 28, 28)
+elif a.model == "compact-cnn":
+    model, shape = compact(), (3, 32, 32)
+elif a.model == "resnet18":
+    model = torchvision.models.resnet18(num_classes=10)
+    model.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    model.maxpool = nn.Identity()
+    shape = (3, 32, 32)
+elif a.model == "mobilenetv2":
+    model, shape = torchvision.models.mobilenet_v2(num_classes=10), (3, 224, 224)
+else:
+    raise SystemExit(f"unknown model {a.model}")
+model = model.to(a.device).train()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+x = torch.randn(a.batch_size, *shape, device=a.device)
+y = torch.arange(a.batch_size, device=a.device) % 10
+
+def step():
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+for _ in range(3):
+    step()
+t = time.perf_counter()
+for _ in range(a.steps):
+    step()
+seconds = time.perf_counter() - t
+print(json.dumps({
+    "framework": "pytorch " + torch.__version__, "model": a.model, "device": a.device,
+    "threads": a.threads, "input": list(shape), "batch_size": a.batch_size,
+    "ms_per_step": round(seconds / a.steps * 1000, 1),
+    "images_per_s": round(a.batch_size * a.steps / seconds),
+    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+}))
