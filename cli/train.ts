@@ -89,7 +89,8 @@ export const TRAIN_FLAGS: FlagSpecs = {
     description: "loader workers (-1: cores − 1 for folders, 0 for in-memory sets)",
     default: String(d.workers),
   },
-  "no-cache": { type: "boolean", description: "do not cache decoded images under data/cache" },
+  cache: { type: "boolean", description: "cache decoded images under data/cache (the default)" },
+  "no-cache": { type: "boolean", description: "do not cache decoded images" },
   pretrained: {
     type: "string",
     description: "TF.js LayersModel (folder, model.json, URL or run dir) to fine-tune",
