@@ -58,10 +58,11 @@ export async function benchCommand(args: string[]): Promise<number> {
   const run = await entry.load();
   let result: Record<string, unknown>;
   try {
-    result = await run(rest);
+    result = await run(rest.filter((arg) => arg !== "--json"));
   } catch (error) {
-    if (error instanceof TypeError && /Unknown option|ERR_PARSE_ARGS/.test(String(error))) {
-      throw new UsageError(error.message.split("\n")[0]);
+    // node:util's parseArgs reports unknown flags as a TypeError with code ERR_PARSE_ARGS_*.
+    if (/ERR_PARSE_ARGS|Unknown option/.test(`${(error as { code?: string }).code} ${error}`)) {
+      throw new UsageError(`${kind}: ${(error as Error).message.split("\n")[0]}`);
     }
     throw error;
   }
