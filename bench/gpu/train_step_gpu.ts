@@ -35,7 +35,9 @@ await tf.setBackend("webgpu");
 await tf.ready();
 const adapter = webGpuAdapterInfo();
 console.error(`adapter: ${JSON.stringify(adapter)}`);
-if (/llvmpipe|swiftshader|software/i.test(adapter?.description ?? "") && !values["allow-software"]) {
+if (
+  /llvmpipe|swiftshader|software/i.test(adapter?.description ?? "") && !values["allow-software"]
+) {
   throw new Error("a software adapter: pass --allow-software to run anyway (slow)");
 }
 

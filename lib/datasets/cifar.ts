@@ -7,6 +7,7 @@ import { join } from "../_internal/path.ts";
 import { DatasetError } from "./errors.ts";
 import { InMemoryDataset } from "./in_memory.ts";
 import { type DownloadOptions, downloadResource, extractTarGz } from "./download.ts";
+import { pathExists as exists } from "../_internal/fs.ts";
 
 /** Options for {@linkcode cifar10} and {@linkcode cifar100}. */
 export interface CifarOptions extends DownloadOptions {
@@ -110,16 +111,6 @@ export function parseCifarRecords(
     }
   }
   return { labels, images };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 async function openCifar(spec: CifarSpec, options: CifarOptions): Promise<InMemoryDataset> {

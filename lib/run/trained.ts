@@ -14,6 +14,7 @@ import { transformFromSpec } from "../transforms/compose.ts";
 import type { AnyImage, Transform } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
 import type { Preprocessing } from "./train_run.ts";
+import { pathExists as exists } from "../_internal/fs.ts";
 
 /** A loaded model ready for prediction. */
 export interface TrainedModel {
@@ -27,16 +28,6 @@ export interface TrainedModel {
   config?: TrainConfig;
   /** The folder holding model.json. */
   modelDir: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /**

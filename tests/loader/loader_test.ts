@@ -102,13 +102,18 @@ Deno.test("breaking out of the loop stops every worker", async () => {
   assert.equal(DataLoader.liveWorkers, 0);
 });
 
-Deno.test("with skipBadSamples: false a worker's decode error reaches the caller with the file name; workers stop", async () => {
-  const root = await tempDir("loader-");
+/** One class of six copies of a JPEG, the fifth (4.jpg) truncated to 40 bytes. */
+async function folderWithTruncatedFourth(root: string): Promise<ImageFolder> {
   const jpeg = await Deno.readFile(join(FIXTURES, "baseline420.jpg"));
   await Deno.mkdir(join(root, "a"));
   for (let i = 0; i < 6; i++) await Deno.writeFile(join(root, "a", `${i}.jpg`), jpeg);
-  await Deno.writeFile(join(root, "a", "4.jpg"), jpeg.subarray(0, 40)); // truncated
-  const folder = await ImageFolder.open(root);
+  await Deno.writeFile(join(root, "a", "4.jpg"), jpeg.subarray(0, 40));
+  return await ImageFolder.open(root);
+}
+
+Deno.test("with skipBadSamples: false a worker's decode error reaches the caller with the file name; workers stop", async () => {
+  const root = await tempDir("loader-");
+  const folder = await folderWithTruncatedFourth(root);
   for (const numWorkers of [0, 2]) {
     const loader = new DataLoader(folder, {
       batchSize: 2,
@@ -126,11 +131,7 @@ Deno.test("with skipBadSamples: false a worker's decode error reaches the caller
 
 Deno.test("a bad file is left out of its batch with one warning; the cache remembers it", async () => {
   const root = await tempDir("loader-bad-");
-  const jpeg = await Deno.readFile(join(FIXTURES, "baseline420.jpg"));
-  await Deno.mkdir(join(root, "a"));
-  for (let i = 0; i < 6; i++) await Deno.writeFile(join(root, "a", `${i}.jpg`), jpeg);
-  await Deno.writeFile(join(root, "a", "4.jpg"), jpeg.subarray(0, 40)); // truncated
-  const folder = await ImageFolder.open(root);
+  const folder = await folderWithTruncatedFourth(root);
   for (const numWorkers of [0, 2]) {
     const warnings: string[] = [];
     const loader = new DataLoader(folder, {
