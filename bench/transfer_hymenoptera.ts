@@ -2,8 +2,10 @@
 // nsfwjs's pretrained MobileNetV2 backbone, frozen, with a new 2-class head, against the same
 // architecture trained from scratch, with the same data, augmentation and epochs.
 // Train: RandomResizedCrop 224 + flip; val: resize 256 + center crop 224; inputs x / 255 (nsfwjs's
-// preprocessing). Adam 1e-3; batch 8 (frozen backbone) and 4 (from scratch). Prints one JSON object as the last line.
+// preprocessing). Adam 1e-3; batch 32 (frozen backbone) and 4 (from scratch). Prints one JSON
+// object as the last line.
 // Run: deno run --allow-read=.,../shared --allow-write=data bench/transfer_hymenoptera.ts [--epochs 5]
+//      [--batch-pretrained 32] [--skip-scratch]
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
@@ -25,7 +27,11 @@ import { loadNsfwjsMobileNetV2 } from "./_nsfwjs.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { epochs: { type: "string", default: "5" } },
+  options: {
+    epochs: { type: "string", default: "5" },
+    "batch-pretrained": { type: "string", default: "32" },
+    "skip-scratch": { type: "boolean", default: false },
+  },
 });
 const epochs = Number(values.epochs);
 const root = "../shared/datasets/hymenoptera";
@@ -33,8 +39,9 @@ const quiet = { onWarning: () => {} };
 const trainSet = await ImageFolder.open(`${root}/train`, quiet);
 const valSet = await ImageFolder.open(`${root}/val`, quiet);
 const cache = { dir: "data/cache", shorterSide: 256 };
-// tfjs keeps every activation on the gradient tape, frozen layers included: 16 MobileNetV2 images
-// at 224 px overflow the wasm heap, so the frozen run uses batch 8 and the full one batch 4.
+// fit runs a frozen prefix outside the gradient tape, so the frozen run takes batch 32; training
+// the whole MobileNetV2 keeps every activation for the backward pass: batch 8 at 224 px overflows
+// the wasm heap, so the scratch run uses 4.
 const trainLoader = (batchSize: number) =>
   new DataLoader(trainSet, {
     batchSize,
@@ -87,9 +94,9 @@ freeze(backbone, { upTo: "flatten_1" });
 const pretrained = await run(
   "pretrained",
   replaceHead(backbone, 2, { from: "flatten_1", dropout: 0.2 }),
-  8,
+  Number(values["batch-pretrained"]),
 );
-const scratch = await run(
+const scratch = values["skip-scratch"] ? null : await run(
   "scratch",
   createModel("mobilenetv2", { inputShape: [224, 224, 3], numClasses: 2 }),
   4,

@@ -139,3 +139,82 @@ export function replaceHead(
     .apply(features) as tfl.SymbolicTensor;
   return tfl.model({ inputs: model.inputs, outputs: logits, name: `${model.name}_transfer` });
 }
+
+/** A model cut in two where everything before the cut is frozen. */
+export interface FrozenSplit {
+  /** The frozen prefix: input → the cut (runs in inference mode). */
+  features: tfl.LayersModel;
+  /** The rest, from the cut's output to the logits (shares the original layers and weights). */
+  head: tfl.LayersModel;
+}
+
+/** Layers that act differently in training, so they cannot sit in an inference-mode prefix. */
+const TRAINING_BEHAVIOUR = new Set([
+  "Dropout",
+  "SpatialDropout1D",
+  "SpatialDropout2D",
+  "GaussianNoise",
+  "GaussianDropout",
+  "AlphaDropout",
+]);
+
+/**
+ * Splits a (partly frozen) model at the last point before anything that trains: the frozen prefix
+ * can then run outside the gradient tape, in inference mode, so training neither keeps its
+ * activations nor pays for them twice. Returns null when nothing is frozen or when the layers after
+ * the cut are not a simple chain (the model then trains whole, which is always correct).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { createModel } from "./registry.ts";
+ * import "./lenet.ts";
+ * import { freeze, splitFrozen } from "./transfer.ts";
+ * await useBackend("cpu");
+ * const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
+ * freeze(model);
+ * const split = splitFrozen(model)!;
+ * assert.equal(split.head.trainableWeights.length, 2);
+ * assert.deepEqual(split.head.outputs[0].shape, [null, 10]);
+ * model.dispose();
+ * ```
+ */
+export function splitFrozen(model: tfl.LayersModel): FrozenSplit | null {
+  const layers = model.layers;
+  const first = layers.findIndex((layer) =>
+    (layer.trainable && layer.trainableWeights.length > 0) ||
+    TRAINING_BEHAVIOUR.has(layer.getClassName())
+  );
+  // The cut is the output of the layer before `first`; the input layer alone is no prefix.
+  if (first <= 1) return null;
+  const cached = splits.get(model);
+  if (cached?.first === first) return cached.split;
+  const split = buildSplit(model, first);
+  splits.set(model, { first, split });
+  return split;
+}
+
+const splits = new WeakMap<tfl.LayersModel, { first: number; split: FrozenSplit | null }>();
+
+function buildSplit(model: tfl.LayersModel, first: number): FrozenSplit | null {
+  const layers = model.layers;
+  const cut = layers[first - 1];
+  const chain = layers.slice(first);
+  let previous = cut;
+  for (const layer of chain) {
+    // The layer's first inbound node is its place in this model's own graph (a split made
+    // earlier re-applies the chain and adds later nodes).
+    const node = layer.inboundNodes[0];
+    if (node === undefined || node.inboundLayers.length !== 1) return null;
+    if (node.inboundLayers[0] !== previous) return null;
+    previous = layer;
+  }
+  if (previous !== layers[layers.length - 1] || model.outputs.length !== 1) return null;
+  if (model.outputs[0] !== previous.output) return null;
+  const features = tfl.model({ inputs: model.inputs, outputs: cut.output as tfl.SymbolicTensor });
+  const input = tfl.input({ shape: (cut.outputShape as number[]).slice(1) });
+  let x: tfl.SymbolicTensor = input;
+  for (const layer of chain) x = layer.apply(x) as tfl.SymbolicTensor;
+  return { features, head: tfl.model({ inputs: input, outputs: x }) };
+}

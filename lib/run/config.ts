@@ -91,8 +91,11 @@ export interface TrainConfig {
   name: string | null;
 }
 
-/** Defaults before the dataset-dependent ones (`model`, `augment`, `lr`) are filled in. */
-export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
+/**
+ * The defaults. `model`, `augment` and `lr` are `"auto"`: {@linkcode resolveTrainConfig} fills
+ * them from the dataset's recipe.
+ */
+export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "lr"> & { lr: number | "auto" }> = {
   dataset: "shapes",
   root: "data",
   download: false,
@@ -101,7 +104,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
   model: "auto",
   epochs: 5,
   batchSize: 64,
-  lr: NaN, // filled from the dataset: see defaultLr
+  lr: "auto",
   optimizer: "adam",
   momentum: 0.9,
   weightDecay: 0,
@@ -235,9 +238,7 @@ export function resolveTrainConfig(
     model: raw.model === "auto" ? defaultModel(dataset) : text("model", raw.model),
     epochs: number("epochs", raw.epochs, { min: 1, integer: true }),
     batchSize: number("batchSize", raw.batchSize, { min: 1, integer: true }),
-    lr: raw.lr === "auto" || (typeof raw.lr === "number" && Number.isNaN(raw.lr))
-      ? defaultLr(dataset)
-      : number("lr", raw.lr, { min: 0 }),
+    lr: raw.lr === "auto" ? defaultLr(dataset) : number("lr", raw.lr, { min: 0 }),
     optimizer: oneOf("optimizer", raw.optimizer, ["adam", "adamw", "sgd"] as const),
     momentum: number("momentum", raw.momentum, { min: 0, max: 1 }),
     weightDecay: number("weightDecay", raw.weightDecay, { min: 0 }),

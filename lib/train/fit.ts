@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { withDropoutSeed } from "./_dropout.ts";
+import { type FrozenSplit, splitFrozen } from "../models/transfer.ts";
 import { Rng } from "../_internal/rng.ts";
 import type { Batch, DataLoader } from "../loader/loader.ts";
 import {
@@ -280,6 +281,7 @@ export async function fit(
   let stoppedEarly = false;
   let interrupted: FitProgress | undefined;
   const steps = train.length;
+  let frozenSplit: FrozenSplit | null = null;
   const boundary = (epoch: number): FitProgress => ({
     epoch,
     step: 0,
@@ -323,10 +325,15 @@ export async function fit(
       targets = mixed.targets;
     }
     let correct: tf.Scalar | undefined;
+    // A frozen prefix runs before the tape, in inference mode: its activations are not kept for
+    // a backward pass that would never reach it (the memory that limited fine-tuning batches).
+    const split = frozenSplit;
+    const features = split ? tf.tidy(() => split.features.apply(inputs) as tf.Tensor) : inputs;
+    const trained = split ? split.head : model;
     const { value, grads } = tf.variableGrads(() => {
       const logits = withDropoutSeed(
         [seed, 0xd0, epoch, step],
-        () => model.apply(inputs, { training: true }) as tf.Tensor2D,
+        () => trained.apply(features, { training: true }) as tf.Tensor2D,
       );
       correct = tf.keep(
         tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), labels), "float32")) as tf.Scalar,
@@ -350,6 +357,7 @@ export async function fit(
       tf.dispose(grads);
     }
     if (mixed) tf.dispose([mixed.images, mixed.targets]);
+    if (split) features.dispose();
     return { loss: value, correct: correct! };
   };
 
@@ -359,6 +367,7 @@ export async function fit(
         ? resume
         : undefined;
       if (partial === undefined) await options.callbacks?.onEpochBegin?.(epoch);
+      frozenSplit = splitFrozen(model); // after onEpochBegin, which may unfreeze
       const start = performance.now() - (partial?.seconds ?? 0) * 1000;
       let lossSum = tf.keep(tf.scalar(partial?.lossSum ?? 0));
       let correctSum = tf.keep(tf.scalar(partial?.correct ?? 0));
