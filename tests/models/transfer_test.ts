@@ -12,6 +12,8 @@ import {
   loadModel,
   mnist,
   replaceHead,
+  splitFrozen,
+  unfreeze,
   useBackend,
 } from "../../mod.ts";
 import { tempDir } from "../_tmp.ts";
@@ -93,4 +95,45 @@ Deno.test("frozen batch-norm layers keep their statistics during training (TF2 K
   });
   assert.deepEqual(bn.getWeights().map((w) => w.dataSync()), before);
   backbone.dispose();
+});
+
+Deno.test("a frozen prefix splits off exactly; fit trains the head alone; unfreezing ends the split", async () => {
+  await useBackend("wasm");
+  const backbone = createModel("cifar-cnn", { inputShape: [32, 32, 3], numClasses: 10, seed: 3 });
+  const model = replaceHead(backbone, 4, { dropout: 0.2 });
+  freeze(model);
+  const split = splitFrozen(model);
+  assert.ok(split !== null);
+  const x = tf.randomNormal([3, 32, 32, 3], 0, 1, "float32", 9) as tf.Tensor4D;
+  const whole = model.predict(x) as tf.Tensor;
+  const parts = split.head.predict(split.features.predict(x) as tf.Tensor) as tf.Tensor;
+  assert.deepEqual(await parts.data(), await whole.data(), "prefix then head = the model");
+  // Dropout trains, so the cut falls before it, not after.
+  assert.equal(split.head.layers.some((l) => l.getClassName() === "Dropout"), true);
+
+  const frozenBefore = split.features.getWeights().map((w) => w.dataSync().slice());
+  const headBefore = split.head.getWeights().map((w) => w.dataSync().slice());
+  const images = new Uint8Array(16 * 32 * 32 * 3).map((_, i) => (i * 37) % 256);
+  const data = new InMemoryDataset({
+    images,
+    labels: Uint8Array.from({ length: 16 }, (_, i) => i % 4),
+    shape: [32, 32, 3],
+    classes: ["a", "b", "c", "d"],
+  });
+  await fit(model, new DataLoader(data, { batchSize: 8, numWorkers: 0 }), {
+    epochs: 1,
+    numClasses: 4,
+    optimizer: { name: "adam", lr: 1e-2 },
+  });
+  split.features.getWeights().forEach((w, i) =>
+    assert.deepEqual(w.dataSync(), frozenBefore[i], "frozen weights unchanged")
+  );
+  assert.ok(
+    split.head.getWeights().some((w, i) => w.dataSync().some((v, j) => v !== headBefore[i][j])),
+    "the head trained",
+  );
+  unfreeze(model);
+  assert.equal(splitFrozen(model), null);
+  tf.dispose([x, whole, parts]);
+  model.dispose();
 });
