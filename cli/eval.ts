@@ -100,9 +100,9 @@ export async function evalCommand(args: string[]): Promise<number> {
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   console.log(
     `${config.dataset} (${values.split}, ${dataset.length} images) on ${backend.name}: ` +
-      `accuracy ${pct(result.accuracy)}, top-${result.k} ${pct(result.topK)}, loss ${
-        result.loss.toFixed(4)
-      } (${seconds.toFixed(1)} s)`,
+      `accuracy ${pct(result.accuracy)}${
+        result.k < expected.length ? `, top-${result.k} ${pct(result.topK)}` : ""
+      }, loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s)`,
   );
   const nameWidth = Math.max(12, ...expected.map((c) => c.length));
   console.log(`\n${"class".padEnd(nameWidth)}  precision  recall     f1  support`);

@@ -250,12 +250,14 @@ export async function trainCommand(args: string[]): Promise<number> {
     ? undefined
     : result.history[result.bestEpoch - (result.history[0]?.epoch ?? 0)];
   const evaluation = result.evaluation!;
+  // Top-k says something only when k is below the class count (top-2 of 2 classes is 100%).
+  const topK = evaluation.k < evaluation.report.perClass.length
+    ? ` (top-${evaluation.k} ${(evaluation.topK * 100).toFixed(2)}%)`
+    : "";
   say(
     `Done in ${result.seconds.toFixed(0)} s on ${result.backend}: val accuracy ${
       (evaluation.accuracy * 100).toFixed(2)
-    }% (top-${evaluation.k} ${(evaluation.topK * 100).toFixed(2)}%), val loss ${
-      evaluation.loss.toFixed(4)
-    }` +
+    }%${topK}, val loss ${evaluation.loss.toFixed(4)}` +
       (result.stoppedEarly ? ", stopped early" : ""),
   );
   if (best) {

@@ -284,6 +284,14 @@ export async function trainRun(
     normalization: pretrained.model ? INCEPTION_NORMALIZATION : undefined,
   });
   const numClasses = data.classes.length;
+  const heavy = ["mobilenetv2", "resnet18", "vgg11-bn"].includes(config.model);
+  if (backend.name !== "webgpu" && !pretrained.model && heavy && data.inputShape[0] >= 128) {
+    log(
+      `note: ${config.model} at ${data.inputShape[0]} px trains at a few images per second on ` +
+        `the CPU; for a quick first run try --model compact-cnn --img-size 64, or fine-tune a ` +
+        `pretrained model with --pretrained`,
+    );
+  }
   let model: LayersModel;
   if (pretrained.model) {
     const prepared = withSeededMathRandom(
@@ -485,7 +493,7 @@ export async function trainRun(
       confusion: evaluation.confusion,
       report: evaluation.report,
       loss: evaluation.loss,
-      topK: { k: evaluation.k, accuracy: evaluation.topK },
+      topK: evaluation.k < numClasses ? { k: evaluation.k, accuracy: evaluation.topK } : undefined,
       misclassified: await reportSamples(data.validation, evaluation, 48),
       config,
     });
