@@ -84,7 +84,14 @@ export function resample(
   outWidth: number,
   outHeight: number,
   filter: ResampleFilter = BILINEAR,
+  region?: { top: number; left: number; imageWidth: number },
 ): Uint8Array {
+  // `region`: the width × height input is a window at (top, left) of a wider image, read in
+  // place (RandomResizedCrop without copying the crop first).
+  const top = region?.top ?? 0;
+  const left = region?.left ?? 0;
+  const imageStride = (region?.imageWidth ?? width) * channels;
+  const at = (row: number) => (row + top) * imageStride + left * channels;
   const horizontal = precompute(width, outWidth, filter);
   const vertical = precompute(height, outHeight, filter);
   const needHorizontal = outWidth !== width;
@@ -101,7 +108,7 @@ export function resample(
     const temp = new Uint8Array(rows * outWidth * channels);
     const { size, bounds, weights } = horizontal;
     for (let y = 0; y < rows; y++) {
-      const inRow = (y + start) * width * channels;
+      const inRow = at(y + start);
       const outRow = y * outWidth * channels;
       for (let xx = 0; xx < outWidth; xx++) {
         const xmin = bounds[xx * 2];
@@ -136,22 +143,29 @@ export function resample(
     rowOffset = needVertical ? firstRow : 0;
     sourceWidth = outWidth;
   }
-  if (!needVertical) return needHorizontal ? source : data.slice();
+  if (!needVertical && needHorizontal) return source;
+  const stride = sourceWidth * channels;
+  if (!needVertical) {
+    const copy = new Uint8Array(height * stride);
+    for (let y = 0; y < height; y++) copy.set(data.subarray(at(y), at(y) + stride), y * stride);
+    return copy;
+  }
   const out = new Uint8Array(outHeight * outWidth * channels);
   const { size, bounds, weights } = vertical;
-  const stride = sourceWidth * channels;
-  const acc = new Float64Array(stride);
+  // Rows of `source`: the horizontal pass's buffer, or the (windowed) input itself.
+  const rowStart = needHorizontal ? (row: number) => row * stride : at;
+  const acc = new Int32Array(stride);
   for (let yy = 0; yy < outHeight; yy++) {
     const ymin = bounds[yy * 2] - rowOffset;
     const count = bounds[yy * 2 + 1];
     const k = yy * size;
-    // Accumulate whole rows tap by tap (sequential memory access), then round and clip. The
-    // sums are integers below 2^31, exact in float64 whatever the order.
+    // Accumulate whole rows tap by tap (sequential memory access), then round and clip. Every
+    // partial sum stays within ±255 · Σ|w| < 2^31, so int32 arithmetic is exact, as in PIL.
     acc.fill(1 << (PRECISION_BITS - 1));
     for (let y = 0; y < count; y++) {
       const w = weights[k + y];
-      const row = (ymin + y) * stride;
-      for (let i = 0; i < stride; i++) acc[i] += source[row + i] * w;
+      const row = rowStart(ymin + y);
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + source[row + i] * w) | 0;
     }
     const base = yy * stride;
     for (let i = 0; i < stride; i++) out[base + i] = clip8(acc[i]);

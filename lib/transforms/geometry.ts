@@ -38,6 +38,43 @@ export function resizeImage(
   return { width, height, channels: image.channels, data };
 }
 
+/**
+ * Resizes the `h × w` window at (top, left) of `image` to `height × width`, reading the window in
+ * place: the same pixels as `resizeImage(cropImage(…))` without the copy.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cropImage, resizeImage, resizeRegion } from "./geometry.ts";
+ * const image = { width: 9, height: 7, channels: 1 as const, data: new Uint8Array(63).map((_, i) => i * 4) };
+ * const direct = resizeRegion(image, 1, 2, 5, 6, 3, 4);
+ * assert.deepEqual(direct.data, resizeImage(cropImage(image, 1, 2, 5, 6), 3, 4).data);
+ * ```
+ */
+export function resizeRegion(
+  image: RawImage,
+  top: number,
+  left: number,
+  h: number,
+  w: number,
+  height: number,
+  width: number,
+  interpolation: "bilinear" | "bicubic" = "bilinear",
+): RawImage {
+  if (height === h && width === w) return cropImage(image, top, left, h, w);
+  const data = resample(
+    image.data,
+    w,
+    h,
+    image.channels,
+    width,
+    height,
+    interpolation === "bicubic" ? BICUBIC : BILINEAR,
+    { top, left, imageWidth: image.width },
+  );
+  return { width, height, channels: image.channels, data };
+}
+
 /** Cuts the `height × width` window at (top, left); outside pixels become `fill`. */
 export function cropImage(
   image: RawImage,
@@ -324,7 +361,7 @@ export function randomResizedCrop(size: Size, options: RandomResizedCropOptions 
     apply(image: AnyImage, rng: Rng) {
       const raw = requireUint8(image, "randomResizedCrop");
       const [top, left, h, w] = randomResizedCropParams(raw.height, raw.width, scale, ratio, rng);
-      return resizeImage(cropImage(raw, top, left, h, w), th, tw, options.interpolation);
+      return resizeRegion(raw, top, left, h, w, th, tw, options.interpolation);
     },
   };
 }
@@ -334,9 +371,19 @@ export function flipHorizontal(image: RawImage): RawImage {
   const { width, height, channels, data } = image;
   const out = new Uint8Array(data.length);
   for (let y = 0; y < height; y++) {
+    const row = y * width * channels;
+    if (channels === 3) {
+      // The common case without the inner channel loop (a third of the time).
+      for (let from = row, to = row + (width - 1) * 3; to >= row; from += 3, to -= 3) {
+        out[to] = data[from];
+        out[to + 1] = data[from + 1];
+        out[to + 2] = data[from + 2];
+      }
+      continue;
+    }
     for (let x = 0; x < width; x++) {
-      const from = (y * width + x) * channels;
-      const to = (y * width + width - 1 - x) * channels;
+      const from = row + x * channels;
+      const to = row + (width - 1 - x) * channels;
       for (let c = 0; c < channels; c++) out[to + c] = data[from + c];
     }
   }
