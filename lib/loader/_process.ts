@@ -226,6 +226,16 @@ export async function processBatch(
     // The same arithmetic as normalize(): x·(1/255/std) + (−mean/std), rounded to float32.
     const data = image.data;
     const channels = image.channels;
+    if (channels === 3) {
+      const [a0, a1, a2] = affine.a;
+      const [b0, b1, b2] = affine.b;
+      for (let i = 0, o = n * size; i < size; i += 3, o += 3) {
+        out[o] = data[i] * a0 + b0;
+        out[o + 1] = data[i + 1] * a1 + b1;
+        out[o + 2] = data[i + 2] * a2 + b2;
+      }
+      continue;
+    }
     for (let i = 0, o = n * size; i < size; i += channels, o += channels) {
       for (let c = 0; c < channels; c++) out[o + c] = data[i + c] * affine.a[c] + affine.b[c];
     }
