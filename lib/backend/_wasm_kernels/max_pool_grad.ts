@@ -32,6 +32,35 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
   const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
   const { top, left } = info.padInfo;
+  if (
+    filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
+    top === 0 && left === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth
+  ) {
+    // The common CNN pool (2×2, stride 2, no padding): four reads per output, no window loops.
+    const rowStride = inWidth * channels;
+    for (let b = 0; b < batchSize; b++) {
+      const inBase = b * inHeight * rowStride;
+      for (let oh = 0; oh < outHeight; oh++) {
+        for (let ow = 0; ow < outWidth; ow++) {
+          const p00 = inBase + (oh * 2 * inWidth + ow * 2) * channels;
+          const p01 = p00 + channels;
+          const p10 = p00 + rowStride;
+          const p11 = p10 + channels;
+          const gAt = ((b * outHeight + oh) * outWidth + ow) * channels;
+          for (let c = 0; c < channels; c++) {
+            // Window order (0,0), (0,1), (1,0), (1,1); strictly greater keeps the first maximum.
+            let at = p00 + c;
+            let v = x[at];
+            if (x[p01 + c] > v) [at, v] = [p01 + c, x[p01 + c]];
+            if (x[p10 + c] > v) [at, v] = [p10 + c, x[p10 + c]];
+            if (x[p11 + c] > v) at = p11 + c;
+            out[at] += g[gAt + c];
+          }
+        }
+      }
+    }
+    return dx;
+  }
   const best = new Float32Array(channels);
   const where = new Int32Array(channels);
   for (let b = 0; b < batchSize; b++) {
