@@ -14,7 +14,17 @@ import {
   normalize,
   randomHorizontalFlip,
   randomResizedCrop,
+  type Transform,
 } from "../mod.ts";
+
+/** The reference's per-sample recipe: RandomResizedCrop 224, flip, ImageNet normalize. */
+export function referenceTransform(): Transform {
+  return compose([
+    randomResizedCrop(224),
+    randomHorizontalFlip(),
+    normalize({ mean: IMAGENET_MEAN, std: IMAGENET_STD }),
+  ]);
+}
 
 /** Runs the pipeline benchmark; returns the figures printed as JSON. */
 export async function runPipelineBench(
@@ -36,11 +46,7 @@ export async function runPipelineBench(
     shuffle: true,
     numWorkers: Number(values.workers),
     persistentWorkers: true,
-    transform: compose([
-      randomResizedCrop(224),
-      randomHorizontalFlip(),
-      normalize({ mean: IMAGENET_MEAN, std: IMAGENET_STD }),
-    ]),
+    transform: referenceTransform(),
     cache: values["no-cache"] ? false : { dir: cacheDir, shorterSide: 256 },
   });
   const rates: number[] = [];

@@ -4,24 +4,12 @@
 // decoding epoch has no cache and decodes every JPEG, as every torchvision epoch does.
 // Run: deno bench --allow-read=.,../shared --allow-write=data bench/pipeline_bench.ts
 // (bench/pipeline.ts gives first/later-epoch figures as JSON, like the torchvision reference.)
-import {
-  compose,
-  DataLoader,
-  ImageFolder,
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  normalize,
-  randomHorizontalFlip,
-  randomResizedCrop,
-} from "../mod.ts";
+import { DataLoader, ImageFolder } from "../mod.ts";
+import { referenceTransform } from "./pipeline.ts";
 
 const ROOT = new URL("../../shared/datasets/hymenoptera/train", import.meta.url).pathname;
 const dataset = await ImageFolder.open(ROOT, { onWarning: () => {} });
-const transform = compose([
-  randomResizedCrop(224),
-  randomHorizontalFlip(),
-  normalize({ mean: IMAGENET_MEAN, std: IMAGENET_STD }),
-]);
+const transform = referenceTransform();
 const cacheDir = `data/.bench-cache-${crypto.randomUUID()}`;
 const common = { batchSize: 32, shuffle: true, numWorkers: 2, persistentWorkers: true, transform };
 const cached = new DataLoader(dataset, { ...common, cache: { dir: cacheDir, shorterSide: 256 } });

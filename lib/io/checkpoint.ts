@@ -102,14 +102,15 @@ export async function saveCheckpoint(
     });
     optimizerWeights.push(...weights);
   }
+  const position = new Map(variableNames(model).map((name, i) => [name, i]));
   const stored: Stored = {
     version: 2,
     ...state,
     optimizerParts: parts,
-    paramGroups: optimizer.paramGroups.map(({ names, lrScale }) => {
-      const position = new Map(variableNames(model).map((name, i) => [name, i]));
-      return { indices: names.map((name) => position.get(name) ?? -1), lrScale };
-    }),
+    paramGroups: optimizer.paramGroups.map(({ names, lrScale }) => ({
+      indices: names.map((name) => position.get(name) ?? -1),
+      lrScale,
+    })),
   };
   try {
     await replaceDirAtomic(dir, async (temp) => {

@@ -38,6 +38,14 @@ export class CachedBadSample extends Error {
   override name = "CachedBadSample";
 }
 
+/**
+ * The cache's record of a file that could not be loaded: no pixels, the reason kept, so later
+ * epochs skip it without touching the file again.
+ */
+export function badSample(index: number, error: string): CachedSample {
+  return { index, width: 0, height: 0, channels: 3, data: new Uint8Array(0), error };
+}
+
 /** Errors that mean "this one file is bad", as opposed to a broken loader or cache. */
 function isBadFile(error: unknown): error is Error {
   return error instanceof DecodeError || error instanceof CachedBadSample ||
@@ -166,17 +174,7 @@ export async function processBatch(
       const file = source.kind === "files" ? source.files[sourceIndex] : `sample ${sourceIndex}`;
       const message = error.message.startsWith(file) ? error.message : `${file}: ${error.message}`;
       skipped.push({ index: request.samples[n], source: file, message });
-      if (request.collect) {
-        const empty = new Uint8Array(0);
-        cached.push({
-          index: sourceIndex,
-          width: 0,
-          height: 0,
-          channels: 3,
-          data: empty,
-          error: message,
-        });
-      }
+      if (request.collect) cached.push(badSample(sourceIndex, message));
       continue;
     }
     if (request.collect) cached.push({ index: sourceIndex, ...image });

@@ -9,6 +9,7 @@ import type { Dataset } from "../datasets/types.ts";
 import { compose } from "../transforms/compose.ts";
 import type { Transform } from "../transforms/types.ts";
 import {
+  badSample,
   type Batch,
   type BatchRequest,
   closeFiles,
@@ -246,15 +247,7 @@ export class DataLoader implements AsyncIterable<Batch> {
         } catch (error) {
           // A bad file the epoch never touched: cache it as bad; its batch will skip it.
           if (!(error instanceof Error) || !this.skipBadSamples) throw error;
-          const empty = new Uint8Array(0);
-          collected.push({
-            index,
-            width: 0,
-            height: 0,
-            channels: 3,
-            data: empty,
-            error: error.message,
-          });
+          collected.push(badSample(index, error.message));
         }
       }
     } finally {

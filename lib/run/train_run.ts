@@ -317,7 +317,8 @@ export async function trainRun(
   const { train, validation } = loaders(config, data, warn);
   const checkpoints = join(runDir, "checkpoints");
 
-  let resume: (FitProgress & { bestWeights?: tf.Tensor[] }) | undefined;
+  let resume: FitProgress | undefined;
+  let initialEpoch = 0; // for a checkpoint saved without progress (by hand, with saveCheckpoint)
   const hasCheckpoint = options.resume && await recoverDir(join(checkpoints, "last"), "state.json");
   if (options.resume && !hasCheckpoint) {
     log(
@@ -331,17 +332,9 @@ export async function trainRun(
     });
     if (state.schedule && schedule?.restore) schedule.restore(state.schedule);
     if (optimizer.paramGroups.length > 0) unfreeze(model); // the checkpoint came after unfreezing
-    resume = state.progress ?? {
-      epoch: state.epoch,
-      step: 0,
-      lossSum: 0,
-      correct: 0,
-      seen: 0,
-      seconds: 0,
-      history: [],
-      stopping: { best: Infinity, bestEpoch: null, wait: 0 },
-    };
-    log(`resuming ${runDir} at epoch ${resume.epoch + 1}, step ${resume.step}`);
+    resume = state.progress;
+    initialEpoch = state.epoch;
+    log(`resuming ${runDir} at epoch ${state.epoch + 1}, step ${resume?.step ?? 0}`);
   }
   await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 2) + "\n");
   const writer = await SummaryWriter.open(runDir);
@@ -371,6 +364,7 @@ export async function trainRun(
       signal: options.signal,
       readEvery: options.readEvery,
       resume,
+      initialEpoch,
       callbacks: {
         onEpochBegin: async (epoch) => {
           if (pretrained.model && config.unfreezeAt > 0 && epoch === config.unfreezeAt) {

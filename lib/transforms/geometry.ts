@@ -26,16 +26,7 @@ export function resizeImage(
   interpolation: "bilinear" | "bicubic" = "bilinear",
 ): RawImage {
   if (height === image.height && width === image.width) return image;
-  const data = resample(
-    image.data,
-    image.width,
-    image.height,
-    image.channels,
-    width,
-    height,
-    interpolation === "bicubic" ? BICUBIC : BILINEAR,
-  );
-  return { width, height, channels: image.channels, data };
+  return resizeRegion(image, 0, 0, image.height, image.width, height, width, interpolation);
 }
 
 /**
