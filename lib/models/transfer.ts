@@ -5,6 +5,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { withSeededMathRandom } from "../_internal/rng.ts";
 
 /** Options for {@linkcode freeze}. */
 export interface FreezeOptions {
@@ -92,6 +93,8 @@ export interface ReplaceHeadOptions {
   from?: string;
   /** Dropout before the new classifier. Default: 0. */
   dropout?: number;
+  /** Seeds the new classifier's initial weights, as `createModel`'s seed does. Default: unseeded. */
+  seed?: number;
 }
 
 /**
@@ -135,8 +138,13 @@ export function replaceHead(
   if (options.dropout) {
     features = tfl.layers.dropout({ rate: options.dropout }).apply(features) as tfl.SymbolicTensor;
   }
-  const logits = tfl.layers.dense({ units: numClasses, name: `head_${numClasses}` })
-    .apply(features) as tfl.SymbolicTensor;
+  // Keras-style layers draw their initial weights when applied, so the seed covers `apply`.
+  const head = () =>
+    tfl.layers.dense({ units: numClasses, name: `head_${numClasses}` })
+      .apply(features) as tfl.SymbolicTensor;
+  const logits = options.seed === undefined
+    ? head()
+    : withSeededMathRandom([options.seed, 0x4ead], head);
   return tfl.model({ inputs: model.inputs, outputs: logits, name: `${model.name}_transfer` });
 }
 

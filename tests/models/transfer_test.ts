@@ -46,7 +46,7 @@ Deno.test("load a saved model, freeze the backbone, train a new head for a new t
   // The new task: odd or even, from its own images.
   const loaded = await loadModel(join(dir, "backbone", "model.json"));
   assert.equal(freeze(loaded), loaded.layers.length - 1);
-  const model = replaceHead(loaded, 2);
+  const model = replaceHead(loaded, 2, { seed: 0 });
   assert.deepEqual(model.trainableWeights.map((w) => w.shape), [[50, 2], [2]]);
   const frozenBefore = loaded.layers[0].getWeights().map((w) => w.dataSync().slice());
   const parity = (from: number, to: number) => subset(from, to, (d) => d % 2, ["even", "odd"]);
@@ -136,4 +136,14 @@ Deno.test("a frozen prefix splits off exactly; fit trains the head alone; unfree
   assert.equal(splitFrozen(model), null);
   tf.dispose([x, whole, parts]);
   model.dispose();
+});
+
+Deno.test("replaceHead's seed fixes the new classifier's initial weights", async () => {
+  await useBackend("wasm");
+  const backbone = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+  const headOf = (seed: number) =>
+    replaceHead(backbone, 3, { seed }).layers.at(-1)!.getWeights()[0].dataSync();
+  assert.deepEqual(headOf(7), headOf(7));
+  assert.notDeepEqual(headOf(7), headOf(8));
+  backbone.dispose();
 });
