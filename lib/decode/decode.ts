@@ -7,6 +7,7 @@ import { Buffer } from "node:buffer";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
 import { type ImageHeader, readJpegHeader, readPngHeader } from "./_headers.ts";
+import { decodeBaselineJpeg } from "./_jpeg_baseline.ts";
 import { DecodeError } from "./errors.ts";
 import { applyOrientation, type Pixels, readExifOrientation } from "./exif.ts";
 import { describeMagic, sniffFormat } from "./sniff.ts";
@@ -101,6 +102,17 @@ interface RawPixels {
 }
 
 function decodeJpeg(bytes: Uint8Array, header: ImageHeader, options: DecodeOptions): RawPixels {
+  const fast = decodeBaselineJpeg(bytes);
+  if (fast !== null) {
+    return {
+      width: fast.width,
+      height: fast.height,
+      stride: 3,
+      gray: fast.components === 1,
+      hasAlpha: false,
+      data: fast.data,
+    };
+  }
   let image: { width: number; height: number; data: Uint8Array };
   try {
     image = jpeg.decode(bytes, {

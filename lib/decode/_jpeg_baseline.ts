@@ -1,0 +1,632 @@
+// Internal: a fast decoder for the JPEGs most photo folders hold (baseline Huffman, 8-bit, one
+// interleaved scan, gray or YCbCr). It follows libjpeg's integer IDCT (jidctint) and colour
+// conversion, so 4:4:4 output matches PIL's libjpeg-turbo exactly. Anything else (progressive,
+// arithmetic, CMYK, Adobe RGB, multi-scan, or data it cannot account for, such as a truncated or
+// corrupt scan) returns null, and the caller falls back to jpeg-js, which handles every JPEG.
+//
+// Why not jpeg-js alone: it allocates a block per 8×8 coefficient set and decodes Huffman codes a
+// bit at a time; the first epoch of an image-folder run is bound by JPEG decoding (BENCHMARKS.md).
+
+/** A decoded baseline JPEG: RGB (gray replicated) HWC, 8 bits. */
+export interface BaselineJpeg {
+  width: number;
+  height: number;
+  /** 1 when the file is gray (the RGB samples are then equal). */
+  components: 1 | 3;
+  /** RGB, row-major. */
+  data: Uint8Array;
+}
+
+/** Zigzag position → natural (row-major) position in an 8×8 block. */
+const ZIGZAG = Uint8Array.from([
+  0,
+  1,
+  8,
+  16,
+  9,
+  2,
+  3,
+  10,
+  17,
+  24,
+  32,
+  25,
+  18,
+  11,
+  4,
+  5,
+  12,
+  19,
+  26,
+  33,
+  40,
+  48,
+  41,
+  34,
+  27,
+  20,
+  13,
+  6,
+  7,
+  14,
+  21,
+  28,
+  35,
+  42,
+  49,
+  56,
+  57,
+  50,
+  43,
+  36,
+  29,
+  22,
+  15,
+  23,
+  30,
+  37,
+  44,
+  51,
+  58,
+  59,
+  52,
+  45,
+  38,
+  31,
+  39,
+  46,
+  53,
+  60,
+  61,
+  54,
+  47,
+  55,
+  62,
+  63,
+]);
+
+const FAST_BITS = 9;
+
+/** A Huffman table: a 9-bit lookup for short codes and canonical limits for the rest. */
+interface HuffmanTable {
+  /** Indexed by the next 9 bits: (code length << 8) | symbol, or 0 for longer codes. */
+  fast: Int32Array;
+  /** For AC tables: run, size and the coefficient value, when code + value fit in 9 bits. */
+  fastAc: Int32Array;
+  /** maxCode[l]: one past the largest code of length l, left-aligned to 16 bits (l = 1..16). */
+  maxCode: Int32Array;
+  /** delta[l]: symbol index = code + delta[l] for codes of length l. */
+  delta: Int32Array;
+  symbols: Uint8Array;
+}
+
+function buildHuffman(counts: Uint8Array, symbols: Uint8Array): HuffmanTable | null {
+  const fast = new Int32Array(1 << FAST_BITS);
+  const maxCode = new Int32Array(18);
+  const delta = new Int32Array(17);
+  let code = 0;
+  let index = 0;
+  for (let length = 1; length <= 16; length++) {
+    delta[length] = index - code;
+    for (let i = 0; i < counts[length - 1]; i++, index++, code++) {
+      if (length <= FAST_BITS) {
+        const first = code << (FAST_BITS - length);
+        const span = 1 << (FAST_BITS - length);
+        for (let j = 0; j < span; j++) fast[first + j] = (length << 8) | symbols[index];
+      }
+    }
+    if (code > 1 << length) return null; // more codes than the length allows
+    maxCode[length] = code << (16 - length);
+    code <<= 1;
+  }
+  maxCode[17] = 0x7fffffff;
+  // Short AC codes whose value bits also fit: decoded with one lookup.
+  const fastAc = new Int32Array(1 << FAST_BITS);
+  for (let bits = 0; bits < 1 << FAST_BITS; bits++) {
+    const entry = fast[bits];
+    if (entry === 0) continue;
+    const length = entry >> 8;
+    const symbol = entry & 255;
+    const run = symbol >> 4;
+    const size = symbol & 15;
+    if (size === 0 || length + size > FAST_BITS) continue;
+    let value = (bits >> (FAST_BITS - length - size)) & ((1 << size) - 1);
+    if (value < 1 << (size - 1)) value += 1 - (1 << size);
+    fastAc[bits] = (value << 16) | (run << 8) | (length + size);
+  }
+  return { fast, fastAc, maxCode, delta, symbols };
+}
+
+interface Component {
+  id: number;
+  h: number;
+  v: number;
+  quant: number;
+  dcTable: HuffmanTable | null;
+  acTable: HuffmanTable | null;
+  /** Samples per plane row (blocks across × 8). */
+  stride: number;
+  plane: Uint8ClampedArray;
+}
+
+const be16 = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];
+
+/**
+ * Decodes a baseline JPEG, or returns null when the file needs the general decoder. Bad data
+ * returns null too: it never throws.
+ */
+export function decodeBaselineJpeg(bytes: Uint8Array): BaselineJpeg | null {
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
+  const quantTables: (Int32Array | undefined)[] = [];
+  const dcTables: (HuffmanTable | null)[] = [];
+  const acTables: (HuffmanTable | null)[] = [];
+  let restartInterval = 0;
+  let width = 0;
+  let height = 0;
+  let components: Component[] = [];
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    const length = be16(bytes, at + 2);
+    const body = at + 4;
+    const end = at + 2 + length;
+    if (length < 2 || end > bytes.length) return null;
+    if (marker === 0xdb) {
+      for (let p = body; p < end;) {
+        const precision = bytes[p] >> 4;
+        const id = bytes[p] & 15;
+        if (id > 3 || precision > 1) return null;
+        const table = new Int32Array(64);
+        p++;
+        for (let k = 0; k < 64; k++, p += precision + 1) {
+          table[k] = precision ? be16(bytes, p) : bytes[p];
+        }
+        if (p > end) return null;
+        quantTables[id] = table;
+      }
+    } else if (marker === 0xc4) {
+      for (let p = body; p < end;) {
+        const kind = bytes[p] >> 4;
+        const id = bytes[p] & 15;
+        if (kind > 1 || id > 3 || p + 17 > end) return null;
+        const counts = bytes.subarray(p + 1, p + 17);
+        let total = 0;
+        for (let i = 0; i < 16; i++) total += counts[i];
+        if (p + 17 + total > end) return null;
+        const table = buildHuffman(counts, bytes.subarray(p + 17, p + 17 + total));
+        if (table === null) return null;
+        (kind === 0 ? dcTables : acTables)[id] = table;
+        p += 17 + total;
+      }
+    } else if (marker === 0xdd) {
+      restartInterval = be16(bytes, body);
+    } else if (marker === 0xc0 || marker === 0xc1) {
+      if (bytes[body] !== 8) return null;
+      height = be16(bytes, body + 1);
+      width = be16(bytes, body + 3);
+      const count = bytes[body + 5];
+      if (width === 0 || height === 0 || (count !== 1 && count !== 3)) return null;
+      components = [];
+      for (let i = 0; i < count; i++) {
+        const p = body + 6 + i * 3;
+        components.push({
+          id: bytes[p],
+          h: bytes[p + 1] >> 4,
+          v: bytes[p + 1] & 15,
+          quant: bytes[p + 2],
+          dcTable: null,
+          acTable: null,
+          stride: 0,
+          plane: new Uint8ClampedArray(0),
+        });
+      }
+    } else if ((marker >= 0xc2 && marker <= 0xcf) && marker !== 0xc4 && marker !== 0xc8) {
+      return null; // progressive, lossless, hierarchical or arithmetic
+    } else if (marker === 0xee) {
+      // Adobe: transform 1 is YCbCr; 0 (RGB or CMYK) and 2 (YCCK) go to jpeg-js.
+      if (length < 14 || bytes[body + 11] !== 1) return null;
+    } else if (marker === 0xda) {
+      if (components.length === 0) return null;
+      const count = bytes[body];
+      if (count !== components.length) return null; // one interleaved scan only
+      for (let i = 0; i < count; i++) {
+        const id = bytes[body + 1 + i * 2];
+        const tables = bytes[body + 2 + i * 2];
+        const component = components.find((c) => c.id === id);
+        if (component === undefined) return null;
+        component.dcTable = dcTables[tables >> 4] ?? null;
+        component.acTable = acTables[tables & 15] ?? null;
+        if (component.dcTable === null || component.acTable === null) return null;
+      }
+      const spectral = bytes.subarray(body + 1 + count * 2, body + 4 + count * 2);
+      if (spectral[0] !== 0 || spectral[1] !== 63 || spectral[2] !== 0) return null;
+      if (components.length === 3 && components[0].id === 82 && components[1].id === 71) {
+        return null; // components named R, G, B: stored as RGB, not YCbCr
+      }
+      const quants = components.map((c) => quantTables[c.quant]);
+      if (quants.some((q) => q === undefined)) return null;
+      if (
+        !decodeScan(bytes, end, width, height, components, quants as Int32Array[], restartInterval)
+      ) {
+        return null;
+      }
+      return components.length === 1
+        ? { width, height, components: 1, data: grayToRgb(components[0], width, height) }
+        : { width, height, components: 3, data: yccToRgb(components, width, height) };
+    } else if (marker === 0xd9) {
+      return null;
+    }
+    at = end;
+  }
+  return null;
+}
+
+/** Decodes the entropy-coded scan into each component's plane; false when the data is bad. */
+function decodeScan(
+  bytes: Uint8Array,
+  start: number,
+  width: number,
+  height: number,
+  components: Component[],
+  quants: Int32Array[],
+  restartInterval: number,
+): boolean {
+  const single = components.length === 1;
+  let hMax = 1, vMax = 1;
+  for (const c of components) {
+    if (single) c.h = c.v = 1; // a lone component's MCU is one block, whatever its factors
+    if (c.h < 1 || c.h > 2 || c.v < 1 || c.v > 2) return false;
+    hMax = Math.max(hMax, c.h);
+    vMax = Math.max(vMax, c.v);
+  }
+  const mcusX = Math.ceil(width / (8 * hMax));
+  const mcusY = Math.ceil(height / (8 * vMax));
+  for (const c of components) {
+    if (hMax % c.h !== 0 || vMax % c.v !== 0) return false;
+    c.stride = mcusX * c.h * 8;
+    c.plane = new Uint8ClampedArray(c.stride * mcusY * c.v * 8);
+  }
+  const block = new Int32Array(64);
+  const workspace = new Int32Array(64);
+  const predictors = new Int32Array(components.length);
+  const totalMcus = mcusX * mcusY;
+
+  // Bit reader: `bits` holds `count` valid bits, left-aligned in 32. Past the end of the data or at
+  // a marker it feeds zero bytes and counts them, so over-reading is detected, not decoded.
+  let pos = start;
+  let bits = 0;
+  let count = 0;
+  let fakeBits = 0;
+  const fill = () => {
+    while (count <= 24) {
+      let byte = 0;
+      if (pos < bytes.length && bytes[pos] !== 0xff) {
+        byte = bytes[pos++];
+      } else if (pos + 1 < bytes.length && bytes[pos + 1] === 0) {
+        byte = 0xff;
+        pos += 2;
+      } else {
+        fakeBits += 8;
+      }
+      bits |= byte << (24 - count);
+      count += 8;
+    }
+  };
+  const decodeHuffman = (table: HuffmanTable): number => {
+    if (count < 16) fill();
+    const entry = table.fast[bits >>> (32 - FAST_BITS)];
+    if (entry !== 0) {
+      const length = entry >> 8;
+      bits <<= length;
+      count -= length;
+      return entry & 255;
+    }
+    const top = bits >>> 16;
+    let length = FAST_BITS + 1;
+    while (top >= table.maxCode[length]) length++;
+    if (length > 16) return -1;
+    const symbol = table.symbols[(top >>> (16 - length)) + table.delta[length]];
+    bits <<= length;
+    count -= length;
+    return symbol;
+  };
+  const receiveExtend = (size: number): number => {
+    if (count < size) fill();
+    let value = bits >>> (32 - size);
+    bits <<= size;
+    count -= size;
+    if (value < 1 << (size - 1)) value += 1 - (1 << size);
+    return value;
+  };
+  /** Fake bits consumed: the scan read past its data (truncated or corrupt). */
+  const overRead = () => fakeBits > count;
+
+  for (let mcu = 0; mcu < totalMcus; mcu++) {
+    if (restartInterval > 0 && mcu > 0 && mcu % restartInterval === 0) {
+      if (overRead()) return false;
+      // Skip to the RSTn marker, then start afresh.
+      while (
+        pos + 1 < bytes.length && !(bytes[pos] === 0xff && bytes[pos + 1] >= 0xd0 &&
+          bytes[pos + 1] <= 0xd7)
+      ) pos++;
+      if (pos + 1 >= bytes.length) return false;
+      pos += 2;
+      bits = count = fakeBits = 0;
+      predictors.fill(0);
+    }
+    const mcuX = mcu % mcusX;
+    const mcuY = (mcu - mcuX) / mcusX;
+    for (let ci = 0; ci < components.length; ci++) {
+      const c = components[ci];
+      const q = quants[ci];
+      const dcTable = c.dcTable!;
+      const acTable = c.acTable!;
+      const fastAc = acTable.fastAc;
+      for (let by = 0; by < c.v; by++) {
+        for (let bx = 0; bx < c.h; bx++) {
+          const size = decodeHuffman(dcTable);
+          if (size < 0 || size > 11) return false;
+          const diff = size === 0 ? 0 : receiveExtend(size);
+          predictors[ci] += diff;
+          block[0] = predictors[ci] * q[0];
+          let k = 1;
+          while (k < 64) {
+            if (count < 16) fill();
+            const fast = fastAc[bits >>> (32 - FAST_BITS)];
+            if (fast !== 0) {
+              const used = fast & 255;
+              bits <<= used;
+              count -= used;
+              k += (fast >> 8) & 255;
+              if (k > 63) return false;
+              block[ZIGZAG[k]] = (fast >> 16) * q[k];
+              k++;
+              continue;
+            }
+            const rs = decodeHuffman(acTable);
+            if (rs < 0) return false;
+            const run = rs >> 4;
+            const s = rs & 15;
+            if (s === 0) {
+              if (run !== 15) break; // end of block
+              k += 16;
+              continue;
+            }
+            k += run;
+            if (k > 63) return false;
+            block[ZIGZAG[k]] = receiveExtend(s) * q[k];
+            k++;
+          }
+          const x = (mcuX * c.h + bx) * 8;
+          const y = (mcuY * c.v + by) * 8;
+          inverseDct(block, workspace, c.plane, y * c.stride + x, c.stride);
+          block.fill(0);
+        }
+      }
+    }
+  }
+  return !overRead();
+}
+
+// libjpeg's jidctint constants: FIX(x) = round(x · 2^13).
+const CONST_BITS = 13;
+const PASS1_BITS = 2;
+const F_0_298 = 2446;
+const F_0_390 = 3196;
+const F_0_541 = 4433;
+const F_0_765 = 6270;
+const F_0_899 = 7373;
+const F_1_175 = 9633;
+const F_1_501 = 12299;
+const F_1_847 = 15137;
+const F_1_961 = 16069;
+const F_2_053 = 16819;
+const F_2_562 = 20995;
+const F_3_072 = 25172;
+
+/**
+ * libjpeg's accurate integer IDCT (the Loeffler–Ligtenberg–Moschytz factorisation with 12
+ * multiplies per pass) from dequantized coefficients to clamped samples in `out`.
+ */
+function inverseDct(
+  input: Int32Array,
+  ws: Int32Array,
+  out: Uint8ClampedArray,
+  offset: number,
+  stride: number,
+): void {
+  const pass1 = 1 << (CONST_BITS - PASS1_BITS - 1);
+  for (let col = 0; col < 8; col++) {
+    const d0 = input[col], d1 = input[col + 8], d2 = input[col + 16], d3 = input[col + 24];
+    const d4 = input[col + 32], d5 = input[col + 40], d6 = input[col + 48], d7 = input[col + 56];
+    if ((d1 | d2 | d3 | d4 | d5 | d6 | d7) === 0) {
+      const dc = d0 << PASS1_BITS;
+      for (let r = 0; r < 64; r += 8) ws[col + r] = dc;
+      continue;
+    }
+    let z1 = (d2 + d6) * F_0_541;
+    const t2 = z1 - d6 * F_1_847;
+    const t3 = z1 + d2 * F_0_765;
+    const t0 = (d0 + d4) * 8192;
+    const t1 = (d0 - d4) * 8192;
+    const t10 = t0 + t3, t13 = t0 - t3, t11 = t1 + t2, t12 = t1 - t2;
+    z1 = d7 + d1;
+    let z2 = d5 + d3;
+    let z3 = d7 + d3;
+    let z4 = d5 + d1;
+    const z5 = (z3 + z4) * F_1_175;
+    let o0 = d7 * F_0_298, o1 = d5 * F_2_053, o2 = d3 * F_3_072, o3 = d1 * F_1_501;
+    z1 *= -F_0_899;
+    z2 *= -F_2_562;
+    z3 = z3 * -F_1_961 + z5;
+    z4 = z4 * -F_0_390 + z5;
+    o0 += z1 + z3;
+    o1 += z2 + z4;
+    o2 += z2 + z3;
+    o3 += z1 + z4;
+    const shift = CONST_BITS - PASS1_BITS;
+    ws[col] = (t10 + o3 + pass1) >> shift;
+    ws[col + 56] = (t10 - o3 + pass1) >> shift;
+    ws[col + 8] = (t11 + o2 + pass1) >> shift;
+    ws[col + 48] = (t11 - o2 + pass1) >> shift;
+    ws[col + 16] = (t12 + o1 + pass1) >> shift;
+    ws[col + 40] = (t12 - o1 + pass1) >> shift;
+    ws[col + 24] = (t13 + o0 + pass1) >> shift;
+    ws[col + 32] = (t13 - o0 + pass1) >> shift;
+  }
+  const shift2 = CONST_BITS + PASS1_BITS + 3;
+  const pass2 = 1 << (shift2 - 1);
+  for (let row = 0, o = offset; row < 64; row += 8, o += stride) {
+    const d0 = ws[row], d1 = ws[row + 1], d2 = ws[row + 2], d3 = ws[row + 3];
+    const d4 = ws[row + 4], d5 = ws[row + 5], d6 = ws[row + 6], d7 = ws[row + 7];
+    if ((d1 | d2 | d3 | d4 | d5 | d6 | d7) === 0) {
+      const value = ((d0 + (1 << (PASS1_BITS + 2))) >> (PASS1_BITS + 3)) + 128;
+      for (let i = 0; i < 8; i++) out[o + i] = value;
+      continue;
+    }
+    let z1 = (d2 + d6) * F_0_541;
+    const t2 = z1 - d6 * F_1_847;
+    const t3 = z1 + d2 * F_0_765;
+    const t0 = (d0 + d4) * 8192;
+    const t1 = (d0 - d4) * 8192;
+    const t10 = t0 + t3, t13 = t0 - t3, t11 = t1 + t2, t12 = t1 - t2;
+    z1 = d7 + d1;
+    let z2 = d5 + d3;
+    let z3 = d7 + d3;
+    let z4 = d5 + d1;
+    const z5 = (z3 + z4) * F_1_175;
+    let o0 = d7 * F_0_298, o1 = d5 * F_2_053, o2 = d3 * F_3_072, o3 = d1 * F_1_501;
+    z1 *= -F_0_899;
+    z2 *= -F_2_562;
+    z3 = z3 * -F_1_961 + z5;
+    z4 = z4 * -F_0_390 + z5;
+    o0 += z1 + z3;
+    o1 += z2 + z4;
+    o2 += z2 + z3;
+    o3 += z1 + z4;
+    out[o] = ((t10 + o3 + pass2) >> shift2) + 128;
+    out[o + 7] = ((t10 - o3 + pass2) >> shift2) + 128;
+    out[o + 1] = ((t11 + o2 + pass2) >> shift2) + 128;
+    out[o + 6] = ((t11 - o2 + pass2) >> shift2) + 128;
+    out[o + 2] = ((t12 + o1 + pass2) >> shift2) + 128;
+    out[o + 5] = ((t12 - o1 + pass2) >> shift2) + 128;
+    out[o + 3] = ((t13 + o0 + pass2) >> shift2) + 128;
+    out[o + 4] = ((t13 - o0 + pass2) >> shift2) + 128;
+  }
+}
+
+function grayToRgb(c: Component, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0, o = 0; y < height; y++) {
+    const row = y * c.stride;
+    for (let x = 0; x < width; x++, o += 3) {
+      const value = c.plane[row + x];
+      out[o] = out[o + 1] = out[o + 2] = value;
+    }
+  }
+  return out;
+}
+
+// libjpeg's YCbCr → RGB tables (jdcolor.c), 16-bit fixed point.
+const CR_R = new Int32Array(256);
+const CB_B = new Int32Array(256);
+const CR_G = new Int32Array(256);
+const CB_G = new Int32Array(256);
+for (let i = 0; i < 256; i++) {
+  const x = i - 128;
+  CR_R[i] = (Math.round(1.402 * 65536) * x + 32768) >> 16;
+  CB_B[i] = (Math.round(1.772 * 65536) * x + 32768) >> 16;
+  CR_G[i] = -Math.round(0.71414 * 65536) * x;
+  CB_G[i] = -Math.round(0.34414 * 65536) * x + 32768;
+}
+
+/** A plane at full resolution: its samples and row stride. */
+interface Plane {
+  samples: Uint8ClampedArray | Uint8Array;
+  stride: number;
+}
+
+/**
+ * A chroma plane brought to the luma's resolution. 2×2 and 2×1 subsampling use libjpeg's "fancy"
+ * (triangle-filter) upsampling, PIL's default, with its rounding biases; other layouts replicate.
+ */
+function upsample(c: Component, hMax: number, vMax: number, width: number, height: number): Plane {
+  const sw = Math.ceil((width * c.h) / hMax); // the component's real (unpadded) size
+  const sh = Math.ceil((height * c.v) / vMax);
+  const hScale = hMax / c.h, vScale = vMax / c.v;
+  if (hScale === 1 && vScale === 1) return { samples: c.plane, stride: c.stride };
+  const stride = sw * hScale;
+  const out = new Uint8Array(stride * sh * vScale);
+  const input = c.plane;
+  if (hScale === 2 && sw >= 2) {
+    for (let y = 0; y < sh * vScale; y++) {
+      const o = y * stride;
+      const here = (vScale === 2 ? y >> 1 : y) * c.stride;
+      if (vScale === 1) {
+        // h2v1: each output sample is ¾ its own input plus ¼ its neighbour's.
+        out[o] = input[here];
+        out[o + 1] = (input[here] * 3 + input[here + 1] + 2) >> 2;
+        for (let x = 1; x < sw - 1; x++) {
+          const v = input[here + x] * 3;
+          out[o + 2 * x] = (v + input[here + x - 1] + 1) >> 2;
+          out[o + 2 * x + 1] = (v + input[here + x + 1] + 2) >> 2;
+        }
+        const last = here + sw - 1;
+        out[o + 2 * sw - 2] = (input[last] * 3 + input[last - 1] + 1) >> 2;
+        out[o + 2 * sw - 1] = input[last];
+        continue;
+      }
+      // h2v2: column sums of ¾ this row + ¼ the nearer neighbour row (edges replicate).
+      const row = y >> 1;
+      const neighbourRow = y & 1 ? Math.min(row + 1, sh - 1) : Math.max(row - 1, 0);
+      const there = neighbourRow * c.stride;
+      let thisSum = input[here] * 3 + input[there];
+      let nextSum = input[here + 1] * 3 + input[there + 1];
+      let lastSum = thisSum;
+      out[o] = (thisSum * 4 + 8) >> 4;
+      out[o + 1] = (thisSum * 3 + nextSum + 7) >> 4;
+      for (let x = 1; x < sw - 1; x++) {
+        lastSum = thisSum;
+        thisSum = nextSum;
+        nextSum = input[here + x + 1] * 3 + input[there + x + 1];
+        out[o + 2 * x] = (thisSum * 3 + lastSum + 8) >> 4;
+        out[o + 2 * x + 1] = (thisSum * 3 + nextSum + 7) >> 4;
+      }
+      lastSum = thisSum;
+      thisSum = nextSum;
+      out[o + 2 * sw - 2] = (thisSum * 3 + lastSum + 8) >> 4;
+      out[o + 2 * sw - 1] = (thisSum * 4 + 7) >> 4;
+    }
+    return { samples: out, stride };
+  }
+  for (let y = 0; y < sh * vScale; y++) {
+    const from = ((y / vScale) | 0) * c.stride;
+    for (let x = 0; x < stride; x++) out[y * stride + x] = input[from + ((x / hScale) | 0)];
+  }
+  return { samples: out, stride };
+}
+
+/** YCbCr planes to RGB with libjpeg's tables. */
+function yccToRgb(components: Component[], width: number, height: number): Uint8Array {
+  const buffer = new Uint8ClampedArray(width * height * 3);
+  const [luma, cb, cr] = components;
+  const hMax = Math.max(luma.h, cb.h, cr.h);
+  const vMax = Math.max(luma.v, cb.v, cr.v);
+  const [yp, bp, rp] = [luma, cb, cr].map((c) => upsample(c, hMax, vMax, width, height));
+  for (let y = 0, o = 0; y < height; y++) {
+    const yRow = y * yp.stride, bRow = y * bp.stride, rRow = y * rp.stride;
+    const ys = yp.samples, bs = bp.samples, rs = rp.samples;
+    for (let x = 0; x < width; x++, o += 3) {
+      const l = ys[yRow + x], b = bs[bRow + x], r = rs[rRow + x];
+      buffer[o] = l + CR_R[r];
+      buffer[o + 1] = l + ((CB_G[b] + CR_G[r]) >> 16);
+      buffer[o + 2] = l + CB_B[b];
+    }
+  }
+  return new Uint8Array(buffer.buffer);
+}
