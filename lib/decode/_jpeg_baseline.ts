@@ -374,6 +374,7 @@ function decodeScan(
           const diff = size === 0 ? 0 : receiveExtend(size);
           predictors[ci] += diff;
           block[0] = predictors[ci] * q[0];
+          let hasAc = false;
           let k = 1;
           while (k < 64) {
             if (count < 16) fill();
@@ -385,6 +386,7 @@ function decodeScan(
               k += (fast >> 8) & 255;
               if (k > 63) return false;
               block[ZIGZAG[k]] = (fast >> 16) * q[k];
+              hasAc = true;
               k++;
               continue;
             }
@@ -400,12 +402,21 @@ function decodeScan(
             k += run;
             if (k > 63) return false;
             block[ZIGZAG[k]] = receiveExtend(s) * q[k];
+            hasAc = true;
             k++;
           }
           const x = (mcuX * c.h + bx) * 8;
           const y = (mcuY * c.v + by) * 8;
-          inverseDct(block, workspace, c.plane, y * c.stride + x, c.stride);
-          block.fill(0);
+          if (hasAc) {
+            inverseDct(block, workspace, c.plane, y * c.stride + x, c.stride);
+            block.fill(0);
+          } else {
+            // A flat block: both IDCT passes reduce to this (exactly, rounding included).
+            const value = Math.min(255, Math.max(0, ((block[0] * 4 + 16) >> 5) + 128));
+            for (let row = 0, o = y * c.stride + x; row < 8; row++, o += c.stride) {
+              c.plane.fill(value, o, o + 8);
+            }
+          }
         }
       }
     }
@@ -441,12 +452,36 @@ function inverseDct(
   stride: number,
 ): void {
   const pass1 = 1 << (CONST_BITS - PASS1_BITS - 1);
+  let highColumns = 0; // nonzero when any of columns 4–7 has a coefficient
   for (let col = 0; col < 8; col++) {
     const d0 = input[col], d1 = input[col + 8], d2 = input[col + 16], d3 = input[col + 24];
     const d4 = input[col + 32], d5 = input[col + 40], d6 = input[col + 48], d7 = input[col + 56];
     if ((d1 | d2 | d3 | d4 | d5 | d6 | d7) === 0) {
       const dc = d0 << PASS1_BITS;
       for (let r = 0; r < 64; r += 8) ws[col + r] = dc;
+      if (col >= 4) highColumns |= d0;
+      continue;
+    }
+    if (col >= 4) highColumns = 1;
+    const shift = CONST_BITS - PASS1_BITS;
+    if ((d4 | d5 | d6 | d7) === 0) {
+      // The reduced form of the arithmetic below (d4…d7 = 0): same results, fewer multiplies.
+      const z1 = d2 * F_0_541;
+      const t0 = d0 * 8192;
+      const t3 = z1 + d2 * F_0_765;
+      const t10 = t0 + t3, t13 = t0 - t3, t11 = t0 + z1, t12 = t0 - z1;
+      const z5 = (d3 + d1) * F_1_175;
+      const a = d1 * -F_0_899, b = d3 * -F_2_562;
+      const z3 = d3 * -F_1_961 + z5, z4 = d1 * -F_0_390 + z5;
+      const o0 = a + z3, o1 = b + z4, o2 = d3 * F_3_072 + b + z3, o3 = d1 * F_1_501 + a + z4;
+      ws[col] = (t10 + o3 + pass1) >> shift;
+      ws[col + 56] = (t10 - o3 + pass1) >> shift;
+      ws[col + 8] = (t11 + o2 + pass1) >> shift;
+      ws[col + 48] = (t11 - o2 + pass1) >> shift;
+      ws[col + 16] = (t12 + o1 + pass1) >> shift;
+      ws[col + 40] = (t12 - o1 + pass1) >> shift;
+      ws[col + 24] = (t13 + o0 + pass1) >> shift;
+      ws[col + 32] = (t13 - o0 + pass1) >> shift;
       continue;
     }
     let z1 = (d2 + d6) * F_0_541;
@@ -469,7 +504,6 @@ function inverseDct(
     o1 += z2 + z4;
     o2 += z2 + z3;
     o3 += z1 + z4;
-    const shift = CONST_BITS - PASS1_BITS;
     ws[col] = (t10 + o3 + pass1) >> shift;
     ws[col + 56] = (t10 - o3 + pass1) >> shift;
     ws[col + 8] = (t11 + o2 + pass1) >> shift;
@@ -481,6 +515,29 @@ function inverseDct(
   }
   const shift2 = CONST_BITS + PASS1_BITS + 3;
   const pass2 = 1 << (shift2 - 1);
+  if (highColumns === 0) {
+    // Only the four lowest horizontal frequencies: the same arithmetic with d4…d7 = 0, exactly.
+    for (let row = 0, o = offset; row < 64; row += 8, o += stride) {
+      const d0 = ws[row], d1 = ws[row + 1], d2 = ws[row + 2], d3 = ws[row + 3];
+      const z1 = d2 * F_0_541;
+      const t0 = d0 * 8192;
+      const t3 = z1 + d2 * F_0_765;
+      const t10 = t0 + t3, t13 = t0 - t3, t11 = t0 + z1, t12 = t0 - z1;
+      const z5 = (d3 + d1) * F_1_175;
+      const a = d1 * -F_0_899, b = d3 * -F_2_562;
+      const z3 = d3 * -F_1_961 + z5, z4 = d1 * -F_0_390 + z5;
+      const o0 = a + z3, o1 = b + z4, o2 = d3 * F_3_072 + b + z3, o3 = d1 * F_1_501 + a + z4;
+      out[o] = ((t10 + o3 + pass2) >> shift2) + 128;
+      out[o + 7] = ((t10 - o3 + pass2) >> shift2) + 128;
+      out[o + 1] = ((t11 + o2 + pass2) >> shift2) + 128;
+      out[o + 6] = ((t11 - o2 + pass2) >> shift2) + 128;
+      out[o + 2] = ((t12 + o1 + pass2) >> shift2) + 128;
+      out[o + 5] = ((t12 - o1 + pass2) >> shift2) + 128;
+      out[o + 3] = ((t13 + o0 + pass2) >> shift2) + 128;
+      out[o + 4] = ((t13 - o0 + pass2) >> shift2) + 128;
+    }
+    return;
+  }
   for (let row = 0, o = offset; row < 64; row += 8, o += stride) {
     const d0 = ws[row], d1 = ws[row + 1], d2 = ws[row + 2], d3 = ws[row + 3];
     const d4 = ws[row + 4], d5 = ws[row + 5], d6 = ws[row + 6], d7 = ws[row + 7];
@@ -611,22 +668,25 @@ function upsample(c: Component, hMax: number, vMax: number, width: number, heigh
   return { samples: out, stride };
 }
 
+/** Clamping to 0–255 by lookup: index value + 384 (the range covers any IDCT-sum overshoot). */
+const CLAMP = Uint8Array.from({ length: 1024 }, (_, i) => Math.min(255, Math.max(0, i - 384)));
+
 /** YCbCr planes to RGB with libjpeg's tables. */
 function yccToRgb(components: Component[], width: number, height: number): Uint8Array {
-  const buffer = new Uint8ClampedArray(width * height * 3);
+  const out = new Uint8Array(width * height * 3);
   const [luma, cb, cr] = components;
   const hMax = Math.max(luma.h, cb.h, cr.h);
   const vMax = Math.max(luma.v, cb.v, cr.v);
   const [yp, bp, rp] = [luma, cb, cr].map((c) => upsample(c, hMax, vMax, width, height));
+  const ys = yp.samples, bs = bp.samples, rs = rp.samples;
   for (let y = 0, o = 0; y < height; y++) {
     const yRow = y * yp.stride, bRow = y * bp.stride, rRow = y * rp.stride;
-    const ys = yp.samples, bs = bp.samples, rs = rp.samples;
     for (let x = 0; x < width; x++, o += 3) {
-      const l = ys[yRow + x], b = bs[bRow + x], r = rs[rRow + x];
-      buffer[o] = l + CR_R[r];
-      buffer[o + 1] = l + ((CB_G[b] + CR_G[r]) >> 16);
-      buffer[o + 2] = l + CB_B[b];
+      const l = ys[yRow + x] + 384, b = bs[bRow + x], r = rs[rRow + x];
+      out[o] = CLAMP[l + CR_R[r]];
+      out[o + 1] = CLAMP[l + ((CB_G[b] + CR_G[r]) >> 16)];
+      out[o + 2] = CLAMP[l + CB_B[b]];
     }
   }
-  return new Uint8Array(buffer.buffer);
+  return out;
 }

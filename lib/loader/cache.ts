@@ -100,40 +100,83 @@ export async function openCache(
   };
 }
 
-/** Writes a complete cache atomically: pixels, then the index that marks it complete. */
-export async function writeCache(
-  source: FileSource,
-  options: CacheOptions,
-  samples: CachedSample[],
-): Promise<void> {
-  const paths = await cachePaths(source, options);
-  await Deno.mkdir(paths.dir, { recursive: true });
-  samples.sort((a, b) => a.index - b.index);
-  const entries: CacheIndex["entries"] = [];
-  const bad: CacheIndex["bad"] = {};
-  let offset = 0;
-  const tmpBin = `${paths.bin}.${crypto.randomUUID()}.tmp`;
-  {
-    using file = await Deno.open(tmpBin, { write: true, create: true, truncate: true });
-    for (const sample of samples) {
-      if (sample.error !== undefined) bad[sample.index] = sample.error;
-      entries.push([offset, sample.height, sample.width, sample.channels]);
-      let written = 0;
-      while (written < sample.data.length) {
-        written += await file.write(sample.data.subarray(written));
-      }
-      offset += sample.data.length;
-    }
+/**
+ * Builds a cache while the first epoch runs: each sample's pixels are appended to a temporary file
+ * as its batch arrives (in any order; the index records where each one lies), so the decoded
+ * dataset is never held in memory and the disk writes overlap the decoding. `finish` writes the
+ * index and renames both files into place (the index last: its presence marks a complete cache);
+ * `abort` removes the temporary file.
+ */
+export class CacheWriter {
+  readonly #paths: CachePaths;
+  readonly #count: number;
+  readonly #tmpBin: string;
+  readonly #file: Deno.FsFile;
+  readonly #entries: (CacheIndex["entries"][number] | undefined)[];
+  readonly #bad: CacheIndex["bad"] = {};
+  #offset = 0;
+  #closed = false;
+
+  private constructor(paths: CachePaths, count: number, tmpBin: string, file: Deno.FsFile) {
+    this.#paths = paths;
+    this.#count = count;
+    this.#tmpBin = tmpBin;
+    this.#file = file;
+    this.#entries = new Array(count);
   }
-  const index: CacheIndex = {
-    version: 2,
-    count: samples.length,
-    totalBytes: offset,
-    entries,
-    bad,
-  };
-  const tmpIndex = `${paths.index}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmpIndex, JSON.stringify(index));
-  await Deno.rename(tmpBin, paths.bin);
-  await Deno.rename(tmpIndex, paths.index);
+
+  /** Opens the temporary pixel file; throws if the cache folder cannot be written. */
+  static async create(source: FileSource, options: CacheOptions): Promise<CacheWriter> {
+    const paths = await cachePaths(source, options);
+    await Deno.mkdir(paths.dir, { recursive: true });
+    const tmpBin = `${paths.bin}.${crypto.randomUUID()}.tmp`;
+    const file = await Deno.open(tmpBin, { write: true, create: true, truncate: true });
+    return new CacheWriter(paths, source.files.length, tmpBin, file);
+  }
+
+  /** Whether a sample is already written. */
+  has(index: number): boolean {
+    return this.#entries[index] !== undefined;
+  }
+
+  /** Appends one sample (a second copy of the same index is ignored). */
+  async add(sample: CachedSample): Promise<void> {
+    if (this.has(sample.index)) return;
+    if (sample.error !== undefined) this.#bad[sample.index] = sample.error;
+    this.#entries[sample.index] = [this.#offset, sample.height, sample.width, sample.channels];
+    for (let written = 0; written < sample.data.length;) {
+      written += await this.#file.write(sample.data.subarray(written));
+    }
+    this.#offset += sample.data.length;
+  }
+
+  /** Writes the index and moves both files into place; every sample must have been added. */
+  async finish(): Promise<void> {
+    const missing = this.#entries.findIndex((entry) => entry === undefined);
+    if (missing !== -1) throw new Error(`cache incomplete: sample ${missing} was never added`);
+    this.#close();
+    const index: CacheIndex = {
+      version: 2,
+      count: this.#count,
+      totalBytes: this.#offset,
+      entries: this.#entries as CacheIndex["entries"],
+      bad: this.#bad,
+    };
+    const tmpIndex = `${this.#paths.index}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(tmpIndex, JSON.stringify(index));
+    await Deno.rename(this.#tmpBin, this.#paths.bin);
+    await Deno.rename(tmpIndex, this.#paths.index);
+  }
+
+  /** Drops the partial cache. */
+  async abort(): Promise<void> {
+    this.#close();
+    await Deno.remove(this.#tmpBin).catch(() => {});
+  }
+
+  #close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#file.close();
+  }
 }

@@ -18,7 +18,7 @@ import {
   type ProcessedBatch,
   type SkippedSample,
 } from "./_process.ts";
-import { type CachedSample, type CacheOptions, openCache, writeCache } from "./cache.ts";
+import { type CachedSample, type CacheOptions, CacheWriter, openCache } from "./cache.ts";
 import {
   type FileSource,
   type ResolvedSource,
@@ -207,11 +207,19 @@ export class DataLoader implements AsyncIterable<Batch> {
     const { indices } = this.#resolved;
     let source: SampleSource = this.#resolved.source;
     let building: FileSource | undefined;
+    let writer: CacheWriter | undefined;
     if (this.cache !== undefined && source.kind === "files" && !this.#cacheUnwritable) {
       const files: FileSource = { ...source, shorterSide: this.cache.shorterSide };
       const packed = await openCache(files, this.cache);
       source = packed ?? files;
-      building = packed === null && await this.#cacheWritable() ? files : undefined;
+      if (packed === null) {
+        try {
+          writer = await CacheWriter.create(files, this.cache);
+          building = files;
+        } catch (error) {
+          this.#disableCache(error);
+        }
+      }
     }
     const requests: BatchRequest[] = this.plan(epoch).slice(skip).map((samples) => ({
       epoch,
@@ -220,56 +228,77 @@ export class DataLoader implements AsyncIterable<Batch> {
       collect: building !== undefined,
       skipBad: this.skipBadSamples,
     }));
-    const collected: CachedSample[] = [];
+    // Cache writes run behind the batches: the consumer never waits on the disk.
+    let writes = Promise.resolve();
+    const store = (samples: CachedSample[]) => {
+      writes = writes.then(async () => {
+        if (writer === undefined) return;
+        for (const sample of samples) {
+          if (!await this.#cacheStep(writer, () => writer!.add(sample))) {
+            writer = undefined;
+            return;
+          }
+        }
+      });
+    };
     const results = this.numWorkers === 0
       ? this.#inline(source, requests)
       : this.#inWorkers(source, requests);
-    for await (const { batch, cached } of results) {
-      if (cached) collected.push(...cached);
-      for (const sample of batch.skipped ?? []) {
-        if (this.#skipped.has(sample.index)) continue;
-        this.#skipped.set(sample.index, sample);
-        this.#warn(`warning: skipping ${sample.message}`);
+    let finished = false;
+    try {
+      for await (const { batch, cached } of results) {
+        if (cached) store(cached);
+        for (const sample of batch.skipped ?? []) {
+          if (this.#skipped.has(sample.index)) continue;
+          this.#skipped.set(sample.index, sample);
+          this.#warn(`warning: skipping ${sample.message}`);
+        }
+        yield batch;
       }
-      yield batch;
+      await writes;
+      if (building !== undefined && writer !== undefined) {
+        await this.#completeCache(building, writer);
+      }
+      finished = true;
+    } finally {
+      if (!finished) {
+        await writes;
+        await writer?.abort();
+      }
     }
-    if (building !== undefined) await this.#completeCache(building, collected);
   }
 
-  /** Fills in samples the epoch never touched (dropLast, subsets), then writes the cache. */
-  async #completeCache(source: FileSource, collected: CachedSample[]) {
-    const have = new Set(collected.map((sample) => sample.index));
+  /** Adds samples the epoch never touched (dropLast, subsets), then puts the cache in place. */
+  async #completeCache(source: FileSource, writer: CacheWriter) {
     try {
       for (let index = 0; index < source.files.length; index++) {
-        if (have.has(index)) continue;
+        if (writer.has(index)) continue;
+        let sample: CachedSample;
         try {
-          collected.push({ index, ...await loadSample(source, index) });
+          sample = { index, ...await loadSample(source, index) };
         } catch (error) {
           // A bad file the epoch never touched: cache it as bad; its batch will skip it.
           if (!(error instanceof Error) || !this.skipBadSamples) throw error;
-          collected.push(badSample(index, error.message));
+          sample = badSample(index, error.message);
         }
+        if (!await this.#cacheStep(writer, () => writer.add(sample))) return;
       }
+      await this.#cacheStep(writer, () => writer.finish());
+    } catch (error) {
+      await writer.abort();
+      throw error;
     } finally {
       closeFiles();
     }
-    try {
-      await writeCache(source, this.cache ?? {}, collected);
-    } catch (error) {
-      this.#disableCache(error);
-    }
   }
 
-  /** Whether the cache folder takes a file; if not, the cache is turned off before any work. */
-  async #cacheWritable(): Promise<boolean> {
-    const dir = this.cache?.dir ?? "data/cache";
+  /** Runs one cache write; a failure turns the cache off (with a warning), never the epoch. */
+  async #cacheStep(writer: CacheWriter, step: () => Promise<void>): Promise<boolean> {
     try {
-      await Deno.mkdir(dir, { recursive: true });
-      const probe = `${dir}/.probe-${crypto.randomUUID()}`;
-      await Deno.writeFile(probe, new Uint8Array());
-      await Deno.remove(probe);
+      await step();
       return true;
     } catch (error) {
+      await writer.abort();
       this.#disableCache(error);
       return false;
     }

@@ -205,6 +205,36 @@ Deno.test("the decoded-sample cache: built in epoch 0, read back identically, re
   await Deno.remove(root, { recursive: true });
 });
 
+Deno.test("the cache streams to disk during epoch 0; a broken-off epoch leaves no cache and no temp file", async () => {
+  const root = await tempDir("cache-stream-");
+  const folder = new Subset(await ImageFolder.open(join(HYMENOPTERA, "val")), [0, 1, 2, 3, 4, 5]);
+  const options = {
+    batchSize: 2,
+    numWorkers: 0,
+    transform: compose([randomResizedCrop(8)]),
+    cache: { dir: join(root, "cache"), shorterSide: 24 },
+  };
+  const listing = () => [...Deno.readDirSync(join(root, "cache"))].map((e) => e.name);
+  const loader = new DataLoader(folder, options);
+  let seen = 0;
+  for await (const _ of loader.batches(0)) {
+    if (++seen === 2) {
+      // Mid-epoch: pixels are already on disk, in a temporary file only.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const [tmp] = listing();
+      assert.match(tmp, /\.bin\.[0-9a-f-]+\.tmp$/);
+      assert.ok(Deno.statSync(join(root, "cache", tmp)).size > 0, "written as batches arrive");
+      break;
+    }
+  }
+  assert.deepEqual(listing(), [], "the partial cache is removed");
+  const whole = await collect(loader, 1);
+  assert.equal(listing().length, 2);
+  const cached = await collect(new DataLoader(folder, options), 1);
+  assert.deepEqual(cached.map((b) => b.images), whole.map((b) => b.images));
+  await Deno.remove(root, { recursive: true });
+});
+
 Deno.test("persistentWorkers keeps the pool between epochs until close()", async () => {
   const loader = new DataLoader(dataset, { batchSize: 10, numWorkers: 2, persistentWorkers: true });
   for await (const _ of loader) { /* epoch 0 */ }
