@@ -295,68 +295,22 @@ function decodeScan(
   const workspace = new Int32Array(64);
   const predictors = new Int32Array(components.length);
   const totalMcus = mcusX * mcusY;
+  const intervals = restartInterval > 0 ? Math.ceil(totalMcus / restartInterval) : 1;
+  const { data, starts } = unstuff(bytes, start, intervals);
+  if (starts.length < intervals + 1) return false; // restart markers missing: truncated
 
-  // Bit reader: `bits` holds `count` valid bits, left-aligned in 32. Past the end of the data or at
-  // a marker it feeds zero bytes and counts them, so over-reading is detected, not decoded.
-  let pos = start;
-  let bits = 0;
-  let count = 0;
-  let fakeBits = 0;
-  const fill = () => {
-    while (count <= 24) {
-      let byte = 0;
-      if (pos < bytes.length && bytes[pos] !== 0xff) {
-        byte = bytes[pos++];
-      } else if (pos + 1 < bytes.length && bytes[pos + 1] === 0) {
-        byte = 0xff;
-        pos += 2;
-      } else {
-        fakeBits += 8;
-      }
-      bits |= byte << (24 - count);
-      count += 8;
-    }
-  };
-  const decodeHuffman = (table: HuffmanTable): number => {
-    if (count < 16) fill();
-    const entry = table.fast[bits >>> (32 - FAST_BITS)];
-    if (entry !== 0) {
-      const length = entry >> 8;
-      bits <<= length;
-      count -= length;
-      return entry & 255;
-    }
-    const top = bits >>> 16;
-    let length = FAST_BITS + 1;
-    while (top >= table.maxCode[length]) length++;
-    if (length > 16) return -1;
-    const symbol = table.symbols[(top >>> (16 - length)) + table.delta[length]];
-    bits <<= length;
-    count -= length;
-    return symbol;
-  };
-  const receiveExtend = (size: number): number => {
-    if (count < size) fill();
-    let value = bits >>> (32 - size);
-    bits <<= size;
-    count -= size;
-    if (value < 1 << (size - 1)) value += 1 - (1 << size);
-    return value;
-  };
-  /** Fake bits consumed: the scan read past its data (truncated or corrupt). */
-  const overRead = () => fakeBits > count;
-
+  // The only reader state is the bit position `bp` in the unstuffed data: a read is four byte
+  // loads into a left-aligned 32-bit word (at least 25 valid bits), with no refill bookkeeping.
+  let bp = starts[0] * 8;
+  let interval = 0;
+  let intervalEnd = restartInterval > 0 ? restartInterval : totalMcus;
   for (let mcu = 0; mcu < totalMcus; mcu++) {
-    if (restartInterval > 0 && mcu > 0 && mcu % restartInterval === 0) {
-      if (overRead()) return false;
-      // Skip to the RSTn marker, then start afresh.
-      while (
-        pos + 1 < bytes.length && !(bytes[pos] === 0xff && bytes[pos + 1] >= 0xd0 &&
-          bytes[pos + 1] <= 0xd7)
-      ) pos++;
-      if (pos + 1 >= bytes.length) return false;
-      pos += 2;
-      bits = count = fakeBits = 0;
+    if (mcu === intervalEnd) {
+      // Every interval must end inside its own bytes; the next starts after its RSTn marker.
+      if (bp > starts[interval + 1] * 8) return false;
+      interval++;
+      bp = starts[interval] * 8;
+      intervalEnd += restartInterval;
       predictors.fill(0);
     }
     const mcuX = mcu % mcusX;
@@ -364,25 +318,47 @@ function decodeScan(
     for (let ci = 0; ci < components.length; ci++) {
       const c = components[ci];
       const q = quants[ci];
-      const dcTable = c.dcTable!;
-      const acTable = c.acTable!;
-      const fastAc = acTable.fastAc;
+      const dc = c.dcTable!;
+      const ac = c.acTable!;
+      const fastAc = ac.fastAc;
       for (let by = 0; by < c.v; by++) {
         for (let bx = 0; bx < c.h; bx++) {
-          const size = decodeHuffman(dcTable);
-          if (size < 0 || size > 11) return false;
-          const diff = size === 0 ? 0 : receiveExtend(size);
+          // DC: a Huffman-coded size, then that many bits of difference.
+          let p = bp >>> 3;
+          let word = ((data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]) <<
+            (bp & 7);
+          let entry = dc.fast[word >>> (32 - FAST_BITS)];
+          let length: number, symbol: number;
+          if (entry !== 0) {
+            length = entry >> 8;
+            symbol = entry & 255;
+          } else {
+            length = slowLength(dc, word >>> 16);
+            if (length > 16) return false;
+            symbol = dc.symbols[(word >>> (32 - length)) + dc.delta[length]];
+          }
+          bp += length;
+          if (symbol > 11) return false;
+          let diff = 0;
+          if (symbol !== 0) {
+            p = bp >>> 3;
+            word = ((data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]) <<
+              (bp & 7);
+            diff = word >>> (32 - symbol);
+            if (diff < 1 << (symbol - 1)) diff += 1 - (1 << symbol);
+            bp += symbol;
+          }
           predictors[ci] += diff;
           block[0] = predictors[ci] * q[0];
           let hasAc = false;
-          let k = 1;
-          while (k < 64) {
-            if (count < 16) fill();
-            const fast = fastAc[bits >>> (32 - FAST_BITS)];
+          for (let k = 1; k < 64;) {
+            p = bp >>> 3;
+            word = ((data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]) <<
+              (bp & 7);
+            const fast = fastAc[word >>> (32 - FAST_BITS)];
             if (fast !== 0) {
-              const used = fast & 255;
-              bits <<= used;
-              count -= used;
+              // Code and value in one lookup.
+              bp += fast & 255;
               k += (fast >> 8) & 255;
               if (k > 63) return false;
               block[ZIGZAG[k]] = (fast >> 16) * q[k];
@@ -390,18 +366,32 @@ function decodeScan(
               k++;
               continue;
             }
-            const rs = decodeHuffman(acTable);
-            if (rs < 0) return false;
-            const run = rs >> 4;
-            const s = rs & 15;
-            if (s === 0) {
+            entry = ac.fast[word >>> (32 - FAST_BITS)];
+            if (entry !== 0) {
+              length = entry >> 8;
+              symbol = entry & 255;
+            } else {
+              length = slowLength(ac, word >>> 16);
+              if (length > 16) return false;
+              symbol = ac.symbols[(word >>> (32 - length)) + ac.delta[length]];
+            }
+            bp += length;
+            const run = symbol >> 4;
+            const size = symbol & 15;
+            if (size === 0) {
               if (run !== 15) break; // end of block
               k += 16;
               continue;
             }
             k += run;
             if (k > 63) return false;
-            block[ZIGZAG[k]] = receiveExtend(s) * q[k];
+            p = bp >>> 3;
+            word = ((data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]) <<
+              (bp & 7);
+            let value = word >>> (32 - size);
+            if (value < 1 << (size - 1)) value += 1 - (1 << size);
+            bp += size;
+            block[ZIGZAG[k]] = value * q[k];
             hasAc = true;
             k++;
           }
@@ -420,8 +410,50 @@ function decodeScan(
         }
       }
     }
+    if (bp > starts[interval + 1] * 8) return false; // read past the data: truncated or corrupt
   }
-  return !overRead();
+  return true;
+}
+
+/** The length of a code longer than the fast table covers (17 when no code matches). */
+function slowLength(table: HuffmanTable, top16: number): number {
+  let length = FAST_BITS + 1;
+  while (top16 >= table.maxCode[length]) length++;
+  return length;
+}
+
+/**
+ * The scan's entropy-coded bytes with byte stuffing removed (0xFF 0x00 → 0xFF), and where each
+ * restart interval starts (RSTn markers dropped); the last entry is where the data ends. Zero
+ * padding after the end keeps 32-bit reads in bounds.
+ */
+function unstuff(bytes: Uint8Array, start: number, intervals: number) {
+  const data = new Uint8Array(bytes.length - start + 8);
+  const starts = [0];
+  let n = 0;
+  let pos = start;
+  while (pos < bytes.length) {
+    const byte = bytes[pos];
+    if (byte !== 0xff) {
+      data[n++] = byte;
+      pos++;
+      continue;
+    }
+    const next = bytes[pos + 1];
+    if (next === 0x00) {
+      data[n++] = 0xff;
+      pos += 2;
+    } else if (next === 0xff) {
+      pos++; // fill byte before a marker
+    } else if (next >= 0xd0 && next <= 0xd7 && starts.length < intervals) {
+      starts.push(n);
+      pos += 2;
+    } else {
+      break; // EOI or another marker ends the scan
+    }
+  }
+  starts.push(n);
+  return { data, starts };
 }
 
 // libjpeg's jidctint constants: FIX(x) = round(x · 2^13).
