@@ -219,11 +219,15 @@ Deno.test("the cache streams to disk during epoch 0; a broken-off epoch leaves n
   let seen = 0;
   for await (const _ of loader.batches(0)) {
     if (++seen === 2) {
-      // Mid-epoch: pixels are already on disk, in a temporary file only.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Mid-epoch: pixels reach the disk (writes run behind the batches), in a temporary file only.
       const [tmp] = listing();
       assert.match(tmp, /\.bin\.[0-9a-f-]+\.tmp$/);
-      assert.ok(Deno.statSync(join(root, "cache", tmp)).size > 0, "written as batches arrive");
+      const size = () => Deno.statSync(join(root, "cache", tmp)).size;
+      for (let wait = 0; size() === 0 && wait < 100; wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(size() > 0, "written as batches arrive");
+      assert.equal(listing().length, 1, "no index before the epoch ends");
       break;
     }
   }
