@@ -297,6 +297,7 @@ function decodeScan(
   const totalMcus = mcusX * mcusY;
   const intervals = restartInterval > 0 ? Math.ceil(totalMcus / restartInterval) : 1;
   const { data, starts } = unstuff(bytes, start, intervals);
+  const view = new DataView(data.buffer);
   if (starts.length < intervals + 1) return false; // restart markers missing: truncated
 
   // The only reader state is the bit position `bp` in the unstuffed data: a read is four byte
@@ -325,7 +326,7 @@ function decodeScan(
         for (let bx = 0; bx < c.h; bx++) {
           // DC: a Huffman-coded size, then that many bits of difference.
           let p = bp >>> 3;
-          let word = ((data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]) <<
+          let word = view.getInt32(p) <<
             (bp & 7);
           let entry = dc.fast[word >>> (32 - FAST_BITS)];
           let length: number, symbol: number;
@@ -342,7 +343,7 @@ function decodeScan(
           let diff = 0;
           if (symbol !== 0) {
             p = bp >>> 3;
-            word = ((data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]) <<
+            word = view.getInt32(p) <<
               (bp & 7);
             diff = word >>> (32 - symbol);
             if (diff < 1 << (symbol - 1)) diff += 1 - (1 << symbol);
@@ -353,7 +354,7 @@ function decodeScan(
           let hasAc = false;
           for (let k = 1; k < 64;) {
             p = bp >>> 3;
-            word = ((data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]) <<
+            word = view.getInt32(p) <<
               (bp & 7);
             const fast = fastAc[word >>> (32 - FAST_BITS)];
             if (fast !== 0) {
@@ -386,7 +387,7 @@ function decodeScan(
             k += run;
             if (k > 63) return false;
             p = bp >>> 3;
-            word = ((data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3]) <<
+            word = view.getInt32(p) <<
               (bp & 7);
             let value = word >>> (32 - size);
             if (value < 1 << (size - 1)) value += 1 - (1 << size);
@@ -425,10 +426,12 @@ function slowLength(table: HuffmanTable, top16: number): number {
 /**
  * The scan's entropy-coded bytes with byte stuffing removed (0xFF 0x00 → 0xFF), and where each
  * restart interval starts (RSTn markers dropped); the last entry is where the data ends. Zero
- * padding after the end keeps 32-bit reads in bounds.
+ * padding after the end keeps every 32-bit read of a (possibly corrupt) MCU in bounds.
  */
 function unstuff(bytes: Uint8Array, start: number, intervals: number) {
-  const data = new Uint8Array(bytes.length - start + 8);
+  // Padding: a corrupt block can read up to 64 × 27 bits past the end before the MCU check stops
+  // it; six blocks per MCU at most.
+  const data = new Uint8Array(bytes.length - start + 2048);
   const starts = [0];
   let n = 0;
   let pos = start;
@@ -636,7 +639,7 @@ for (let i = 0; i < 256; i++) {
 
 /** A plane at full resolution: its samples and row stride. */
 interface Plane {
-  samples: Uint8ClampedArray | Uint8Array;
+  samples: Uint8ClampedArray; // one element kind everywhere keeps the colour loop monomorphic
   stride: number;
 }
 
@@ -650,7 +653,7 @@ function upsample(c: Component, hMax: number, vMax: number, width: number, heigh
   const hScale = hMax / c.h, vScale = vMax / c.v;
   if (hScale === 1 && vScale === 1) return { samples: c.plane, stride: c.stride };
   const stride = sw * hScale;
-  const out = new Uint8Array(stride * sh * vScale);
+  const out = new Uint8ClampedArray(stride * sh * vScale);
   const input = c.plane;
   if (hScale === 2 && sw >= 2) {
     for (let y = 0; y < sh * vScale; y++) {
