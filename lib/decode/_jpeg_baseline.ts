@@ -234,24 +234,28 @@ export function decodeBaselineJpeg(bytes: Uint8Array): BaselineJpeg | null {
       if (components.length === 0) return null;
       const count = bytes[body];
       if (count !== components.length) return null; // one interleaved scan only
+      // An MCU holds its blocks in the scan's component order (T.81 requires the frame's order;
+      // decoding by the scan's costs nothing). A component listed twice is refused.
+      const scanOrder: Component[] = [];
       for (let i = 0; i < count; i++) {
         const id = bytes[body + 1 + i * 2];
         const tables = bytes[body + 2 + i * 2];
         const component = components.find((c) => c.id === id);
-        if (component === undefined) return null;
+        if (component === undefined || scanOrder.includes(component)) return null;
         component.dcTable = dcTables[tables >> 4] ?? null;
         component.acTable = acTables[tables & 15] ?? null;
         if (component.dcTable === null || component.acTable === null) return null;
+        scanOrder.push(component);
       }
       const spectral = bytes.subarray(body + 1 + count * 2, body + 4 + count * 2);
       if (spectral[0] !== 0 || spectral[1] !== 63 || spectral[2] !== 0) return null;
       if (components.length === 3 && components[0].id === 82 && components[1].id === 71) {
         return null; // components named R, G, B: stored as RGB, not YCbCr
       }
-      const quants = components.map((c) => quantTables[c.quant]);
+      const quants = scanOrder.map((c) => quantTables[c.quant]);
       if (quants.some((q) => q === undefined)) return null;
       if (
-        !decodeScan(bytes, end, width, height, components, quants as Int32Array[], restartInterval)
+        !decodeScan(bytes, end, width, height, scanOrder, quants as Int32Array[], restartInterval)
       ) {
         return null;
       }
