@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
 import { type ImageHeader, readJpegHeader, readPngHeader } from "./_headers.ts";
-import { decodeBaselineJpeg } from "./_jpeg_baseline.ts";
+import { decodeJpegFast } from "./_jpeg_fast.ts";
 import { DecodeError } from "./errors.ts";
 import { applyOrientation, type Pixels, readExifOrientation } from "./exif.ts";
 import { describeMagic, sniffFormat } from "./sniff.ts";
@@ -102,7 +102,7 @@ interface RawPixels {
 }
 
 function decodeJpeg(bytes: Uint8Array, header: ImageHeader, options: DecodeOptions): RawPixels {
-  const fast = decodeBaselineJpeg(bytes);
+  const fast = decodeJpegFast(bytes);
   if (fast !== null) {
     return {
       width: fast.width,

@@ -57,7 +57,7 @@ export interface CachePaths {
 export async function cachePaths(source: FileSource, options: CacheOptions): Promise<CachePaths> {
   const stats = await Promise.all(source.files.map((path) => Deno.stat(path)));
   const fingerprint = JSON.stringify({
-    // Bumped whenever decoding changes pixels (2: baseline JPEGs decode exactly as libjpeg does),
+    // Bumped whenever decoding changes pixels (2: JPEGs decode exactly as libjpeg does),
     // so a cache from an older decoder is never read as current.
     version: 2,
     files: source.files.map((path, i) => [path, stats[i].size, stats[i].mtime?.getTime() ?? 0]),

@@ -1,14 +1,15 @@
-// Internal: a fast decoder for the JPEGs most photo folders hold (baseline Huffman, 8-bit, one
-// interleaved scan, gray or YCbCr). It follows libjpeg's integer IDCT (jidctint) and colour
-// conversion, so 4:4:4 output matches PIL's libjpeg-turbo exactly. Anything else (progressive,
-// arithmetic, CMYK, Adobe RGB, multi-scan, or data it cannot account for, such as a truncated or
-// corrupt scan) returns null, and the caller falls back to jpeg-js, which handles every JPEG.
+// Internal: a fast decoder for the JPEGs photo folders hold: 8-bit Huffman, baseline (one
+// interleaved scan) or progressive, gray or YCbCr, chroma 4:4:4, 4:2:2 or 4:2:0. It follows
+// libjpeg's integer IDCT (jidctint), fancy upsampling and colour conversion, so its output equals
+// PIL's (libjpeg-turbo) bit for bit. Anything else (arithmetic coding, CMYK/YCCK, Adobe RGB, 12-bit,
+// or data it cannot account for, such as a truncated or corrupt scan) returns null, and the caller
+// falls back to jpeg-js, which handles every JPEG.
 //
 // Why not jpeg-js alone: it allocates a block per 8×8 coefficient set and decodes Huffman codes a
 // bit at a time; the first epoch of an image-folder run is bound by JPEG decoding (BENCHMARKS.md).
 
-/** A decoded baseline JPEG: RGB (gray replicated) HWC, 8 bits. */
-export interface BaselineJpeg {
+/** A decoded JPEG: RGB (gray replicated) HWC, 8 bits. */
+export interface FastJpeg {
   width: number;
   height: number;
   /** 1 when the file is gray (the RGB samples are then equal). */
@@ -152,10 +153,10 @@ interface Component {
 const be16 = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];
 
 /**
- * Decodes a baseline JPEG, or returns null when the file needs the general decoder. Bad data
- * returns null too: it never throws.
+ * Decodes a baseline or progressive JPEG, or returns null when the file needs the general decoder.
+ * Bad data returns null too: it never throws.
  */
-export function decodeBaselineJpeg(bytes: Uint8Array): BaselineJpeg | null {
+export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
   const quantTables: (Int32Array | undefined)[] = [];
   const dcTables: (HuffmanTable | null)[] = [];
@@ -164,14 +165,24 @@ export function decodeBaselineJpeg(bytes: Uint8Array): BaselineJpeg | null {
   let width = 0;
   let height = 0;
   let components: Component[] = [];
+  let progressive: ProgressiveState | null = null;
+  let isProgressive = false;
+  let scans = 0;
   let at = 2;
-  while (at + 4 <= bytes.length) {
+  while (at + 2 <= bytes.length) {
     if (bytes[at] !== 0xff) return null;
     const marker = bytes[at + 1];
     if (marker === 0xff) {
       at++; // fill byte
       continue;
     }
+    if (marker === 0xd9) {
+      // End of image: a progressive frame is complete once all its scans are read.
+      return progressive === null
+        ? null
+        : finishProgressive(progressive, components, width, height);
+    }
+    if (at + 4 > bytes.length) return null;
     const length = be16(bytes, at + 2);
     const body = at + 4;
     const end = at + 2 + length;
@@ -205,8 +216,9 @@ export function decodeBaselineJpeg(bytes: Uint8Array): BaselineJpeg | null {
       }
     } else if (marker === 0xdd) {
       restartInterval = be16(bytes, body);
-    } else if (marker === 0xc0 || marker === 0xc1) {
-      if (bytes[body] !== 8) return null;
+    } else if (marker === 0xc0 || marker === 0xc1 || marker === 0xc2) {
+      if (bytes[body] !== 8 || components.length > 0) return null;
+      isProgressive = marker === 0xc2;
       height = be16(bytes, body + 1);
       width = be16(bytes, body + 3);
       const count = bytes[body + 5];
@@ -225,15 +237,16 @@ export function decodeBaselineJpeg(bytes: Uint8Array): BaselineJpeg | null {
           plane: new Uint8ClampedArray(0),
         });
       }
-    } else if ((marker >= 0xc2 && marker <= 0xcf) && marker !== 0xc4 && marker !== 0xc8) {
-      return null; // progressive, lossless, hierarchical or arithmetic
+    } else if ((marker >= 0xc3 && marker <= 0xcf) && marker !== 0xc4 && marker !== 0xc8) {
+      return null; // lossless, hierarchical or arithmetic
     } else if (marker === 0xee) {
       // Adobe: transform 1 is YCbCr; 0 (RGB or CMYK) and 2 (YCCK) go to jpeg-js.
       if (length < 14 || bytes[body + 11] !== 1) return null;
     } else if (marker === 0xda) {
       if (components.length === 0) return null;
       const count = bytes[body];
-      if (count !== components.length) return null; // one interleaved scan only
+      if (count < 1 || count > components.length) return null;
+      if (!isProgressive && count !== components.length) return null; // one interleaved scan
       // An MCU holds its blocks in the scan's component order (T.81 requires the frame's order;
       // decoding by the scan's costs nothing). A component listed twice is refused.
       const scanOrder: Component[] = [];
@@ -244,57 +257,86 @@ export function decodeBaselineJpeg(bytes: Uint8Array): BaselineJpeg | null {
         if (component === undefined || scanOrder.includes(component)) return null;
         component.dcTable = dcTables[tables >> 4] ?? null;
         component.acTable = acTables[tables & 15] ?? null;
-        if (component.dcTable === null || component.acTable === null) return null;
         scanOrder.push(component);
       }
-      const spectral = bytes.subarray(body + 1 + count * 2, body + 4 + count * 2);
-      if (spectral[0] !== 0 || spectral[1] !== 63 || spectral[2] !== 0) return null;
+      const [ss, se, approximation] = bytes.subarray(body + 1 + count * 2, body + 4 + count * 2);
       if (components.length === 3 && components[0].id === 82 && components[1].id === 71) {
         return null; // components named R, G, B: stored as RGB, not YCbCr
       }
+      if (isProgressive) {
+        if (progressive === null) {
+          const layout = planLayout(components, width, height);
+          if (layout === null) return null;
+          progressive = startProgressive(components, width, height, layout, quantTables);
+        }
+        const scan: ProgressiveScan = {
+          components: scanOrder.map((c) => components.indexOf(c)),
+          ss,
+          se,
+          ah: approximation >> 4,
+          al: approximation & 15,
+        };
+        // libjpeg's scripts use ~10 scans; a file with hundreds is crafted, and each scan costs
+        // a pass over the rest of the file here.
+        if (++scans > 256) return null;
+        const next = decodeProgressiveScan(bytes, end, progressive, scan, restartInterval);
+        if (next < 0) return null;
+        at = next;
+        continue;
+      }
+      if (scanOrder.some((c) => c.dcTable === null || c.acTable === null)) return null;
+      if (ss !== 0 || se !== 63 || approximation !== 0) return null;
+      const layout = planLayout(components, width, height);
+      if (layout === null) return null;
       const quants = scanOrder.map((c) => quantTables[c.quant]);
       if (quants.some((q) => q === undefined)) return null;
-      if (
-        !decodeScan(bytes, end, width, height, scanOrder, quants as Int32Array[], restartInterval)
-      ) {
+      if (!decodeScan(bytes, end, layout, scanOrder, quants as Int32Array[], restartInterval)) {
         return null;
       }
-      return components.length === 1
-        ? { width, height, components: 1, data: grayToRgb(components[0], width, height) }
-        : { width, height, components: 3, data: yccToRgb(components, width, height) };
-    } else if (marker === 0xd9) {
-      return null;
+      return toRgb(components, width, height);
     }
     at = end;
   }
   return null;
 }
 
-/** Decodes the entropy-coded scan into each component's plane; false when the data is bad. */
-function decodeScan(
-  bytes: Uint8Array,
-  start: number,
-  width: number,
-  height: number,
-  components: Component[],
-  quants: Int32Array[],
-  restartInterval: number,
-): boolean {
+/** The MCU grid of a frame. */
+interface Layout {
+  hMax: number;
+  vMax: number;
+  mcusX: number;
+  mcusY: number;
+}
+
+/** Checks the sampling factors and allocates each component's plane; null when unsupported. */
+function planLayout(components: Component[], width: number, height: number): Layout | null {
   const single = components.length === 1;
   let hMax = 1, vMax = 1;
   for (const c of components) {
     if (single) c.h = c.v = 1; // a lone component's MCU is one block, whatever its factors
-    if (c.h < 1 || c.h > 2 || c.v < 1 || c.v > 2) return false;
+    if (c.h < 1 || c.h > 2 || c.v < 1 || c.v > 2) return null;
     hMax = Math.max(hMax, c.h);
     vMax = Math.max(vMax, c.v);
   }
   const mcusX = Math.ceil(width / (8 * hMax));
   const mcusY = Math.ceil(height / (8 * vMax));
   for (const c of components) {
-    if (hMax % c.h !== 0 || vMax % c.v !== 0) return false;
+    if (hMax % c.h !== 0 || vMax % c.v !== 0) return null;
     c.stride = mcusX * c.h * 8;
     c.plane = new Uint8ClampedArray(c.stride * mcusY * c.v * 8);
   }
+  return { hMax, vMax, mcusX, mcusY };
+}
+
+/** Decodes a baseline scan into each component's plane; false when the data is bad. */
+function decodeScan(
+  bytes: Uint8Array,
+  start: number,
+  { mcusX, mcusY }: Layout,
+  components: Component[],
+  quants: Int32Array[],
+  restartInterval: number,
+): boolean {
   const block = new Int32Array(64);
   const workspace = new Int32Array(64);
   const predictors = new Int32Array(components.length);
@@ -420,6 +462,280 @@ function decodeScan(
   return true;
 }
 
+/** Gray or YCbCr planes to RGB. */
+function toRgb(components: Component[], width: number, height: number): FastJpeg {
+  return components.length === 1
+    ? { width, height, components: 1, data: grayToRgb(components[0], width, height) }
+    : { width, height, components: 3, data: yccToRgb(components, width, height) };
+}
+
+/** A progressive frame's coefficients, filled in scan by scan. */
+interface ProgressiveState {
+  frame: Component[];
+  width: number;
+  height: number;
+  layout: Layout;
+  /** Per frame component: quantized coefficients, 64 per block in natural order, MCU-padded. */
+  coefficients: Int16Array[];
+  /** Blocks per row of each component (MCU-padded). */
+  blocksPerLine: number[];
+  /** The frame's quantization tables (read when the image is complete). */
+  quantTables: (Int32Array | undefined)[];
+}
+
+/** One progressive scan's header. */
+interface ProgressiveScan {
+  /** Frame component indices, in scan order. */
+  components: number[];
+  ss: number;
+  se: number;
+  ah: number;
+  al: number;
+}
+
+function startProgressive(
+  frame: Component[],
+  width: number,
+  height: number,
+  layout: Layout,
+  quantTables: (Int32Array | undefined)[],
+): ProgressiveState {
+  const blocksPerLine = frame.map((c) => layout.mcusX * c.h);
+  const coefficients = frame.map((c, i) =>
+    new Int16Array(blocksPerLine[i] * layout.mcusY * c.v * 64)
+  );
+  return { frame, width, height, layout, coefficients, blocksPerLine, quantTables };
+}
+
+/**
+ * Reads bits from unstuffed scan data (T.81 G.1.2's progressive procedures are not the hot path of
+ * a photo folder, so this keeps its state in fields for clarity).
+ */
+class BitReader {
+  bp: number;
+  constructor(readonly view: DataView, start: number) {
+    this.bp = start * 8;
+  }
+  /** The next 32 bits, left-aligned. */
+  peek(): number {
+    return this.view.getInt32(this.bp >>> 3) << (this.bp & 7);
+  }
+  bits(n: number): number {
+    if (n === 0) return 0;
+    const value = this.peek() >>> (32 - n);
+    this.bp += n;
+    return value;
+  }
+  bit(): number {
+    return this.bits(1);
+  }
+  /** A Huffman symbol, or −1 for a code no table entry matches. */
+  symbol(table: HuffmanTable): number {
+    const word = this.peek();
+    const entry = table.fast[word >>> (32 - FAST_BITS)];
+    if (entry !== 0) {
+      this.bp += entry >> 8;
+      return entry & 255;
+    }
+    const length = slowLength(table, word >>> 16);
+    if (length > 16) return -1;
+    this.bp += length;
+    return table.symbols[(word >>> (32 - length)) + table.delta[length]];
+  }
+  /** `size` bits as a signed coefficient (T.81's EXTEND). */
+  extend(size: number): number {
+    const value = this.bits(size);
+    return value < 1 << (size - 1) ? value + 1 - (1 << size) : value;
+  }
+}
+
+/**
+ * Decodes one progressive scan into the coefficients (T.81 G.1.2: DC first and refinement, AC
+ * spectral selection with end-of-band runs, AC successive approximation). Returns where the next
+ * marker starts, or −1 when the data is bad.
+ */
+function decodeProgressiveScan(
+  bytes: Uint8Array,
+  start: number,
+  state: ProgressiveState,
+  scan: ProgressiveScan,
+  restartInterval: number,
+): number {
+  const { layout, coefficients, blocksPerLine } = state;
+  const { ss, se, ah, al } = scan;
+  const isDc = ss === 0;
+  // DC scans may interleave components; AC scans hold exactly one. Ranges must be sane.
+  if (isDc ? se !== 0 : (se < ss || se > 63 || scan.components.length !== 1)) return -1;
+  if (ah > 13 || al > 13) return -1;
+  const components = scan.components;
+  const single = components.length === 1;
+  // A single-component scan walks that component's own blocks (not MCU-padded); otherwise MCUs.
+  const first = state.frame[components[0]];
+  const unitsX = single
+    ? Math.ceil(Math.ceil((state.width * first.h) / layout.hMax) / 8)
+    : layout.mcusX;
+  const unitsY = single
+    ? Math.ceil(Math.ceil((state.height * first.v) / layout.vMax) / 8)
+    : layout.mcusY;
+  const totalUnits = unitsX * unitsY;
+  const intervals = restartInterval > 0 ? Math.ceil(totalUnits / restartInterval) : 1;
+  const { data, starts, end } = unstuff(bytes, start, intervals);
+  if (starts.length < intervals + 1) return -1;
+  const reader = new BitReader(new DataView(data.buffer), starts[0]);
+  const predictors = new Int32Array(components.length);
+  const tables = components.map((i) => ({
+    dc: state.frame[i].dcTable,
+    ac: state.frame[i].acTable,
+  }));
+  if (tables.some((t) => (isDc ? ah === 0 && t.dc === null : t.ac === null))) return -1;
+  let eobRun = 0;
+  let interval = 0;
+  let intervalEnd = restartInterval > 0 ? restartInterval : totalUnits;
+
+  const decodeBlock = (ci: number, offset: number): boolean => {
+    const coef = coefficients[components[ci]];
+    if (isDc) {
+      if (ah === 0) {
+        const size = reader.symbol(tables[ci].dc!);
+        if (size < 0 || size > 11) return false;
+        predictors[ci] += size === 0 ? 0 : reader.extend(size);
+        coef[offset] = predictors[ci] * (1 << al);
+      } else if (reader.bit()) {
+        coef[offset] |= 1 << al;
+      }
+      return true;
+    }
+    const ac = tables[ci].ac!;
+    if (ah === 0) {
+      if (eobRun > 0) {
+        eobRun--;
+        return true;
+      }
+      for (let k = ss; k <= se; k++) {
+        const rs = reader.symbol(ac);
+        if (rs < 0) return false;
+        const run = rs >> 4;
+        const size = rs & 15;
+        if (size !== 0) {
+          k += run;
+          if (k > 63) return false;
+          coef[offset + ZIGZAG[k]] = reader.extend(size) * (1 << al);
+        } else if (run === 15) {
+          k += 15;
+        } else {
+          eobRun = (1 << run) - 1 + reader.bits(run);
+          break;
+        }
+      }
+      return true;
+    }
+    // Successive approximation of AC coefficients: one more bit of each known nonzero
+    // coefficient, and new coefficients of magnitude 1 placed among the zeros.
+    const plus = 1 << al;
+    const minus = -1 << al;
+    let k = ss;
+    const refine = (z: number) => {
+      if (reader.bit() && (coef[z] & plus) === 0) coef[z] += coef[z] >= 0 ? plus : minus;
+    };
+    if (eobRun === 0) {
+      for (; k <= se; k++) {
+        const rs = reader.symbol(ac);
+        if (rs < 0) return false;
+        let run = rs >> 4;
+        const size = rs & 15;
+        let value = 0;
+        if (size !== 0) {
+          if (size !== 1) return false;
+          value = reader.bit() ? plus : minus;
+        } else if (run !== 15) {
+          eobRun = (1 << run) + reader.bits(run);
+          break;
+        }
+        while (k <= se) {
+          const z = offset + ZIGZAG[k];
+          if (coef[z] !== 0) {
+            refine(z);
+          } else {
+            if (run === 0) break;
+            run--;
+          }
+          k++;
+        }
+        if (value !== 0) {
+          if (k > se) return false;
+          coef[offset + ZIGZAG[k]] = value;
+        }
+      }
+    }
+    if (eobRun > 0) {
+      for (; k <= se; k++) {
+        const z = offset + ZIGZAG[k];
+        if (coef[z] !== 0) refine(z);
+      }
+      eobRun--;
+    }
+    return true;
+  };
+
+  for (let unit = 0; unit < totalUnits; unit++) {
+    if (unit === intervalEnd) {
+      if (reader.bp > starts[interval + 1] * 8) return -1;
+      interval++;
+      reader.bp = starts[interval] * 8;
+      intervalEnd += restartInterval;
+      predictors.fill(0);
+      eobRun = 0;
+    }
+    const ux = unit % unitsX;
+    const uy = (unit - ux) / unitsX;
+    if (single) {
+      const offset = (uy * blocksPerLine[components[0]] + ux) * 64;
+      if (!decodeBlock(0, offset)) return -1;
+    } else {
+      for (let ci = 0; ci < components.length; ci++) {
+        const c = state.frame[components[ci]];
+        for (let by = 0; by < c.v; by++) {
+          for (let bx = 0; bx < c.h; bx++) {
+            const row = uy * c.v + by;
+            const col = ux * c.h + bx;
+            if (!decodeBlock(ci, (row * blocksPerLine[components[ci]] + col) * 64)) return -1;
+          }
+        }
+      }
+    }
+    if (reader.bp > starts[interval + 1] * 8) return -1; // read past the data
+  }
+  return end;
+}
+
+/** Dequantizes and inverse-transforms every block of a complete progressive frame. */
+function finishProgressive(
+  state: ProgressiveState,
+  components: Component[],
+  width: number,
+  height: number,
+): FastJpeg | null {
+  const block = new Int32Array(64);
+  const workspace = new Int32Array(64);
+  for (let ci = 0; ci < components.length; ci++) {
+    const c = components[ci];
+    const zigzagQuant = state.quantTables[c.quant];
+    if (zigzagQuant === undefined) return null;
+    const quant = new Int32Array(64);
+    for (let k = 0; k < 64; k++) quant[ZIGZAG[k]] = zigzagQuant[k];
+    const coef = state.coefficients[ci];
+    const perLine = state.blocksPerLine[ci];
+    for (let offset = 0; offset < coef.length; offset += 64) {
+      const blockIndex = offset / 64;
+      const x = (blockIndex % perLine) * 8;
+      const y = Math.floor(blockIndex / perLine) * 8;
+      for (let i = 0; i < 64; i++) block[i] = coef[offset + i] * quant[i];
+      inverseDct(block, workspace, c.plane, y * c.stride + x, c.stride);
+    }
+  }
+  return toRgb(components, width, height);
+}
+
 /** The length of a code longer than the fast table covers (17 when no code matches). */
 function slowLength(table: HuffmanTable, top16: number): number {
   let length = FAST_BITS + 1;
@@ -460,7 +776,7 @@ function unstuff(bytes: Uint8Array, start: number, intervals: number) {
     }
   }
   starts.push(n);
-  return { data, starts };
+  return { data, starts, end: pos };
 }
 
 // libjpeg's jidctint constants: FIX(x) = round(x · 2^13).
