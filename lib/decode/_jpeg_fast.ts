@@ -964,8 +964,8 @@ interface Plane {
 }
 
 /**
- * A chroma plane brought to the luma's resolution. 2×2 and 2×1 subsampling use libjpeg's "fancy"
- * (triangle-filter) upsampling, PIL's default, with its rounding biases; other layouts replicate.
+ * A chroma plane brought to the luma's resolution. 2×2, 2×1 and 1×2 subsampling use libjpeg's
+ * "fancy" (triangle-filter) upsampling, PIL's default, with its rounding biases; others replicate.
  */
 function upsample(c: Component, hMax: number, vMax: number, width: number, height: number): Plane {
   const sw = Math.ceil((width * c.h) / hMax); // the component's real (unpadded) size
@@ -1013,6 +1013,21 @@ function upsample(c: Component, hMax: number, vMax: number, width: number, heigh
       thisSum = nextSum;
       out[o + 2 * sw - 2] = (thisSum * 3 + lastSum + 8) >> 4;
       out[o + 2 * sw - 1] = (thisSum * 4 + 7) >> 4;
+    }
+    return { samples: out, stride };
+  }
+  if (hScale === 1 && vScale === 2) {
+    // h1v2: ¾ the nearest input row plus ¼ the next nearest, with libjpeg-turbo's biases (1 for
+    // the upper output row, 2 for the lower); edge rows replicate.
+    for (let y = 0; y < sh * 2; y++) {
+      const row = y >> 1;
+      const here = row * c.stride;
+      const there = (y & 1 ? Math.min(row + 1, sh - 1) : Math.max(row - 1, 0)) * c.stride;
+      const bias = y & 1 ? 2 : 1;
+      const o = y * stride;
+      for (let x = 0; x < sw; x++) {
+        out[o + x] = (input[here + x] * 3 + input[there + x] + bias) >> 2;
+      }
     }
     return { samples: out, stride };
   }
