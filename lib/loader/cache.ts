@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { join } from "../_internal/path.ts";
+import { basename, join } from "../_internal/path.ts";
 import type { FileSource, PackedSource } from "./source.ts";
 
 /** Options for the decoded-sample cache. */
@@ -53,7 +53,17 @@ export interface CachePaths {
   index: string;
 }
 
-/** The cache file pair for a source: `<key>.bin` (pixels) and `<key>.index.json`. */
+/**
+ * The cache file pair for a source: `<key>.bin` (pixels) and `<key>.index.json`.
+ *
+ * @example
+ * ```ts ignore
+ * import { cachePaths } from "./cache.ts";
+ * const source = { kind: "files" as const, files: ["data/cats/1.jpg"], labels: new Int32Array(1), decode: {} };
+ * const { bin, index } = await cachePaths(source, { shorterSide: 256 });
+ * console.log(bin, index); // data/cache/<24 hex digits>.bin, … .index.json
+ * ```
+ */
 export async function cachePaths(source: FileSource, options: CacheOptions): Promise<CachePaths> {
   const stats = await Promise.all(source.files.map((path) => Deno.stat(path)));
   const fingerprint = JSON.stringify({
@@ -74,7 +84,17 @@ export async function cachePaths(source: FileSource, options: CacheOptions): Pro
   return { dir, bin: join(dir, `${key}.bin`), index: join(dir, `${key}.index.json`) };
 }
 
-/** The packed source for a complete, consistent cache, or null (missing, stale, truncated). */
+/**
+ * The packed source for a complete, consistent cache, or null (missing, stale, truncated).
+ *
+ * @example
+ * ```ts ignore
+ * import { openCache } from "./cache.ts";
+ * const source = { kind: "files" as const, files: ["data/cats/1.jpg"], labels: new Int32Array(1), decode: {} };
+ * const packed = await openCache(source, { shorterSide: 256 });
+ * console.log(packed === null ? "build it" : `${packed.offsets.length} cached samples`);
+ * ```
+ */
 export async function openCache(
   source: FileSource,
   options: CacheOptions,
@@ -100,12 +120,45 @@ export async function openCache(
   };
 }
 
+/** A temporary file untouched this long belongs to a build that was killed, not a running one. */
+const ABANDONED_AFTER_MS = 10 * 60 * 1000;
+
+/**
+ * Removes this cache's temporary files left by killed builds (a running build writes its file
+ * continually, so only stale ones go).
+ */
+async function removeAbandoned(paths: CachePaths): Promise<void> {
+  const prefixes = [basename(paths.bin) + ".", basename(paths.index) + "."];
+  for await (const entry of Deno.readDir(paths.dir)) {
+    if (!entry.name.endsWith(".tmp") || !prefixes.some((p) => entry.name.startsWith(p))) continue;
+    const path = join(paths.dir, entry.name);
+    try {
+      const { mtime } = await Deno.stat(path);
+      if (mtime !== null && Date.now() - mtime.getTime() > ABANDONED_AFTER_MS) {
+        await Deno.remove(path);
+      }
+    } catch {
+      // Gone already (another build finished or cleaned it): nothing to do.
+    }
+  }
+}
+
 /**
  * Builds a cache while the first epoch runs: each sample's pixels are appended to a temporary file
  * as its batch arrives (in any order; the index records where each one lies), so the decoded
  * dataset is never held in memory and the disk writes overlap the decoding. `finish` writes the
  * index and renames both files into place (the index last: its presence marks a complete cache);
- * `abort` removes the temporary file.
+ * `abort` removes the temporary file. Temporary files a killed build left behind (untouched for
+ * ten minutes) are removed when the next build starts.
+ *
+ * @example
+ * ```ts ignore
+ * import { CacheWriter } from "./cache.ts";
+ * const source = { kind: "files" as const, files: ["data/cats/1.jpg"], labels: new Int32Array(1), decode: {} };
+ * const writer = await CacheWriter.create(source, { shorterSide: 256 });
+ * await writer.add({ index: 0, width: 1, height: 1, channels: 3, data: new Uint8Array(3) });
+ * await writer.finish(); // or writer.abort()
+ * ```
  */
 export class CacheWriter {
   readonly #paths: CachePaths;
@@ -129,6 +182,7 @@ export class CacheWriter {
   static async create(source: FileSource, options: CacheOptions): Promise<CacheWriter> {
     const paths = await cachePaths(source, options);
     await Deno.mkdir(paths.dir, { recursive: true });
+    await removeAbandoned(paths);
     const tmpBin = `${paths.bin}.${crypto.randomUUID()}.tmp`;
     const file = await Deno.open(tmpBin, { write: true, create: true, truncate: true });
     return new CacheWriter(paths, source.files.length, tmpBin, file);

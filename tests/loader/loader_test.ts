@@ -239,6 +239,33 @@ Deno.test("the cache streams to disk during epoch 0; a broken-off epoch leaves n
   await Deno.remove(root, { recursive: true });
 });
 
+Deno.test("a temporary cache file a killed build left behind is removed; a live one is not", async () => {
+  const root = await tempDir("cache-abandoned-");
+  const folder = new Subset(await ImageFolder.open(join(HYMENOPTERA, "val")), [0, 1]);
+  const options = {
+    batchSize: 2,
+    numWorkers: 0,
+    transform: compose([randomResizedCrop(8)]),
+    cache: { dir: join(root, "cache"), shorterSide: 24 },
+  };
+  // Learn the cache's key from a first build, then plant two leftovers with that key.
+  await collect(new DataLoader(folder, options), 0);
+  const bin = [...Deno.readDirSync(join(root, "cache"))].find((e) => e.name.endsWith(".bin"))!;
+  await Deno.remove(join(root, "cache"), { recursive: true });
+  await Deno.mkdir(join(root, "cache"));
+  const stale = join(root, "cache", `${bin.name}.killed.tmp`);
+  const live = join(root, "cache", `${bin.name}.running.tmp`);
+  await Deno.writeFile(stale, new Uint8Array(10));
+  await Deno.writeFile(live, new Uint8Array(10));
+  const anHourAgo = new Date(Date.now() - 3600_000);
+  await Deno.utime(stale, anHourAgo, anHourAgo);
+  await collect(new DataLoader(folder, options), 0);
+  const names = [...Deno.readDirSync(join(root, "cache"))].map((e) => e.name);
+  assert.ok(!names.includes(`${bin.name}.killed.tmp`), "the abandoned file is gone");
+  assert.ok(names.includes(`${bin.name}.running.tmp`), "a recent one may be another build's");
+  await Deno.remove(root, { recursive: true });
+});
+
 Deno.test("persistentWorkers keeps the pool between epochs until close()", async () => {
   const loader = new DataLoader(dataset, { batchSize: 10, numWorkers: 2, persistentWorkers: true });
   for await (const _ of loader) { /* epoch 0 */ }
