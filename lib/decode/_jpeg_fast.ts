@@ -592,6 +592,13 @@ function decodeProgressiveScan(
   let interval = 0;
   let intervalEnd = restartInterval > 0 ? restartInterval : totalUnits;
 
+  // Successive approximation: one more bit of a coefficient already known to be nonzero.
+  const plus = 1 << al;
+  const minus = -1 << al;
+  const refine = (coef: Int16Array, z: number) => {
+    if (reader.bit() && (coef[z] & plus) === 0) coef[z] += coef[z] >= 0 ? plus : minus;
+  };
+
   const decodeBlock = (ci: number, offset: number): boolean => {
     const coef = coefficients[components[ci]];
     if (isDc) {
@@ -631,12 +638,7 @@ function decodeProgressiveScan(
     }
     // Successive approximation of AC coefficients: one more bit of each known nonzero
     // coefficient, and new coefficients of magnitude 1 placed among the zeros.
-    const plus = 1 << al;
-    const minus = -1 << al;
     let k = ss;
-    const refine = (z: number) => {
-      if (reader.bit() && (coef[z] & plus) === 0) coef[z] += coef[z] >= 0 ? plus : minus;
-    };
     if (eobRun === 0) {
       for (; k <= se; k++) {
         const rs = reader.symbol(ac);
@@ -654,7 +656,7 @@ function decodeProgressiveScan(
         while (k <= se) {
           const z = offset + ZIGZAG[k];
           if (coef[z] !== 0) {
-            refine(z);
+            refine(coef, z);
           } else {
             if (run === 0) break;
             run--;
@@ -670,7 +672,7 @@ function decodeProgressiveScan(
     if (eobRun > 0) {
       for (; k <= se; k++) {
         const z = offset + ZIGZAG[k];
-        if (coef[z] !== 0) refine(z);
+        if (coef[z] !== 0) refine(coef, z);
       }
       eobRun--;
     }
@@ -797,7 +799,9 @@ const F_3_072 = 25172;
 
 /**
  * libjpeg's accurate integer IDCT (the Loeffler–Ligtenberg–Moschytz factorisation with 12
- * multiplies per pass) from dequantized coefficients to clamped samples in `out`.
+ * multiplies per pass) from dequantized coefficients to clamped samples in `out`. The arithmetic is
+ * written out in each pass, and again reduced for zero high frequencies, on purpose: one shared
+ * 8-point helper measured 25% slower over the whole decode (4.4 → 5.5 ms per photo).
  */
 function inverseDct(
   input: Int32Array,

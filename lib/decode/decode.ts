@@ -102,20 +102,24 @@ interface RawPixels {
 }
 
 function decodeJpeg(bytes: Uint8Array, header: ImageHeader, options: DecodeOptions): RawPixels {
-  const fast = decodeJpegFast(bytes);
-  if (fast !== null) {
-    return {
-      width: fast.width,
-      height: fast.height,
-      stride: 3,
-      gray: fast.components === 1,
-      hasAlpha: false,
-      data: fast.data,
-    };
-  }
-  let image: { width: number; height: number; data: Uint8Array };
+  // Our libjpeg-exact path first; jpeg-js for every file it hands back (CMYK, damaged, …).
+  const image = decodeJpegFast(bytes) ?? decodeWithJpegJs(bytes, options);
+  return {
+    width: image.width,
+    height: image.height,
+    stride: 3,
+    gray: header.components === 1,
+    hasAlpha: false,
+    data: image.data,
+  };
+}
+
+function decodeWithJpegJs(
+  bytes: Uint8Array,
+  options: DecodeOptions,
+): { width: number; height: number; data: Uint8Array } {
   try {
-    image = jpeg.decode(bytes, {
+    return jpeg.decode(bytes, {
       useTArray: true,
       formatAsRGBA: false,
       tolerantDecoding: true,
@@ -126,14 +130,6 @@ function decodeJpeg(bytes: Uint8Array, header: ImageHeader, options: DecodeOptio
     const message = error instanceof Error ? error.message : String(error);
     throw new DecodeError("corrupt", `invalid JPEG data: ${message}`);
   }
-  return {
-    width: image.width,
-    height: image.height,
-    stride: 3,
-    gray: header.components === 1,
-    hasAlpha: false,
-    data: image.data,
-  };
 }
 
 function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {

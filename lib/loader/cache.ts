@@ -86,6 +86,7 @@ export async function cachePaths(source: FileSource, options: CacheOptions): Pro
 
 /**
  * The packed source for a complete, consistent cache, or null (missing, stale, truncated).
+ * `paths` saves recomputing the key (a stat of every file) when the caller has it.
  *
  * @example
  * ```ts ignore
@@ -98,8 +99,9 @@ export async function cachePaths(source: FileSource, options: CacheOptions): Pro
 export async function openCache(
   source: FileSource,
   options: CacheOptions,
+  paths?: CachePaths,
 ): Promise<PackedSource | null> {
-  const paths = await cachePaths(source, options);
+  paths ??= await cachePaths(source, options);
   let index: CacheIndex;
   try {
     index = JSON.parse(await Deno.readTextFile(paths.index));
@@ -162,7 +164,6 @@ async function removeAbandoned(paths: CachePaths): Promise<void> {
  */
 export class CacheWriter {
   readonly #paths: CachePaths;
-  readonly #count: number;
   readonly #tmpBin: string;
   readonly #file: Deno.FsFile;
   readonly #entries: (CacheIndex["entries"][number] | undefined)[];
@@ -170,22 +171,32 @@ export class CacheWriter {
   #offset = 0;
   #closed = false;
 
-  private constructor(paths: CachePaths, count: number, tmpBin: string, file: Deno.FsFile) {
+  /** The source whose samples this cache holds. */
+  readonly source: FileSource;
+
+  private constructor(source: FileSource, paths: CachePaths, tmpBin: string, file: Deno.FsFile) {
+    this.source = source;
     this.#paths = paths;
-    this.#count = count;
     this.#tmpBin = tmpBin;
     this.#file = file;
-    this.#entries = new Array(count);
+    this.#entries = new Array(source.files.length);
   }
 
-  /** Opens the temporary pixel file; throws if the cache folder cannot be written. */
-  static async create(source: FileSource, options: CacheOptions): Promise<CacheWriter> {
-    const paths = await cachePaths(source, options);
+  /**
+   * Opens the temporary pixel file; throws if the cache folder cannot be written. `paths`, from
+   * `cachePaths`, saves recomputing the key.
+   */
+  static async create(
+    source: FileSource,
+    options: CacheOptions,
+    paths?: CachePaths,
+  ): Promise<CacheWriter> {
+    paths ??= await cachePaths(source, options);
     await Deno.mkdir(paths.dir, { recursive: true });
     await removeAbandoned(paths);
     const tmpBin = `${paths.bin}.${crypto.randomUUID()}.tmp`;
     const file = await Deno.open(tmpBin, { write: true, create: true, truncate: true });
-    return new CacheWriter(paths, source.files.length, tmpBin, file);
+    return new CacheWriter(source, paths, tmpBin, file);
   }
 
   /** Whether a sample is already written. */
@@ -211,7 +222,7 @@ export class CacheWriter {
     this.#close();
     const index: CacheIndex = {
       version: 2,
-      count: this.#count,
+      count: this.source.files.length,
       totalBytes: this.#offset,
       entries: this.#entries as CacheIndex["entries"],
       bad: this.#bad,

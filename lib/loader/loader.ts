@@ -18,7 +18,13 @@ import {
   type ProcessedBatch,
   type SkippedSample,
 } from "./_process.ts";
-import { type CachedSample, type CacheOptions, CacheWriter, openCache } from "./cache.ts";
+import {
+  type CachedSample,
+  type CacheOptions,
+  cachePaths,
+  CacheWriter,
+  openCache,
+} from "./cache.ts";
 import {
   type FileSource,
   type ResolvedSource,
@@ -206,16 +212,16 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.#resolved ??= resolveSource(this.dataset, this.numWorkers > 0);
     const { indices } = this.#resolved;
     let source: SampleSource = this.#resolved.source;
-    let building: FileSource | undefined;
     let writer: CacheWriter | undefined;
     if (this.cache !== undefined && source.kind === "files" && !this.#cacheUnwritable) {
       const files: FileSource = { ...source, shorterSide: this.cache.shorterSide };
-      const packed = await openCache(files, this.cache);
+      // The key stats every file: computed once for the lookup and, on a miss, the build.
+      const paths = await cachePaths(files, this.cache);
+      const packed = await openCache(files, this.cache, paths);
       source = packed ?? files;
       if (packed === null) {
         try {
-          writer = await CacheWriter.create(files, this.cache);
-          building = files;
+          writer = await CacheWriter.create(files, this.cache, paths);
         } catch (error) {
           this.#disableCache(error);
         }
@@ -225,7 +231,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       epoch,
       samples,
       sources: samples.map((i) => indices[i]),
-      collect: building !== undefined,
+      collect: writer !== undefined,
       skipBad: this.skipBadSamples,
     }));
     // Cache writes run behind the batches: the consumer never waits on the disk.
@@ -256,9 +262,7 @@ export class DataLoader implements AsyncIterable<Batch> {
         yield batch;
       }
       await writes;
-      if (building !== undefined && writer !== undefined) {
-        await this.#completeCache(building, writer);
-      }
+      if (writer !== undefined) await this.#completeCache(writer);
       finished = true;
     } finally {
       if (!finished) {
@@ -269,7 +273,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   /** Adds samples the epoch never touched (dropLast, subsets), then puts the cache in place. */
-  async #completeCache(source: FileSource, writer: CacheWriter) {
+  async #completeCache(writer: CacheWriter) {
+    const { source } = writer;
     try {
       for (let index = 0; index < source.files.length; index++) {
         if (writer.has(index)) continue;
