@@ -21,4 +21,5 @@ export * from "./lib/models/mod.ts";
 export * from "./lib/train/mod.ts";
 export * from "./lib/metrics/mod.ts";
 export * from "./lib/io/mod.ts";
+export * from "./lib/pretrained/mod.ts";
 export * from "./lib/run/mod.ts";

@@ -1,10 +1,14 @@
 // `deno task predict`: top-k labels for image files or folders, with the run's preprocessing.
-import { openTrainedModel, predictFiles, selectBackend } from "../mod.ts";
+import { openTorchvisionModel, openTrainedModel, predictFiles, selectBackend } from "../mod.ts";
 import { join } from "../lib/_internal/path.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
 
 const FLAGS: FlagSpecs = {
   run: { type: "string", description: "run directory (or its model/ folder)" },
+  pretrained: {
+    type: "string",
+    description: "instead of --run: torchvision:<name>, or a torchvision .pth/.safetensors file",
+  },
   "top-k": { type: "string", description: "labels per image", default: "3" },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
@@ -14,11 +18,14 @@ const FLAGS: FlagSpecs = {
 const HELP = formatHelp(
   "deno task predict --run <run dir> <image or folder>...",
   "Prints the top-k classes with probabilities for each JPEG/PNG file (folders are walked),\n" +
-    "preprocessed exactly as the run's evaluation pipeline (model/preprocessing.json).",
+    "preprocessed exactly as the run's evaluation pipeline (model/preprocessing.json).\n" +
+    "With --pretrained, a torchvision ImageNet classifier with torchvision's preprocessing;\n" +
+    "torchvision:<name> is downloaded once into data/weights/.",
   FLAGS,
   [
     "deno task predict --run runs/20261122-101500-compact-cnn data/samples/",
     "deno task predict --run runs/ants-bees --top-k 1 --json photo.jpg",
+    "deno task predict --pretrained torchvision:resnet18 photo.jpg",
   ],
 );
 
@@ -56,14 +63,18 @@ export async function predictCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (values.run === undefined) throw new UsageError("--run <run directory> is required");
+  if ((values.run === undefined) === (values.pretrained === undefined)) {
+    throw new UsageError("give either --run <run directory> or --pretrained <weights>");
+  }
   if (positionals.length === 0) throw new UsageError("name at least one image file or folder");
   const k = Number(values["top-k"]);
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top-k must be a positive integer`);
   const files = await collect(positionals);
   if (files.length === 0) throw new UsageError("no .jpg, .jpeg or .png files found");
   await selectBackend(values.backend as "auto", { log: (line) => console.error(line) });
-  const trained = await openTrainedModel(values.run as string);
+  const trained = values.run !== undefined
+    ? await openTrainedModel(values.run as string)
+    : await openTorchvisionModel(values.pretrained as string);
   const started = performance.now();
   const predictions = await predictFiles(trained, files, k);
   const seconds = (performance.now() - started) / 1000;

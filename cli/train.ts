@@ -93,7 +93,8 @@ export const TRAIN_FLAGS: FlagSpecs = {
   "no-cache": { type: "boolean", description: "do not cache decoded images" },
   pretrained: {
     type: "string",
-    description: "TF.js LayersModel (folder, model.json, URL or run dir) to fine-tune",
+    description: "weights to fine-tune: torchvision:<name>, a .pth/.safetensors file or URL, " +
+      "or a TF.js model (folder, model.json, URL or run dir)",
   },
   freeze: {
     type: "string",
@@ -138,6 +139,9 @@ const HELP = formatHelp(
     "deno task train                                   # embedded shapes set, no download",
     "deno task train --dataset mnist --download --epochs 5",
     "deno task train --dataset ./photos --img-size 128 --model resnet18",
+    "deno task train --dataset ./photos --pretrained torchvision:resnet18 --epochs 5",
+    "deno task train --dataset ./photos --pretrained ./my_resnet50.pth --freeze none",
+    "deno task train --dataset mnist --pretrained ./lenet.pth --model lenet --freeze none",
     "deno task train --dataset ./photos --pretrained ./mobilenet/model.json --epochs 5",
     "deno task train --config recipe.json --lr 3e-4",
     "deno task train --resume runs/20261122-101500-small-cnn",

@@ -69,8 +69,8 @@ function defaultProgress(): (line: string) => void {
   };
 }
 
-async function md5Of(path: string): Promise<string> {
-  const hash = createHash("md5");
+async function digestOf(path: string, algorithm: "md5" | "sha256"): Promise<string> {
+  const hash = createHash(algorithm);
   using file = await Deno.open(path);
   for await (const chunk of file.readable) hash.update(chunk);
   return hash.digest("hex");
@@ -152,7 +152,9 @@ async function fetchInto(
 }
 
 /**
- * Downloads `dest` from the first mirror that delivers a file whose md5 matches. Bytes go to
+ * Downloads `dest` from the first mirror that delivers a file whose checksum matches: `checksum` is an
+ * md5 in hex, or `sha256:<hex prefix>` for files named like torch.hub's `name-<sha256 prefix>.pth`
+ * (the hash's first hex digits, as torch.hub checks them). Bytes go to
  * `dest.part` (kept between attempts so a retry resumes with `Range`), which is renamed to `dest`
  * only after the checksum matches; a mismatch deletes it and says so.
  *
@@ -169,7 +171,7 @@ async function fetchInto(
 export async function downloadResource(
   urls: readonly string[],
   dest: string,
-  md5: string,
+  checksum: string,
   options: DownloadOptions = {},
 ): Promise<void> {
   const retries = options.retries ?? 3;
@@ -189,14 +191,18 @@ export async function downloadResource(
         if (error instanceof RetryableError) continue;
         break; // a 404 or 403 will not change: next mirror
       }
-      const actual = await md5Of(partPath);
-      if (actual === md5) {
+      const sha256 = /^sha256:([0-9a-f]+)$/.exec(checksum)?.[1];
+      const algorithm = sha256 === undefined ? "md5" : "sha256";
+      const expected = sha256 ?? checksum;
+      const actual = await digestOf(partPath, algorithm);
+      if (sha256 === undefined ? actual === checksum : actual.startsWith(sha256)) {
         await Deno.rename(partPath, dest);
         return;
       }
       await Deno.remove(partPath);
       failures.push(
-        `${url}: checksum mismatch (md5 ${actual}, expected ${md5}); deleted the download`,
+        `${url}: checksum mismatch (${algorithm} ${actual}, expected ${expected}` +
+          `${sha256 === undefined ? "" : "…"}); deleted the download`,
       );
       break; // a corrupt mirror stays corrupt: next mirror
     }

@@ -35,7 +35,10 @@ export interface TrainConfig {
   strict: boolean;
   /** Validation fraction for a folder without `val/`. */
   valSplit: number;
-  /** Registry name (see `listModels()`); ignored with `pretrained`. */
+  /**
+   * Registry name (see `listModels()`). With `pretrained` it is ignored for TF.js models and
+   * torchvision weights, and names the architecture of other PyTorch weights (`lenet`…).
+   */
   model: string;
   /** Epochs to train. */
   epochs: number;
@@ -75,7 +78,10 @@ export interface TrainConfig {
   workers: number;
   /** Decoded-sample cache for image folders. */
   cache: boolean;
-  /** A TF.js LayersModel (folder, model.json or URL) to fine-tune. */
+  /**
+   * Weights to fine-tune: a TF.js LayersModel (folder, model.json, URL or run directory), or
+   * PyTorch weights: `torchvision:<name>`, or a `.pth`/`.pt`/`.safetensors` path or URL.
+   */
   pretrained: string | null;
   /** With `pretrained`: `backbone` (all but the new head), `none`, or a layer name to freeze up to. */
   freeze: string;

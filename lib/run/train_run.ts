@@ -42,7 +42,15 @@ import { centerCrop, resize } from "../transforms/geometry.ts";
 import { Rng, withSeededMathRandom } from "../_internal/rng.ts";
 import type { TransformSpec } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
-import { INCEPTION_NORMALIZATION, openRunData, type RunData } from "./data.ts";
+import { INCEPTION_NORMALIZATION, type Normalization, openRunData, type RunData } from "./data.ts";
+import type { StateDict } from "../pretrained/checkpoint/mod.ts";
+import { loadStateDict } from "../pretrained/state_dict.ts";
+import { loadTorchvision, readTorchWeights, torchvisionModel } from "../pretrained/torchvision.ts";
+import {
+  detectTorchvisionModel,
+  isTorchWeights,
+  resolveTorchWeights,
+} from "../pretrained/resolve.ts";
 
 /** What predict and eval need to preprocess images as training did (`model/preprocessing.json`). */
 export interface Preprocessing {
@@ -56,6 +64,8 @@ export interface Preprocessing {
 
 /** Options for {@linkcode trainRun}. */
 export interface TrainRunOptions {
+  /** Where downloaded PyTorch weights are kept (`--pretrained torchvision:…`). Default: `data/weights`. */
+  weightsDir?: string;
   /** Informational lines (backend, run directory). Default: `console.log`. */
   log?: (line: string) => void;
   /** Warnings (skipped files, cache off). Default: `console.warn`. */
@@ -134,8 +144,24 @@ function scheduleFor(config: TrainConfig): LrSchedule | undefined {
   }
 }
 
-async function buildModel(config: TrainConfig, log: (line: string) => void) {
-  if (config.pretrained === null) return { model: null, inputSide: undefined };
+/** The model `--pretrained` names, before its new head; null without `--pretrained`. */
+interface PretrainedModel {
+  model: LayersModel | null;
+  /** The input side the weights fix (a TF.js model's), if any. */
+  inputSide?: number;
+  /** The normalisation the weights expect, when not the dataset's own. */
+  normalization?: Normalization;
+  /** A state dict for a zoo model that can only be built once the data's shape is known. */
+  pending?: { stateDict: StateDict; source: string };
+}
+
+async function buildModel(
+  config: TrainConfig,
+  log: (line: string) => void,
+  weightsDir?: string,
+) {
+  if (config.pretrained === null) return { model: null } as PretrainedModel;
+  if (isTorchWeights(config.pretrained)) return await torchModel(config, log, weightsDir);
   let source = config.pretrained;
   try {
     // A run directory of ours: its exported model.
@@ -151,11 +177,72 @@ async function buildModel(config: TrainConfig, log: (line: string) => void) {
       inputShape.slice(1).join("×")
     })`,
   );
-  return { model, inputSide: typeof side === "number" ? side : undefined };
+  return {
+    model,
+    inputSide: typeof side === "number" ? side : undefined,
+    normalization: INCEPTION_NORMALIZATION,
+  } as PretrainedModel;
+}
+
+/**
+ * PyTorch weights: a torchvision architecture (named, or recognised from the keys) is built at
+ * the run's image size with ImageNet normalisation; other zoo models (the seeds' own) are built
+ * once the data is open, from `--model`.
+ */
+async function torchModel(
+  config: TrainConfig,
+  log: (line: string) => void,
+  weightsDir?: string,
+) {
+  const resolved = await resolveTorchWeights(config.pretrained!, { dir: weightsDir });
+  const { stateDict, source } = await readTorchWeights(resolved.path);
+  const name = resolved.torchvision ?? detectTorchvisionModel(stateDict);
+  if (name === undefined) {
+    log(`pretrained: ${config.pretrained} (PyTorch weights for ${config.model})`);
+    return { model: null, pending: { stateDict, source } } as PretrainedModel;
+  }
+  const spec = torchvisionModel(name);
+  const model = await loadTorchvision(name, stateDict, {
+    inputSize: config.imgSize,
+  });
+  log(
+    `pretrained: torchvision ${name} from ${resolved.path} (${model.layers.length} layers, ` +
+      `input ${config.imgSize}×${config.imgSize}×3, ImageNet normalisation)`,
+  );
+  const { mean, std } = spec.preprocessing;
+  return { model, normalization: { mean, std } } as PretrainedModel;
+}
+
+/** A zoo model built for the data, with the PyTorch weights of `--pretrained` in it. */
+function pendingModel(
+  config: TrainConfig,
+  pending: NonNullable<PretrainedModel["pending"]>,
+  inputShape: [number, number, number],
+): LayersModel {
+  const { stateDict, source } = pending;
+  // The checkpoint's own head size: its last 2D weight is the classifier's (out, in).
+  const head = [...stateDict.values()].filter((t) => t.shape.length === 2).at(-1)?.shape[0];
+  const model = createModel(config.model, {
+    inputShape,
+    numClasses: head ?? 1000,
+    seed: config.seed,
+  });
+  try {
+    loadStateDict(model, stateDict, { source });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
 }
 
 function prepareTransfer(model: LayersModel, config: TrainConfig, numClasses: number) {
-  const withHead = replaceHead(model, numClasses, { dropout: 0.2 });
+  // The new head brings its own dropout: start from the features a trailing dropout would take.
+  const before = model.layers[model.layers.length - 2];
+  const from = before?.getClassName() === "Dropout"
+    ? before.inboundNodes[0]?.inboundLayers[0]?.name
+    : undefined;
+  const withHead = replaceHead(model, numClasses, { dropout: 0.2, from });
   if (config.freeze === "none") return { model: withHead, frozen: 0 };
   const frozen = config.freeze === "backbone"
     ? freeze(withHead)
@@ -277,12 +364,15 @@ export async function trainRun(
   await Deno.mkdir(runDir, { recursive: true }); // a refused write fails before any work
   const backend: SelectedBackend = await selectBackend(config.backend, { log });
 
-  const pretrained = await buildModel(config, log);
+  const pretrained = await buildModel(config, log, options.weightsDir);
   const data = await openRunData(config, {
     warn,
     inputSide: pretrained.inputSide,
-    normalization: pretrained.model ? INCEPTION_NORMALIZATION : undefined,
+    normalization: pretrained.normalization,
   });
+  if (pretrained.pending) {
+    pretrained.model = pendingModel(config, pretrained.pending, data.inputShape);
+  }
   const numClasses = data.classes.length;
   const heavy = ["mobilenetv2", "resnet18", "vgg11-bn"].includes(config.model);
   if (backend.name !== "webgpu" && !pretrained.model && heavy && data.inputShape[0] >= 128) {

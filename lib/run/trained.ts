@@ -15,6 +15,15 @@ import type { AnyImage, Transform } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
 import type { Preprocessing } from "./train_run.ts";
 import { pathExists as exists } from "../_internal/fs.ts";
+import { IMAGENET_CLASSES } from "../pretrained/imagenet_classes.ts";
+import { detectTorchvisionModel, resolveTorchWeights } from "../pretrained/resolve.ts";
+import {
+  loadTorchvision,
+  readTorchWeights,
+  TORCHVISION_MODELS,
+  torchvisionModel,
+  torchvisionTransform,
+} from "../pretrained/torchvision.ts";
 
 /** A loaded model ready for prediction. */
 export interface TrainedModel {
@@ -64,6 +73,48 @@ export async function openTrainedModel(source: string): Promise<TrainedModel> {
     transform: transformFromSpec(preprocessing.transform),
     config,
     modelDir,
+  };
+}
+
+/**
+ * A torchvision classifier ready for prediction: `torchvision:<name>` (fetched into
+ * `data/weights/` once) or a `.pth`/`.safetensors` file of one of its architectures, with
+ * torchvision's preprocessing and, for 1000 outputs, ImageNet's class names.
+ *
+ * @example
+ * ```ts ignore
+ * import { openTorchvisionModel, predictFiles } from "./trained.ts";
+ * const trained = await openTorchvisionModel("torchvision:resnet18");
+ * const [{ top }] = await predictFiles(trained, ["bee.jpg"], 3);
+ * console.log(top[0].label); // "bee"
+ * ```
+ */
+export async function openTorchvisionModel(source: string): Promise<TrainedModel> {
+  const resolved = await resolveTorchWeights(source);
+  const { stateDict, source: name } = await readTorchWeights(resolved.path);
+  const architecture = resolved.torchvision ?? detectTorchvisionModel(stateDict);
+  if (architecture === undefined) {
+    throw new Error(
+      `${name}: not the parameters of a torchvision architecture (${
+        Object.keys(TORCHVISION_MODELS).join(", ")
+      })`,
+    );
+  }
+  const model = await loadTorchvision(architecture, stateDict);
+  const classCount = model.outputs[0].shape[1] as number;
+  const transform = torchvisionTransform(architecture);
+  const side = torchvisionModel(architecture).preprocessing.crop;
+  return {
+    model,
+    preprocessing: {
+      classes: classCount === 1000
+        ? [...IMAGENET_CLASSES]
+        : Array.from({ length: classCount }, (_, i) => `class_${i}`),
+      inputShape: [side, side, 3],
+      transform: { name: transform.name, options: transform.options },
+    },
+    transform,
+    modelDir: resolved.path,
   };
 }
 

@@ -6,7 +6,7 @@ import { evalCommand } from "../../cli/eval.ts";
 import { predictCommand } from "../../cli/predict.ts";
 import { TRAIN_FLAGS, trainCommand } from "../../cli/train.ts";
 import { parseArgs } from "../../cli/_args.ts";
-import { datasetHosts } from "../../mod.ts";
+import { datasetHosts, TORCHVISION_MODELS } from "../../mod.ts";
 import { tempDir } from "../_tmp.ts";
 
 async function quietly<T>(body: () => Promise<T>): Promise<{ result: T; out: string }> {
@@ -84,17 +84,24 @@ Deno.test("deno.json: no -A anywhere; train writes only runs/ and data/ and reac
   for (const [name, line] of Object.entries(tasks)) {
     assert.doesNotMatch(line, /(^|\s)(-A|--allow-all)(\s|$)/, name);
     assert.doesNotMatch(line, /--allow-ffi/, name);
-    // Only the long suite spawns processes (Deno itself, to kill and interrupt training runs).
+    // Only test suites spawn processes: the long one Deno itself (to kill and interrupt training
+    // runs), the default one Debian's python3 (PyTorch side-by-side checks, where installed).
     if (name === "test:long") assert.match(line, /--allow-run=deno(\s|$)/);
+    else if (name === "test") assert.match(line, /--allow-run=\/usr\/bin\/python3(\s|$)/);
     else assert.doesNotMatch(line, /--allow-run/, name);
     assert.doesNotMatch(line, /--allow-env(\s|$)/, `${name}: env only for named variables`);
   }
   const flag = (line: string, name: string) => new RegExp(`--allow-${name}=(\\S+)`).exec(line)?.[1];
   assert.equal(flag(tasks.train, "write"), "runs,data");
-  assert.deepEqual(flag(tasks.train, "net")?.split(",").sort(), datasetHosts());
+  const torchvision = new URL(TORCHVISION_MODELS.resnet18.url).hostname;
+  assert.deepEqual(
+    flag(tasks.train, "net")?.split(",").sort(),
+    [...datasetHosts(), torchvision].sort(),
+  );
   assert.equal(flag(tasks.eval, "net"), undefined);
-  assert.equal(flag(tasks.predict, "write"), undefined);
-  assert.equal(flag(tasks.predict, "net"), undefined);
+  // predict may fetch torchvision's weights (--pretrained torchvision:<name>), nothing else.
+  assert.equal(flag(tasks.predict, "write"), "data/weights");
+  assert.equal(flag(tasks.predict, "net"), torchvision);
 });
 
 Deno.test("writing outside data/ is refused under the test task's permissions", async () => {
