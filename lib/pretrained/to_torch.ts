@@ -117,6 +117,8 @@ export function toStateDict(model: tfl.LayersModel): StateDict {
   return stateDict;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Float32Array([1]).buffer)[3] === 0x3f;
+
 /**
  * Encodes float32 tensors as a `.safetensors` file: an 8-byte little-endian header length, a
  * JSON header of dtypes, shapes and byte ranges, then the raw little-endian data.
@@ -150,8 +152,13 @@ export function encodeSafetensors(
   out.set(head, 8);
   let at = 8 + head.length;
   const view = new DataView(out.buffer);
-  for (const tensor of stateDict.values()) {
-    for (let i = 0; i < tensor.data.length; i++, at += 4) view.setFloat32(at, tensor.data[i], true);
+  for (const { data } of stateDict.values()) {
+    if (LITTLE_ENDIAN) {
+      out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+      at += data.byteLength;
+    } else {
+      for (let i = 0; i < data.length; i++, at += 4) view.setFloat32(at, data[i], true);
+    }
   }
   return out;
 }
