@@ -19,5 +19,7 @@ export * from "./lenet.ts";
 export * from "./cnn.ts";
 export * from "./resnet.ts";
 export * from "./mobilenetv2.ts";
+export * from "./mobilenetv3.ts";
+export * from "./efficientnet.ts";
 export * from "./vgg.ts";
 export * from "./transfer.ts";

@@ -7,7 +7,36 @@
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { withSeededMathRandom } from "../_internal/rng.ts";
 
-/** What every builder receives: the input shape comes from the dataset, not the model. */
+/**
+ * Which stem an ImageNet-style architecture (ResNets, MobileNets, EfficientNet) builds:
+ * "imagenet" is torchvision's exact layout at any input size; "cifar" the small-image adaptation
+ * (ResNets: a 3×3 stride-1 conv and no max-pool; MobileNets and EfficientNet: stride 1 in the
+ * stem and in the first strided stage); "auto" picks "cifar" for inputs of 64 px or less.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import "./resnet.ts";
+ * import { createModel, type Stem } from "./registry.ts";
+ * await useBackend("wasm");
+ * const stem: Stem = "imagenet"; // torchvision's 7×7 conv and max-pool, even at 32 px
+ * const model = createModel("resnet18", { inputShape: [32, 32, 3], numClasses: 10, stem });
+ * assert.deepEqual(model.getLayer("conv1").getWeights()[0].shape, [7, 7, 3, 64]);
+ * model.dispose();
+ * ```
+ */
+export type Stem = "auto" | "imagenet" | "cifar";
+
+/**
+ * What every builder receives: the input shape comes from the dataset, not the model.
+ *
+ * @example
+ * ```ts
+ * import type { ModelOptions } from "./registry.ts";
+ * const options: ModelOptions = { inputShape: [32, 32, 3], numClasses: 10, seed: 1 };
+ * ```
+ */
 export interface ModelOptions {
   /** Input shape [height, width, channels]. */
   inputShape: [number, number, number];
@@ -15,12 +44,41 @@ export interface ModelOptions {
   numClasses: number;
   /** Seeds the initial weights: the same seed builds the same weights, for any model. */
   seed?: number;
+  /**
+   * The stem of ImageNet-style architectures (see {@linkcode Stem}); others ignore it.
+   * Default: "auto".
+   */
+  stem?: Stem;
 }
 
-/** A function that builds a fresh, randomly initialised model. */
+/**
+ * A function that builds a fresh, randomly initialised model.
+ *
+ * @example
+ * ```ts
+ * import * as tfl from "@tensorflow/tfjs-layers";
+ * import type { ModelBuilder } from "./registry.ts";
+ * const linear: ModelBuilder = ({ inputShape, numClasses }) =>
+ *   tfl.sequential({ layers: [
+ *     tfl.layers.flatten({ inputShape }),
+ *     tfl.layers.dense({ units: numClasses }),
+ *   ] });
+ * ```
+ */
 export type ModelBuilder = (options: ModelOptions) => LayersModel;
 
-/** A registry entry. */
+/**
+ * A registry entry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import "./lenet.ts";
+ * import { listModels, type ModelEntry } from "./registry.ts";
+ * const entry: ModelEntry = listModels().find((m) => m.name === "lenet")!;
+ * assert.equal(typeof entry.build, "function");
+ * ```
+ */
 export interface ModelEntry {
   /** Registry name, e.g. `resnet18`. */
   name: string;

@@ -7,7 +7,15 @@
 import * as tfl from "@tensorflow/tfjs-layers";
 import { withSeededMathRandom } from "../_internal/rng.ts";
 
-/** Options for {@linkcode freeze}. */
+/**
+ * Options for {@linkcode freeze}.
+ *
+ * @example
+ * ```ts
+ * import type { FreezeOptions } from "./transfer.ts";
+ * const options: FreezeOptions = { upTo: "layer3.1.bn2" }; // ResNet-18 up to its third stage
+ * ```
+ */
 export interface FreezeOptions {
   /** Freeze layers up to and including this one; default: every layer but the last. */
   upTo?: string;
@@ -87,7 +95,15 @@ export function unfreeze(model: tfl.LayersModel): void {
   for (const layer of model.layers) layer.trainable = true;
 }
 
-/** Options for {@linkcode replaceHead}. */
+/**
+ * Options for {@linkcode replaceHead}.
+ *
+ * @example
+ * ```ts
+ * import type { ReplaceHeadOptions } from "./transfer.ts";
+ * const options: ReplaceHeadOptions = { dropout: 0.2, seed: 1 };
+ * ```
+ */
 export interface ReplaceHeadOptions {
   /** The layer whose output feeds the new classifier; default: the one before the last. */
   from?: string;
@@ -148,7 +164,24 @@ export function replaceHead(
   return tfl.model({ inputs: model.inputs, outputs: logits, name: `${model.name}_transfer` });
 }
 
-/** A model cut in two where everything before the cut is frozen. */
+/**
+ * A model cut in two where everything before the cut is frozen.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { createModel } from "./registry.ts";
+ * import "./lenet.ts";
+ * import { freeze, type FrozenSplit, splitFrozen } from "./transfer.ts";
+ * await useBackend("cpu");
+ * const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
+ * freeze(model);
+ * const split: FrozenSplit = splitFrozen(model)!;
+ * assert.equal(split.features.trainableWeights.length, 0);
+ * model.dispose();
+ * ```
+ */
 export interface FrozenSplit {
   /** The frozen prefix: input → the cut (runs in inference mode). */
   features: tfl.LayersModel;

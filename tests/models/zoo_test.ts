@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { createModel, createTrainStep, listModels, useBackend } from "../../mod.ts";
+import { useBackend } from "../../lib/backend/mod.ts";
+import { createModel, listModels } from "../../lib/models/mod.ts";
+import { createTrainStep } from "../../lib/train/mod.ts";
 
 const trainable = (model: LayersModel) =>
   model.trainableWeights.reduce((sum, w) => sum + w.read().size, 0);
@@ -10,15 +12,18 @@ Deno.test("every architecture the issue names is registered", () => {
   assert.deepEqual(listModels().map((m) => m.name), [
     "cifar-cnn",
     "compact-cnn",
+    "efficientnet-b0",
     "lenet",
     "mobilenetv2",
+    "mobilenetv3-large",
     "resnet18",
+    "resnet50",
     "small-cnn",
     "vgg11-bn",
   ]);
   assert.throws(
-    () => createModel("resnet50", { inputShape: [32, 32, 3], numClasses: 10 }),
-    /unknown model 'resnet50'; available: cifar-cnn, compact-cnn, lenet, mobilenetv2, resnet18, small-cnn, vgg11-bn/,
+    () => createModel("resnet101", { inputShape: [32, 32, 3], numClasses: 10 }),
+    /unknown model 'resnet101'; available: cifar-cnn, compact-cnn, efficientnet-b0, lenet, mobilenetv2, mobilenetv3-large, resnet18, resnet50, small-cnn, vgg11-bn/,
   );
 });
 
@@ -27,6 +32,9 @@ Deno.test("trainable parameter counts match torchvision's (moving statistics exc
   const cases: [string, [number, number, number], number, number][] = [
     ["resnet18", [224, 224, 3], 1000, 11_689_512], // torchvision.models.resnet18()
     ["mobilenetv2", [224, 224, 3], 1000, 3_504_872], // torchvision.models.mobilenet_v2()
+    ["resnet50", [224, 224, 3], 1000, 25_557_032], // torchvision.models.resnet50()
+    ["mobilenetv3-large", [224, 224, 3], 1000, 5_483_032], // .mobilenet_v3_large()
+    ["efficientnet-b0", [224, 224, 3], 1000, 5_288_548], // .efficientnet_b0()
     ["resnet18", [32, 32, 3], 10, 11_173_962], // CIFAR stem: 3×3 conv, no max-pool
     ["lenet", [28, 28, 1], 10, 21_840],
   ];
@@ -46,6 +54,9 @@ Deno.test("each model maps a batch to logits and takes a training step on wasm",
     ["vgg11-bn", [32, 32, 3]],
     ["resnet18", [32, 32, 3]],
     ["mobilenetv2", [32, 32, 3]],
+    ["resnet50", [32, 32, 3]],
+    ["mobilenetv3-large", [32, 32, 3]],
+    ["efficientnet-b0", [32, 32, 3]],
   ];
   for (const [name, inputShape] of cases) {
     const model = createModel(name, { inputShape, numClasses: 7 });
