@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { StateDict, TorchTensor } from "./checkpoint/mod.ts";
+import { flattenedFrom, permute, TORCH_PARAMS, weightName } from "./_layout.ts";
 
 /** A state dict that does not fit the model: the message names the parameter. */
 export class StateDictError extends Error {
@@ -44,19 +45,6 @@ export interface LoadStateDictResult {
   ignored: string[];
 }
 
-// The torch parameter name behind each TF.js weight, per layer class.
-const TORCH_NAMES: Record<string, Record<string, string>> = {
-  Conv2D: { kernel: "weight", bias: "bias" },
-  DepthwiseConv2D: { depthwise_kernel: "weight", bias: "bias" },
-  Dense: { kernel: "weight", bias: "bias" },
-  BatchNormalization: {
-    gamma: "weight",
-    beta: "bias",
-    moving_mean: "running_mean",
-    moving_variance: "running_var",
-  },
-};
-
 /** Buffers PyTorch keeps that have no TF.js counterpart. */
 const IGNORED_SUFFIXES = ["num_batches_tracked"];
 
@@ -88,25 +76,9 @@ function modulesOf(stateDict: StateDict, exclude: readonly string[]): {
   return { modules: [...byPrefix.values()], ignored };
 }
 
-function weightName(variable: tfl.LayerVariable): string {
-  const name = variable.originalName;
-  return name.slice(name.lastIndexOf("/") + 1);
-}
-
 /** The layers that hold weights, in model order. */
 function weightedLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
   return model.layers.filter((layer) => layer.weights.length > 0);
-}
-
-/** [height, width, channels] when the layer's input comes straight from a Flatten of a 4D map. */
-function flattenedFrom(layer: tfl.layers.Layer): [number, number, number] | null {
-  const inbound = layer.inboundNodes[0]?.inboundLayers[0];
-  if (inbound === undefined || inbound.getClassName() !== "Flatten") return null;
-  const shape = inbound.inboundNodes[0]?.inputShapes;
-  const input = (Array.isArray(shape?.[0]) ? shape[0] : shape) as (number | null)[] | undefined;
-  if (input === undefined || input.length !== 4) return null;
-  const [, h, w, c] = input as number[];
-  return h > 1 || w > 1 ? [h, w, c] : null;
 }
 
 /** The TF.js value for one torch tensor, converted to the layer's layout. */
@@ -144,32 +116,9 @@ function convert(
   return data;
 }
 
-/** Row-major transpose: result axis i is input axis `order[i]`. */
-function permute(data: Float32Array, shape: readonly number[], order: readonly number[]) {
-  const rank = shape.length;
-  const outShape = order.map((axis) => shape[axis]);
-  const inStrides = new Array<number>(rank);
-  for (let i = rank - 1, s = 1; i >= 0; s *= shape[i], i--) inStrides[i] = s;
-  const strides = order.map((axis) => inStrides[axis]);
-  const out = new Float32Array(data.length);
-  const index = new Array<number>(rank).fill(0);
-  let from = 0;
-  for (let to = 0; to < out.length; to++) {
-    out[to] = data[from];
-    for (let axis = rank - 1; axis >= 0; axis--) {
-      index[axis]++;
-      from += strides[axis];
-      if (index[axis] < outShape[axis]) break;
-      from -= strides[axis] * outShape[axis];
-      index[axis] = 0;
-    }
-  }
-  return out;
-}
-
 /** Values for every weight of `layer` from `module`, checked against the layer's shapes. */
 function valuesFor(layer: tfl.layers.Layer, module: Module, source: string): tf.Tensor[] {
-  const names = TORCH_NAMES[layer.getClassName()];
+  const names = TORCH_PARAMS[layer.getClassName()];
   if (names === undefined) {
     throw new StateDictError(
       `${source}: layer '${layer.name}' (${layer.getClassName()}) has weights this loader ` +
@@ -264,7 +213,7 @@ function pairByNames(
     !seen.has(layer.name) && !excluded(layer.name)
   );
   if (missing !== undefined) {
-    const param = Object.values(TORCH_NAMES[missing.getClassName()] ?? { weight: "weight" })[0];
+    const param = Object.values(TORCH_PARAMS[missing.getClassName()] ?? { weight: "weight" })[0];
     throw new StateDictError(
       `${source}: missing parameter ${missing.name}.${param} for layer '${missing.name}' ` +
         `(${missing.getClassName()})`,

@@ -8,64 +8,24 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { writeFileAtomic } from "../io/_atomic.ts";
 import type { StateDict, TorchTensor } from "./checkpoint/mod.ts";
-
-// TF.js weight → torch parameter, per layer class (the inverse of loadStateDict's table).
-const PARAMS: Record<string, Record<string, string>> = {
-  Conv2D: { kernel: "weight", bias: "bias" },
-  DepthwiseConv2D: { depthwise_kernel: "weight", bias: "bias" },
-  Dense: { kernel: "weight", bias: "bias" },
-  BatchNormalization: {
-    gamma: "weight",
-    beta: "bias",
-    moving_mean: "running_mean",
-    moving_variance: "running_var",
-  },
-};
-
-/** Row-major transpose of `data` (shape `shape`) so that result axis i is input axis order[i]. */
-function transpose(data: Float32Array, shape: readonly number[], order: readonly number[]) {
-  const outShape = order.map((axis) => shape[axis]);
-  const inStrides: number[] = [];
-  for (let i = shape.length - 1, s = 1; i >= 0; s *= shape[i], i--) inStrides[i] = s;
-  const out = new Float32Array(data.length);
-  const index = new Array<number>(shape.length).fill(0);
-  for (let to = 0; to < out.length; to++) {
-    let from = 0;
-    for (let axis = 0; axis < order.length; axis++) from += index[axis] * inStrides[order[axis]];
-    out[to] = data[from];
-    for (let axis = order.length - 1; axis >= 0; axis--) {
-      if (++index[axis] < outShape[axis]) break;
-      index[axis] = 0;
-    }
-  }
-  return { data: out, shape: outShape };
-}
-
-/** [h, w, c] when the layer's input is a Flatten of a spatial map (PyTorch flattens CHW). */
-function flattenedFrom(layer: tfl.layers.Layer): [number, number, number] | null {
-  const inbound = layer.inboundNodes[0]?.inboundLayers[0];
-  if (inbound === undefined || inbound.getClassName() !== "Flatten") return null;
-  const shape = inbound.inboundNodes[0]?.inputShapes;
-  const input = (Array.isArray(shape?.[0]) ? shape[0] : shape) as number[] | undefined;
-  if (input === undefined || input.length !== 4 || (input[1] === 1 && input[2] === 1)) return null;
-  return [input[1], input[2], input[3]];
-}
+import { flattenedFrom, permute, TORCH_PARAMS, weightName } from "./_layout.ts";
 
 function toTorch(layer: tfl.layers.Layer, weight: string, value: Float32Array, shape: number[]) {
   const kind = layer.getClassName();
-  if (kind === "Conv2D" && weight === "kernel") return transpose(value, shape, [3, 2, 0, 1]);
+  if (kind === "Conv2D" && weight === "kernel") {
+    return { data: permute(value, shape, [3, 2, 0, 1]), shape: [3, 2, 0, 1].map((a) => shape[a]) };
+  }
   if (kind === "DepthwiseConv2D" && weight === "depthwise_kernel") {
-    const [kh, kw, c, m] = shape;
-    const t = transpose(value, shape, [2, 3, 0, 1]); // (c, m, kh, kw)
-    return { data: t.data, shape: [c * m, 1, kh, kw] };
+    const [kh, kw, c, m] = shape; // → (c·m, 1, kh, kw)
+    return { data: permute(value, shape, [2, 3, 0, 1]), shape: [c * m, 1, kh, kw] };
   }
   if (kind === "Dense" && weight === "kernel") {
-    const t = transpose(value, shape, [1, 0]); // (out, in) with our HWC input order
+    const [inFeatures, out] = shape;
+    const transposed = permute(value, shape, [1, 0]); // (out, in) with our HWC input order
     const flat = flattenedFrom(layer);
-    if (flat === null) return t;
+    if (flat === null) return { data: transposed, shape: [out, inFeatures] };
     const [h, w, c] = flat;
-    const chw = transpose(t.data, [shape[1], h, w, c], [0, 3, 1, 2]);
-    return { data: chw.data, shape: t.shape };
+    return { data: permute(transposed, [out, h, w, c], [0, 3, 1, 2]), shape: [out, inFeatures] };
   }
   return { data: value, shape };
 }
@@ -94,7 +54,7 @@ function toTorch(layer: tfl.layers.Layer, weight: string, value: Float32Array, s
 export function toStateDict(model: tfl.LayersModel): StateDict {
   const stateDict: StateDict = new Map();
   for (const layer of model.layers) {
-    const params = PARAMS[layer.getClassName()];
+    const params = TORCH_PARAMS[layer.getClassName()];
     if (layer.weights.length === 0) continue;
     if (params === undefined) {
       throw new RangeError(
@@ -103,7 +63,7 @@ export function toStateDict(model: tfl.LayersModel): StateDict {
     }
     const values = layer.getWeights();
     layer.weights.forEach((variable, i) => {
-      const weight = variable.originalName.slice(variable.originalName.lastIndexOf("/") + 1);
+      const weight = weightName(variable);
       const { data, shape } = toTorch(
         layer,
         weight,
