@@ -207,7 +207,11 @@ export async function downloadResource(
       break; // a corrupt mirror stays corrupt: next mirror
     }
   }
-  throw new DatasetError(dest, `download failed: ${failures.join("; ")}`);
+  // Retries that failed the same way are said once, with their count.
+  const counts = new Map<string, number>();
+  for (const failure of failures) counts.set(failure, (counts.get(failure) ?? 0) + 1);
+  const said = [...counts].map(([text, n]) => n > 1 ? `${text} (${n} attempts)` : text);
+  throw new DatasetError(dest, `download failed: ${said.join("; ")}`);
 }
 
 /** Extracts the regular files and folders of a .tar.gz into `destination`. */

@@ -182,7 +182,13 @@ export async function torchvisionWeights(
   const url = options.mirror === undefined
     ? spec.url
     : options.mirror.replace(/\/*$/, "/") + spec.file;
-  await downloadResource([url], dest, `sha256:${hashPrefix(spec.file)}`, options);
+  try {
+    await downloadResource([url], dest, `sha256:${hashPrefix(spec.file)}`, options);
+  } catch (error) {
+    if (!(error instanceof Error) || /checksum mismatch/.test(error.message)) throw error;
+    error.message += `; without network, copy ${spec.file} from a machine that has it to ${dest}`;
+    throw error;
+  }
   return dest;
 }
 
