@@ -33,9 +33,14 @@ Deno.test("train: unknown flags fail with a suggestion, --help shows options and
   assert.match(out, /Examples:\n {2}deno task train /);
 });
 
-Deno.test("eval and predict require a run", async () => {
+Deno.test("eval needs a run; predict a run or pretrained weights, not both", async () => {
   await assert.rejects(() => evalCommand([]), /--run <run directory> is required/);
-  await assert.rejects(() => predictCommand(["x.jpg"]), /--run <run directory> is required/);
+  const either = /give either --run <run directory> or --pretrained <weights>/;
+  await assert.rejects(() => predictCommand(["x.jpg"]), either);
+  await assert.rejects(
+    () => predictCommand(["--run", "runs/x", "--pretrained", "torchvision:resnet18", "x.jpg"]),
+    either,
+  );
   await assert.rejects(() => predictCommand(["--run", "runs/x"]), /name at least one image/);
 });
 

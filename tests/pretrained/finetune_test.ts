@@ -7,7 +7,9 @@ import { join } from "node:path";
 import {
   createModel,
   encodeSafetensors,
+  IMAGENET_CLASSES,
   nameRun,
+  openTorchvisionModel,
   openTrainedModel,
   predictFiles,
   resolveTrainConfig,
@@ -140,6 +142,27 @@ Deno.test("torchvision weights: a wrong checksum, a truncated file and a refused
     assert.doesNotMatch(refused, /\n/);
   } finally {
     await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("predict --pretrained <torchvision file>: ImageNet labels with torchvision's preprocessing", async () => {
+  const dir = await tempDir("tvpredict-");
+  try {
+    const path = join(dir, "mine.safetensors");
+    await Deno.writeFile(path, await resnet18Weights());
+    await makeColorFolder(join(dir, "photos"), { perClass: 1 });
+    const trained = await openTorchvisionModel(path);
+    assert.deepEqual(trained.preprocessing.inputShape, [224, 224, 3]);
+    const [prediction] = await predictFiles(trained, [join(dir, "photos", "red", "0.png")], 3);
+    trained.model.dispose();
+    assert.equal(prediction.top.length, 3);
+    for (const { label, index } of prediction.top) assert.equal(label, IMAGENET_CLASSES[index]);
+    await assert.rejects(
+      openTorchvisionModel(join(dir, "photos", "red", "0.png")),
+      /0\.png: not a PyTorch checkpoint|0\.png: .*(zip|safetensors|format)/,
+    );
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
