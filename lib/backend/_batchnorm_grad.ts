@@ -37,8 +37,8 @@ const fusedBatchNormGrad: GradConfig = {
     const perChannel = mean.rank === 1;
     const axes = reductionAxes(x.rank);
     const reduce = (t: Tensor) => reshape(perChannel ? sum(t, axes) : t, mean.shape);
-    const xMinusMean = sub(x, mean);
-    const dyTimesScale = mul(gradient, scaleValue);
+    // Full-size temporaries are made inside the thunks, each run in its own tidy by the tape,
+    // so none outlives its own input gradient (made here, they would live until backward ends).
     const oneOverSqrtVariance = rsqrt(add(variance, scalar(varianceEpsilon)));
     const minusHalfRCube = mul(
       mul(mul(oneOverSqrtVariance, oneOverSqrtVariance), oneOverSqrtVariance),
@@ -46,9 +46,9 @@ const fusedBatchNormGrad: GradConfig = {
     );
     return {
       x: () => reshape(mul(mul(gradient, oneOverSqrtVariance), scaleValue), x.shape),
-      mean: () => reduce(mul(mul(oneOverSqrtVariance, scalar(-1)), dyTimesScale)),
-      variance: () => reduce(mul(mul(minusHalfRCube, xMinusMean), dyTimesScale)),
-      scale: () => reduce(mul(gradient, mul(xMinusMean, oneOverSqrtVariance))),
+      mean: () => reduce(mul(mul(oneOverSqrtVariance, scalar(-1)), mul(gradient, scaleValue))),
+      variance: () => reduce(mul(mul(minusHalfRCube, sub(x, mean)), mul(gradient, scaleValue))),
+      scale: () => reduce(mul(gradient, mul(sub(x, mean), oneOverSqrtVariance))),
       offset: () => reduce(gradient),
     };
   },

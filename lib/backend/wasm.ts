@@ -19,6 +19,7 @@ import { conv2dBackpropFilterConfig } from "./_wasm_kernels/conv2d_backprop_filt
 import { depthwiseBackpropFilterConfig } from "./_wasm_kernels/depthwise_backprop_filter.ts";
 import { depthwiseBackpropInputConfig } from "./_wasm_kernels/depthwise_backprop_input.ts";
 import { maxPoolGradConfig } from "./_wasm_kernels/max_pool_grad.ts";
+import { identityConfig } from "./_wasm_kernels/identity.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -27,7 +28,11 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
 ];
 
 /** Kernels tfjs-backend-wasm has, replaced by faster ones of ours. */
-const REPLACED_KERNELS: readonly KernelConfig[] = [conv2dBackpropInputConfig, maxPoolGradConfig];
+const REPLACED_KERNELS: readonly KernelConfig[] = [
+  conv2dBackpropInputConfig,
+  maxPoolGradConfig,
+  identityConfig,
+];
 
 /**
  * Names of the kernels this toolkit adds to the wasm backend.

@@ -23,6 +23,16 @@ export interface ConvOptions {
 }
 
 /**
+ * Whether tfjs' `same` padding is PyTorch's symmetric `padding` here: at stride 1 with an odd
+ * kernel and `padding = (k − 1) / 2` it pads (k − 1) / 2 on every side. The conv then pads by
+ * itself, and training does not keep a padded copy of its input (a ZeroPadding2D output).
+ * At stride 2, `same` pads asymmetrically, so PyTorch's layout needs the explicit padding.
+ */
+function sameAsSymmetric(kernelSize: number, strides: number, padding: number): boolean {
+  return strides === 1 && padding > 0 && kernelSize % 2 === 1 && 2 * padding === kernelSize - 1;
+}
+
+/**
  * Conv2d with PyTorch-style symmetric padding (ZeroPadding2D, then a valid conv). Grouped convs
  * are not supported by tfjs' Conv2D; the one grouped conv these models need, groups = channels,
  * is {@linkcode depthwise}.
@@ -34,12 +44,16 @@ export function conv(
   options: ConvOptions = {},
 ): Tensor {
   const padding = options.padding ?? 0;
-  const padded = padding > 0 ? tfl.layers.zeroPadding2d({ padding }).apply(x) as Tensor : x;
+  const strides = options.strides ?? 1;
+  const same = sameAsSymmetric(kernelSize, strides, padding);
+  const padded = padding > 0 && !same
+    ? tfl.layers.zeroPadding2d({ padding }).apply(x) as Tensor
+    : x;
   return tfl.layers.conv2d({
     filters,
     kernelSize,
-    strides: options.strides ?? 1,
-    padding: "valid",
+    strides,
+    padding: same ? "same" : "valid",
     useBias: options.bias ?? false,
     kernelInitializer: "heNormal",
     name: options.name,
@@ -56,11 +70,13 @@ export function depthwise(
   strides: number,
   options: { name?: string } = {},
 ): Tensor {
-  const padded = tfl.layers.zeroPadding2d({ padding: (kernelSize - 1) / 2 }).apply(x) as Tensor;
+  const padding = (kernelSize - 1) / 2;
+  const same = sameAsSymmetric(kernelSize, strides, padding);
+  const padded = same ? x : tfl.layers.zeroPadding2d({ padding }).apply(x) as Tensor;
   return tfl.layers.depthwiseConv2d({
     kernelSize,
     strides,
-    padding: "valid",
+    padding: same ? "same" : "valid",
     useBias: false,
     depthwiseInitializer: "heNormal",
     name: options.name,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { useLeanTraining } from "./_lean.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { withDropoutSeed } from "./_dropout.ts";
@@ -261,6 +262,7 @@ export async function fit(
   train: DataLoader,
   options: FitOptions,
 ): Promise<FitResult> {
+  useLeanTraining();
   const optimizer = options.optimizer instanceof Optimizer
     ? options.optimizer
     : createOptimizer(options.optimizer);

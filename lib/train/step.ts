@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { useLeanTraining } from "./_lean.ts";
 
 /** A compiled training step for one model and optimizer. */
 export type TrainStep = (images: tf.Tensor4D, labels: tf.Tensor1D) => tf.Scalar;
@@ -35,6 +36,7 @@ export function createTrainStep(
   optimizer: tf.Optimizer,
   numClasses: number,
 ): TrainStep {
+  useLeanTraining();
   return (images, labels) =>
     optimizer.minimize(() => {
       const logits = model.apply(images, { training: true }) as tf.Tensor2D;

@@ -1,0 +1,97 @@
+// The lean training path (lib/train/_lean.ts): the fused batch norm gives tfjs-layers' numbers and
+// gradients, the capped ReLU is one clip, released dy tensors never break a backward pass, and the
+// wasm Identity shares data instead of copying it.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { createModel, DataLoader, fit, InMemoryDataset, useBackend } from "../../mod.ts";
+import { useLeanTraining } from "../../lib/train/_lean.ts";
+
+function closeTo(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number) {
+  assert.equal(actual.length, expected.length);
+  for (let i = 0; i < actual.length; i++) {
+    const scale = Math.max(1, Math.abs(expected[i]));
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= tolerance * scale,
+      `element ${i}: ${actual[i]} vs ${expected[i]}`,
+    );
+  }
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`${backend}: fused training batch norm = moments + batchNorm, value, gradients, moving stats`, async () => {
+    await useBackend(backend);
+    useLeanTraining();
+    const x = tf.randomNormal([3, 5, 4, 6], 2, 3, "float32", 1) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 5, 4, 6], 0, 1, "float32", 2);
+    const gamma = tf.variable(tf.randomUniform([6], 0.5, 1.5, "float32", 3));
+    const beta = tf.variable(tf.randomUniform([6], -0.5, 0.5, "float32", 4));
+    const layer = tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 });
+    layer.build([null, 5, 4, 6]);
+    layer.setWeights([gamma, beta, tf.zeros([6]), tf.ones([6])]);
+    const lean = tf.variableGrads(
+      () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar,
+      layer.trainableWeights.map((v) => v.read() as tf.Variable),
+    );
+    const reference = tf.variableGrads(() => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      return tf.sum(tf.mul(tf.batchNorm(x, mean, variance, beta, gamma, 1e-5), w)) as tf.Scalar;
+    }, [gamma, beta]);
+    closeTo(lean.value.dataSync(), reference.value.dataSync(), 1e-4);
+    const [dGamma, dBeta] = Object.values(lean.grads);
+    closeTo(dGamma.dataSync(), reference.grads[gamma.name].dataSync(), 1e-4);
+    closeTo(dBeta.dataSync(), reference.grads[beta.name].dataSync(), 1e-4);
+    // dx, through tf.grad of the same expression
+    const dxLean = tf.grad((input: tf.Tensor) =>
+      tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, w))
+    )(x);
+    const dxReference = tf.grad((input: tf.Tensor) => {
+      const { mean, variance } = tf.moments(input, [0, 1, 2]);
+      return tf.sum(tf.mul(tf.batchNorm(input, mean, variance, beta, gamma, 1e-5), w));
+    })(x);
+    closeTo(dxLean.dataSync(), dxReference.dataSync(), 1e-4);
+    // moving averages: v ← 0.9·v + 0.1·batch statistic (two updates above: two applies with grads,
+    // one more through tf.grad)
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const [, , movingMean, movingVariance] = layer.getWeights();
+    const decay = (start: number, value: number) => {
+      let v = start;
+      for (let i = 0; i < 2; i++) v = v - (v - value) * 0.1;
+      return v;
+    };
+    closeTo(movingMean.dataSync(), Array.from(mean.dataSync(), (m) => decay(0, m)), 1e-5);
+    closeTo(movingVariance.dataSync(), Array.from(variance.dataSync(), (v) => decay(1, v)), 1e-5);
+    tf.dispose([x, w, gamma, beta, dxLean, dxReference, mean, variance]);
+    tf.dispose([lean.value, reference.value, ...Object.values(lean.grads)]);
+    tf.dispose(Object.values(reference.grads));
+  });
+}
+
+Deno.test("wasm: Identity shares data, so a clone outlives its disposed source", async () => {
+  await useBackend("wasm");
+  const source = tf.tensor1d([1, 2, 3]);
+  const copy = tf.clone(source);
+  source.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), [1, 2, 3]);
+  copy.dispose();
+});
+
+Deno.test("wasm: a residual, batch-norm, ReLU6 network trains with the lean path, no tensor left", async () => {
+  await useBackend("wasm");
+  const images = new Uint8Array(16 * 32 * 32 * 3).map((_, i) => (i * 37) % 251);
+  const labels = Int32Array.from({ length: 16 }, (_, i) => i % 2);
+  const dataset = new InMemoryDataset({ images, shape: [32, 32, 3], labels, classes: ["a", "b"] });
+  const loader = new DataLoader(dataset, { batchSize: 8, numWorkers: 0, shuffle: true, seed: 1 });
+  for (const name of ["mobilenetv2", "resnet18"]) {
+    const model = createModel(name, { inputShape: [32, 32, 3], numClasses: 2, seed: 1 });
+    const before = tf.memory().numTensors;
+    const { history } = await fit(model, loader, {
+      epochs: 2,
+      numClasses: 2,
+      optimizer: { name: "adam", lr: 1e-3 },
+    });
+    assert.equal(tf.memory().numTensors, before, name);
+    assert.ok(history.every((log) => Number.isFinite(log.loss)), name);
+    model.dispose();
+  }
+});
