@@ -4,6 +4,7 @@ Adam update) per model on random images, timed after warm-up. Same models and si
 lenet 28x28x1, compact-cnn 32x32x3, resnet18 with the CIFAR stem at 32x32 (3x3 conv, no max-pool),
 mobilenetv2 at 224. Prints one JSON line. A reference for BENCHMARKS.md, never a dependency.
 Run: python3 bench/torch_train_step.py --model resnet18 [--batch-size 64] [--steps 20] [--threads 2]
+     [--img-size N]
 """
 import argparse, json, resource, time
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -12,6 +13,7 @@ import torchvision
 p = argparse.ArgumentParser()
 p.add_argument("--model", default="lenet")
 p.add_argument("--batch-size", type=int, default=64)
+p.add_argument("--img-size", type=int, help="input side; resnet18 above 64 px gets the ImageNet stem")
 p.add_argument("--steps", type=int, default=20)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--device", default="cpu")
@@ -41,12 +43,15 @@ if a.model == "lenet":
 elif a.model == "compact-cnn":
     model, shape = compact(), (3, 32, 32)
 elif a.model == "resnet18":
+    side = a.img_size or 32
     model = torchvision.models.resnet18(num_classes=10)
-    model.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-    model.maxpool = nn.Identity()
-    shape = (3, 32, 32)
+    if side <= 64:  # the CIFAR stem, as our resnet18 builds for small inputs
+        model.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        model.maxpool = nn.Identity()
+    shape = (3, side, side)
 elif a.model == "mobilenetv2":
-    model, shape = torchvision.models.mobilenet_v2(num_classes=10), (3, 224, 224)
+    side = a.img_size or 224
+    model, shape = torchvision.models.mobilenet_v2(num_classes=10), (3, side, side)
 else:
     raise SystemExit(f"unknown model {a.model}")
 model = model.to(a.device).train()

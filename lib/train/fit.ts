@@ -9,9 +9,8 @@
 import { useLeanTraining } from "./_lean.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { withDropoutSeed } from "./_dropout.ts";
 import { type FrozenSplit, splitFrozen } from "../models/transfer.ts";
-import { Rng } from "../_internal/rng.ts";
+import { batchStep, type BatchStepContext } from "./_batch_step.ts";
 import type { Batch, DataLoader } from "../loader/loader.ts";
 import {
   type ClassificationReport,
@@ -25,7 +24,6 @@ import {
   focalLoss,
   type FocalLossOptions,
 } from "./losses.ts";
-import { cutmix, mixup } from "./mix.ts";
 import { createOptimizer, Optimizer, type OptimizerOptions } from "./optimizers.ts";
 import type { LrSchedule } from "./schedules.ts";
 
@@ -175,6 +173,12 @@ export interface FitOptions {
   earlyStopping?: EarlyStoppingOptions;
   /** Clip gradients to this global L2 norm. */
   clipNorm?: number;
+  /**
+   * Split each batch into this many micro-batches and sum their gradients before one update
+   * (gradient accumulation: the batch's update with a micro-batch's memory). Batch norm then
+   * normalises each micro-batch with its own statistics, as in PyTorch. Default: 1.
+   */
+  accumulate?: number;
   /** MixUp with Beta(α, α). */
   mixupAlpha?: number;
   /** CutMix with Beta(α, α); with MixUp too, each batch picks one at random. */
@@ -284,6 +288,18 @@ export async function fit(
   let interrupted: FitProgress | undefined;
   const steps = train.length;
   let frozenSplit: FrozenSplit | null = null;
+  const stepContext: BatchStepContext = {
+    model,
+    optimizer,
+    numClasses: options.numClasses,
+    loss,
+    seed,
+    mixupAlpha: options.mixupAlpha,
+    cutmixAlpha: options.cutmixAlpha,
+    clipNorm: options.clipNorm,
+    accumulate: Math.max(1, Math.floor(options.accumulate ?? 1)),
+    split: null,
+  };
   const boundary = (epoch: number): FitProgress => ({
     epoch,
     step: 0,
@@ -294,74 +310,6 @@ export async function fit(
     history: [...history],
     stopping: { ...state },
   });
-
-  const variables = () => {
-    const out: Record<string, tf.Variable> = {};
-    for (const weight of model.trainableWeights) {
-      const variable = weight.read() as tf.Variable;
-      out[variable.name] = variable;
-    }
-    return out;
-  };
-
-  const trainStep = (
-    images: tf.Tensor4D,
-    labels: tf.Tensor1D,
-    epoch: number,
-    step: number,
-  ) => {
-    // One generator per step, so a run resumed mid-epoch draws the same numbers.
-    const rng = new Rng(seed, 0x313, epoch, step);
-    const vars = variables();
-    let inputs = images;
-    let targets: tf.Tensor1D | tf.Tensor2D = labels;
-    let mixed: { images: tf.Tensor4D; targets: tf.Tensor2D } | undefined;
-    const useMix = options.mixupAlpha !== undefined || options.cutmixAlpha !== undefined;
-    if (useMix) {
-      const useCut = options.cutmixAlpha !== undefined &&
-        (options.mixupAlpha === undefined || rng.next() < 0.5);
-      mixed = useCut
-        ? cutmix(images, labels, options.numClasses, options.cutmixAlpha!, rng)
-        : mixup(images, labels, options.numClasses, options.mixupAlpha!, rng);
-      inputs = mixed.images;
-      targets = mixed.targets;
-    }
-    let correct: tf.Scalar | undefined;
-    // A frozen prefix runs before the tape, in inference mode: its activations are not kept for
-    // a backward pass that would never reach it (the memory that limited fine-tuning batches).
-    const split = frozenSplit;
-    const features = split ? tf.tidy(() => split.features.apply(inputs) as tf.Tensor) : inputs;
-    const trained = split ? split.head : model;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = withDropoutSeed(
-        [seed, 0xd0, epoch, step],
-        () => trained.apply(features, { training: true }) as tf.Tensor2D,
-      );
-      correct = tf.keep(
-        tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), labels), "float32")) as tf.Scalar,
-      );
-      return loss(logits, targets);
-    }, Object.values(vars));
-    if (options.clipNorm !== undefined) {
-      const clipped = tf.tidy(() => {
-        const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
-        const norm = tf.sqrt(tf.addN(squares));
-        const scale = tf.minimum(1, tf.div(options.clipNorm!, tf.add(norm, 1e-6)));
-        const out: tf.NamedTensorMap = {};
-        for (const [key, g] of Object.entries(grads)) out[key] = tf.mul(g, scale);
-        return out;
-      });
-      tf.dispose(grads);
-      optimizer.applyGradients(clipped, vars);
-      tf.dispose(clipped);
-    } else {
-      optimizer.applyGradients(grads, vars);
-      tf.dispose(grads);
-    }
-    if (mixed) tf.dispose([mixed.images, mixed.targets]);
-    if (split) features.dispose();
-    return { loss: value, correct: correct! };
-  };
 
   try {
     for (let epoch = resume?.epoch ?? options.initialEpoch ?? 0; epoch < options.epochs; epoch++) {
@@ -382,7 +330,13 @@ export async function fit(
         }
         optimizer.lr = options.schedule?.lr(baseLr, epoch, step, steps) ?? baseLr;
         const { images, labels } = toTensors(batch, options.inputTransform);
-        const result = trainStep(images, labels, epoch, step);
+        const result = batchStep(
+          { ...stepContext, split: frozenSplit },
+          images,
+          labels,
+          epoch,
+          step,
+        );
         const [nextLoss, nextCorrect] = tf.tidy(() => [
           tf.add(lossSum, tf.mul(result.loss, batch.labels.length)),
           tf.add(correctSum, result.correct),

@@ -174,7 +174,12 @@ export class Optimizer {
 
   /** Frees the optimizer's state tensors. */
   dispose(): void {
-    for (const inner of this.innerOptimizers) inner.dispose();
+    for (const inner of this.innerOptimizers) {
+      inner.dispose();
+      // tfjs-core 4.22's MomentumOptimizer.dispose forgets SGD's learning-rate scalar `c`.
+      const c = (inner as unknown as { c?: tf.Tensor }).c;
+      if (c !== undefined && !c.isDisposed) c.dispose();
+    }
   }
 }
 
