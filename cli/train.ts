@@ -82,6 +82,11 @@ export const TRAIN_FLAGS: FlagSpecs = {
     description: "clip gradients to this global norm (0: off)",
     default: String(d.clipNorm),
   },
+  accumulate: {
+    type: "string",
+    description: "micro-batches per step, gradients accumulated (0: as few as fit in memory)",
+    default: String(d.accumulate),
+  },
   seed: { type: "string", description: "seed for init, shuffle, augmentation", default: "0" },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: d.backend },
   workers: {

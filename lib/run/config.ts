@@ -70,6 +70,11 @@ export interface TrainConfig {
   earlyStop: number;
   /** Global-norm gradient clipping; 0 turns it off. */
   clipNorm: number;
+  /**
+   * Micro-batches per step, gradients accumulated (PyTorch's several `backward()` before one
+   * `step()`); 0 (the default) finds the fewest that fit the wasm heap before the first epoch.
+   */
+  accumulate: number;
   /** Seeds initialisation, shuffles, augmentation and MixUp. */
   seed: number;
   /** `auto`, `webgpu`, `wasm` or `cpu`. */
@@ -123,6 +128,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "lr"> & { lr: numb
   labelSmoothing: 0,
   earlyStop: 0,
   clipNorm: 0,
+  accumulate: 0,
   seed: 0,
   backend: "auto",
   workers: -1,
@@ -263,6 +269,7 @@ export function resolveTrainConfig(
     labelSmoothing: number("labelSmoothing", raw.labelSmoothing, { min: 0, max: 0.99 }),
     earlyStop: number("earlyStop", raw.earlyStop, { min: 0, integer: true }),
     clipNorm: number("clipNorm", raw.clipNorm, { min: 0 }),
+    accumulate: number("accumulate", raw.accumulate, { min: 0, integer: true }),
     seed: number("seed", raw.seed, { min: 0, integer: true }),
     backend: oneOf("backend", raw.backend, ["auto", "webgpu", "wasm", "cpu"] as const),
     workers: number("workers", raw.workers, { min: -1, integer: true }),

@@ -31,6 +31,7 @@ import {
   NonFiniteLossError,
 } from "../train/fit.ts";
 import { createOptimizer, type Optimizer } from "../train/optimizers.ts";
+import { MemoryLimitError, type MicroBatchPlan, planMicroBatches } from "../train/memory.ts";
 import {
   cosineLR,
   type LrSchedule,
@@ -264,6 +265,55 @@ function unfreezeBackbone(model: LayersModel, optimizer: Optimizer, config: Trai
   return backbone.length;
 }
 
+/**
+ * Micro-batches per step: `--accumulate` when given, else the fewest whose step fits the wasm
+ * heap (measured on the model before the first epoch), said in one line when more than one.
+ */
+function chooseAccumulation(
+  model: LayersModel,
+  config: TrainConfig,
+  inputShape: [number, number, number],
+  numClasses: number,
+  log: (line: string) => void,
+): number {
+  const batch = config.batchSize;
+  if (config.accumulate > 0) {
+    if (config.accumulate > 1) {
+      log(
+        `accumulating gradients over ${config.accumulate} micro-batches of ≤ ${
+          Math.ceil(batch / config.accumulate)
+        } images per step of ${batch}`,
+      );
+    }
+    return config.accumulate;
+  }
+  let plan: MicroBatchPlan | undefined;
+  try {
+    plan = planMicroBatches(model, { batchSize: batch, numClasses });
+  } catch (error) {
+    if (!(error instanceof MemoryLimitError)) throw error;
+    // Activations grow with the pixels: the side whose one-image step would fit.
+    const [need, limit] = [/needs ([\d.]+) GB/, /heap's ([\d.]+) GB/].map((re) =>
+      Number(re.exec(error.message)?.[1])
+    );
+    const side = Math.floor((inputShape[0] * Math.sqrt((0.8 * limit) / need)) / 16) * 16;
+    throw new MemoryLimitError(
+      `${config.model} at ${inputShape[0]} px: ${error.message}; try --img-size ${
+        Math.max(16, side)
+      } or --backend webgpu`,
+    );
+  }
+  if (plan === undefined || plan.accumulate === 1) return 1;
+  const gb = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+  log(
+    `batch ${batch} needs ~${gb(plan.batchBytes)} GB, more than the wasm heap's ` +
+      `${gb(plan.limitBytes)} GB: training micro-batches of ${plan.microBatch}, gradients ` +
+      `accumulated over ${plan.accumulate} per step (--accumulate ${plan.accumulate}; batch norm ` +
+      `sees each micro-batch, as in PyTorch)`,
+  );
+  return plan.accumulate;
+}
+
 /** A small view of a sample for the report: native size up to 96 px, else shrunk and cropped. */
 function thumbnail(image: RawImage): RawImage {
   if (Math.min(image.width, image.height) <= 96) return image;
@@ -397,6 +447,7 @@ export async function trainRun(
       seed: config.seed,
     });
   }
+  const accumulate = chooseAccumulation(model, config, data.inputShape, numClasses, log);
   const optimizer: Optimizer = createOptimizer({
     name: config.optimizer,
     lr: config.lr,
@@ -448,6 +499,7 @@ export async function trainRun(
         ? { monitor: "val_loss", patience: config.earlyStop, restoreBestWeights: true }
         : { monitor: "val_loss", patience: Infinity },
       clipNorm: config.clipNorm > 0 ? config.clipNorm : undefined,
+      accumulate,
       mixupAlpha: config.mixup > 0 ? config.mixup : undefined,
       cutmixAlpha: config.cutmix > 0 ? config.cutmix : undefined,
       seed: config.seed,

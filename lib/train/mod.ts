@@ -21,3 +21,4 @@ export * from "./schedules.ts";
 export * from "./mix.ts";
 export * from "./fit.ts";
 export * from "./step.ts";
+export * from "./memory.ts";

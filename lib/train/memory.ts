@@ -1,0 +1,172 @@
+/**
+ * Will a batch fit? On the wasm backend a training step lives in one WebAssembly heap that can
+ * grow to 4 GiB and never shrinks, and running past it aborts the whole backend. Before the first
+ * epoch, {@linkcode planMicroBatches} measures what a step of one and of two images takes on the
+ * real model (a throwaway step that changes no weight, statistic or optimizer state) and finds the
+ * largest micro-batch that fits, for gradient accumulation up to the batch asked for.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { splitFrozen } from "../models/transfer.ts";
+import { useLeanTraining } from "./_lean.ts";
+import { batchStep } from "./_batch_step.ts";
+import { crossEntropy } from "./losses.ts";
+import { createOptimizer } from "./optimizers.ts";
+
+/** The wasm heap's ceiling: 4 GiB less one 64 KiB page (emscripten's maximum). */
+export const WASM_HEAP_LIMIT = 4 * 2 ** 30 - 2 ** 16;
+
+/** What {@linkcode planMicroBatches} found. */
+export interface MicroBatchPlan {
+  /** Images per micro-batch (the batch itself when it fits). */
+  microBatch: number;
+  /** Micro-batches per optimizer step (1 when the batch fits). */
+  accumulate: number;
+  /** Estimated peak heap for a step of the whole batch, in bytes. */
+  batchBytes: number;
+  /** Estimated peak heap for a step of one micro-batch, in bytes. */
+  microBytes: number;
+  /** The heap limit planned against, in bytes. */
+  limitBytes: number;
+  /** What each image beyond the first adds to a step's peak, in bytes (measured). */
+  imageBytes: number;
+}
+
+/** Options for {@linkcode planMicroBatches}. */
+export interface PlanOptions {
+  /** The images per step asked for. */
+  batchSize: number;
+  /** Classes of the labels. */
+  numClasses: number;
+  /** Heap limit in bytes. Default: {@linkcode WASM_HEAP_LIMIT}. */
+  limitBytes?: number;
+  /** Fraction of the limit to plan for, leaving room for the allocator. Default: 0.8. */
+  headroom?: number;
+}
+
+/** Thrown when not even one image's step fits: says what it needs and what to change. */
+export class MemoryLimitError extends Error {
+  override name = "MemoryLimitError";
+}
+
+interface WasmHeap {
+  wasm?: { HEAPU8?: Uint8Array };
+}
+
+/**
+ * The wasm heap's size in bytes now, or undefined on another backend.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { wasmHeapBytes } from "./memory.ts";
+ * await useBackend("wasm");
+ * assert.ok(wasmHeapBytes()! > 0);
+ * ```
+ */
+export function wasmHeapBytes(): number | undefined {
+  if (tf.getBackend() !== "wasm") return undefined;
+  return (tf.backend() as unknown as WasmHeap).wasm?.HEAPU8?.buffer.byteLength;
+}
+
+/** Runs one throwaway step of `n` images: gradients computed and applied at lr 0, state restored. */
+function throwawayStep(model: LayersModel, n: number, numClasses: number) {
+  const stateful = model.weights.filter((w) => !w.trainable);
+  const saved = stateful.map((w) => tf.clone(w.read()));
+  const optimizer = createOptimizer({ name: "sgd", lr: 0 });
+  const [h, w, c] = (model.inputs[0].shape as number[]).slice(1);
+  const images = tf.zeros([n, h, w, c]) as tf.Tensor4D;
+  const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => i % numClasses), "int32");
+  try {
+    const { loss, correct } = batchStep(
+      {
+        model,
+        optimizer,
+        numClasses,
+        loss: (logits, targets) => crossEntropy(logits, targets),
+        seed: 0,
+        accumulate: 1,
+        split: splitFrozen(model),
+      },
+      images,
+      labels,
+      0,
+      0,
+    );
+    tf.dispose([loss, correct]);
+  } finally {
+    stateful.forEach((weight, i) => weight.write(saved[i]));
+    tf.dispose([images, labels, ...saved]);
+    optimizer.dispose();
+  }
+}
+
+/**
+ * The largest micro-batch of `batchSize` whose training step fits the wasm heap, measured on
+ * `model` itself; undefined on other backends (their memory is not one fixed heap). Throws a
+ * {@linkcode MemoryLimitError} when one image does not fit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { createModel } from "../models/mod.ts";
+ * import { planMicroBatches } from "./memory.ts";
+ * await useBackend("wasm");
+ * const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
+ * const plan = planMicroBatches(model, { batchSize: 64, numClasses: 10 })!;
+ * assert.equal(plan.accumulate, 1); // LeNet's step is small
+ * model.dispose();
+ * ```
+ */
+export function planMicroBatches(
+  model: LayersModel,
+  options: PlanOptions,
+): MicroBatchPlan | undefined {
+  if (wasmHeapBytes() === undefined) return undefined;
+  useLeanTraining();
+  const limitBytes = options.limitBytes ?? WASM_HEAP_LIMIT;
+  const budget = limitBytes * (options.headroom ?? 0.8);
+  throwawayStep(model, 1, options.numClasses);
+  const one = wasmHeapBytes()!;
+  throwawayStep(model, 2, options.numClasses);
+  // The heap only grows: the second step's growth is what one more image costs.
+  const perImage = Math.max(wasmHeapBytes()! - one, 1);
+  const bytesFor = (n: number) => one + (n - 1) * perImage;
+  const batchBytes = bytesFor(options.batchSize);
+  if (batchBytes <= budget) {
+    return {
+      microBatch: options.batchSize,
+      accumulate: 1,
+      batchBytes,
+      microBytes: batchBytes,
+      limitBytes,
+      imageBytes: perImage,
+    };
+  }
+  const fits = Math.floor((budget - one) / perImage) + 1;
+  if (fits < 1) {
+    throw new MemoryLimitError(
+      `one image's training step needs ${gb(bytesFor(1))} GB, more than the wasm heap's ` +
+        `${gb(limitBytes)} GB`,
+    );
+  }
+  const accumulate = Math.ceil(options.batchSize / fits);
+  const microBatch = Math.ceil(options.batchSize / accumulate);
+  return {
+    microBatch,
+    accumulate,
+    batchBytes,
+    microBytes: bytesFor(microBatch),
+    limitBytes,
+    imageBytes: perImage,
+  };
+}
+
+/** Bytes as GB with one decimal. */
+function gb(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(1);
+}
