@@ -14,6 +14,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--model", default="lenet")
 p.add_argument("--batch-size", type=int, default=64)
 p.add_argument("--img-size", type=int, help="input side; resnet18 above 64 px gets the ImageNet stem")
+p.add_argument("--freeze", action="store_true", help="train the last Linear only (frozen backbone)")
 p.add_argument("--steps", type=int, default=20)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--device", default="cpu")
@@ -55,7 +56,13 @@ elif a.model == "mobilenetv2":
 else:
     raise SystemExit(f"unknown model {a.model}")
 model = model.to(a.device).train()
-opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+if a.freeze:  # the tutorial's fixed feature extractor: no gradients for all but the classifier
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    for param in model.parameters():
+        param.requires_grad = False
+    for param in last.parameters():
+        param.requires_grad = True
+opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
 x = torch.randn(a.batch_size, *shape, device=a.device)
 y = torch.arange(a.batch_size, device=a.device) % 10
 
@@ -74,7 +81,7 @@ for _ in range(a.steps):
 seconds = time.perf_counter() - t
 print(json.dumps({
     "framework": "pytorch " + torch.__version__, "model": a.model, "device": a.device,
-    "threads": a.threads, "input": list(shape), "batch_size": a.batch_size,
+    "threads": a.threads, "input": list(shape), "batch_size": a.batch_size, "frozen": a.freeze,
     "ms_per_step": round(seconds / a.steps * 1000, 1),
     "images_per_s": round(a.batch_size * a.steps / seconds),
     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -1,10 +1,10 @@
 // One training step per model and backend, as JSON: images/s and ms per step (forward, loss,
 // backward, Adam update, loss read back), batch of random images of the model's input size.
 // Run: deno task bench train [--model lenet] [--backend wasm] [--batch-size 64] [--steps 20]
-//      [--img-size N]
+//      [--img-size N] [--freeze]
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { createModel, createTrainStep, parseBackendChoice, selectBackend } from "../mod.ts";
+import { createModel, createTrainStep, freeze, parseBackendChoice, selectBackend } from "../mod.ts";
 
 const DEFAULT_SIZE: Record<string, [number, number]> = {
   lenet: [28, 1],
@@ -28,6 +28,7 @@ export async function runTrainStepBench(
       "batch-size": { type: "string", default: "64" },
       steps: { type: "string", default: "20" },
       "img-size": { type: "string" },
+      freeze: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
@@ -42,6 +43,7 @@ export async function runTrainStepBench(
     numClasses: 10,
     seed: 0,
   });
+  if (values.freeze) freeze(model); // all but the classifier, as fine-tuning does
   const step = createTrainStep(model, tf.train.adam(1e-3), 10);
   const x = tf.randomNormal([batch, side, side, channels], 0, 1, "float32", 1) as tf.Tensor4D;
   const y = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 10), "int32");
@@ -66,6 +68,7 @@ export async function runTrainStepBench(
     backend: backend.name,
     input: [side, side, channels],
     batch_size: batch,
+    frozen: values.freeze,
     ms_per_step: Math.round((seconds / steps) * 10000) / 10,
     images_per_s: Math.round((batch * steps) / seconds),
     peak_rss_mb: Math.round(Deno.memoryUsage().rss / 2 ** 20),

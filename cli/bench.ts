@@ -4,25 +4,32 @@ import { formatHelp, UsageError } from "./_args.ts";
 type Runner = (args: string[]) => Promise<Record<string, unknown>>;
 
 // Loaded on demand, so `deno task train` never compiles the benchmarks.
-const KINDS: Record<string, { summary: string; load: () => Promise<Runner> }> = {
+const KINDS: Record<string, { summary: string; usage: string; load: () => Promise<Runner> }> = {
   decode: {
     summary: "JPEG/PNG decode MP/s on real photos",
+    usage: "[--root DIR] [--images 48] [--rounds 3]",
     load: async () => (await import("../bench/decode.ts")).runDecodeBench,
   },
   pipeline: {
     summary: "ImageFolder → RandomResizedCrop 224 + flip + normalize, 2 workers, cache",
+    usage: "[--root DIR] [--epochs 5] [--workers 2] [--no-cache]",
     load: async () => (await import("../bench/pipeline.ts")).runPipelineBench,
   },
   train: {
     summary: "one training step per model and backend (--model, --backend, --batch-size)",
+    usage: "[--model lenet] [--backend auto] [--batch-size 64] [--steps 20] [--img-size N] " +
+      "[--freeze]",
     load: async () => (await import("../bench/train_step.ts")).runTrainStepBench,
   },
   infer: {
     summary: "one-image latency p50/p99 with preprocessing, and batched throughput",
+    usage: "[--run DIR | --model mobilenetv2 --img-size 224] [--backend auto] [--image FILE] " +
+      "[--repeats 50] [--batch-size 32]",
     load: async () => (await import("../bench/infer.ts")).runInferBench,
   },
   "mnist-protocol": {
     summary: "lenet on 8,000 real MNIST digits, 5 epochs, tested on 2,000",
+    usage: "[--root ../shared/datasets/mnist] [--epochs 5] [--backend wasm] [--seed 0]",
     load: async () => (await import("../bench/mnist_protocol.ts")).runMnistProtocol,
   },
 };
@@ -53,6 +60,10 @@ export async function benchCommand(args: string[]): Promise<number> {
   const entry = KINDS[kind];
   if (entry === undefined) {
     throw new UsageError(`unknown benchmark '${kind}'; kinds: ${Object.keys(KINDS).join(", ")}`);
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(`Usage: deno task bench ${kind} ${entry.usage} [--json]\n\n${entry.summary}`);
+    return 0;
   }
   const json = rest.includes("--json");
   const run = await entry.load();

@@ -76,7 +76,18 @@ export async function predictCommand(args: string[]): Promise<number> {
     ? await openTrainedModel(values.run as string)
     : await openTorchvisionModel(values.pretrained as string);
   const started = performance.now();
-  const predictions = await predictFiles(trained, files, k);
+  let resized = 0;
+  const predictions = await predictFiles(trained, files, k, {
+    onResize: (file, [width, height]) => {
+      const [h, w] = trained.preprocessing.inputShape;
+      if (resized++ === 0) {
+        console.error(
+          `note: ${file} is ${width}×${height}; images are resized to the model's ${w}×${h} ` +
+            `(its preprocessing has no resize step)`,
+        );
+      }
+    },
+  });
   const seconds = (performance.now() - started) / 1000;
   trained.model.dispose();
   const width = Math.min(60, Math.max(...files.map((f) => f.length)));

@@ -477,6 +477,8 @@ export async function trainRun(
     initialEpoch = state.epoch;
     log(`resuming ${runDir} at epoch ${state.epoch + 1}, step ${resume?.step ?? 0}`);
   }
+  // The input size actually used (a standard dataset's own, not the folder default).
+  config = { ...config, imgSize: data.inputShape[0] };
   await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 2) + "\n");
   const writer = await SummaryWriter.open(runDir);
   const history: EpochLog[] = [...(resume?.history ?? [])];

@@ -11,6 +11,7 @@ import { join } from "../_internal/path.ts";
 import { loadModel } from "../io/file_handler.ts";
 import { Rng } from "../_internal/rng.ts";
 import { transformFromSpec } from "../transforms/compose.ts";
+import { resize } from "../transforms/geometry.ts";
 import type { AnyImage, Transform } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
 import type { Preprocessing } from "./train_run.ts";
@@ -126,17 +127,33 @@ export interface Prediction {
   top: { label: string; index: number; probability: number }[];
 }
 
-/** Decodes and preprocesses one image for `trained`. */
-async function prepare(trained: TrainedModel, file: string): Promise<Float32Array> {
+/**
+ * Decodes and preprocesses one image for `trained`. A run whose preprocessing has no resize (a
+ * standard dataset's fixed-size images) gets other sizes resized to the model's input first, as
+ * an eval transform would, and `onResize` hears of it.
+ */
+async function prepare(
+  trained: TrainedModel,
+  file: string,
+  onResize?: (file: string, from: [number, number]) => void,
+): Promise<Float32Array> {
   const [height, width, channels] = trained.preprocessing.inputShape;
   const image = await decodeImageFile(file, { channels: channels as 1 | 3 });
-  const out = trained.transform.apply(image, new Rng(0)) as AnyImage;
+  let out = trained.transform.apply(image, new Rng(0)) as AnyImage;
   if (out.width !== width || out.height !== height) {
-    throw new Error(
-      `${file}: preprocessing gives ${out.width}×${out.height}, the model takes ${width}×${height}`,
-    );
+    onResize?.(file, [image.width, image.height]);
+    const resized = resize([height, width]).apply(image, new Rng(0));
+    out = trained.transform.apply(resized, new Rng(0)) as AnyImage;
   }
   return out.data instanceof Float32Array ? out.data : Float32Array.from(out.data);
+}
+
+/** Options for {@linkcode predictFiles}. */
+export interface PredictOptions {
+  /** Images per forward pass. Default: 16. */
+  batchSize?: number;
+  /** Hears of each image resized to the model's input outside the run's preprocessing. */
+  onResize?: (file: string, from: [number, number]) => void;
 }
 
 /**
@@ -153,8 +170,9 @@ export async function predictFiles(
   trained: TrainedModel,
   files: readonly string[],
   k = 5,
-  batchSize = 16,
+  options: PredictOptions = {},
 ): Promise<Prediction[]> {
+  const batchSize = options.batchSize ?? 16;
   const { classes, inputShape } = trained.preprocessing;
   const topK = Math.min(k, classes.length);
   const results: Prediction[] = [];
@@ -162,7 +180,9 @@ export async function predictFiles(
     const batch = files.slice(start, start + batchSize);
     const size = inputShape[0] * inputShape[1] * inputShape[2];
     const pixels = new Float32Array(batch.length * size);
-    for (let i = 0; i < batch.length; i++) pixels.set(await prepare(trained, batch[i]), i * size);
+    for (let i = 0; i < batch.length; i++) {
+      pixels.set(await prepare(trained, batch[i], options.onResize), i * size);
+    }
     const probabilities = tf.tidy(() =>
       tf.softmax(
         trained.model.predict(tf.tensor4d(pixels, [batch.length, ...inputShape])) as tf.Tensor2D,

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { useLeanTraining } from "./_lean.ts";
+import { splitFrozen } from "../models/transfer.ts";
 
 /** A compiled training step for one model and optimizer. */
 export type TrainStep = (images: tf.Tensor4D, labels: tf.Tensor1D) => tf.Scalar;
@@ -37,10 +38,17 @@ export function createTrainStep(
   numClasses: number,
 ): TrainStep {
   useLeanTraining();
-  return (images, labels) =>
-    optimizer.minimize(() => {
-      const logits = model.apply(images, { training: true }) as tf.Tensor2D;
+  return (images, labels) => {
+    // A frozen prefix runs outside the tape, in inference mode, as in `fit`.
+    const split = splitFrozen(model);
+    const features = split ? tf.tidy(() => split.features.apply(images) as tf.Tensor) : images;
+    const trained = split ? split.head : model;
+    const loss = optimizer.minimize(() => {
+      const logits = trained.apply(features, { training: true }) as tf.Tensor2D;
       const targets = tf.oneHot(labels, numClasses);
       return tf.losses.softmaxCrossEntropy(targets, logits) as tf.Scalar;
     }, true) as tf.Scalar;
+    if (split) features.dispose();
+    return loss;
+  };
 }

@@ -4,6 +4,7 @@ import { camelCase, readConfigFile, toConfigOverrides } from "../../cli/_config.
 import { describeDenial, widen } from "../../cli/_permissions.ts";
 import { evalCommand } from "../../cli/eval.ts";
 import { predictCommand } from "../../cli/predict.ts";
+import { benchCommand } from "../../cli/bench.ts";
 import { TRAIN_FLAGS, trainCommand } from "../../cli/train.ts";
 import { parseArgs } from "../../cli/_args.ts";
 import { datasetHosts, TORCHVISION_MODELS } from "../../mod.ts";
@@ -31,6 +32,18 @@ Deno.test("train: unknown flags fail with a suggestion, --help shows options and
   assert.equal(result, 0);
   assert.match(out, /--pretrained/);
   assert.match(out, /Examples:\n {2}deno task train /);
+});
+
+Deno.test("bench <kind> --help prints the kind's options", async () => {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => lines.push(line);
+  try {
+    assert.equal(await benchCommand(["pipeline", "--help"]), 0);
+  } finally {
+    console.log = log;
+  }
+  assert.match(lines.join("\n"), /^Usage: deno task bench pipeline \[--root DIR\]/);
 });
 
 Deno.test("eval needs a run; predict a run or pretrained weights, not both", async () => {
