@@ -1,9 +1,10 @@
 /**
  * Will a batch fit? On the wasm backend a training step lives in one WebAssembly heap that can
  * grow to 4 GiB and never shrinks, and running past it aborts the whole backend. Before the first
- * epoch, {@linkcode planMicroBatches} measures what a step of one and of two images takes on the
- * real model (a throwaway step that changes no weight, statistic or optimizer state) and finds the
- * largest micro-batch that fits, for gradient accumulation up to the batch asked for.
+ * epoch, {@linkcode planMicroBatches} measures the peak tensor memory of a step of one and of two
+ * images on the real model (a throwaway step that changes no weight, statistic or optimizer
+ * state) and finds the largest micro-batch that fits, for gradient accumulation up to the batch
+ * asked for.
  *
  * @module
  */
@@ -30,7 +31,7 @@ export interface MicroBatchPlan {
   microBytes: number;
   /** The heap limit planned against, in bytes. */
   limitBytes: number;
-  /** What each image beyond the first adds to a step's peak, in bytes (measured). */
+  /** What each image beyond the first adds to a step's peak tensor bytes (measured). */
   imageBytes: number;
 }
 
@@ -53,6 +54,53 @@ export class MemoryLimitError extends Error {
 
 interface WasmHeap {
   wasm?: { HEAPU8?: Uint8Array };
+}
+
+interface TensorData {
+  shape: number[];
+  dtype: string;
+  refCount: number;
+}
+
+/** The parts of tfjs-backend-wasm's backend that place and free tensor data. */
+interface WasmStore {
+  move(dataId: object, values: unknown, shape: number[], dtype: string, refCount: number): void;
+  disposeData(dataId: object, force?: boolean): boolean;
+  dataIdMap: { get(dataId: object): TensorData | undefined };
+}
+
+const bytesOf = (shape: readonly number[], dtype: string) =>
+  shape.reduce((a, b) => a * b, 1) * (dtype === "complex64" ? 8 : 4);
+
+/**
+ * Runs `body` while counting the bytes of tensor data the wasm backend places and frees; returns
+ * the peak of live bytes above where they stood at the start. The heap's own size is too coarse
+ * for this: it grows in large steps and never shrinks.
+ */
+function peakTensorBytes(body: () => void): number {
+  const store = tf.backend() as unknown as WasmStore;
+  const { move, disposeData } = store;
+  let live = 0;
+  let peak = 0;
+  store.move = function (dataId, values, shape, dtype, refCount) {
+    live += bytesOf(shape, dtype);
+    peak = Math.max(peak, live);
+    return move.call(this, dataId, values, shape, dtype, refCount);
+  };
+  store.disposeData = function (dataId, force) {
+    const data = this.dataIdMap.get(dataId);
+    if (data !== undefined && (force || data.refCount <= 1)) {
+      live -= bytesOf(data.shape, data.dtype);
+    }
+    return disposeData.call(this, dataId, force);
+  };
+  try {
+    body();
+  } finally {
+    store.move = move;
+    store.disposeData = disposeData;
+  }
+  return peak;
 }
 
 /**
@@ -130,11 +178,13 @@ export function planMicroBatches(
   useLeanTraining();
   const limitBytes = options.limitBytes ?? WASM_HEAP_LIMIT;
   const budget = limitBytes * (options.headroom ?? 0.8);
-  throwawayStep(model, 1, options.numClasses);
-  const one = wasmHeapBytes()!;
-  throwawayStep(model, 2, options.numClasses);
-  // The heap only grows: the second step's growth is what one more image costs.
-  const perImage = Math.max(wasmHeapBytes()! - one, 1);
+  // Tensor data grows with the batch; kernels' own buffers and the allocator's slack do not much.
+  // So: the heap as two images left it, plus what each further image adds to the tensors' peak.
+  const peakOne = peakTensorBytes(() => throwawayStep(model, 1, options.numClasses));
+  const peakTwo = peakTensorBytes(() => throwawayStep(model, 2, options.numClasses));
+  const perImage = Math.max(peakTwo - peakOne, 1);
+  const heapTwo = wasmHeapBytes()!;
+  const one = Math.max(heapTwo - perImage, peakOne);
   const bytesFor = (n: number) => one + (n - 1) * perImage;
   const batchBytes = bytesFor(options.batchSize);
   if (batchBytes <= budget) {
