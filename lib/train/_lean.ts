@@ -4,7 +4,9 @@
 // 1. Batch norm in training mode is one fused op with its own gradient. tfjs-layers builds it from
 //    moments (a full-size squared difference), a normalisation and, on the way back, a dozen more
 //    full-size tensors; the fused op keeps its input and output and the per-channel statistics.
-// 2. A ReLU with a cap (ReLU6, the hard-sigmoid's clip) is one clip instead of relu then clip.
+// 2. A ReLU with a cap (ReLU6, the hard-sigmoid's clip) is one clip instead of relu then clip, and
+//    a ReLU that is a batch norm's or a residual add's only consumer is fused into it (PyTorch's
+//    in-place ReLU, in effect): the pre-activation tensor is never kept.
 // 3. The gradient flowing into each op (its `dy`) is released once the op's own input gradients
 //    are made. tfjs keeps every one of them until the whole backward pass ends.
 //
@@ -25,8 +27,27 @@ interface BatchNormInternals {
   movingVariance: tfl.LayerVariable;
 }
 
-/** y = γ·(x − μ)/√(σ² + ε) + β over every axis but the last, with its gradient written out. */
-function fusedBatchNorm(epsilon: number) {
+/**
+ * The mask of an activation's gradient, from its input `z`: ReLU's (z > 0), or a capped ReLU's
+ * clip (0 ≤ z ≤ cap), exactly as tfjs' own relu and clipByValue gradients pass `dy`.
+ */
+function activationMask(z: tf.Tensor, cap: number): tf.Tensor {
+  return cap === Infinity
+    ? tf.greater(z, 0)
+    : tf.logicalAnd(tf.greaterEqual(z, 0), tf.lessEqual(z, cap));
+}
+
+/** `relu(z)` or, with a cap, `clip(z, 0, cap)`. */
+function activate(z: tf.Tensor, cap: number): tf.Tensor {
+  return cap === Infinity ? tf.relu(z) : tf.clipByValue(z, 0, cap);
+}
+
+/**
+ * y = γ·(x − μ)/√(σ² + ε) + β over every axis but the last, with its gradient written out, and
+ * with `cap` the ReLU that follows fused in (`undefined`: none). Only x and per-channel values
+ * are kept for the backward pass; it recomputes the normalised input.
+ */
+function fusedBatchNorm(epsilon: number, cap: number | undefined) {
   let stats: [tf.Tensor, tf.Tensor] | undefined;
   const op = tf.customGrad((...args: unknown[]) => {
     const [x, gamma, beta] = args as tf.Tensor[];
@@ -36,19 +57,23 @@ function fusedBatchNorm(epsilon: number) {
       const mean = tf.mean(x, axes);
       const variance = tf.mean(tf.squaredDifference(x, mean), axes);
       const invStd = tf.rsqrt(tf.add(variance, epsilon));
-      const y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), invStd), gamma), beta);
-      return [y, mean, variance, invStd];
+      const z = tf.add(tf.mul(tf.mul(tf.sub(x, mean), invStd), gamma), beta);
+      return [cap === undefined ? z : activate(z, cap), mean, variance, invStd];
     });
     stats = [tf.keep(mean), tf.keep(variance)]; // the op disposes what it does not return
-    save([x, mean, invStd, gamma]);
+    save([x, mean, invStd, gamma, beta]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          const gradient = dy as tf.Tensor;
-          const [x, mean, invStd, gamma] = saved;
+          const [x, mean, invStd, gamma, beta] = saved;
           const n = x.size / mean.size;
           const xHat = tf.mul(tf.sub(x, mean), invStd);
+          const gradient = cap === undefined ? dy as tf.Tensor : tf.where(
+            activationMask(tf.add(tf.mul(xHat, gamma), beta), cap),
+            dy as tf.Tensor,
+            tf.zerosLike(dy as tf.Tensor),
+          );
           const dBeta = tf.sum(gradient, axes);
           const dGamma = tf.sum(tf.mul(gradient, xHat), axes);
           // dx = γ/(n·σ) · (n·dy − Σdy − x̂·Σ(dy·x̂))
@@ -65,6 +90,46 @@ function fusedBatchNorm(epsilon: number) {
   };
 }
 
+/** relu(a + b) (or the capped ReLU) as one op; the gradient recomputes a + b for its mask. */
+function fusedAddRelu(cap: number) {
+  return tf.customGrad((...args: unknown[]) => {
+    const [a, b] = args as tf.Tensor[];
+    const save = args[2] as (tensors: tf.Tensor[]) => void;
+    save([a, b]);
+    return {
+      value: tf.tidy(() => activate(tf.add(a, b), cap)),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const g = dy as tf.Tensor;
+          const masked = tf.where(
+            activationMask(tf.add(saved[0], saved[1]), cap),
+            g,
+            tf.zerosLike(g),
+          );
+          return [masked, tf.clone(masked)];
+        }),
+    };
+  }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+}
+
+/**
+ * Outputs already passed through the ReLU layer that is their producer's only consumer: that
+ * layer hands them on as they are. (Were the mark lost, it would apply itself again, which a ReLU
+ * does to its own output without change.)
+ */
+const activated = new WeakSet<tf.Tensor>();
+
+/** The cap (Infinity: none) of the ReLU layer that is all of `layer`'s consumers, if it is one. */
+function soleReluConsumer(layer: tfl.layers.Layer): number | undefined {
+  if (!fuseActivations) return undefined;
+  const consumers = new Set(layer.outboundNodes.map((node) => node.outboundLayer));
+  if (consumers.size !== 1) return undefined;
+  const [next] = consumers;
+  if (next === undefined || next.getClassName() !== "ReLU") return undefined;
+  const { maxValue } = next as unknown as { maxValue: number | null | undefined };
+  return maxValue === null || maxValue === undefined ? Infinity : maxValue;
+}
+
 function leanBatchNormCall(original: LayerCall): LayerCall {
   return function (this: tfl.layers.Layer, inputs, kwargs) {
     const layer = this as unknown as BatchNormInternals;
@@ -73,8 +138,9 @@ function leanBatchNormCall(original: LayerCall): LayerCall {
     if (!kwargs?.training || !lastAxis || layer.gamma === null || layer.beta === null) {
       return original.call(this, inputs, kwargs);
     }
-    return tf.tidy(() => {
-      const { y, mean, variance } = fusedBatchNorm(layer.epsilon)(
+    const cap = soleReluConsumer(this);
+    const output = tf.tidy(() => {
+      const { y, mean, variance } = fusedBatchNorm(layer.epsilon, cap)(
         input,
         layer.gamma!.read(),
         layer.beta!.read(),
@@ -93,16 +159,42 @@ function leanBatchNormCall(original: LayerCall): LayerCall {
       tf.dispose([mean, variance]);
       return y;
     });
+    if (cap !== undefined) activated.add(output);
+    return output;
+  };
+}
+
+function leanAddCall(original: LayerCall): LayerCall {
+  return function (this: tfl.layers.Layer, inputs, kwargs) {
+    const cap = kwargs?.training && Array.isArray(inputs) && inputs.length === 2 &&
+        inputs[0].shape.join() === inputs[1].shape.join()
+      ? soleReluConsumer(this)
+      : undefined;
+    if (cap === undefined) return original.call(this, inputs, kwargs);
+    const [a, b] = inputs as tf.Tensor[];
+    const output = fusedAddRelu(cap)(a, b);
+    activated.add(output);
+    return output;
   };
 }
 
 function leanReluCall(original: LayerCall): LayerCall {
   return function (this: tfl.layers.Layer, inputs, kwargs) {
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (activated.has(input)) return input; // its producer applied this ReLU already
     const maxValue = (this as unknown as { maxValue: number | null }).maxValue;
     if (maxValue === null || maxValue === undefined) return original.call(this, inputs, kwargs);
-    const input = Array.isArray(inputs) ? inputs[0] : inputs;
     return tf.clipByValue(input, 0, maxValue);
   };
+}
+
+let enabled = true;
+let fuseActivations = true;
+
+/** Turns the lean path, or only its fused activations, off and on (for tests). */
+export function setLeanTraining(on: boolean, options: { fuseActivations?: boolean } = {}): void {
+  enabled = on;
+  fuseActivations = options.fuseActivations ?? true;
 }
 
 let layersPatched = false;
@@ -112,10 +204,15 @@ function patchLayers() {
   layersPatched = true;
   const patch = (layer: tfl.layers.Layer, lean: (original: LayerCall) => LayerCall) => {
     const prototype = Object.getPrototypeOf(layer) as { call: LayerCall };
-    prototype.call = lean(prototype.call);
+    const original = prototype.call;
+    const leaner = lean(original);
+    prototype.call = function (this: tfl.layers.Layer, inputs, kwargs) {
+      return (enabled ? leaner : original).call(this, inputs, kwargs);
+    };
   };
   patch(tfl.layers.batchNormalization({}), leanBatchNormCall);
   patch(tfl.layers.reLU({}), leanReluCall);
+  patch(tfl.layers.add({}), leanAddCall);
 }
 
 type GradConfig = {
@@ -139,6 +236,7 @@ function releaseUsedGradients() {
     if (wrapped.has(config)) continue;
     const original = config.gradFunc;
     config.gradFunc = (dy, saved, attrs) => {
+      if (!enabled) return original(dy, saved, attrs);
       for (const tensor of released) tensor.dispose();
       released = Array.isArray(dy) ? [...dy] : [dy];
       return original(dy, saved, attrs);

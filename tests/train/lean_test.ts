@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { createModel, DataLoader, fit, InMemoryDataset, useBackend } from "../../mod.ts";
-import { useLeanTraining } from "../../lib/train/_lean.ts";
+import { setLeanTraining, useLeanTraining } from "../../lib/train/_lean.ts";
+import { withDropoutSeed } from "../../lib/train/_dropout.ts";
 
 function closeTo(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number) {
   assert.equal(actual.length, expected.length);
@@ -95,3 +96,45 @@ Deno.test("wasm: a residual, batch-norm, ReLU6 network trains with the lean path
     model.dispose();
   }
 });
+
+for (const name of ["resnet18", "mobilenetv2"]) {
+  Deno.test(`wasm: ${name} with its ReLUs fused into batch norms and adds trains as without`, async () => {
+    await useBackend("wasm");
+    useLeanTraining();
+    const model = createModel(name, { inputShape: [16, 16, 3], numClasses: 4, seed: 2 });
+    const x = tf.randomNormal([3, 16, 16, 3], 0, 1, "float32", 5) as tf.Tensor4D;
+    const y = tf.oneHot(tf.tensor1d([0, 3, 1], "int32"), 4);
+    const start = model.getWeights().map((w) => tf.clone(w));
+    const step = (fuseActivations: boolean) => {
+      setLeanTraining(true, { fuseActivations });
+      try {
+        model.setWeights(start);
+        const loss = () =>
+          tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor);
+        const { value, grads } = tf.variableGrads(
+          () => withDropoutSeed([7], loss) as tf.Scalar, // the same dropout mask both times
+          model.trainableWeights.map((w) => w.read() as tf.Variable),
+        );
+        const result = {
+          loss: value.dataSync()[0],
+          grads: Object.values(grads).map((g) => Array.from(g.dataSync())),
+          weights: model.getWeights().map((w) => Array.from(w.dataSync())), // moving stats too
+        };
+        tf.dispose([value, ...Object.values(grads)]);
+        return result;
+      } finally {
+        setLeanTraining(true);
+      }
+    };
+    const plain = step(false);
+    const fused = step(true);
+    assert.ok(
+      Math.abs(fused.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss),
+      `loss ${fused.loss} vs ${plain.loss}`,
+    );
+    fused.grads.forEach((g, i) => closeTo(g, plain.grads[i], 1e-4));
+    fused.weights.forEach((w, i) => closeTo(w, plain.weights[i], 1e-5));
+    tf.dispose([x, y, ...start]);
+    model.dispose();
+  });
+}
