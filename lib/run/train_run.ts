@@ -390,6 +390,131 @@ function loaders(config: TrainConfig, data: RunData, warn: (line: string) => voi
   return { train, validation };
 }
 
+/** The model a run trains: a new head on pretrained weights, or a fresh zoo model. */
+function runModel(
+  config: TrainConfig,
+  data: RunData,
+  pretrained: LayersModel | null,
+  backend: SelectedBackend,
+  log: (line: string) => void,
+): LayersModel {
+  const numClasses = data.classes.length;
+  const heavy = ["mobilenetv2", "resnet18", "vgg11-bn"].includes(config.model);
+  if (backend.name !== "webgpu" && !pretrained && heavy && data.inputShape[0] >= 128) {
+    log(
+      `note: ${config.model} at ${data.inputShape[0]} px trains at a few images per second on ` +
+        `the CPU; for a quick first run try --model compact-cnn --img-size 64, or fine-tune a ` +
+        `pretrained model with --pretrained`,
+    );
+  }
+  if (pretrained === null) {
+    return createModel(config.model, {
+      inputShape: data.inputShape,
+      numClasses,
+      seed: config.seed,
+    });
+  }
+  const prepared = withSeededMathRandom(
+    [config.seed, 0x4ead],
+    () => prepareTransfer(pretrained, config, numClasses),
+  );
+  if (prepared.frozen > 0) log(`froze ${prepared.frozen} layers; training the new head`);
+  return prepared.model;
+}
+
+/** Loads `checkpoints/last` into the model, optimizer and schedule; where fit resumes. */
+async function resumeRun(
+  runDir: string,
+  model: LayersModel,
+  optimizer: Optimizer,
+  schedule: LrSchedule | undefined,
+  log: (line: string) => void,
+): Promise<{ resume?: FitProgress; initialEpoch: number }> {
+  const checkpoints = join(runDir, "checkpoints");
+  if (!await recoverDir(join(checkpoints, "last"), "state.json")) {
+    log(
+      `no checkpoint in ${checkpoints} yet (stopped during epoch 1): starting from the beginning`,
+    );
+    return { initialEpoch: 0 };
+  }
+  const state: CheckpointState = await loadCheckpoint(join(checkpoints, "last"), {
+    model,
+    optimizer,
+  });
+  if (state.schedule && schedule?.restore) schedule.restore(state.schedule);
+  if (optimizer.paramGroups.length > 0) unfreeze(model); // the checkpoint came after unfreezing
+  log(`resuming ${runDir} at epoch ${state.epoch + 1}, step ${state.progress?.step ?? 0}`);
+  // initialEpoch serves a checkpoint saved without progress (by hand, with saveCheckpoint).
+  return { resume: state.progress, initialEpoch: state.epoch };
+}
+
+/** What a finished run leaves: model/ with preprocessing.json, evaluation.json, report.html. */
+async function writeRunOutputs(
+  runDir: string,
+  config: TrainConfig,
+  model: LayersModel,
+  data: RunData,
+  validation: DataLoader,
+  run: {
+    backend: string;
+    history: EpochLog[];
+    bestEpoch: number | null;
+    started: number;
+    fineTuned: boolean;
+  },
+) {
+  const numClasses = data.classes.length;
+  const modelDir = join(runDir, "model");
+  await model.save(fileHandler(modelDir, { quantization: config.quantize }));
+  const preprocessing: Preprocessing = {
+    classes: [...data.classes],
+    inputShape: data.inputShape,
+    transform: { name: data.evalTransform.name, options: data.evalTransform.options },
+  };
+  await writeFileAtomic(
+    join(modelDir, "preprocessing.json"),
+    JSON.stringify(preprocessing, null, 2) + "\n",
+  );
+
+  const evaluation = await evaluate(model, validation, { numClasses, classes: data.classes });
+  validation.close();
+  const summary = {
+    loss: evaluation.loss,
+    accuracy: evaluation.accuracy,
+    topK: evaluation.topK,
+    k: evaluation.k,
+    report: evaluation.report,
+  };
+  await writeFileAtomic(
+    join(runDir, "evaluation.json"),
+    JSON.stringify({ ...summary, confusion: [...evaluation.confusion] }, null, 1) + "\n",
+  );
+  const html = renderReport({
+    title: `${config.name}: ${
+      run.fineTuned ? "fine-tuned " + config.pretrained : config.model
+    } on ${config.dataset}`,
+    subtitle: [
+      `${data.train.length.toLocaleString("en-US")} training and ${
+        data.validation.length.toLocaleString("en-US")
+      } validation images, ${numClasses} classes, input ${data.inputShape.join("×")}`,
+      `backend ${run.backend}, ${run.history.length} epochs, ${
+        ((performance.now() - run.started) / 1000).toFixed(0)
+      } s`,
+    ],
+    history: run.history,
+    bestEpoch: run.bestEpoch,
+    classes: data.classes,
+    confusion: evaluation.confusion,
+    report: evaluation.report,
+    loss: evaluation.loss,
+    topK: evaluation.k < numClasses ? { k: evaluation.k, accuracy: evaluation.topK } : undefined,
+    misclassified: await reportSamples(data.validation, evaluation, 48),
+    config,
+  });
+  await writeFileAtomic(join(runDir, "report.html"), html);
+  return summary;
+}
+
 /**
  * Runs training as configured and writes the run directory:
  * `config.json`, `metrics.jsonl`, TensorBoard event files, `checkpoints/{last,best}/`,
@@ -424,29 +549,7 @@ export async function trainRun(
     pretrained.model = pendingModel(config, pretrained.pending, data.inputShape);
   }
   const numClasses = data.classes.length;
-  const heavy = ["mobilenetv2", "resnet18", "vgg11-bn"].includes(config.model);
-  if (backend.name !== "webgpu" && !pretrained.model && heavy && data.inputShape[0] >= 128) {
-    log(
-      `note: ${config.model} at ${data.inputShape[0]} px trains at a few images per second on ` +
-        `the CPU; for a quick first run try --model compact-cnn --img-size 64, or fine-tune a ` +
-        `pretrained model with --pretrained`,
-    );
-  }
-  let model: LayersModel;
-  if (pretrained.model) {
-    const prepared = withSeededMathRandom(
-      [config.seed, 0x4ead],
-      () => prepareTransfer(pretrained.model!, config, numClasses),
-    );
-    model = prepared.model;
-    if (prepared.frozen > 0) log(`froze ${prepared.frozen} layers; training the new head`);
-  } else {
-    model = createModel(config.model, {
-      inputShape: data.inputShape,
-      numClasses,
-      seed: config.seed,
-    });
-  }
+  const model = runModel(config, data, pretrained.model, backend, log);
   const accumulate = chooseAccumulation(model, config, data.inputShape, numClasses, log);
   const optimizer: Optimizer = createOptimizer({
     name: config.optimizer,
@@ -458,25 +561,9 @@ export async function trainRun(
   const { train, validation } = loaders(config, data, warn);
   const checkpoints = join(runDir, "checkpoints");
 
-  let resume: FitProgress | undefined;
-  let initialEpoch = 0; // for a checkpoint saved without progress (by hand, with saveCheckpoint)
-  const hasCheckpoint = options.resume && await recoverDir(join(checkpoints, "last"), "state.json");
-  if (options.resume && !hasCheckpoint) {
-    log(
-      `no checkpoint in ${checkpoints} yet (stopped during epoch 1): starting from the beginning`,
-    );
-  }
-  if (hasCheckpoint) {
-    const state: CheckpointState = await loadCheckpoint(join(checkpoints, "last"), {
-      model,
-      optimizer,
-    });
-    if (state.schedule && schedule?.restore) schedule.restore(state.schedule);
-    if (optimizer.paramGroups.length > 0) unfreeze(model); // the checkpoint came after unfreezing
-    resume = state.progress;
-    initialEpoch = state.epoch;
-    log(`resuming ${runDir} at epoch ${state.epoch + 1}, step ${resume?.step ?? 0}`);
-  }
+  const { resume, initialEpoch } = options.resume
+    ? await resumeRun(runDir, model, optimizer, schedule, log)
+    : { resume: undefined, initialEpoch: 0 };
   // The input size actually used (a standard dataset's own, not the folder default).
   config = { ...config, imgSize: data.inputShape[0] };
   await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 2) + "\n");
@@ -587,62 +674,20 @@ export async function trainRun(
       };
     }
     train.close();
-
-    const modelDir = join(runDir, "model");
-    await model.save(fileHandler(modelDir, { quantization: config.quantize }));
-    const preprocessing: Preprocessing = {
-      classes: [...data.classes],
-      inputShape: data.inputShape,
-      transform: { name: data.evalTransform.name, options: data.evalTransform.options },
-    };
-    await writeFileAtomic(
-      join(modelDir, "preprocessing.json"),
-      JSON.stringify(preprocessing, null, 2) + "\n",
-    );
-
-    const evaluation = await evaluate(model, validation, { numClasses, classes: data.classes });
-    validation.close();
-    const summary = {
-      loss: evaluation.loss,
-      accuracy: evaluation.accuracy,
-      topK: evaluation.topK,
-      k: evaluation.k,
-      report: evaluation.report,
-    };
-    await writeFileAtomic(
-      join(runDir, "evaluation.json"),
-      JSON.stringify({ ...summary, confusion: [...evaluation.confusion] }, null, 1) + "\n",
-    );
-    const html = renderReport({
-      title: `${config.name}: ${
-        pretrained.model ? "fine-tuned " + config.pretrained : config.model
-      } on ${config.dataset}`,
-      subtitle: [
-        `${data.train.length.toLocaleString("en-US")} training and ${
-          data.validation.length.toLocaleString("en-US")
-        } validation images, ${numClasses} classes, input ${data.inputShape.join("×")}`,
-        `backend ${backend.name}, ${result.history.length} epochs, ${
-          ((performance.now() - started) / 1000).toFixed(0)
-        } s`,
-      ],
+    const evaluation = await writeRunOutputs(runDir, config, model, data, validation, {
+      backend: backend.name,
       history: result.history,
       bestEpoch: result.bestEpoch,
-      classes: data.classes,
-      confusion: evaluation.confusion,
-      report: evaluation.report,
-      loss: evaluation.loss,
-      topK: evaluation.k < numClasses ? { k: evaluation.k, accuracy: evaluation.topK } : undefined,
-      misclassified: await reportSamples(data.validation, evaluation, 48),
-      config,
+      started,
+      fineTuned: pretrained.model !== null,
     });
-    await writeFileAtomic(join(runDir, "report.html"), html);
     return {
       runDir,
       backend: backend.name,
       history: result.history,
       bestEpoch: result.bestEpoch,
       stoppedEarly: result.stoppedEarly,
-      evaluation: summary,
+      evaluation,
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
