@@ -293,7 +293,7 @@ function chooseAccumulation(
   } catch (error) {
     if (!(error instanceof MemoryLimitError)) throw error;
     // Activations grow with the pixels: the side whose one-image step would fit.
-    const [need, limit] = [/needs ([\d.]+) GB/, /heap's ([\d.]+) GB/].map((re) =>
+    const [need, limit] = [/needs (?:about )?([\d.]+) GB/, /heap's ([\d.]+) GB/].map((re) =>
       Number(re.exec(error.message)?.[1])
     );
     const side = Math.floor((inputShape[0] * Math.sqrt((0.8 * limit) / need)) / 16) * 16;

@@ -178,10 +178,22 @@ export function planMicroBatches(
   useLeanTraining();
   const limitBytes = options.limitBytes ?? WASM_HEAP_LIMIT;
   const budget = limitBytes * (options.headroom ?? 0.8);
+  // A probe must not itself run past the heap (that aborts the backend): first a cautious
+  // estimate from the layers' output sizes (a step keeps about twice them; 2.5× is the guess).
+  const guess = 2.5 * activationBytes(model);
+  if (wasmHeapBytes()! + guess > budget) {
+    throw new MemoryLimitError(
+      `one image's training step needs about ${gb(guess)} GB, more than the wasm heap's ` +
+        `${gb(limitBytes)} GB`,
+    );
+  }
   // Tensor data grows with the batch; kernels' own buffers and the allocator's slack do not much.
   // So: the heap as two images left it, plus what each further image adds to the tensors' peak.
   const peakOne = peakTensorBytes(() => throwawayStep(model, 1, options.numClasses));
-  const peakTwo = peakTensorBytes(() => throwawayStep(model, 2, options.numClasses));
+  const twoFit = wasmHeapBytes()! + 2 * Math.max(guess, peakOne) <= budget;
+  const peakTwo = twoFit
+    ? peakTensorBytes(() => throwawayStep(model, 2, options.numClasses))
+    : 2 * peakOne; // no room to measure a second image: assume it costs as much as the first
   const perImage = Math.max(peakTwo - peakOne, 1);
   const heapTwo = wasmHeapBytes()!;
   const one = Math.max(heapTwo - perImage, peakOne);
@@ -214,6 +226,18 @@ export function planMicroBatches(
     limitBytes,
     imageBytes: perImage,
   };
+}
+
+/** Bytes of all layer outputs for one image (float32). */
+function activationBytes(model: LayersModel): number {
+  let total = 0;
+  for (const layer of model.layers) {
+    const shapes = Array.isArray((layer.outputShape as unknown[])[0])
+      ? layer.outputShape as (number | null)[][]
+      : [layer.outputShape as (number | null)[]];
+    for (const shape of shapes) total += shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
+  }
+  return total * 4;
 }
 
 /** Bytes as GB with one decimal. */
