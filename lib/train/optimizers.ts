@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { LeanAdamOptimizer } from "./_adam.ts";
 import * as tf from "@tensorflow/tfjs-core";
 
 /** The optimizers by name. */
@@ -75,7 +76,7 @@ export class Optimizer {
     if (name === "sgd") {
       return momentum > 0 ? tf.train.momentum(lr, momentum, nesterov) : tf.train.sgd(lr);
     }
-    return tf.train.adam(lr, betas[0], betas[1], eps);
+    return new LeanAdamOptimizer(lr, betas[0], betas[1], eps);
   }
 
   /** The current learning rate (of variables outside param groups). */
