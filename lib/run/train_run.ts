@@ -515,6 +515,47 @@ async function writeRunOutputs(
   return summary;
 }
 
+/** An epoch's scalars in the TensorBoard event file. */
+async function recordEpoch(writer: SummaryWriter, entry: EpochLog) {
+  writer.addScalars({
+    "loss/train": entry.loss,
+    "loss/val": entry.valLoss,
+    "accuracy/train": entry.accuracy,
+    "accuracy/val": entry.valAccuracy,
+    "lr": entry.lr,
+    "throughput/images_per_s": entry.imagesPerSecond,
+  }, entry.epoch + 1);
+  await writer.flush();
+}
+
+/** `checkpoints/last` after every epoch, and `checkpoints/best` when the epoch is the best. */
+async function checkpointEpoch(
+  checkpoints: string,
+  model: LayersModel,
+  optimizer: Optimizer,
+  state: CheckpointState,
+  best: boolean,
+) {
+  if (best) await saveCheckpoint(join(checkpoints, "best"), { model, optimizer, state });
+  await saveCheckpoint(join(checkpoints, "last"), { model, optimizer, state });
+}
+
+/** A loss gone NaN, told with the checkpoint that still holds the last good epoch. */
+function withLastGoodCheckpoint(error: unknown, epochsDone: number, checkpoints: string) {
+  if (!(error instanceof NonFiniteLossError)) return error;
+  return new NonFiniteLossError(
+    error.epoch,
+    error.step,
+    NaN,
+    NaN,
+    `${error.message}. ${
+      epochsDone > 0
+        ? `${join(checkpoints, "last")} still holds epoch ${epochsDone}, the last good one`
+        : "no checkpoint was saved before it"
+    }`,
+  );
+}
+
 /**
  * Runs training as configured and writes the run directory:
  * `config.json`, `metrics.jsonl`, TensorBoard event files, `checkpoints/{last,best}/`,
@@ -612,45 +653,21 @@ export async function trainRun(
         onEpochEnd: async (entry, progress) => {
           history.push(entry);
           await writeMetrics();
-          writer.addScalars({
-            "loss/train": entry.loss,
-            "loss/val": entry.valLoss,
-            "accuracy/train": entry.accuracy,
-            "accuracy/val": entry.valAccuracy,
-            "lr": entry.lr,
-            "throughput/images_per_s": entry.imagesPerSecond,
-          }, entry.epoch + 1);
-          await writer.flush();
-          const state: CheckpointState = {
+          await recordEpoch(writer, entry);
+          await checkpointEpoch(checkpoints, model, optimizer, {
             epoch: progress.epoch,
             config,
             metrics: { loss: entry.loss, val_loss: entry.valLoss, val_accuracy: entry.valAccuracy },
             schedule: schedule?.state?.(),
             progress,
-          };
-          if (progress.stopping.bestEpoch === entry.epoch) {
-            await saveCheckpoint(join(checkpoints, "best"), { model, optimizer, state });
-          }
-          await saveCheckpoint(join(checkpoints, "last"), { model, optimizer, state });
+          }, progress.stopping.bestEpoch === entry.epoch);
           await options.callbacks?.onEpochEnd?.(entry, {
             best: progress.stopping.bestEpoch === entry.epoch,
           });
         },
       },
     }).catch((error) => {
-      if (!(error instanceof NonFiniteLossError)) throw error;
-      const last = history.length;
-      throw new NonFiniteLossError(
-        error.epoch,
-        error.step,
-        NaN,
-        NaN,
-        `${error.message}. ${
-          last > 0
-            ? `${join(checkpoints, "last")} still holds epoch ${last}, the last good one`
-            : "no checkpoint was saved before it"
-        }`,
-      );
+      throw withLastGoodCheckpoint(error, history.length, checkpoints);
     });
     if (result.interrupted) {
       await saveCheckpoint(join(checkpoints, "last"), {
