@@ -293,15 +293,11 @@ function chooseAccumulation(
   } catch (error) {
     if (!(error instanceof MemoryLimitError)) throw error;
     // Activations grow with the pixels: the side whose one-image step would fit.
-    const [need, limit] = [/needs (?:about )?([\d.]+) GB/, /heap's ([\d.]+) GB/].map((re) =>
-      Number(re.exec(error.message)?.[1])
-    );
-    const side = Math.floor((inputShape[0] * Math.sqrt((0.8 * limit) / need)) / 16) * 16;
-    throw new MemoryLimitError(
-      `${config.model} at ${inputShape[0]} px: ${error.message}; try --img-size ${
-        Math.max(16, side)
-      } or --backend webgpu`,
-    );
+    const scale = Math.sqrt(error.budgetBytes / error.neededBytes);
+    const side = Math.max(16, Math.floor((inputShape[0] * scale) / 16) * 16);
+    error.message = `${config.model} at ${inputShape[0]} px: ${error.message}; try ` +
+      `--img-size ${side} or --backend webgpu`;
+    throw error;
   }
   if (plan === undefined || plan.accumulate === 1) return 1;
   const gb = (bytes: number) => (bytes / 2 ** 30).toFixed(1);

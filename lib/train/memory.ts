@@ -47,9 +47,26 @@ export interface PlanOptions {
   headroom?: number;
 }
 
-/** Thrown when not even one image's step fits: says what it needs and what to change. */
+/** Thrown when not even one image's step fits: says what it needs and what the heap holds. */
 export class MemoryLimitError extends Error {
   override name = "MemoryLimitError";
+  /** Bytes one image's training step needs (measured, or estimated when `estimated`). */
+  readonly neededBytes: number;
+  /** The heap limit, in bytes. */
+  readonly limitBytes: number;
+  /** The part of the limit that was planned for (the limit less the allocator's headroom). */
+  readonly budgetBytes: number;
+
+  /** Creates the error; the message is built from the figures. */
+  constructor(neededBytes: number, limitBytes: number, budgetBytes: number, estimated = false) {
+    super(
+      `one image's training step needs ${estimated ? "about " : ""}${gb(neededBytes)} GB, ` +
+        `more than the wasm heap's ${gb(limitBytes)} GB`,
+    );
+    this.neededBytes = neededBytes;
+    this.limitBytes = limitBytes;
+    this.budgetBytes = budgetBytes;
+  }
 }
 
 interface WasmHeap {
@@ -182,10 +199,7 @@ export function planMicroBatches(
   // estimate from the layers' output sizes (a step keeps about twice them; 2.5× is the guess).
   const guess = 2.5 * activationBytes(model);
   if (wasmHeapBytes()! + guess > budget) {
-    throw new MemoryLimitError(
-      `one image's training step needs about ${gb(guess)} GB, more than the wasm heap's ` +
-        `${gb(limitBytes)} GB`,
-    );
+    throw new MemoryLimitError(guess, limitBytes, budget, true);
   }
   // Tensor data grows with the batch; kernels' own buffers and the allocator's slack do not much.
   // So: the heap as two images left it, plus what each further image adds to the tensors' peak.
@@ -211,10 +225,7 @@ export function planMicroBatches(
   }
   const fits = Math.floor((budget - one) / perImage) + 1;
   if (fits < 1) {
-    throw new MemoryLimitError(
-      `one image's training step needs ${gb(bytesFor(1))} GB, more than the wasm heap's ` +
-        `${gb(limitBytes)} GB`,
-    );
+    throw new MemoryLimitError(bytesFor(1), limitBytes, budget);
   }
   const accumulate = Math.ceil(options.batchSize / fits);
   const microBatch = Math.ceil(options.batchSize / accumulate);

@@ -44,16 +44,6 @@ export function fail(detail: string): never {
   throw new CheckpointError(detail);
 }
 
-/** The first bytes as hex and text, for messages about unknown formats. */
-export function describeMagic(bytes: Uint8Array, count = 8): string {
-  const head = bytes.subarray(0, count);
-  if (head.length === 0) return "no bytes (empty file)";
-  const hex = Array.from(head, (b) => b.toString(16).padStart(2, "0")).join(" ");
-  const text = Array.from(head, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "."))
-    .join("");
-  return `${hex} ('${text}')`;
-}
-
 /** A short, one-line rendering of an unpickled value for error messages. */
 export function describeValue(value: unknown): string {
   if (value === null) return "None";

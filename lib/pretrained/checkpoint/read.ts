@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { describeMagic, safetensorsHeaderLength } from "./_common.ts";
+import { safetensorsHeaderLength } from "./_common.ts";
+import { describeMagic } from "../../decode/sniff.ts";
 import { CheckpointError } from "./errors.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { readTorchZip } from "./torch_zip.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 import { type Unzipped, unzipSync } from "fflate";
-import { asCheckpointError, describeMagic, fail } from "./_common.ts";
+import { asCheckpointError, fail } from "./_common.ts";
+import { describeMagic } from "../../decode/sniff.ts";
 import { findStateDict } from "./_state_dict.ts";
 import { CheckpointError } from "./errors.ts";
 import { unpickleTorch } from "./_torch_pickle.ts";
