@@ -23,3 +23,4 @@ export * from "./lib/metrics/mod.ts";
 export * from "./lib/io/mod.ts";
 export * from "./lib/pretrained/mod.ts";
 export * from "./lib/run/mod.ts";
+export * from "./lib/serve/mod.ts";

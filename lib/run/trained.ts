@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { decodeImageFile } from "../decode/decode.ts";
+import { decodeImageFile, type RawImage } from "../decode/decode.ts";
 import { join } from "../_internal/path.ts";
 import { loadModel } from "../io/file_handler.ts";
 import { Rng } from "../_internal/rng.ts";
@@ -128,24 +128,74 @@ export interface Prediction {
 }
 
 /**
- * Decodes and preprocesses one image for `trained`. A run whose preprocessing has no resize (a
- * standard dataset's fixed-size images) gets other sizes resized to the model's input first, as
- * an eval transform would, and `onResize` hears of it.
+ * Preprocesses one decoded image for `trained` with the run's evaluation pipeline, as a
+ * height × width × channels Float32Array. A run whose preprocessing has no resize (a standard
+ * dataset's fixed-size images) gets other sizes resized to the model's input first, as an eval
+ * transform would, and `onResize` hears of it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { preprocessImage, type TrainedModel } from "./trained.ts";
+ * import { normalize } from "../transforms/mod.ts";
+ * const transform = normalize({ mean: [0.5], std: [0.5] });
+ * const trained = {
+ *   preprocessing: { classes: ["a", "b"], inputShape: [2, 2, 1], transform },
+ *   transform,
+ * } as unknown as TrainedModel;
+ * const image = { width: 4, height: 4, channels: 1 as const, data: new Uint8Array(16).fill(255) };
+ * const heard: number[][] = [];
+ * const pixels = preprocessImage(trained, image, (from) => heard.push(from));
+ * assert.deepEqual([...pixels], [1, 1, 1, 1]);
+ * assert.deepEqual(heard, [[4, 4]]);
+ * ```
  */
+export function preprocessImage(
+  trained: TrainedModel,
+  image: RawImage,
+  onResize?: (from: [number, number]) => void,
+): Float32Array {
+  const [height, width] = trained.preprocessing.inputShape;
+  let out = trained.transform.apply(image, new Rng(0)) as AnyImage;
+  if (out.width !== width || out.height !== height) {
+    onResize?.([image.width, image.height]);
+    const resized = resize([height, width]).apply(image, new Rng(0));
+    out = trained.transform.apply(resized, new Rng(0)) as AnyImage;
+  }
+  return out.data instanceof Float32Array ? out.data : Float32Array.from(out.data);
+}
+
+/** Decodes and preprocesses one image file for `trained` (see {@linkcode preprocessImage}). */
 async function prepare(
   trained: TrainedModel,
   file: string,
   onResize?: (file: string, from: [number, number]) => void,
 ): Promise<Float32Array> {
-  const [height, width, channels] = trained.preprocessing.inputShape;
+  const channels = trained.preprocessing.inputShape[2];
   const image = await decodeImageFile(file, { channels: channels as 1 | 3 });
-  let out = trained.transform.apply(image, new Rng(0)) as AnyImage;
-  if (out.width !== width || out.height !== height) {
-    onResize?.(file, [image.width, image.height]);
-    const resized = resize([height, width]).apply(image, new Rng(0));
-    out = trained.transform.apply(resized, new Rng(0)) as AnyImage;
-  }
-  return out.data instanceof Float32Array ? out.data : Float32Array.from(out.data);
+  return preprocessImage(trained, image, onResize && ((from) => onResize(file, from)));
+}
+
+/**
+ * The `k` most probable classes of one row of probabilities, most probable first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { topClasses } from "./trained.ts";
+ * const top = topClasses([0.1, 0.7, 0.2], ["ant", "bee", "wasp"], 2);
+ * assert.deepEqual(top.map((t) => t.label), ["bee", "wasp"]);
+ * ```
+ */
+export function topClasses(
+  probabilities: ArrayLike<number>,
+  classes: readonly string[],
+  k: number,
+): Prediction["top"] {
+  const scores = Array.from(probabilities);
+  const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a])
+    .slice(0, Math.min(k, classes.length));
+  return order.map((index) => ({ label: classes[index], index, probability: scores[index] }));
 }
 
 /** Options for {@linkcode predictFiles}. */
@@ -191,12 +241,8 @@ export async function predictFiles(
     const values = await probabilities.data();
     probabilities.dispose();
     batch.forEach((file, row) => {
-      const scores = Array.from(values.subarray(row * classes.length, (row + 1) * classes.length));
-      const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a]).slice(0, topK);
-      results.push({
-        file,
-        top: order.map((index) => ({ label: classes[index], index, probability: scores[index] })),
-      });
+      const scores = values.subarray(row * classes.length, (row + 1) * classes.length);
+      results.push({ file, top: topClasses(scores, classes, topK) });
     });
   }
   return results;
