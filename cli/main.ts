@@ -4,6 +4,7 @@ import { trainCommand } from "./train.ts";
 import { evalCommand } from "./eval.ts";
 import { predictCommand } from "./predict.ts";
 import { benchCommand } from "./bench.ts";
+import { serveCommand } from "./serve.ts";
 import { UsageError } from "./_args.ts";
 import { describeDenial } from "./_permissions.ts";
 
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summa
     run: benchCommand,
     summary: "decode, pipeline, train, infer and mnist-protocol figures",
   },
+  serve: { run: serveCommand, summary: "HTTP server: POST /predict, a page, /healthz, /metrics" },
   info: { run: infoCommand, summary: "versions, backends, WebGPU adapter and wasm features" },
 };
 

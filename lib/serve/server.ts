@@ -164,7 +164,8 @@ export function createPredictService(
       return preprocessImage(trained, image);
     } catch (error) {
       if (error instanceof DecodeError) {
-        throw new RequestError(decodeStatus(error), error.reason, `${what}: ${error.detail}`);
+        const detail = error.detail.replace("(maxPixels)", "(--max-pixels)");
+        throw new RequestError(decodeStatus(error), error.reason, `${what}: ${detail}`);
       }
       throw error;
     }
