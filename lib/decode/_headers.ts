@@ -13,6 +13,8 @@ export interface ImageHeader {
   colorType: number;
   /** Raw EXIF (a TIFF structure) when the file carries it. */
   exif?: Uint8Array;
+  /** What the scan tolerated (libjpeg-style warnings), when anything. */
+  warnings?: string[];
 }
 
 const be16 = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];

@@ -8,6 +8,7 @@ import jpeg from "jpeg-js";
 import pngjs from "pngjs";
 import { type ImageHeader, readJpegHeader, readPngHeader } from "./_headers.ts";
 import { decodeJpegFast } from "./_jpeg_fast.ts";
+import { canonicalPng, rawSize, storedPng } from "./_png.ts";
 import { DecodeError } from "./errors.ts";
 import { applyOrientation, type Pixels, readExifOrientation } from "./exif.ts";
 import { describeMagic, sniffFormat } from "./sniff.ts";
@@ -54,6 +55,11 @@ export interface RawImage {
 export interface DecodedImage extends RawImage {
   /** The format the bytes were in. */
   format: "jpeg" | "png";
+  /**
+   * What the decoder tolerated, one line each, as libjpeg's warnings do (junk bytes before a
+   * marker, image data after the last row): the pixels are what PIL gives. Empty for clean files.
+   */
+  warnings: string[];
 }
 
 /** Bytes a decode needs: the decoder's working buffers plus our output. */
@@ -101,7 +107,12 @@ interface RawPixels {
   data: Uint8Array;
 }
 
-function decodeJpeg(bytes: Uint8Array, header: ImageHeader, options: DecodeOptions): RawPixels {
+function decodeJpeg(
+  bytes: Uint8Array,
+  header: ImageHeader,
+  options: DecodeOptions,
+  warnings: string[],
+): RawPixels {
   // Our libjpeg-exact path first; jpeg-js for every file it hands back (CMYK, damaged, …).
   const image = decodeJpegFast(bytes) ?? decodeWithJpegJs(bytes, options);
   return {
@@ -132,17 +143,31 @@ function decodeWithJpegJs(
   }
 }
 
+function readPng(stream: Uint8Array): { width: number; height: number; data: ArrayLike<number> } {
+  // skipRescale: pngjs rounds 16-bit samples to 8 bits; libpng and PIL keep the high byte.
+  // checkCRC off: canonicalPng has checked the CRCs PIL checks (up to the image data).
+  return pngjs.PNG.sync.read(Buffer.from(stream.buffer, stream.byteOffset, stream.byteLength), {
+    skipRescale: true,
+    checkCRC: false,
+  });
+}
+
 function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {
-  let png: { width: number; height: number; data: ArrayLike<number>; depth: number };
+  const canonical = canonicalPng(bytes);
+  const needed = rawSize(
+    header.width,
+    header.height,
+    header.bitDepth,
+    header.colorType === 3 ? 1 : header.components, // a palette index is one sample
+    bytes[28] === 1,
+  );
+  let png: { width: number; height: number; data: ArrayLike<number> };
   try {
-    // skipRescale: pngjs rounds 16-bit samples to 8 bits; libpng and PIL keep the high byte.
-    png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-      skipRescale: true,
-    });
+    png = readPng(storedPng(canonical, needed));
   } catch (error) {
+    if (error instanceof DecodeError) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    const truncated = /end of|unexpected end|too short|incomplete/i.test(message);
-    throw new DecodeError(truncated ? "truncated" : "corrupt", `invalid PNG data: ${message}`);
+    throw new DecodeError("corrupt", `invalid PNG data: ${message}`);
   }
   const samples = png.width * png.height * 4;
   const source = png.data;
@@ -158,8 +183,17 @@ function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {
     const scale = 255 / (2 ** header.bitDepth - 1);
     for (let i = 0; i < samples; i++) data[i] = source[i] * scale;
   }
-  const hasAlpha = header.colorType === 4 || header.colorType === 6 ||
-    containsChunk(bytes, "tRNS");
+  const key = canonical.key;
+  if (key !== null) {
+    // Colour-key transparency: the colour stays (PIL's convert("RGB")); only alpha says "keyed",
+    // compared on the stored samples (all 16 bits, or the raw 1–4-bit gray level).
+    const [k0, k1 = k0, k2 = k0] = key;
+    for (let i = 0; i < samples; i += 4) {
+      if (source[i] === k0 && source[i + 1] === k1 && source[i + 2] === k2) data[i + 3] = 0;
+    }
+  }
+  const hasAlpha = header.colorType === 4 || header.colorType === 6 || key !== null ||
+    (header.colorType === 3 && containsChunk(bytes, "tRNS"));
   return {
     width: png.width,
     height: png.height,
@@ -244,7 +278,10 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   }
   const header = format === "jpeg" ? readJpegHeader(bytes) : readPngHeader(bytes);
   checkLimits(header, format, options);
-  const raw = format === "jpeg" ? decodeJpeg(bytes, header, options) : decodePng(bytes, header);
+  const warnings: string[] = [];
+  const raw = format === "jpeg"
+    ? decodeJpeg(bytes, header, options, warnings)
+    : decodePng(bytes, header);
   let image: Pixels = {
     width: raw.width,
     height: raw.height,
@@ -254,7 +291,15 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   if (options.exifOrientation && header.exif !== undefined) {
     image = applyOrientation(image, readExifOrientation(header.exif));
   }
-  return { width: image.width, height: image.height, channels, data: image.data, format };
+  if (header.warnings !== undefined) warnings.unshift(...header.warnings);
+  return {
+    width: image.width,
+    height: image.height,
+    channels,
+    data: image.data,
+    format,
+    warnings: [...new Set(warnings)],
+  };
 }
 
 /**
