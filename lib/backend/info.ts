@@ -12,6 +12,7 @@ import webgpuPackage from "@tensorflow/tfjs-backend-webgpu/package.json" with { 
 import { BACKEND_NAMES, type BackendName, useBackend } from "./select.ts";
 import {
   isSoftwareAdapter,
+  releaseWebGpuDevice,
   requestWebGpuDevice,
   type WebGpuAdapterInfo,
   type WebGpuLike,
@@ -72,7 +73,7 @@ export interface CollectDeviceInfoOptions {
 async function describeWebGpu(gpu?: WebGpuLike): Promise<WebGpuReport | { error: string }> {
   try {
     const handle = await requestWebGpuDevice({ gpu });
-    handle.device.destroy();
+    releaseWebGpuDevice(handle);
     return {
       adapter: handle.adapterInfo,
       software: isSoftwareAdapter(handle.adapterInfo),

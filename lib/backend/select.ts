@@ -7,7 +7,16 @@
 import "@tensorflow/tfjs-backend-cpu";
 import { findBackend, getBackend, setBackend } from "@tensorflow/tfjs-core";
 import { BackendUnavailableError } from "./errors.ts";
-import { isSoftwareAdapter, readAdapterInfo, type WebGpuLike } from "./webgpu.ts";
+import {
+  type AdapterChoice,
+  describeAdapter,
+  isSoftwareAdapter,
+  readAdapterInfo,
+  registeredAdapterChoice,
+  registerWebGpuBackend,
+  webGpuDeviceHandle,
+  type WebGpuLike,
+} from "./webgpu.ts";
 import "./wasm.ts";
 import "./_batchnorm_grad.ts";
 
@@ -28,6 +37,8 @@ export interface SelectedBackend {
   reason: string;
   /** True when `auto` had to skip a faster backend. */
   fellBack: boolean;
+  /** For WebGPU: the adapter, as {@linkcode describeAdapter} words it. */
+  adapter?: string;
 }
 
 /** Options for {@linkcode selectBackend}. */
@@ -36,6 +47,11 @@ export interface SelectBackendOptions {
   log?: (line: string) => void;
   /** The WebGPU entry point probed by `auto`. Default: `navigator.gpu`. */
   gpu?: WebGpuLike;
+  /**
+   * The WebGPU adapter to use (`--adapter`). Naming one asks for WebGPU: with `auto` it is used
+   * even when it is a software adapter; with `wasm` or `cpu` it is an error.
+   */
+  adapter?: AdapterChoice;
 }
 
 /**
@@ -127,6 +143,18 @@ export async function selectBackend(
   options: SelectBackendOptions = {},
 ): Promise<SelectedBackend> {
   const log = options.log ?? ((line: string) => console.error(line));
+  if (options.adapter !== undefined) {
+    if (choice === "wasm" || choice === "cpu") {
+      throw new RangeError(
+        `--adapter ${options.adapter} needs --backend webgpu or auto, not --backend ${choice}`,
+      );
+    }
+    if (registeredAdapterChoice() !== options.adapter) {
+      registerWebGpuBackend({ adapter: options.adapter });
+    }
+    return await useWebGpu(`--adapter ${options.adapter} was requested`, log);
+  }
+  if (choice === "webgpu") return await useWebGpu("--backend webgpu was requested", log);
   if (choice !== "auto") {
     await useBackend(choice);
     return { name: choice, reason: `--backend ${choice} was requested`, fellBack: false };
@@ -134,8 +162,7 @@ export async function selectBackend(
   let skipped = await probeWebGpu(options.gpu);
   if (skipped === null) {
     try {
-      await useBackend("webgpu");
-      return { name: "webgpu", reason: "a hardware WebGPU adapter is available", fellBack: false };
+      return await useWebGpu("a hardware WebGPU adapter is available", log);
     } catch (error) {
       skipped = error instanceof Error ? error.message : String(error);
     }
@@ -150,6 +177,15 @@ export async function selectBackend(
     log(`backend: cpu, because ${skipped} and ${why}`);
     return { name: "cpu", reason: `${skipped}; ${why}`, fellBack: true };
   }
+}
+
+/** Makes WebGPU the backend and logs one line naming the adapter it runs on. */
+async function useWebGpu(reason: string, log: (line: string) => void): Promise<SelectedBackend> {
+  await useBackend("webgpu");
+  const handle = webGpuDeviceHandle();
+  const adapter = handle === null ? undefined : describeAdapter(handle.adapterInfo, handle.api);
+  if (adapter !== undefined) log(`backend: webgpu on ${adapter}`);
+  return { name: "webgpu", reason, fellBack: false, adapter };
 }
 
 // A backend is ready from the first import, so models and tensors work before any

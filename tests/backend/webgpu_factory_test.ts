@@ -2,9 +2,12 @@
 // timestamp-query: the descriptor must be one Deno accepts and use the adapter's limits.
 import assert from "node:assert/strict";
 import {
+  adapterRequestOptions,
   BackendUnavailableError,
   guardDeviceLoss,
   isSoftwareAdapter,
+  parseAdapterChoice,
+  releaseWebGpuDevice,
   requestWebGpuDevice,
   WebGpuDeviceLostError,
 } from "../../mod.ts";
@@ -68,12 +71,49 @@ Deno.test("a lost device makes every backend call throw WebGpuDeviceLostError", 
   assert.equal(printed.length, 1);
 });
 
-Deno.test("a device we destroy ourselves is not reported as lost", async () => {
+Deno.test("a device we release ourselves is not reported as lost", async () => {
   const gpu = fakeGpu();
   const handle = await requestWebGpuDevice({ gpu });
+  releaseWebGpuDevice(handle);
   gpu.loseDevice("destroyed", "");
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(handle.lostError, null);
+});
+
+Deno.test("a device destroyed behind our back is a loss (how tests simulate one)", async () => {
+  const gpu = fakeGpu();
+  const handle = await requestWebGpuDevice({ gpu });
+  const originalError = console.error;
+  console.error = () => {};
+  try {
+    gpu.loseDevice("destroyed", "");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  } finally {
+    console.error = originalError;
+  }
+  assert.ok(handle.lostError instanceof WebGpuDeviceLostError);
+});
+
+Deno.test("--adapter values map to requestAdapter options; others are a one-line error", async () => {
+  for (const choice of ["high-performance", "low-power", "software"] as const) {
+    const gpu = fakeGpu();
+    const requests: (GPURequestAdapterOptions | undefined)[] = [];
+    const recording = {
+      requestAdapter: (options?: GPURequestAdapterOptions) => {
+        requests.push(options);
+        return gpu.requestAdapter(options);
+      },
+    };
+    await requestWebGpuDevice({ gpu: recording, adapter: choice });
+    assert.deepEqual(requests, [adapterRequestOptions(choice)]);
+  }
+  assert.deepEqual(adapterRequestOptions("software"), { forceFallbackAdapter: true });
+  assert.throws(
+    () => parseAdapterChoice("gpu0"),
+    (error: unknown) =>
+      error instanceof RangeError && !error.message.includes("\n") &&
+      error.message === "unknown adapter 'gpu0': expected high-performance, low-power or software",
+  );
 });
 
 Deno.test("software adapters are recognised by name or by the fallback flag", () => {
