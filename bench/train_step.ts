@@ -1,10 +1,17 @@
 // One training step per model and backend, as JSON: images/s and ms per step (forward, loss,
 // backward, Adam update, loss read back), batch of random images of the model's input size.
 // Run: deno task bench train [--model lenet] [--backend wasm] [--batch-size 64] [--steps 20]
-//      [--img-size N] [--freeze]
+//      [--img-size N] [--freeze] [--adapter high-performance|low-power|software]
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { createModel, createTrainStep, freeze, parseBackendChoice, selectBackend } from "../mod.ts";
+import {
+  createModel,
+  createTrainStep,
+  freeze,
+  parseAdapterChoice,
+  parseBackendChoice,
+  selectBackend,
+} from "../mod.ts";
 
 const DEFAULT_SIZE: Record<string, [number, number]> = {
   lenet: [28, 1],
@@ -25,6 +32,7 @@ export async function runTrainStepBench(
     options: {
       model: { type: "string", default: "lenet" },
       backend: { type: "string", default: "auto" },
+      adapter: { type: "string" },
       "batch-size": { type: "string", default: "64" },
       steps: { type: "string", default: "20" },
       "img-size": { type: "string" },
@@ -33,6 +41,7 @@ export async function runTrainStepBench(
     },
   });
   const backend = await selectBackend(parseBackendChoice(values.backend!), {
+    adapter: values.adapter === undefined ? undefined : parseAdapterChoice(values.adapter),
     log: (line) => console.error(line),
   });
   const [defaultSide, channels] = DEFAULT_SIZE[values.model!] ?? [32, 3];
@@ -66,6 +75,7 @@ export async function runTrainStepBench(
     framework: `denovision (deno ${Deno.version.deno}, tfjs ${tf.version_core})`,
     model: values.model,
     backend: backend.name,
+    ...(backend.adapter === undefined ? {} : { adapter: backend.adapter }),
     input: [side, side, channels],
     batch_size: batch,
     frozen: values.freeze,

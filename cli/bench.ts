@@ -18,7 +18,7 @@ const KINDS: Record<string, { summary: string; usage: string; load: () => Promis
   train: {
     summary: "one training step per model and backend (--model, --backend, --batch-size)",
     usage: "[--model lenet] [--backend auto] [--batch-size 64] [--steps 20] [--img-size N] " +
-      "[--freeze]",
+      "[--freeze] [--adapter software]",
     load: async () => (await import("../bench/train_step.ts")).runTrainStepBench,
   },
   infer: {

@@ -10,6 +10,7 @@ import {
 } from "../mod.ts";
 import { writeFileAtomic } from "../lib/io/_atomic.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
+import { ADAPTER_FLAG, adapterFlag, backendFlag } from "./_adapter.ts";
 
 const FLAGS: FlagSpecs = {
   run: { type: "string", description: "run directory (or its model/ folder)" },
@@ -20,6 +21,7 @@ const FLAGS: FlagSpecs = {
   "top-k": { type: "string", description: "k of the top-k accuracy", default: "5" },
   workers: { type: "string", description: "loader workers", default: "0" },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
+  adapter: ADAPTER_FLAG,
   report: { type: "string", description: "also write an HTML report to this path" },
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
   help: { type: "boolean", short: "h", description: "show this help" },
@@ -56,7 +58,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (values.split !== "val" && values.split !== "train") {
     throw new UsageError(`--split must be val or train, got '${values.split}'`);
   }
-  const backend = await selectBackend(values.backend as "auto", {
+  const backend = await selectBackend(backendFlag(values.backend), {
+    adapter: adapterFlag(values.adapter),
     log: (line) => console.error(line),
   });
   const trained = await openTrainedModel(values.run as string);

@@ -1,5 +1,5 @@
 // `deno task info`: versions, backends, the WebGPU adapter and wasm features.
-import { collectDeviceInfo, type DeviceInfo } from "../mod.ts";
+import { type AdapterReport, collectDeviceInfo, describeAdapter, type DeviceInfo } from "../mod.ts";
 import { type FlagSpecs, formatHelp, parseArgs } from "./_args.ts";
 
 const FLAGS: FlagSpecs = {
@@ -9,11 +9,36 @@ const FLAGS: FlagSpecs = {
 
 const HELP = formatHelp(
   "deno task info [--json]",
-  "Shows the Deno, V8 and tfjs versions, which backends initialise, the WebGPU adapter with its\n" +
-    "key limits, and whether the wasm backend has SIMD and threads.",
+  "Shows the Deno, V8 and tfjs versions, which backends initialise, every WebGPU adapter Deno\n" +
+    "can see (name, graphics API, software or hardware, features, limits; the `--adapter` choice\n" +
+    "that picks it), and whether the wasm backend has SIMD and threads.",
   FLAGS,
   ["deno task info", "deno task info --json | tail -n 1 | jq .backends"],
 );
+
+/** Limits worth a line: those that bound tfjs' buffers and workgroups. */
+const KEY_LIMITS = [
+  "maxBufferSize",
+  "maxStorageBufferBindingSize",
+  "maxStorageBuffersPerShaderStage",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupsPerDimension",
+];
+
+function formatAdapter(report: AdapterReport): string[] {
+  const pick = report.choices.length > 0
+    ? `--adapter ${report.choices.join(" | ")}`
+    : `seen with ${report.env} (not by this process's --adapter choices)`;
+  const limits = KEY_LIMITS.filter((name) => name in report.limits)
+    .map((name) => `${name} ${report.limits[name].toLocaleString("en-US")}`);
+  return [
+    `  - ${describeAdapter(report.adapter, report.api)}`,
+    `    vendor ${report.adapter.vendor || "?"}, device ${report.adapter.device || "?"}; ${pick}`,
+    `    features: ${report.features.join(", ") || "(none)"}`,
+    `    limits: ${limits.join(", ")}`,
+  ];
+}
 
 function formatInfo(info: DeviceInfo): string {
   const { runtime, tfjs } = info;
@@ -35,7 +60,7 @@ function formatInfo(info: DeviceInfo): string {
   } else {
     const { adapter, software, features, limits } = info.webgpu;
     lines.push(
-      `  ${adapter.description || "(no description)"}`,
+      `  ${describeAdapter(adapter, info.webgpu.api)}`,
       `  vendor ${adapter.vendor || "?"}, architecture ${adapter.architecture || "?"}, device ${
         adapter.device || "?"
       }`,
@@ -50,6 +75,9 @@ function formatInfo(info: DeviceInfo): string {
       lines.push(`  ${name.padEnd(34)} ${value.toLocaleString("en-US")}`);
     }
   }
+  lines.push("", `WebGPU adapters Deno can see (${info.adapters.length}):`);
+  if (info.adapters.length === 0) lines.push("  none");
+  for (const report of info.adapters) lines.push(...formatAdapter(report));
   lines.push(
     "",
     `wasm: SIMD ${info.wasm.simd ? "yes" : "no"}, threads ${info.wasm.threads ? "yes" : "no"}`,

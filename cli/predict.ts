@@ -2,6 +2,7 @@
 import { openTorchvisionModel, openTrainedModel, predictFiles, selectBackend } from "../mod.ts";
 import { join } from "../lib/_internal/path.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
+import { ADAPTER_FLAG, adapterFlag, backendFlag } from "./_adapter.ts";
 
 const FLAGS: FlagSpecs = {
   run: { type: "string", description: "run directory (or its model/ folder)" },
@@ -11,6 +12,7 @@ const FLAGS: FlagSpecs = {
   },
   "top-k": { type: "string", description: "labels per image", default: "3" },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
+  adapter: ADAPTER_FLAG,
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
@@ -71,7 +73,10 @@ export async function predictCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top-k must be a positive integer`);
   const files = await collect(positionals);
   if (files.length === 0) throw new UsageError("no .jpg, .jpeg or .png files found");
-  await selectBackend(values.backend as "auto", { log: (line) => console.error(line) });
+  await selectBackend(backendFlag(values.backend), {
+    adapter: adapterFlag(values.adapter),
+    log: (line) => console.error(line),
+  });
   const trained = values.run !== undefined
     ? await openTrainedModel(values.run as string)
     : await openTorchvisionModel(values.pretrained as string);

@@ -11,6 +11,7 @@ import {
 } from "../mod.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
 import { readConfigFile, toConfigOverrides } from "./_config.ts";
+import { ADAPTER_FLAG, adapterFlag, applyAdapter } from "./_adapter.ts";
 import { ProgressBar, sinkFor } from "./_progress.ts";
 
 const d = DEFAULT_TRAIN_CONFIG;
@@ -129,6 +130,7 @@ const FLAGS: FlagSpecs = {
   ...TRAIN_FLAGS,
   config: { type: "string", description: "JSON file of settings; flags override it" },
   resume: { type: "string", description: "continue a run directory from its last checkpoint" },
+  adapter: ADAPTER_FLAG,
   "list-models": { type: "boolean", description: "list the model zoo and exit" },
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
   help: { type: "boolean", short: "h", description: "show this help" },
@@ -203,6 +205,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+  config = { ...config, backend: applyAdapter(config.backend, adapterFlag(values.adapter)) };
   if (resumeDir !== undefined && runDirOf(config) !== resumeDir.replace(/\/+$/, "")) {
     // A run moved or renamed: keep writing where it is now.
     const parts = resumeDir.replace(/\/+$/, "").split("/");

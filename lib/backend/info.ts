@@ -11,6 +11,9 @@ import { version_wasm } from "@tensorflow/tfjs-backend-wasm";
 import webgpuPackage from "@tensorflow/tfjs-backend-webgpu/package.json" with { type: "json" };
 import { BACKEND_NAMES, type BackendName, useBackend } from "./select.ts";
 import {
+  type AdapterChoice,
+  type GraphicsApi,
+  inferGraphicsApi,
   isSoftwareAdapter,
   releaseWebGpuDevice,
   requestWebGpuDevice,
@@ -18,6 +21,7 @@ import {
   type WebGpuLike,
 } from "./webgpu.ts";
 import { type WasmFeatures, wasmFeatures } from "./wasm.ts";
+import { probeAdapters, type RawAdapter } from "./_adapter_probe.ts";
 
 /** Whether one backend initialised, and how long that took. */
 export interface BackendReport {
@@ -37,10 +41,135 @@ export interface WebGpuReport {
   adapter: WebGpuAdapterInfo;
   /** True for llvmpipe, lavapipe, SwiftShader and the like. */
   software: boolean;
+  /** The graphics API under the adapter. */
+  api: GraphicsApi;
   /** Features requested for tfjs (those the adapter has). */
   features: string[];
   /** Limits raised to the adapter's. */
   limits: Record<string, number>;
+}
+
+/** One distinct WebGPU adapter Deno can see. */
+export interface AdapterReport {
+  /** Vendor, architecture, device and description. */
+  adapter: WebGpuAdapterInfo;
+  /** The graphics API under it. */
+  api: GraphicsApi;
+  /** True for llvmpipe, lavapipe, SwiftShader and the like. */
+  software: boolean;
+  /** The `--adapter` choices that return it in this process (empty: another API's, see `env`). */
+  choices: AdapterChoice[];
+  /** The environment a process needs to see it, when this one does not (`DENO_WEBGPU_BACKEND=gl`). */
+  env?: string;
+  /** Every optional feature, sorted. */
+  features: string[];
+  /** Every limit. */
+  limits: Record<string, number>;
+}
+
+/** Options for {@linkcode listWebGpuAdapters}. */
+export interface ListAdaptersOptions {
+  /** The WebGPU entry point. Default: `navigator.gpu`. */
+  gpu?: GPU;
+  /**
+   * Also run a child Deno per graphics API (`DENO_WEBGPU_BACKEND`), where this process may run
+   * `Deno.execPath()` or `deno`. Default: true.
+   */
+  otherApis?: boolean;
+}
+
+/** The graphics APIs wgpu may use on `os`. */
+function apisOf(os: string): GraphicsApi[] {
+  if (os === "darwin") return ["metal"];
+  if (os === "windows") return ["dx12", "vulkan", "gl"];
+  return ["vulkan", "gl"];
+}
+
+/** The Deno executable this process may run (itself, or `deno` on the PATH), or null. */
+function runnableDeno(): string | null {
+  for (const command of [Deno.execPath(), "deno"]) {
+    if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return command;
+  }
+  return null;
+}
+
+async function probeChild(deno: string, api: GraphicsApi): Promise<RawAdapter[]> {
+  const probe = new URL("./_adapter_probe.ts", import.meta.url);
+  if (probe.protocol !== "file:") return [];
+  try {
+    const output = await new Deno.Command(deno, {
+      args: ["run", "--no-config", "--no-lock", "--quiet", probe.href],
+      env: { DENO_WEBGPU_BACKEND: api },
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!output.success) return [];
+    return JSON.parse(new TextDecoder().decode(output.stdout)) as RawAdapter[];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Every WebGPU adapter Deno can see, deduplicated: the adapters `requestAdapter` returns here for
+ * each `--adapter` choice, and, with permission to run Deno, those a process restricted to each
+ * graphics API sees (wgpu shows a process the adapters of one API only, e.g. lavapipe through
+ * Vulkan and not llvmpipe through GL).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listWebGpuAdapters } from "./info.ts";
+ * const adapters = await listWebGpuAdapters({ otherApis: false });
+ * assert.ok(adapters.every((a) => a.choices.length > 0 && a.features.length >= 0));
+ * ```
+ */
+export async function listWebGpuAdapters(
+  options: ListAdaptersOptions = {},
+): Promise<AdapterReport[]> {
+  const here = await probeAdapters(options.gpu ?? navigator.gpu);
+  const deno = runnableDeno();
+  const children = deno !== null && options.otherApis !== false
+    ? await Promise.all(
+      apisOf(Deno.build.os).map(async (api) => ({
+        api,
+        adapters: await probeChild(deno, api),
+      })),
+    )
+    : [];
+  const reports = new Map<string, AdapterReport>();
+  const add = (raw: RawAdapter, api: GraphicsApi, local: boolean) => {
+    const { choice, features, limits, ...info } = raw;
+    const key = JSON.stringify([info, api, features, limits]);
+    let report = reports.get(key);
+    if (report === undefined) {
+      report = {
+        adapter: info,
+        api,
+        software: isSoftwareAdapter(info),
+        choices: [],
+        env: local ? undefined : `DENO_WEBGPU_BACKEND=${api}`,
+        features,
+        limits,
+      };
+      reports.set(key, report);
+    }
+    if (local && !report.choices.includes(choice)) report.choices.push(choice);
+    if (local) report.env = undefined;
+  };
+  // This process's adapters take the API of the child whose adapter matches them exactly.
+  for (const raw of here) {
+    const same = children.find(({ adapters }) =>
+      adapters.some((other) =>
+        JSON.stringify({ ...other, choice: 0 }) === JSON.stringify({ ...raw, choice: 0 })
+      )
+    );
+    add(raw, same?.api ?? inferGraphicsApi(raw.features), true);
+  }
+  for (const { api, adapters } of children) {
+    for (const raw of adapters) add(raw, api, false);
+  }
+  return [...reports.values()];
 }
 
 /** Everything `deno task info` prints. */
@@ -58,8 +187,10 @@ export interface DeviceInfo {
   tfjs: { core: string; layers: string; cpu: string; wasm: string; webgpu: string };
   /** Each backend and whether it initialised. */
   backends: BackendReport[];
-  /** The adapter, or why there is none. */
+  /** The adapter the `webgpu` backend opens by default, or why there is none. */
   webgpu: WebGpuReport | { error: string };
+  /** Every adapter Deno can see (see {@linkcode listWebGpuAdapters}). */
+  adapters: AdapterReport[];
   /** SIMD and threads support of the wasm backend. */
   wasm: WasmFeatures;
 }
@@ -68,6 +199,8 @@ export interface DeviceInfo {
 export interface CollectDeviceInfoOptions {
   /** The WebGPU entry point. Default: `navigator.gpu`. */
   gpu?: WebGpuLike;
+  /** Probe the adapters of other graphics APIs in child processes. Default: when permitted. */
+  otherApis?: boolean;
 }
 
 async function describeWebGpu(gpu?: WebGpuLike): Promise<WebGpuReport | { error: string }> {
@@ -77,6 +210,7 @@ async function describeWebGpu(gpu?: WebGpuLike): Promise<WebGpuReport | { error:
     return {
       adapter: handle.adapterInfo,
       software: isSoftwareAdapter(handle.adapterInfo),
+      api: handle.api,
       features: handle.features,
       limits: handle.limits,
     };
@@ -136,6 +270,9 @@ export async function collectDeviceInfo(
     },
     backends,
     webgpu: await describeWebGpu(options.gpu),
+    adapters: options.gpu === undefined
+      ? await listWebGpuAdapters({ otherApis: options.otherApis })
+      : [],
     wasm: await wasmFeatures(),
   };
 }
