@@ -1,5 +1,6 @@
 // Internal: image dimensions and EXIF from headers alone, so limits are checked before any
 // pixel buffer is allocated.
+import { extraneousWarning, findMarker } from "./_jpeg_markers.ts";
 import { DecodeError } from "./errors.ts";
 
 /** What the header says about the image. */
@@ -15,6 +16,8 @@ export interface ImageHeader {
   exif?: Uint8Array;
   /** What the scan tolerated (libjpeg-style warnings), when anything. */
   warnings?: string[];
+  /** JPEG: the Adobe APP14 colour transform (0 RGB/CMYK, 1 YCbCr, 2 YCCK), when the file has one. */
+  adobeTransform?: number;
 }
 
 const be16 = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];
@@ -59,17 +62,22 @@ export function readPngHeader(bytes: Uint8Array): ImageHeader {
   return { width, height, components: PNG_COMPONENTS[colorType], bitDepth, colorType, exif };
 }
 
-/** Scans JPEG markers up to the first scan for the frame header and an EXIF APP1 segment. */
+/**
+ * Scans JPEG markers up to the first scan for the frame header, an EXIF APP1 segment and the
+ * Adobe APP14 transform. Junk where a marker should be is skipped with libjpeg's warning.
+ */
 export function readJpegHeader(bytes: Uint8Array): ImageHeader {
   let at = 2;
   let exif: Uint8Array | undefined;
   let frame: ImageHeader | undefined;
+  let adobeTransform: number | undefined;
+  const warnings: string[] = [];
   while (at < bytes.length) {
     if (bytes[at] !== 0xff) {
-      throw new DecodeError(
-        "corrupt",
-        `JPEG has no marker at byte ${at} (found 0x${bytes[at].toString(16)})`,
-      );
+      const found = findMarker(bytes, at);
+      if (found.at >= bytes.length) break;
+      warnings.push(extraneousWarning(found, bytes));
+      at = found.at;
     }
     while (bytes[at] === 0xff && at < bytes.length) at++; // fill bytes
     const marker = bytes[at++];
@@ -99,6 +107,19 @@ export function readJpegHeader(bytes: Uint8Array): ImageHeader {
       String.fromCharCode(...bytes.subarray(at + 2, at + 6)) === "Exif"
     ) {
       exif = bytes.subarray(at + 8, at + length);
+    } else if (
+      marker === 0xee && length >= 7 &&
+      String.fromCharCode(...bytes.subarray(at + 2, at + 7)) === "Adobe"
+    ) {
+      // PIL reads the version field of any "Adobe" segment and fails on one too short for it;
+      // libjpeg honours the transform only in a complete (12-byte) segment.
+      if (length < 9) {
+        throw new DecodeError(
+          "corrupt",
+          `JPEG Adobe APP14 segment holds ${length - 2} bytes, too short for its version field`,
+        );
+      }
+      if (length >= 14) adobeTransform = bytes[at + 13];
     } else if (marker === 0xda) {
       break;
     }
@@ -113,5 +134,16 @@ export function readJpegHeader(bytes: Uint8Array): ImageHeader {
   if (![1, 3, 4].includes(frame.components)) {
     throw new DecodeError("unsupported-format", `JPEG with ${frame.components} components`);
   }
-  return { ...frame, exif };
+  if (frame.bitDepth !== 8) {
+    throw new DecodeError(
+      "unsupported-format",
+      `${frame.bitDepth}-bit JPEG samples (8-bit JPEG is supported, as in PIL)`,
+    );
+  }
+  return {
+    ...frame,
+    exif,
+    adobeTransform,
+    warnings: warnings.length > 0 ? warnings : undefined,
+  };
 }

@@ -1,12 +1,14 @@
 // Internal: a fast decoder for the JPEGs photo folders hold: 8-bit Huffman, baseline (one
-// interleaved scan) or progressive, gray or YCbCr, chroma 4:4:4, 4:2:2 or 4:2:0. It follows
-// libjpeg's integer IDCT (jidctint), fancy upsampling and colour conversion, so its output equals
-// PIL's (libjpeg-turbo) bit for bit. Anything else (arithmetic coding, CMYK/YCCK, Adobe RGB, 12-bit,
-// or data it cannot account for, such as a truncated or corrupt scan) returns null, and the caller
-// falls back to jpeg-js, which handles every JPEG.
+// interleaved scan) or progressive, gray, YCbCr or RGB (libjpeg's guess from JFIF, Adobe and
+// component ids), chroma 4:4:4, 4:2:2 or 4:2:0. It follows libjpeg's integer IDCT (jidctint), fancy
+// upsampling and colour conversion, so its output equals PIL's (libjpeg-turbo) bit for bit. Junk
+// where a marker should be is skipped, as libjpeg does. Anything else (arithmetic coding, CMYK/YCCK,
+// 12-bit, or data it cannot account for, such as a truncated or corrupt scan) returns null, and the
+// caller falls back to the arithmetic decoder or jpeg-js.
 //
 // Why not jpeg-js alone: it allocates a block per 8×8 coefficient set and decodes Huffman codes a
 // bit at a time; the first epoch of an image-folder run is bound by JPEG decoding (BENCHMARKS.md).
+import { findMarker } from "./_jpeg_markers.ts";
 
 /** A decoded JPEG: RGB (gray replicated) HWC, 8 bits. */
 export interface FastJpeg {
@@ -168,9 +170,14 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
   let progressive: ProgressiveState | null = null;
   let isProgressive = false;
   let scans = 0;
+  let sawJfif = false;
+  let adobeTransform = -1;
   let at = 2;
   while (at + 2 <= bytes.length) {
-    if (bytes[at] !== 0xff) return null;
+    if (bytes[at] !== 0xff) {
+      at = findMarker(bytes, at).at; // junk where a marker should be: libjpeg skips it
+      continue;
+    }
     const marker = bytes[at + 1];
     if (marker === 0xff) {
       at++; // fill byte
@@ -178,9 +185,13 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
     }
     if (marker === 0xd9) {
       // End of image: a progressive frame is complete once all its scans are read.
-      return progressive === null
-        ? null
-        : finishProgressive(progressive, components, width, height);
+      return progressive === null ? null : finishProgressive(
+        progressive,
+        components,
+        width,
+        height,
+        isRgb(components, sawJfif, adobeTransform),
+      );
     }
     if (at + 4 > bytes.length) return null;
     const length = be16(bytes, at + 2);
@@ -239,9 +250,10 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
       }
     } else if ((marker >= 0xc3 && marker <= 0xcf) && marker !== 0xc4 && marker !== 0xc8) {
       return null; // lossless, hierarchical or arithmetic
-    } else if (marker === 0xee) {
-      // Adobe: transform 1 is YCbCr; 0 (RGB or CMYK) and 2 (YCCK) go to jpeg-js.
-      if (length < 14 || bytes[body + 11] !== 1) return null;
+    } else if (marker === 0xe0 && length >= 7 && isText(bytes, body, "JFIF\0")) {
+      sawJfif = true;
+    } else if (marker === 0xee && length >= 14 && isText(bytes, body, "Adobe")) {
+      adobeTransform = bytes[body + 11]; // libjpeg reads only a complete (12-byte) segment
     } else if (marker === 0xda) {
       if (components.length === 0) return null;
       const count = bytes[body];
@@ -260,9 +272,6 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
         scanOrder.push(component);
       }
       const [ss, se, approximation] = bytes.subarray(body + 1 + count * 2, body + 4 + count * 2);
-      if (components.length === 3 && components[0].id === 82 && components[1].id === 71) {
-        return null; // components named R, G, B: stored as RGB, not YCbCr
-      }
       if (isProgressive) {
         if (progressive === null) {
           const layout = planLayout(components, width, height);
@@ -293,7 +302,7 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
       if (!decodeScan(bytes, end, layout, scanOrder, quants as Int32Array[], restartInterval)) {
         return null;
       }
-      return toRgb(components, width, height);
+      return toRgb(components, width, height, isRgb(components, sawJfif, adobeTransform));
     }
     at = end;
   }
@@ -462,11 +471,44 @@ function decodeScan(
   return true;
 }
 
-/** Gray or YCbCr planes to RGB. */
-function toRgb(components: Component[], width: number, height: number): FastJpeg {
-  return components.length === 1
-    ? { width, height, components: 1, data: grayToRgb(components[0], width, height) }
-    : { width, height, components: 3, data: yccToRgb(components, width, height) };
+const isText = (bytes: Uint8Array, at: number, text: string) =>
+  String.fromCharCode(...bytes.subarray(at, at + text.length)) === text;
+
+/**
+ * libjpeg's guess of a 3-component file's colour space (jdapimin.c): a JFIF marker means YCbCr;
+ * otherwise an Adobe marker's transform 0 means RGB; otherwise components named R, G, B do.
+ */
+function isRgb(components: Component[], sawJfif: boolean, adobeTransform: number): boolean {
+  if (components.length !== 3 || sawJfif) return false;
+  if (adobeTransform >= 0) return adobeTransform === 0;
+  return components[0].id === 82 && components[1].id === 71 && components[2].id === 66;
+}
+
+/** Gray, YCbCr or RGB planes to RGB. */
+function toRgb(components: Component[], width: number, height: number, rgb: boolean): FastJpeg {
+  if (components.length === 1) {
+    return { width, height, components: 1, data: grayToRgb(components[0], width, height) };
+  }
+  return {
+    width,
+    height,
+    components: 3,
+    data: rgb ? planesToRgb(components, width, height) : yccToRgb(components, width, height),
+  };
+}
+
+/** Planes stored as R, G and B (no colour transform), interleaved. */
+function planesToRgb(components: Component[], width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height * 3);
+  const hMax = Math.max(...components.map((c) => c.h));
+  const vMax = Math.max(...components.map((c) => c.v));
+  components.forEach((c, ci) => {
+    const { samples, stride } = upsample(c, hMax, vMax, width, height);
+    for (let y = 0, o = ci; y < height; y++) {
+      for (let x = 0; x < width; x++, o += 3) out[o] = samples[y * stride + x];
+    }
+  });
+  return out;
 }
 
 /** A progressive frame's coefficients, filled in scan by scan. */
@@ -716,6 +758,7 @@ function finishProgressive(
   components: Component[],
   width: number,
   height: number,
+  rgb: boolean,
 ): FastJpeg | null {
   const block = new Int32Array(64);
   const workspace = new Int32Array(64);
@@ -735,7 +778,7 @@ function finishProgressive(
       inverseDct(block, workspace, c.plane, y * c.stride + x, c.stride);
     }
   }
-  return toRgb(components, width, height);
+  return toRgb(components, width, height, rgb);
 }
 
 /** The length of a code longer than the fast table covers (17 when no code matches). */

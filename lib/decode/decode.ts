@@ -111,10 +111,9 @@ function decodeJpeg(
   bytes: Uint8Array,
   header: ImageHeader,
   options: DecodeOptions,
-  warnings: string[],
 ): RawPixels {
   // Our libjpeg-exact path first; jpeg-js for every file it hands back (CMYK, damaged, …).
-  const image = decodeJpegFast(bytes) ?? decodeWithJpegJs(bytes, options);
+  const image = decodeJpegFast(bytes) ?? decodeWithJpegJs(withAdobeMarker(bytes, header), options);
   return {
     width: image.width,
     height: image.height,
@@ -123,6 +122,20 @@ function decodeJpeg(
     hasAlpha: false,
     data: image.data,
   };
+}
+
+/**
+ * PIL reads every 4-component JPEG as Adobe's inverted CMYK; jpeg-js refuses one without an Adobe
+ * marker. Such a file gets the marker (transform 0: CMYK) jpeg-js needs.
+ */
+function withAdobeMarker(bytes: Uint8Array, header: ImageHeader): Uint8Array {
+  if (header.components !== 4 || header.adobeTransform !== undefined) return bytes;
+  const adobe = [0xff, 0xee, 0, 14, 0x41, 0x64, 0x6f, 0x62, 0x65, 0, 100, 0, 0, 0, 0, 0];
+  const out = new Uint8Array(bytes.length + adobe.length);
+  out.set(bytes.subarray(0, 2));
+  out.set(adobe, 2);
+  out.set(bytes.subarray(2), 2 + adobe.length);
+  return out;
 }
 
 function decodeWithJpegJs(
@@ -279,9 +292,7 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   const header = format === "jpeg" ? readJpegHeader(bytes) : readPngHeader(bytes);
   checkLimits(header, format, options);
   const warnings: string[] = [];
-  const raw = format === "jpeg"
-    ? decodeJpeg(bytes, header, options, warnings)
-    : decodePng(bytes, header);
+  const raw = format === "jpeg" ? decodeJpeg(bytes, header, options) : decodePng(bytes, header);
   let image: Pixels = {
     width: raw.width,
     height: raw.height,

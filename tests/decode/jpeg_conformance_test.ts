@@ -1,0 +1,52 @@
+// JPEGs libjpeg decodes with or without warnings (junk before markers, broken APPn segments,
+// Adobe RGB/CMYK/YCCK, arithmetic coding), and some PIL refuses (fixtures/jpeg_odd/, written by
+// make_jpeg_odd.py): each decodes within a mean absolute error of 1.5 of PIL's convert("RGB")
+// (NAME.rgb.gz), or throws a DecodeError where PIL refuses it too.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { DecodeError, decodeImage } from "../../mod.ts";
+
+const DIR = new URL("./fixtures/jpeg_odd/", import.meta.url).pathname;
+
+interface Reference {
+  width?: number;
+  height?: number;
+  error?: string;
+}
+
+const references: Record<string, Reference> = JSON.parse(
+  await Deno.readTextFile(new URL("./fixtures/jpeg_odd.json", import.meta.url)),
+);
+
+for (const [name, reference] of Object.entries(references)) {
+  const ignore = /arith|testimgari/.test(name); // arithmetic coding: not yet decoded
+  Deno.test({
+    name: `jpeg_odd/${name}: ${reference.error === undefined ? "decodes as PIL does" : "refused"}`,
+    ignore,
+    fn: async () => {
+      const bytes = await Deno.readFile(join(DIR, name));
+      if (reference.error !== undefined) {
+        assert.throws(() => decodeImage(bytes), DecodeError);
+        return;
+      }
+      const image = decodeImage(bytes);
+      const expected = gunzipSync(await Deno.readFile(join(DIR, `${name}.rgb.gz`)));
+      assert.deepEqual([image.width, image.height], [reference.width, reference.height]);
+      assert.equal(image.data.length, expected.length);
+      let total = 0;
+      for (let i = 0; i < expected.length; i++) total += Math.abs(image.data[i] - expected[i]);
+      const mae = total / expected.length;
+      assert.ok(mae <= 1.5, `mean absolute error ${mae.toFixed(3)} > 1.5`);
+    },
+  });
+}
+
+Deno.test("junk before a marker is skipped with libjpeg's warning, once", async () => {
+  const image = decodeImage(await Deno.readFile(join(DIR, "junk_after_app0.jpg")));
+  assert.deepEqual(image.warnings, [
+    "Corrupt JPEG data: 10 extraneous bytes before marker 0xdb",
+  ]);
+  const clean = decodeImage(await Deno.readFile(join(DIR, "broken_exif.jpg")));
+  assert.deepEqual(clean.warnings, []);
+});
