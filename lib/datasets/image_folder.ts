@@ -119,6 +119,9 @@ export class ImageFolder implements Dataset {
   /** Files left out, with the reason. */
   readonly skipped: readonly SkippedFile[];
   readonly #decode: DecodeOptions;
+  readonly #warn: (line: string) => void;
+  /** Files already reported as decoded with warnings (each is reported once). */
+  readonly #warned = new Set<string>();
 
   private constructor(
     root: string,
@@ -126,6 +129,7 @@ export class ImageFolder implements Dataset {
     samples: [string, number][],
     skipped: SkippedFile[],
     decode: DecodeOptions,
+    warn: (line: string) => void,
   ) {
     this.root = root;
     this.classes = classes;
@@ -133,6 +137,7 @@ export class ImageFolder implements Dataset {
     this.samples = samples;
     this.skipped = skipped;
     this.#decode = decode;
+    this.#warn = warn;
   }
 
   /** Scans `root` and returns the dataset; fails if it has no class folders or an empty one. */
@@ -192,7 +197,7 @@ export class ImageFolder implements Dataset {
           } not a JPEG or PNG image`,
       );
     }
-    return new ImageFolder(root, classes, samples, skipped, options.decode ?? {});
+    return new ImageFolder(root, classes, samples, skipped, options.decode ?? {}, warn);
   }
 
   get length(): number {
@@ -215,10 +220,18 @@ export class ImageFolder implements Dataset {
     return this.samples[index][1];
   }
 
-  /** Decodes sample `index`; a file that fails to decode raises a DecodeError naming it. */
+  /**
+   * Decodes sample `index`; a file that fails to decode raises a DecodeError naming it. A file
+   * decoded with warnings (junk bytes libjpeg skips too) is reported once, in one warning line.
+   */
   async get(index: number): Promise<Sample> {
     checkIndex(index, this.length);
     const [path, label] = this.samples[index];
-    return [await decodeImageFile(path, this.#decode), label];
+    const image = await decodeImageFile(path, this.#decode);
+    if (image.warnings.length > 0 && !this.#warned.has(path)) {
+      this.#warned.add(path);
+      this.#warn(`warning: ${path} decoded with warnings: ${image.warnings.join("; ")}`);
+    }
+    return [image, label];
   }
 }

@@ -115,3 +115,18 @@ Deno.test("a symlink loop and a dangling link are skipped with one warning each"
   );
   assert.ok(warnings.some((line) => /dangling\.png: unreadable/.test(line)), warnings.join("\n"));
 });
+
+Deno.test("a JPEG decoded with libjpeg's warnings is kept and reported in one line, once", async () => {
+  const root = await tempDir("folder-");
+  await Deno.mkdir(join(root, "a"));
+  const junk = await Deno.readFile(join(FIXTURES, "jpeg_odd", "junk_after_app0.jpg"));
+  await Deno.writeFile(join(root, "a", "junk.jpg"), junk);
+  const warnings: string[] = [];
+  const dataset = await ImageFolder.open(root, { onWarning: (line) => warnings.push(line) });
+  assert.equal(dataset.length, 1);
+  await dataset.get(0);
+  await dataset.get(0);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /junk\.jpg decoded with warnings: Corrupt JPEG data: 10 extraneous/);
+  await Deno.remove(root, { recursive: true });
+});
