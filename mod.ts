@@ -22,5 +22,6 @@ export * from "./lib/train/mod.ts";
 export * from "./lib/metrics/mod.ts";
 export * from "./lib/io/mod.ts";
 export * from "./lib/pretrained/mod.ts";
+export * from "./lib/export/mod.ts";
 export * from "./lib/run/mod.ts";
 export * from "./lib/serve/mod.ts";

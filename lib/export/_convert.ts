@@ -72,7 +72,6 @@ export const SUPPORTED_LAYERS: readonly string[] = [
   "ZeroPadding2D",
   "Add",
   "Multiply",
-  "Subtract",
   "Average",
   "Maximum",
   "Minimum",
@@ -129,6 +128,52 @@ export function permute(data: Float32Array, shape: number[], perm: number[]): Fl
     }
   }
   return out;
+}
+
+const NON_NEGATIVE = new Set(["relu", "relu6", "sigmoid", "softplus", "hardSigmoid", "softmax"]);
+
+/** Whether `tensor` is never negative (a ReLU's or sigmoid's output), so 0 and −∞ pads agree. */
+function nonNegative(tensor: Symbolic): boolean {
+  const source = tensor.sourceLayer;
+  const className = source.getClassName();
+  if (className === "ReLU" || className === "Softmax") return true;
+  const config = source.getConfig() as Config;
+  if (className === "ZeroPadding2D" || className.endsWith("Pooling2D")) {
+    const node = source.inboundNodes[tensor.nodeIndex];
+    return node !== undefined && nonNegative(node.inputTensors[0]);
+  }
+  return NON_NEGATIVE.has(config.activation as string);
+}
+
+/**
+ * For each output position of a max pool over a zero-padded input: 0 where the window reaches
+ * into the zeros, the lowest float elsewhere. `pads` are the pool's own, `zeros` the padding's
+ * ([top, left, bottom, right]); `input` is the padded NHWC shape.
+ */
+function zeroWindowMask(
+  input: (number | null)[],
+  output: (number | null)[],
+  [kh, kw]: [number, number],
+  [sh, sw]: [number, number],
+  pads: number[],
+  zeros: number[],
+): number[] {
+  const [height, width] = [input[1] as number, input[2] as number];
+  const touches = (start: number, size: number, extent: number, before: number, after: number) => {
+    for (let r = Math.max(start, 0); r < Math.min(start + size, extent); r++) {
+      if (r < before || r >= extent - after) return true;
+    }
+    return false;
+  };
+  const mask: number[] = [];
+  for (let i = 0; i < (output[1] as number); i++) {
+    for (let j = 0; j < (output[2] as number); j++) {
+      const rows = touches(i * sh - pads[0], kh, height, zeros[0], zeros[2]);
+      const cols = touches(j * sw - pads[1], kw, width, zeros[1], zeros[3]);
+      mask.push(rows || cols ? 0 : -3.4e38);
+    }
+  }
+  return mask;
 }
 
 /** tfjs' padding of one spatial axis: [before, after]. */
@@ -317,29 +362,44 @@ export function convertModel(
       case "AveragePooling2D": {
         const poolSize = pair(config.poolSize);
         const strides = pair(config.strides ?? config.poolSize);
-        const [top, bottom] = axisPads(
-          layer,
-          config.padding as string,
-          x.shape[1],
-          poolSize[0],
-          strides[0],
-        );
-        const [left, right] = axisPads(
-          layer,
-          config.padding as string,
-          x.shape[2],
-          poolSize[1],
-          strides[1],
-        );
-        const attributes: Record<string, { ints: number[] } | { i: number }> = {
+        const padding = config.padding as string;
+        const [top, bottom] = axisPads(layer, padding, x.shape[1], poolSize[0], strides[0]);
+        const [left, right] = axisPads(layer, padding, x.shape[2], poolSize[1], strides[1]);
+        const pads = [top, left, bottom, right];
+        const zeros = pendingPads.get(step.inputs[0].id) ?? [0, 0, 0, 0];
+        const total = pads.map((pad, i) => pad + zeros[i]);
+        if (total.some((pad, i) => pad >= poolSize[i % 2])) {
+          fail(layer, `padding [${total}] is not smaller than the ${poolSize.join("×")} window`);
+        }
+        const attributes: Record<string, AttributeValue> = {
           kernel_shape: { ints: poolSize },
           strides: { ints: strides },
-          pads: { ints: [top, left, bottom, right] },
+          pads: { ints: total },
         };
-        // tfjs averages 'same' windows over the values inside the image only.
-        if (className === "AveragePooling2D") attributes.count_include_pad = { i: 0 };
         const op = className === "MaxPooling2D" ? "MaxPool" : "AveragePool";
-        set(graph.node(op, [x.name], base, attributes)[0]);
+        if (op === "AveragePool") {
+          // tfjs averages 'same' windows over the values inside the image only; zeros of a
+          // ZeroPadding2D before a 'valid' pool count (a 'same' pool after one is refused).
+          const zeroPadded = zeros.some((pad) => pad > 0);
+          if (zeroPadded && padding !== "valid") fail(layer, "'same' after ZeroPadding2D");
+          attributes.count_include_pad = { i: zeroPadded ? 1 : 0 };
+        }
+        if (
+          op === "AveragePool" || zeros.every((pad) => pad === 0) || nonNegative(step.inputs[0])
+        ) {
+          set(graph.node(op, [x.name], base, attributes)[0]);
+          break;
+        }
+        // ONNX pads a max pool with −∞, tfjs' ZeroPadding2D with 0: the windows that reach into
+        // the zeros take max(·, 0) through a constant mask (0 there, −3.4e38 elsewhere).
+        const pooled = graph.node(op, [x.name], `${base}.pool`, attributes)[0];
+        const mask = graph.floatConstant(
+          `${base}.zero_pad_mask`,
+          [1, 1, shape[1] as number, shape[2] as number],
+          zeroWindowMask(x.shape, shape, poolSize, strides, pads, zeros),
+        );
+        const y = graph.node("Max", [pooled, mask], base)[0];
+        set(y);
         break;
       }
       case "GlobalAveragePooling2D":
@@ -372,16 +432,15 @@ export function convertModel(
           [number, number],
         ];
         const next = soleConsumer(output);
-        const nextClass = next?.layer.getClassName();
-        if (
-          next !== undefined &&
-          (nextClass === "Conv2D" || nextClass === "DepthwiseConv2D" ||
-            nextClass === "SeparableConv2D") &&
-          (next.layer.getConfig() as Config).padding === "valid"
-        ) {
-          // Folded into the conv's own pads, as torch.onnx.export writes a padded conv.
+        const nextClass = next?.layer.getClassName() ?? "";
+        const nextPadding = (next?.layer.getConfig() as Config | undefined)?.padding;
+        const conv = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D"].includes(nextClass) &&
+          nextPadding === "valid";
+        if (conv || nextClass === "MaxPooling2D" || nextClass === "AveragePooling2D") {
+          // Folded into the conv's or pool's own pads, as torch.onnx.export writes a padded
+          // conv (ONNX Runtime would fuse a Pad into a max pool, padding it with −∞, not 0).
           pendingPads.set(output.id, [top, left, bottom, right]);
-          values.set(output.id, { name: x.name, shape });
+          values.set(output.id, { name: x.name, shape }); // the padded shape
           break;
         }
         const pads = graph.int64Constant(`${base}.pads`, [0, 0, top, left, 0, 0, bottom, right]);
@@ -390,23 +449,20 @@ export function convertModel(
       }
       case "Add":
       case "Multiply":
-      case "Subtract":
       case "Maximum":
       case "Minimum":
       case "Average": {
         if (ins.some((value) => value.shape.length !== x.shape.length)) {
           fail(layer, "inputs of different ranks are not supported");
         }
-        const op = {
+        const ops: Record<string, string> = {
           Add: "Add",
           Multiply: "Mul",
-          Subtract: "Sub",
           Maximum: "Max",
           Minimum: "Min",
-          Average: "Sum",
-        }[
-          className
-        ] as string;
+          Average: "Add",
+        };
+        const op = ops[className];
         let y = ins[0].name;
         for (let i = 1; i < ins.length; i++) {
           y = graph.node(
