@@ -1,10 +1,12 @@
 /**
  * TensorBoard event files, written in TypeScript: TFRecord framing (length, masked CRC32C, data,
- * masked CRC32C) around `Event` protobufs holding scalar summaries. `tensorboard --logdir runs`
+ * masked CRC32C) around `Event` protobufs holding scalar summaries, encoded by protobufjs (the
+ * library the ONNX export uses too). `tensorboard --logdir runs`
  * reads them; {@linkcode readEventFile} reads them back (and checks every CRC).
  *
  * @module
  */
+import { Root, type Type } from "protobufjs";
 import { join } from "../_internal/path.ts";
 
 // CRC-32C (Castagnoli), reflected polynomial 0x82F63B78, as TFRecord uses.
@@ -51,58 +53,6 @@ function frameRecord(data: Uint8Array): Uint8Array {
   return out;
 }
 
-// Minimal protobuf writing: the few wire types an Event with scalar summaries needs.
-class ProtoWriter {
-  readonly #bytes: number[] = [];
-
-  varint(field: number, value: number | bigint): this {
-    this.#tag(field, 0);
-    this.#varint(BigInt(value));
-    return this;
-  }
-
-  double(field: number, value: number): this {
-    this.#tag(field, 1);
-    const bytes = new Uint8Array(8);
-    new DataView(bytes.buffer).setFloat64(0, value, true);
-    this.#bytes.push(...bytes);
-    return this;
-  }
-
-  float(field: number, value: number): this {
-    this.#tag(field, 5);
-    const bytes = new Uint8Array(4);
-    new DataView(bytes.buffer).setFloat32(0, value, true);
-    this.#bytes.push(...bytes);
-    return this;
-  }
-
-  bytes(field: number, value: Uint8Array | string): this {
-    const data = typeof value === "string" ? new TextEncoder().encode(value) : value;
-    this.#tag(field, 2);
-    this.#varint(BigInt(data.length));
-    this.#bytes.push(...data);
-    return this;
-  }
-
-  finish(): Uint8Array {
-    return Uint8Array.from(this.#bytes);
-  }
-
-  #tag(field: number, wireType: number) {
-    this.#varint(BigInt((field << 3) | wireType));
-  }
-
-  #varint(value: bigint) {
-    let v = BigInt.asUintN(64, value);
-    while (v >= 0x80n) {
-      this.#bytes.push(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
-    }
-    this.#bytes.push(Number(v));
-  }
-}
-
 /** One scalar of an event. */
 export interface ScalarValue {
   /** Scalar name, e.g. `loss/train`. */
@@ -123,17 +73,55 @@ export interface TensorBoardEvent {
   scalars: ScalarValue[];
 }
 
+/**
+ * TensorBoard's `Event` and `Summary` messages (tensorflow/core/util/event.proto and
+ * framework/summary.proto), the fields scalar summaries use, as a protobufjs descriptor.
+ */
+const EVENT_SCHEMA = {
+  nested: {
+    tensorboard: {
+      nested: {
+        Event: {
+          oneofs: { what: { oneof: ["file_version", "summary"] } },
+          fields: {
+            wall_time: { type: "double", id: 1 },
+            step: { type: "int64", id: 2 },
+            file_version: { type: "string", id: 3 },
+            summary: { type: "Summary", id: 5 },
+          },
+        },
+        Summary: {
+          fields: { value: { rule: "repeated", type: "SummaryValue", id: 1 } },
+        },
+        SummaryValue: {
+          oneofs: { value: { oneof: ["simple_value"] } },
+          fields: {
+            tag: { type: "string", id: 1 },
+            simple_value: { type: "float", id: 2 },
+          },
+        },
+      },
+    },
+  },
+};
+
+let eventType: Type | undefined;
+
+function eventProto(): Type {
+  eventType ??= Root.fromJSON(EVENT_SCHEMA).lookupType("tensorboard.Event");
+  return eventType;
+}
+
 function encodeEvent(event: TensorBoardEvent): Uint8Array {
-  const writer = new ProtoWriter().double(1, event.wallTime).varint(2, event.step);
-  if (event.fileVersion !== undefined) writer.bytes(3, event.fileVersion);
-  if (event.scalars.length > 0) {
-    const summary = new ProtoWriter();
-    for (const { tag, value } of event.scalars) {
-      summary.bytes(1, new ProtoWriter().bytes(1, tag).float(2, value).finish());
-    }
-    writer.bytes(5, summary.finish());
+  const type = eventProto();
+  const message: Record<string, unknown> = { wall_time: event.wallTime, step: event.step };
+  if (event.fileVersion !== undefined) message.file_version = event.fileVersion;
+  else if (event.scalars.length > 0) {
+    message.summary = {
+      value: event.scalars.map(({ tag, value }) => ({ tag, simple_value: value })),
+    };
   }
-  return writer.finish();
+  return type.encode(type.fromObject(message)).finish();
 }
 
 let writerCount = 0;
@@ -241,65 +229,25 @@ export class SummaryWriter {
   }
 }
 
-// Minimal protobuf reading for the same messages.
-function readVarint(bytes: Uint8Array, at: { offset: number }): bigint {
-  let result = 0n;
-  let shift = 0n;
-  for (;;) {
-    if (at.offset >= bytes.length) throw new RangeError("truncated varint");
-    const byte = bytes[at.offset++];
-    result |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return result;
-    shift += 7n;
-  }
-}
-
-function readFields(
-  bytes: Uint8Array,
-  visit: (field: number, value: bigint | number | Uint8Array) => void,
-) {
-  const at = { offset: 0 };
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  while (at.offset < bytes.length) {
-    const key = Number(readVarint(bytes, at));
-    const [field, wireType] = [key >>> 3, key & 7];
-    if (wireType === 0) {
-      visit(field, readVarint(bytes, at));
-    } else if (wireType === 1) {
-      visit(field, view.getFloat64(at.offset, true));
-      at.offset += 8;
-    } else if (wireType === 5) {
-      visit(field, view.getFloat32(at.offset, true));
-      at.offset += 4;
-    } else if (wireType === 2) {
-      const length = Number(readVarint(bytes, at));
-      visit(field, bytes.subarray(at.offset, at.offset + length));
-      at.offset += length;
-    } else {
-      throw new RangeError(`unsupported protobuf wire type ${wireType}`);
-    }
-  }
+interface EventMessage {
+  wall_time?: number;
+  step?: number;
+  file_version?: string;
+  summary?: { value?: { tag?: string; simple_value?: number }[] };
 }
 
 function decodeEvent(bytes: Uint8Array): TensorBoardEvent {
-  const event: TensorBoardEvent = { wallTime: 0, step: 0, scalars: [] };
-  const text = new TextDecoder();
-  readFields(bytes, (field, value) => {
-    if (field === 1) event.wallTime = value as number;
-    else if (field === 2) event.step = Number(BigInt.asIntN(64, value as bigint));
-    else if (field === 3) event.fileVersion = text.decode(value as Uint8Array);
-    else if (field === 5) {
-      readFields(value as Uint8Array, (summaryField, entry) => {
-        if (summaryField !== 1) return;
-        const scalar: ScalarValue = { tag: "", value: NaN };
-        readFields(entry as Uint8Array, (valueField, item) => {
-          if (valueField === 1) scalar.tag = text.decode(item as Uint8Array);
-          else if (valueField === 2) scalar.value = item as number;
-        });
-        event.scalars.push(scalar);
-      });
-    }
-  });
+  const type = eventProto();
+  const message = type.toObject(type.decode(bytes), { longs: Number }) as EventMessage;
+  const event: TensorBoardEvent = {
+    wallTime: message.wall_time ?? 0,
+    step: message.step ?? 0,
+    scalars: (message.summary?.value ?? []).map((value) => ({
+      tag: value.tag ?? "",
+      value: value.simple_value ?? NaN,
+    })),
+  };
+  if (message.file_version !== undefined) event.fileVersion = message.file_version;
   return event;
 }
 
