@@ -8,6 +8,14 @@
 //
 // Why not jpeg-js alone: it allocates a block per 8×8 coefficient set and decodes Huffman codes a
 // bit at a time; the first epoch of an image-folder run is bound by JPEG decoding (BENCHMARKS.md).
+import {
+  type ArithmeticComponent,
+  type ArithmeticConditioning,
+  type ArithmeticScan,
+  decodeArithmeticScan,
+  defaultConditioning,
+  readConditioning,
+} from "./_jpeg_arith.ts";
 import { findMarker } from "./_jpeg_markers.ts";
 
 /** A decoded JPEG: RGB (gray replicated) HWC, 8 bits. */
@@ -169,6 +177,8 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
   let components: Component[] = [];
   let progressive: ProgressiveState | null = null;
   let isProgressive = false;
+  let arithmetic = false;
+  const conditioning = defaultConditioning();
   let scans = 0;
   let sawJfif = false;
   let adobeTransform = -1;
@@ -227,9 +237,12 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
       }
     } else if (marker === 0xdd) {
       restartInterval = be16(bytes, body);
-    } else if (marker === 0xc0 || marker === 0xc1 || marker === 0xc2) {
+    } else if (
+      marker === 0xc0 || marker === 0xc1 || marker === 0xc2 || marker === 0xc9 || marker === 0xca
+    ) {
       if (bytes[body] !== 8 || components.length > 0) return null;
-      isProgressive = marker === 0xc2;
+      isProgressive = marker === 0xc2 || marker === 0xca;
+      arithmetic = marker === 0xc9 || marker === 0xca;
       height = be16(bytes, body + 1);
       width = be16(bytes, body + 3);
       const count = bytes[body + 5];
@@ -248,8 +261,10 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
           plane: new Uint8ClampedArray(0),
         });
       }
+    } else if (marker === 0xcc) {
+      if (!readConditioning(bytes, body, end, conditioning)) return null; // DAC
     } else if ((marker >= 0xc3 && marker <= 0xcf) && marker !== 0xc4 && marker !== 0xc8) {
-      return null; // lossless, hierarchical or arithmetic
+      return null; // lossless or hierarchical
     } else if (marker === 0xe0 && length >= 7 && isText(bytes, body, "JFIF\0")) {
       sawJfif = true;
     } else if (marker === 0xee && length >= 14 && isText(bytes, body, "Adobe")) {
@@ -258,6 +273,27 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
       if (components.length === 0) return null;
       const count = bytes[body];
       if (count < 1 || count > components.length) return null;
+      if (arithmetic) {
+        // Arithmetic coding, sequential or progressive: coefficients first, as for progressive.
+        if (progressive === null) {
+          const layout = planLayout(components, width, height);
+          if (layout === null) return null;
+          progressive = startProgressive(components, width, height, layout, quantTables);
+        }
+        if (++scans > 256) return null;
+        const scan = arithmeticScan(
+          bytes,
+          body,
+          progressive,
+          !isProgressive,
+          restartInterval,
+          conditioning,
+        );
+        const next = scan === null ? -1 : decodeArithmeticScan(bytes, end, scan);
+        if (next < 0) return null;
+        at = next;
+        continue;
+      }
       if (!isProgressive && count !== components.length) return null; // one interleaved scan
       // An MCU holds its blocks in the scan's component order (T.81 requires the frame's order;
       // decoding by the scan's costs nothing). A component listed twice is refused.
@@ -307,6 +343,52 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
     at = end;
   }
   return null;
+}
+
+/** An arithmetic-coded scan's header (at `body`, an SOS segment's) over a frame's coefficients. */
+function arithmeticScan(
+  bytes: Uint8Array,
+  body: number,
+  state: ProgressiveState,
+  sequential: boolean,
+  restartInterval: number,
+  conditioning: ArithmeticConditioning,
+): ArithmeticScan | null {
+  const count = bytes[body];
+  const components: ArithmeticComponent[] = [];
+  for (let i = 0; i < count; i++) {
+    const index = state.frame.findIndex((c) => c.id === bytes[body + 1 + i * 2]);
+    if (index < 0 || components.some((c) => c.coefficients === state.coefficients[index])) {
+      return null;
+    }
+    const c = state.frame[index];
+    const tables = bytes[body + 2 + i * 2];
+    components.push({
+      coefficients: state.coefficients[index],
+      blocksPerLine: state.blocksPerLine[index],
+      h: c.h,
+      v: c.v,
+      dcTable: (tables >> 4) & 3,
+      acTable: tables & 3,
+    });
+  }
+  const [ss, se, approximation] = bytes.subarray(body + 1 + count * 2, body + 4 + count * 2);
+  const { layout } = state;
+  const frameIndex = state.coefficients.indexOf(components[0].coefficients);
+  const c0 = state.frame[frameIndex];
+  const single = count === 1;
+  return {
+    components,
+    unitsX: single ? Math.ceil(Math.ceil((state.width * c0.h) / layout.hMax) / 8) : layout.mcusX,
+    unitsY: single ? Math.ceil(Math.ceil((state.height * c0.v) / layout.vMax) / 8) : layout.mcusY,
+    ss,
+    se,
+    ah: approximation >> 4,
+    al: approximation & 15,
+    sequential,
+    restartInterval,
+    conditioning,
+  };
 }
 
 /** The MCU grid of a frame. */
