@@ -5,6 +5,7 @@ import { evalCommand } from "./eval.ts";
 import { predictCommand } from "./predict.ts";
 import { benchCommand } from "./bench.ts";
 import { serveCommand } from "./serve.ts";
+import { exportCommand } from "./export.ts";
 import { UsageError } from "./_args.ts";
 import { describeDenial } from "./_permissions.ts";
 
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summa
     run: benchCommand,
     summary: "decode, pipeline, train, infer and mnist-protocol figures",
   },
+  export: { run: exportCommand, summary: "a run's model as ONNX (model.onnx) or TF.js" },
   serve: { run: serveCommand, summary: "HTTP server: POST /predict, a page, /healthz, /metrics" },
   info: { run: infoCommand, summary: "versions, backends, WebGPU adapter and wasm features" },
 };
