@@ -17,6 +17,8 @@ import { type CheckpointState, loadCheckpoint, saveCheckpoint } from "../io/chec
 import { fileHandler, loadModel } from "../io/file_handler.ts";
 import { renderReport, type ReportSample } from "../io/report.ts";
 import { SummaryWriter } from "../io/tensorboard.ts";
+import { exportOnnx } from "../export/onnx.ts";
+import { onnxMetadata } from "../export/metadata.ts";
 import { DataLoader } from "../loader/loader.ts";
 import { createModel } from "../models/registry.ts";
 import { freeze, replaceHead, unfreeze } from "../models/transfer.ts";
@@ -457,6 +459,7 @@ async function writeRunOutputs(
     bestEpoch: number | null;
     started: number;
     fineTuned: boolean;
+    warn: (line: string) => void;
   },
 ) {
   const numClasses = data.classes.length;
@@ -471,6 +474,11 @@ async function writeRunOutputs(
     join(modelDir, "preprocessing.json"),
     JSON.stringify(preprocessing, null, 2) + "\n",
   );
+  if (config.onnx) {
+    // model.onnx beside model/; a model the export cannot write is a warning, not a lost run.
+    await exportOnnx(model, join(runDir, "model.onnx"), { metadata: onnxMetadata(preprocessing) })
+      .catch((error) => run.warn(`${error.message} (model/ is complete; --no-onnx skips this)`));
+  }
 
   const evaluation = await evaluate(model, validation, { numClasses, classes: data.classes });
   validation.close();
@@ -693,6 +701,7 @@ export async function trainRun(
       bestEpoch: result.bestEpoch,
       started,
       fineTuned: pretrained.model !== null,
+      warn,
     });
     return {
       runDir,

@@ -7,12 +7,38 @@ import { type Mutant, randomMutants, structuralMutants } from "./_fuzz.ts";
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const PHOTOS = new URL("../../../shared/datasets/hymenoptera/", import.meta.url).pathname;
 
-/** Real photos (every `step`-th of the train set) and every fixture variant. */
-export async function corpus(photos: number): Promise<{ name: string; bytes: Uint8Array }[]> {
+/**
+ * The tolerance seeds from jpeg_odd/ and png_odd/: arithmetic-coded JPEG, junk before markers,
+ * broken APPn and Adobe segments, colour-key and odd-stream PNGs. `few` keeps one of each kind.
+ */
+const ODD_SEEDS = /^(arith|junk|adobe|app|broken|cmyk|trns|idat|ljt_testimgari)/;
+const FEW_SEEDS = [
+  "jpeg_odd/arith_420.jpg",
+  "jpeg_odd/arith_progressive_odd.jpg",
+  "jpeg_odd/junk_after_app0.jpg",
+  "jpeg_odd/adobe_rgb.jpg",
+  "png_odd/trns_rgb16.png",
+  "png_odd/idat_empty.png",
+];
+
+/** Real photos (every `step`-th of the train set), every fixture variant and the odd seeds. */
+export async function corpus(
+  photos: number,
+  seeds: "all" | "few" = "all",
+): Promise<{ name: string; bytes: Uint8Array }[]> {
   const out: { name: string; bytes: Uint8Array }[] = [];
   for await (const entry of Deno.readDir(FIXTURES)) {
     if (/\.(png|jpg)$/.test(entry.name)) {
       out.push({ name: entry.name, bytes: await Deno.readFile(join(FIXTURES, entry.name)) });
+    }
+  }
+  for (const folder of ["jpeg_odd", "png_odd"]) {
+    for await (const entry of Deno.readDir(join(FIXTURES, folder))) {
+      const name = `${folder}/${entry.name}`;
+      const wanted = seeds === "all" ? ODD_SEEDS.test(entry.name) : FEW_SEEDS.includes(name);
+      if (wanted && /\.(png|jpg)$/.test(entry.name)) {
+        out.push({ name, bytes: await Deno.readFile(join(FIXTURES, name)) });
+      }
     }
   }
   const names: string[] = [];
