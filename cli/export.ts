@@ -67,7 +67,18 @@ export async function exportCommand(args: string[]): Promise<number> {
   }
   // Loading weights needs a backend, not a fast one: the plain CPU kernels start at once.
   await useBackend("cpu");
-  const trained = fromRun ? await openTrainedModel(source) : await openTorchvisionModel(source);
+  // A run's model/ folder directly: exporting needs its preprocessing.json, not config.json.
+  const modelDir = join(source, "model");
+  const direct = fromRun &&
+    await Deno.stat(join(modelDir, "model.json")).then(() => true, () => false);
+  const trained =
+    await (fromRun ? openTrainedModel(direct ? modelDir : source) : openTorchvisionModel(source))
+      .catch((error: Error) => {
+        // tfjs' deserialisation errors name neither the file nor fit on one line.
+        const where = direct ? join(modelDir, "model.json") : source;
+        const message = error.message.replace(/\s*\n\s*/g, " ");
+        throw new Error(message.startsWith(source) ? message : `${where}: ${message}`);
+      });
   try {
     const float16 = values.float16 === true;
     if (format === "onnx") {

@@ -122,6 +122,8 @@ export const TRAIN_FLAGS: FlagSpecs = {
     description: "exported weights: none, float16 or uint8",
     default: d.quantize,
   },
+  onnx: { type: "boolean", description: "also write model.onnx beside model/ (the default)" },
+  "no-onnx": { type: "boolean", description: "do not write model.onnx" },
   out: { type: "string", description: "parent folder of run directories", default: d.out },
   name: { type: "string", description: "run directory name (default: time-model)" },
 };
@@ -139,7 +141,7 @@ const FLAGS: FlagSpecs = {
 const HELP = formatHelp(
   "deno task train [options]",
   "Trains an image classifier and writes runs/<name>/: config.json, metrics.jsonl, TensorBoard\n" +
-    "events, checkpoints/{last,best}, model/ (TF.js), evaluation.json and report.html.\n" +
+    "events, checkpoints/{last,best}, model/ (TF.js), model.onnx, evaluation.json, report.html.\n" +
     "Ctrl-C finishes the step, saves a checkpoint and prints the command that resumes.",
   FLAGS,
   [

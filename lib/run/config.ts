@@ -96,6 +96,8 @@ export interface TrainConfig {
   backboneLrScale: number;
   /** Weight quantization of the exported model. */
   quantize: Quantization;
+  /** Also write `model.onnx` beside `model/` (a failed export warns; the run goes on). */
+  onnx: boolean;
   /** Parent folder of run directories. */
   out: string;
   /** Run directory name; default: a timestamp with the model name. */
@@ -138,6 +140,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "lr"> & { lr: numb
   unfreezeAt: 0,
   backboneLrScale: 0.1,
   quantize: "none",
+  onnx: true,
   out: "runs",
   name: null,
 };
@@ -279,6 +282,7 @@ export function resolveTrainConfig(
     unfreezeAt: number("unfreezeAt", raw.unfreezeAt, { min: 0, integer: true }),
     backboneLrScale: number("backboneLrScale", raw.backboneLrScale, { min: 0, max: 1 }),
     quantize: oneOf("quantize", raw.quantize, ["none", "float16", "uint8"] as const),
+    onnx: boolean("onnx", raw.onnx),
     out: text("out", raw.out),
     name: nullableText("name"),
   };
