@@ -17,8 +17,8 @@ import { DecodeError } from "./errors.ts";
 
 /** A PNG reduced to what pngjs needs, plus what it must not see. */
 export interface CanonicalPng {
-  /** Signature, IHDR, [PLTE, tRNS], one IDAT, IEND; CRCs not meaningful (pngjs checks off). */
-  stream: Uint8Array;
+  /** Signature, IHDR and, for palette images, PLTE and tRNS; chunk CRCs are not written. */
+  head: Uint8Array;
   /** The joined image data (a zlib stream). */
   idat: Uint8Array;
   /** The colour key of a gray (1 sample) or RGB (3 samples) image, at the file's bit depth. */
@@ -128,8 +128,7 @@ export function canonicalPng(bytes: Uint8Array): CanonicalPng {
       if (key.some((k) => k > max)) key = null; // out of range: matches no pixel
     }
   }
-  parts.push(chunk("IDAT", idat), chunk("IEND", new Uint8Array(0)));
-  return { stream: concat(parts), idat, key };
+  return { head: concat(parts), idat, key };
 }
 
 /** Bytes of filtered rows the image data must inflate to (Adam7 passes included). */
@@ -151,12 +150,16 @@ export function rawSize(
   return total;
 }
 
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [
-  0,
-  1,
-  1,
-  2,
-]];
+/** Adam7 passes: first column and row, column and row steps. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
 
 /**
  * Inflates the image data up to the last row, as PIL's decoder does (bytes after it, and a missing
@@ -182,8 +185,7 @@ export function storedPng(png: CanonicalPng, needed: number): Uint8Array {
     );
   }
   const stored = deflateSync(rows.subarray(0, needed), { level: 0 });
-  const head = png.stream.subarray(0, png.stream.length - 12 - png.idat.length - 12);
-  return concat([head, chunk("IDAT", stored), chunk("IEND", new Uint8Array(0))]);
+  return concat([png.head, chunk("IDAT", stored), chunk("IEND", new Uint8Array(0))]);
 }
 
 /** Inflates chunk by chunk and stops at `needed` bytes, so whatever follows is never read. */

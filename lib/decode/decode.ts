@@ -256,8 +256,9 @@ function toChannels(raw: RawPixels, channels: 1 | 3, background?: readonly numbe
 }
 
 /**
- * Decodes JPEG (baseline, progressive; gray, RGB, CMYK) or PNG (every bit depth and colour type,
- * interlaced or not) to uint8 HWC pixels. The format comes from the magic bytes. Size limits are
+ * Decodes JPEG (baseline, progressive, arithmetic-coded; gray, YCbCr, RGB, CMYK, YCCK) or PNG
+ * (every bit depth and colour type, interlaced or not) to uint8 HWC pixels, tolerating what PIL
+ * tolerates (junk before a JPEG marker, odd PNG chunk streams) with a line in `warnings`. The format comes from the magic bytes. Size limits are
  * checked from the header before any pixel buffer is allocated; every failure is a
  * {@linkcode DecodeError}.
  *
