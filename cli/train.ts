@@ -282,7 +282,11 @@ export async function trainCommand(args: string[]): Promise<number> {
     );
   }
   say(`Run directory: ${runDir}/`);
-  say(`  report.html  metrics.jsonl  config.json  evaluation.json  checkpoints/  model/`);
+  say(
+    `  report.html  metrics.jsonl  config.json  evaluation.json  checkpoints/  model/${
+      config.onnx ? "  model.onnx" : ""
+    }`,
+  );
   say(`  tensorboard --logdir ${config.out}    deno task eval --run ${runDir}`);
   if (json) {
     console.log(JSON.stringify({
