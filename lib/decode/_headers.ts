@@ -120,6 +120,15 @@ export function readJpegHeader(bytes: Uint8Array): ImageHeader {
         );
       }
       if (length >= 14) adobeTransform = bytes[at + 13];
+    } else if (
+      marker === 0xe0 && length < 9 && length >= 6 &&
+      String.fromCharCode(...bytes.subarray(at + 2, at + 6)) === "JFIF"
+    ) {
+      // PIL reads a JFIF segment's version field too, and fails on one too short for it.
+      throw new DecodeError(
+        "corrupt",
+        `JPEG JFIF APP0 segment holds ${length - 2} bytes, too short for its version field`,
+      );
     } else if (marker === 0xda) {
       break;
     }

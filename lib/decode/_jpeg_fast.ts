@@ -265,8 +265,8 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
       if (!readConditioning(bytes, body, end, conditioning)) return null; // DAC
     } else if ((marker >= 0xc3 && marker <= 0xcf) && marker !== 0xc4 && marker !== 0xc8) {
       return null; // lossless or hierarchical
-    } else if (marker === 0xe0 && length >= 7 && isText(bytes, body, "JFIF\0")) {
-      sawJfif = true;
+    } else if (marker === 0xe0 && length >= 16 && isText(bytes, body, "JFIF\0")) {
+      sawJfif = true; // libjpeg reads only a complete (14-byte) JFIF segment
     } else if (marker === 0xee && length >= 14 && isText(bytes, body, "Adobe")) {
       adobeTransform = bytes[body + 11]; // libjpeg reads only a complete (12-byte) segment
     } else if (marker === 0xda) {
