@@ -56,3 +56,40 @@ export class WebGpuDeviceLostError extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * Training stopped because the WebGPU device was lost. The run's `checkpoints/last` holds the
+ * last epoch that finished (weights and optimizer state on a lost device cannot be read back),
+ * and the message is one line ending with the command that resumes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TrainingDeviceLostError } from "./errors.ts";
+ * const error = new TrainingDeviceLostError("runs/a", 2, 3, "unknown");
+ * assert.match(error.message, /resume with: deno task train --resume runs\/a$/);
+ * ```
+ */
+export class TrainingDeviceLostError extends Error {
+  /** Always `TrainingDeviceLostError`. */
+  override name = "TrainingDeviceLostError";
+  /** The run directory to resume. */
+  readonly runDir: string;
+  /** Epochs saved in `checkpoints/last` (0: none yet). */
+  readonly epochsSaved: number;
+  /** Creates the error for a run that had saved `epochsSaved` epochs when epoch `epoch` failed. */
+  constructor(runDir: string, epochsSaved: number, epoch: number, reason: string) {
+    const saved = epochsSaved > 0
+      ? `${runDir}/checkpoints/last holds epoch ${epochsSaved}`
+      : `no epoch had finished, so ${runDir}/checkpoints/last was not written`;
+    super(
+      `WebGPU device lost during epoch ${epoch} (reason: ${reason}); ${saved}; ` +
+        (epochsSaved > 0
+          ? `add --backend wasm to go on without the GPU, or resume with: ` +
+            `deno task train --resume ${runDir}`
+          : `run the same command again (add --backend wasm to train without the GPU)`),
+    );
+    this.runDir = runDir;
+    this.epochsSaved = epochsSaved;
+  }
+}

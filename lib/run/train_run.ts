@@ -9,6 +9,8 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { selectBackend, type SelectedBackend } from "../backend/select.ts";
+import { webGpuDeviceHandle } from "../backend/webgpu.ts";
+import { TrainingDeviceLostError, WebGpuDeviceLostError } from "../backend/errors.ts";
 import type { RawImage } from "../decode/decode.ts";
 import type { Dataset } from "../datasets/types.ts";
 import { join } from "../_internal/path.ts";
@@ -544,6 +546,17 @@ async function checkpointEpoch(
   await saveCheckpoint(join(checkpoints, "last"), { model, optimizer, state });
 }
 
+/**
+ * A lost WebGPU device (whatever error it surfaced as: ours, or a failed buffer read) told with
+ * the checkpoint that holds the last finished epoch and the command that resumes from it.
+ */
+function withDeviceLoss(error: unknown, backend: SelectedBackend, runDir: string, saved: number) {
+  if (backend.name !== "webgpu") return error;
+  const lost = error instanceof WebGpuDeviceLostError ? error : webGpuDeviceHandle()?.lostError;
+  if (!lost) return error;
+  return new TrainingDeviceLostError(runDir, saved, saved + 1, lost.reason);
+}
+
 /** A loss gone NaN, told with the checkpoint that still holds the last good epoch. */
 function withLastGoodCheckpoint(error: unknown, epochsDone: number, checkpoints: string) {
   if (!(error instanceof NonFiniteLossError)) return error;
@@ -671,7 +684,8 @@ export async function trainRun(
         },
       },
     }).catch((error) => {
-      throw withLastGoodCheckpoint(error, history.length, checkpoints);
+      const told = withLastGoodCheckpoint(error, history.length, checkpoints);
+      throw withDeviceLoss(told, backend, runDir, history.length);
     });
     if (result.interrupted) {
       await saveCheckpoint(join(checkpoints, "last"), {

@@ -39,6 +39,10 @@ export interface StepResult {
   grads: Float32Array[];
   /** Names of the trainable weights, in the same order. */
   gradNames: string[];
+  /** Where each trainable weight is in `weights`. */
+  trainableAt: number[];
+  /** Names of every weight, in `weights` order. */
+  weightNames: string[];
   /** Every weight (trainable or not) after the update, in `model.getWeights()` order. */
   weights: Float32Array[];
   /** Every weight before the update. */
@@ -96,12 +100,14 @@ export async function runStep(
   const before = tf.memory().numTensors;
   const model = build(c);
   if (initial !== undefined) {
-    const tensors = initial.map((values, i) => tf.tensor(values, model.weights[i].shape));
+    const tensors = initial.map((values, i) =>
+      tf.tensor(values, model.weights[i].shape as number[])
+    );
     model.setWeights(tensors);
     tf.dispose(tensors);
   }
   const start = await Promise.all(model.getWeights().map((w) => w.data() as Promise<Float32Array>));
-  const names = model.trainableWeights.map((w) => w.read().name);
+  const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
   const optimizer = createOptimizer({ name: "adam", lr: 1e-3 });
   // The trainer's step hands the gradients to the optimizer: keep a copy of each on the way.
   const captured: Record<string, tf.Tensor> = {};
@@ -131,18 +137,17 @@ export async function runStep(
     loss: (await loss.data())[0],
     grads: await Promise.all(names.map((n) => captured[n].data() as Promise<Float32Array>)),
     gradNames: model.trainableWeights.map((w) => w.originalName),
+    weightNames: model.weights.map((w) => w.originalName),
+    trainableAt: model.trainableWeights.map((t) =>
+      model.weights.findIndex((w) => w.read().id === t.read().id)
+    ),
     weights: await Promise.all(model.getWeights().map((w) => w.data() as Promise<Float32Array>)),
     initial: start,
     inference: await logits.data() as Float32Array,
   };
   tf.dispose([loss, correct, logits, images, labels, ...Object.values(captured)]);
   optimizer.dispose();
-  const split = context.split;
-  if (split) {
-    split.features.dispose();
-    split.head.dispose();
-  }
-  model.dispose();
+  model.dispose(); // the frozen split shares its layers: disposing the model frees them
   const leaked = tf.memory().numTensors - before;
   if (leaked > 0) throw new Error(`${c.model} on ${backend}: ${leaked} tensors left after a step`);
   return result;
@@ -207,4 +212,25 @@ export function gradientErrors(a: Float32Array[], b: Float32Array[]): number[] {
     }
     return Math.sqrt(diff) / Math.max(Math.sqrt(norm), scale * Math.sqrt(values.length), 1e-30);
   });
+}
+
+/**
+ * The worst departure of a step's updated weights from Adam's first step applied to the step's
+ * own gradients: w − lr·g/(|g| + ε) (the bias-corrected moments of a first step are g and g²),
+ * as |difference| / (1e-7 + 1e-6·|w|), so ≤ 1 is fp32 rounding. Weights outside the trainable set
+ * must not move at all, except batch norm's moving statistics (not trainable).
+ */
+export function adamResidual(result: StepResult, lr = 1e-3, eps = 1e-8): number {
+  let worst = 0;
+  result.trainableAt.forEach((at, k) => {
+    const g = result.grads[k];
+    const before = result.initial[at];
+    const after = result.weights[at];
+    for (let j = 0; j < g.length; j++) {
+      const expected = before[j] - lr * g[j] / (Math.abs(g[j]) + eps);
+      const error = Math.abs(after[j] - expected) / (1e-7 + 1e-6 * Math.abs(expected));
+      worst = Math.max(worst, error);
+    }
+  });
+  return worst;
 }
