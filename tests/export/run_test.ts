@@ -4,8 +4,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import {
   decodeImageFile,
+  fileHandler,
   nameRun,
   openTrainedModel,
   readOnnxModel,
@@ -126,4 +128,29 @@ Deno.test("deno task export: a missing run and a corrupt model.json are one-line
       error.message.startsWith(join(modelDir, "model.json")) && !error.message.includes("\n"),
   );
   await assert.rejects(() => exportCommand(["--run", missing, "--format", "tflite"]), /--format/);
+});
+
+Deno.test("a run whose model has no ONNX form warns, names the layer, and finishes", async () => {
+  const dir = await tempDir("onnx-warn-");
+  await makeColorFolder(join(dir, "photos"));
+  const pretrained = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [16, 16, 3], filters: 4, kernelSize: 3, name: "stem" }),
+      tfl.layers.conv2dTranspose({ filters: 4, kernelSize: 2, strides: 2, name: "upsample" }),
+      tfl.layers.globalAveragePooling2d({ name: "pool" }),
+      tfl.layers.dense({ units: 3, name: "head" }),
+    ],
+  });
+  await pretrained.save(fileHandler(join(dir, "pretrained")));
+  pretrained.dispose();
+  const warnings: string[] = [];
+  const { runDir } = await trainRun(
+    config(dir, "upsample", { pretrained: join(dir, "pretrained", "model.json"), freeze: "none" }),
+    { log: () => {}, warn: (line) => warnings.push(line) },
+  );
+  const warning = warnings.find((line) => line.includes("model.onnx"));
+  assert.ok(warning?.includes("Conv2DTranspose layer 'upsample'"), warnings.join("\n"));
+  await Deno.stat(join(runDir, "model", "model.json"));
+  await Deno.stat(join(runDir, "evaluation.json"));
+  await assert.rejects(() => Deno.stat(join(runDir, "model.onnx")), Deno.errors.NotFound);
 });
