@@ -1,43 +1,41 @@
-// Internal: the PNG chunk stream as libpng and PIL read it, rewritten into the canonical stream
-// pngjs expects. pngjs is strict where they are lenient (IDAT data after the image's end, empty or
-// odd IDATs, chunks after the image data, a tRNS of unusual length, a bad CRC on an IDAT) and it
-// turns colour-key transparency (tRNS on gray and RGB) into black pixels, so:
+// Internal: a PNG read as libpng and PIL read it, with pngjs doing the pixel work. pngjs's reader
+// is strict where they are lenient (IDAT data after the image's end, empty or odd IDATs, chunks
+// after the image data, a tRNS of unusual length, a bad CRC on an IDAT), it quietly zeroes rows
+// its zlib stream lacks, and it turns colour-keyed pixels (tRNS on gray and RGB) black. So its
+// chunk reader and inflater are not used; here:
 // - chunk CRCs are checked up to the first IDAT, as PIL does, and not after;
-// - the first run of consecutive IDATs is the image data (PIL stops reading there), joined into
-//   one chunk; everything after it is ignored, IEND or not;
-// - only IHDR, PLTE (palette images), a palette tRNS cut to the palette's length, the IDAT and IEND
-//   are passed on, with CRC checks off; a gray/RGB tRNS is read here as a colour key instead;
-// - the image data is inflated here, stopping at the last row as PIL's decoder does (extra
-//   compressed bytes, a zlib stream that runs past the image or lacks its end are fine; missing
-//   rows are not: pngjs would quietly return them zeroed), and handed to pngjs as a stored
-//   (uncompressed) zlib stream.
-import { constants, crc32, deflateSync, inflateSync } from "node:zlib";
+// - the first run of consecutive IDATs is the image data (PIL stops reading there); everything
+//   after it is ignored, IEND or not;
+// - the image data is inflated up to the last row, as PIL's decoder does (extra compressed bytes, a
+//   zlib stream that runs past the image or lacks its end are fine; missing rows are an error);
+// - pngjs's own stages (unfiltering with Adam7, bit unpacking, palette lookup) turn the rows into
+//   RGBA, from the IHDR and PLTE read here; a palette tRNS is cut to the palette's length, and a
+//   gray/RGB tRNS is returned as a colour key for the caller.
+import { Buffer } from "node:buffer";
+import { constants, crc32, inflateSync } from "node:zlib";
 import { Unzlib } from "fflate";
+import bitmapper from "pngjs/lib/bitmapper.js";
+import filterSync from "pngjs/lib/filter-parse-sync.js";
+import formatNormaliser from "pngjs/lib/format-normaliser.js";
 import { DecodeError } from "./errors.ts";
 
-/** A PNG reduced to what pngjs needs, plus what it must not see. */
-export interface CanonicalPng {
-  /** Signature, IHDR and, for palette images, PLTE and tRNS; chunk CRCs are not written. */
-  head: Uint8Array;
+/** What decoding needs from a PNG's chunks. */
+export interface PngChunks {
+  width: number;
+  height: number;
+  bitDepth: number;
+  colorType: number;
+  interlaced: boolean;
+  /** Palette entries as [r, g, b, alpha] (palette images only). */
+  palette: number[][] | null;
   /** The joined image data (a zlib stream). */
   idat: Uint8Array;
   /** The colour key of a gray (1 sample) or RGB (3 samples) image, at the file's bit depth. */
   key: number[] | null;
 }
 
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
 const typeOf = (bytes: Uint8Array, at: number) =>
   String.fromCharCode(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]);
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  return out;
-}
 
 function concat(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
@@ -50,8 +48,8 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Reads the chunk stream the way PIL does and writes the canonical one. */
-export function canonicalPng(bytes: Uint8Array): CanonicalPng {
+/** Reads the chunk stream the way PIL does. */
+export function readPngChunks(bytes: Uint8Array): PngChunks {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const colorType = bytes[25];
   const bitDepth = bytes[24];
@@ -97,17 +95,18 @@ export function canonicalPng(bytes: Uint8Array): CanonicalPng {
     throw new DecodeError("truncated", "PNG has no image data (no IDAT chunk)");
   }
   const idat = concat(idats);
-  const parts: Uint8Array[] = [Uint8Array.from(SIGNATURE), chunk("IHDR", ihdr)];
+  let palette: number[][] | null = null;
   let key: number[] | null = null;
   if (colorType === 3) {
     if (plte === undefined || plte.length < 3) {
       throw new DecodeError("corrupt", "PNG palette image has no PLTE chunk");
     }
     const entries = Math.min(256, Math.floor(plte.length / 3));
-    parts.push(chunk("PLTE", plte.subarray(0, entries * 3)));
-    // libpng ignores alpha past the palette's end; an empty tRNS says nothing.
-    if (trns !== undefined && trns.length > 0) {
-      parts.push(chunk("tRNS", trns.subarray(0, Math.min(trns.length, entries))));
+    palette = [];
+    for (let i = 0; i < entries; i++) {
+      // libpng ignores alpha past the palette's end; an empty tRNS says nothing.
+      const alpha = trns !== undefined && i < trns.length ? trns[i] : 255;
+      palette.push([plte[3 * i], plte[3 * i + 1], plte[3 * i + 2], alpha]);
     }
   } else if (trns !== undefined) {
     const samples = colorType === 0 ? 1 : colorType === 2 ? 3 : 0;
@@ -128,11 +127,20 @@ export function canonicalPng(bytes: Uint8Array): CanonicalPng {
       if (key.some((k) => k > max)) key = null; // out of range: matches no pixel
     }
   }
-  return { head: concat(parts), idat, key };
+  return {
+    width: view.getUint32(16),
+    height: view.getUint32(20),
+    bitDepth,
+    colorType,
+    interlaced: ihdr[12] === 1,
+    palette,
+    idat,
+    key,
+  };
 }
 
 /** Bytes of filtered rows the image data must inflate to (Adam7 passes included). */
-export function rawSize(
+function rawSize(
   width: number,
   height: number,
   bitDepth: number,
@@ -163,20 +171,15 @@ const ADAM7 = [
 
 /**
  * Inflates the image data up to the last row, as PIL's decoder does (bytes after it, and a missing
- * zlib end, are ignored), and returns the canonical stream with those rows stored uncompressed,
- * which pngjs reads without complaint. Throws a DecodeError when rows are missing or the data is
- * not deflate. (zlib does the work; the stored copy costs about 5% of a PNG decode.)
+ * zlib end, are ignored). Throws a DecodeError when rows are missing or the data is not deflate.
  */
-export function storedPng(png: CanonicalPng, needed: number): Uint8Array {
+function inflateImageData(idat: Uint8Array, needed: number): Uint8Array {
   let rows: Uint8Array;
   try {
     // Z_SYNC_FLUSH: a stream without its end gives what it has instead of an error.
-    rows = inflateSync(png.idat, {
-      finishFlush: constants.Z_SYNC_FLUSH,
-      maxOutputLength: needed + 1,
-    });
+    rows = inflateSync(idat, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: needed + 1 });
   } catch {
-    rows = inflateRows(png.idat, needed); // more data than rows, or bad data after the last row
+    rows = inflateRows(idat, needed); // more data than rows, or bad data after the last row
   }
   if (rows.length < needed) {
     throw new DecodeError(
@@ -184,8 +187,41 @@ export function storedPng(png: CanonicalPng, needed: number): Uint8Array {
       `PNG image data holds ${rows.length} of the ${needed} bytes its rows need`,
     );
   }
-  const stored = deflateSync(rows.subarray(0, needed), { level: 0 });
-  return concat([png.head, chunk("IDAT", stored), chunk("IEND", new Uint8Array(0))]);
+  return rows.subarray(0, needed);
+}
+
+const SAMPLES: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * RGBA samples (pngjs's layout: 8-bit in a Uint8Array, 16-bit in a Uint16Array, 1–4-bit gray
+ * unscaled) from the chunks, by pngjs's unfiltering, unpacking and palette stages.
+ */
+export function pngPixels(png: PngChunks): ArrayLike<number> {
+  const samples = SAMPLES[png.colorType];
+  const needed = rawSize(png.width, png.height, png.bitDepth, samples, png.interlaced);
+  const rows = inflateImageData(png.idat, needed);
+  // The fields pngjs's parser would have set from IHDR, PLTE and tRNS.
+  const info = {
+    width: png.width,
+    height: png.height,
+    depth: png.bitDepth,
+    interlace: png.interlaced,
+    palette: png.palette ?? false,
+    color: (png.colorType & 2) !== 0,
+    alpha: (png.colorType & 4) !== 0,
+    bpp: samples,
+    colorType: png.colorType,
+  };
+  try {
+    const unfiltered = filterSync.process(
+      Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength),
+      info,
+    );
+    return formatNormaliser(bitmapper.dataToBitMap(unfiltered, info), info, true);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new DecodeError("corrupt", `invalid PNG data: ${message}`);
+  }
 }
 
 /** Inflates chunk by chunk and stops at `needed` bytes, so whatever follows is never read. */

@@ -3,12 +3,10 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import jpeg from "jpeg-js";
-import pngjs from "pngjs";
 import { type ImageHeader, readJpegHeader, readPngHeader } from "./_headers.ts";
 import { decodeJpegFast } from "./_jpeg_fast.ts";
-import { canonicalPng, rawSize, storedPng } from "./_png.ts";
+import { pngPixels, readPngChunks } from "./_png.ts";
 import { DecodeError } from "./errors.ts";
 import { applyOrientation, type Pixels, readExifOrientation } from "./exif.ts";
 import { describeMagic, sniffFormat } from "./sniff.ts";
@@ -156,34 +154,10 @@ function decodeWithJpegJs(
   }
 }
 
-function readPng(stream: Uint8Array): { width: number; height: number; data: ArrayLike<number> } {
-  // skipRescale: pngjs rounds 16-bit samples to 8 bits; libpng and PIL keep the high byte.
-  // checkCRC off: canonicalPng has checked the CRCs PIL checks (up to the image data).
-  return pngjs.PNG.sync.read(Buffer.from(stream.buffer, stream.byteOffset, stream.byteLength), {
-    skipRescale: true,
-    checkCRC: false,
-  });
-}
-
 function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {
-  const canonical = canonicalPng(bytes);
-  const needed = rawSize(
-    header.width,
-    header.height,
-    header.bitDepth,
-    header.colorType === 3 ? 1 : header.components, // a palette index is one sample
-    bytes[28] === 1,
-  );
-  let png: { width: number; height: number; data: ArrayLike<number> };
-  try {
-    png = readPng(storedPng(canonical, needed));
-  } catch (error) {
-    if (error instanceof DecodeError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    throw new DecodeError("corrupt", `invalid PNG data: ${message}`);
-  }
+  const png = readPngChunks(bytes);
+  const source = pngPixels(png);
   const samples = png.width * png.height * 4;
-  const source = png.data;
   let data: Uint8Array;
   if ((header.colorType === 3 || header.bitDepth === 8) && source instanceof Uint8Array) {
     data = source; // already 8-bit RGBA: no copy
@@ -196,7 +170,7 @@ function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {
     const scale = 255 / (2 ** header.bitDepth - 1);
     for (let i = 0; i < samples; i++) data[i] = source[i] * scale;
   }
-  const key = canonical.key;
+  const key = png.key;
   if (key !== null) {
     // Colour-key transparency: the colour stays (PIL's convert("RGB")); only alpha says "keyed",
     // compared on the stored samples (all 16 bits, or the raw 1–4-bit gray level).
@@ -206,7 +180,7 @@ function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {
     }
   }
   const hasAlpha = header.colorType === 4 || header.colorType === 6 || key !== null ||
-    (header.colorType === 3 && containsChunk(bytes, "tRNS"));
+    (png.palette?.some((entry) => entry[3] !== 255) ?? false);
   return {
     width: png.width,
     height: png.height,
@@ -215,17 +189,6 @@ function decodePng(bytes: Uint8Array, header: ImageHeader): RawPixels {
     hasAlpha,
     data,
   };
-}
-
-function containsChunk(bytes: Uint8Array, name: string): boolean {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 8; at + 8 <= bytes.length;) {
-    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
-    if (type === name) return true;
-    if (type === "IDAT" || type === "IEND") return false;
-    at += 12 + view.getUint32(at);
-  }
-  return false;
 }
 
 /** Drops or composites alpha and converts to the requested channel count. */
