@@ -33,6 +33,8 @@ export interface ServeOptions {
   maxImages?: number;
   /** Images waiting for a batch beyond which requests get 503. Default: 256. */
   maxQueue?: number;
+  /** How long shutdown waits for uploads still in flight, in milliseconds. Default: 30,000. */
+  drainTimeoutMs?: number;
   /** Labels per image when the request has no `?topk=`. Default: 5. */
   topK?: number;
   /** The model's name for `/healthz` and the page. Default: the run's model, or its folder. */
@@ -49,6 +51,11 @@ export interface PredictService {
   metrics: ServeMetrics;
   /** Runs the images waiting for a batch now. */
   flush: () => Promise<void>;
+  /**
+   * Refuses new requests (503, and `/healthz` says `draining`) and resolves once no request in
+   * flight is still reading its body; those go on to be answered.
+   */
+  drain: () => Promise<void>;
 }
 
 const PATHS: Record<string, string[]> = {
@@ -127,11 +134,15 @@ export function createPredictService(
   };
   const maxPixels = options.maxPixels ?? 50_000_000;
   const maxQueue = options.maxQueue ?? 256;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const defaultTopK = options.topK ?? 5;
   const log = options.log ?? ((line: string) => console.error(line));
   const name = options.name ?? trained.config?.model ?? basename(trained.modelDir);
   const metrics = new ServeMetrics();
   const page = pageHtml(name, classes.length);
+  let draining = false;
+  let reading = 0;
+  const bodiesRead: (() => void)[] = [];
 
   const batcher = new MicroBatcher<Float32Array, Float32Array>({
     maxBatch: options.maxBatch ?? 16,
@@ -191,7 +202,13 @@ export function createPredictService(
         `server busy: ${batcher.pending} images waiting (--max-queue ${maxQueue}); retry shortly`,
       );
     }
-    const uploads = await readUploads(request, limits);
+    let uploads: Upload[];
+    reading++;
+    try {
+      uploads = await readUploads(request, limits);
+    } finally {
+      if (--reading === 0) { for (const resolve of bodiesRead.splice(0)) resolve(); }
+    }
     const inputs = uploads.map((upload) => prepare(upload, uploads.length === 1));
     const pending = inputs.map((input) => batcher.submit(input));
     metrics.setQueue(batcher.pending);
@@ -221,6 +238,16 @@ export function createPredictService(
         { error: `${request.method} ${url.pathname}: method not allowed; use ${methods[0]}` },
         405,
         { allow: methods.join(", ") },
+      );
+    }
+    if (draining && url.pathname !== "/metrics") {
+      metrics.countError("draining");
+      return json(
+        url.pathname === "/healthz"
+          ? { status: "draining" }
+          : { error: "server shutting down; retry on another instance" },
+        503,
+        { connection: "close" },
       );
     }
     switch (url.pathname) {
@@ -269,7 +296,20 @@ export function createPredictService(
     return response;
   }
 
-  return { handler, metrics, flush: () => batcher.flush() };
+  const drain = async () => {
+    draining = true;
+    if (reading > 0) {
+      // A client that never finishes its upload holds shutdown for at most drainTimeoutMs.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => bodiesRead.push(resolve)),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, drainTimeoutMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    await batcher.flush();
+  };
+  return { handler, metrics, flush: () => batcher.flush(), drain };
 }
 
 /** A listening server (see {@linkcode serveModel}). */
@@ -331,7 +371,12 @@ export function serveModel(trained: TrainedModel, options: ServeOptions = {}): S
     url: `http://${host}:${port}/`,
     port,
     service,
-    shutdown: () => server.shutdown(),
+    // Deno 2.9's shutdown() makes the bodies of requests in flight unreadable (denoland/deno
+    // #36809), so the requests still uploading are let finish reading first.
+    shutdown: async () => {
+      await service.drain();
+      await server.shutdown();
+    },
     finished: server.finished,
   };
 }

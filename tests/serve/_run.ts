@@ -9,16 +9,18 @@ export const BEE = "../shared/datasets/hymenoptera/val/bees/1032546534_06907fe3b
 /** The classes of the tiny run. */
 export const CLASSES = ["ants", "bees", "wasps"];
 
-/** Writes a run directory (model.json, weights, preprocessing.json) under data/.test/. */
+/** Writes a run directory (config.json, model/ with preprocessing.json) under data/.test/. */
 export async function makeRun(prefix: string): Promise<string> {
   await useBackend("wasm");
   const dir = await tempDir(prefix);
   const model = createModel("compact-cnn", { inputShape: [32, 32, 3], numClasses: 3, seed: 0 });
-  await model.save(fileHandler(dir));
+  await model.save(fileHandler(join(dir, "model")));
   model.dispose();
+  // The part of a run's config.json that serving reads.
+  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify({ model: "compact-cnn" }));
   const norm = normalize({ mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
   await Deno.writeTextFile(
-    join(dir, "preprocessing.json"),
+    join(dir, "model", "preprocessing.json"),
     JSON.stringify({
       classes: CLASSES,
       inputShape: [32, 32, 3],
@@ -48,7 +50,7 @@ export function serveTaskArgs(runDir: string): string[] {
 
 /** Starts `deno task serve --run runDir` on a free port and waits until it listens. */
 export async function spawnServe(runDir: string, extra: string[] = []): Promise<ServeChild> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command("deno", {
     args: [
       "run",
       ...serveTaskArgs(runDir),
