@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { tempDir } from "../_tmp.ts";
+import { BEE, makeRun, spawnServe } from "./_run.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "serve: in headless Chromium, the page uploads a photo and shows its label",
+  // CI installs Debian's chromium; without it the page cannot be driven.
+  ignore: !hasChromium,
+  fn: async () => {
+    const dir = await makeRun("serve-page-");
+    const profile = await tempDir("chromium-");
+    const served = await spawnServe(dir);
+    // The photo comes from a second origin, as a user's would from their disk.
+    const bee = await Deno.readFile(BEE);
+    const photos = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () =>
+        new Response(bee, {
+          headers: { "content-type": "image/jpeg", "access-control-allow-origin": "*" },
+        }),
+    );
+    try {
+      const direct = await fetch(new URL("/predict?topk=1", served.url), {
+        method: "POST",
+        headers: { "content-type": "image/jpeg" },
+        body: bee,
+      });
+      const expected: string = (await direct.json()).predictions[0].top[0].label;
+      const sample = `http://127.0.0.1:${photos.addr.port}/bee.jpg`;
+      const page = new URL(`/?sample=${encodeURIComponent(sample)}`, served.url);
+      const { code, stdout, stderr } = await new Deno.Command(CHROMIUM, {
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--no-first-run",
+          `--user-data-dir=${profile}`,
+          "--virtual-time-budget=10000",
+          "--dump-dom",
+          page.href,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      const dom = new TextDecoder().decode(stdout);
+      assert.equal(code, 0, new TextDecoder().decode(stderr).slice(-2000));
+      assert.match(dom, /<body data-state="done">/, dom.slice(-2000));
+      const first = /<li class="label" data-label="([^"]*)">/.exec(dom)?.[1];
+      assert.equal(first, expected);
+      assert.match(dom, new RegExp(`${expected} \\d+\\.\\d%`));
+    } finally {
+      await photos.shutdown();
+      served.child.kill("SIGTERM");
+      await served.status;
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(profile, { recursive: true });
+    }
+  },
+});
