@@ -27,6 +27,12 @@ const KINDS: Record<string, { summary: string; usage: string; load: () => Promis
       "[--repeats 50] [--batch-size 32]",
     load: async () => (await import("../bench/infer.ts")).runInferBench,
   },
+  serve: {
+    summary: "POST /predict QPS and p50/p99 under concurrent clients (random weights)",
+    usage: "[--model compact-cnn,mobilenetv2 | --run DIR | --url URL] [--concurrency 8] " +
+      "[--duration 15] [--warmup 3] [--max-batch 16] [--max-wait-ms 5] [--fail-on-error]",
+    load: async () => (await import("../bench/serve.ts")).runServeBench,
+  },
   "mnist-protocol": {
     summary: "lenet on 8,000 real MNIST digits, 5 epochs, tested on 2,000",
     usage: "[--root ../shared/datasets/mnist] [--epochs 5] [--backend wasm] [--seed 0]",
