@@ -23,6 +23,7 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
  * metrics.observeRequest("/predict", 200, 0.012);
  * metrics.observeBatch(3);
  * const text = await metrics.text();
+ * assert.match(text, /process_resident_memory_bytes \d+/);
  * assert.match(text, /denovision_http_requests_total\{path="\/predict",code="200"\} 1/);
  * assert.match(text, /denovision_batch_size_sum 3/);
  * ```
@@ -37,6 +38,7 @@ export class ServeMetrics {
   readonly #batches: Histogram;
   readonly #images: Counter;
   readonly #queue: Gauge;
+  readonly #tensors: Gauge;
 
   /** Creates the metrics in a registry of their own. */
   constructor() {
@@ -77,6 +79,19 @@ export class ServeMetrics {
       help: "Images waiting for a batch.",
       registers,
     });
+    this.#tensors = new Gauge({
+      name: "denovision_tensors",
+      help: "Live tensors after the last batch (flat when nothing leaks).",
+      registers,
+    });
+    new Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes.",
+      registers,
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
   }
 
   /** Counts one answered request and its latency in seconds. */
@@ -99,6 +114,11 @@ export class ServeMetrics {
   /** Sets the number of images waiting for a batch. */
   setQueue(images: number): void {
     this.#queue.set(images);
+  }
+
+  /** Sets the number of live tensors. */
+  setTensors(count: number): void {
+    this.#tensors.set(count);
   }
 
   /** Every metric in Prometheus' text exposition format. */

@@ -164,6 +164,7 @@ export function createPredictService(
         return inputs.map((_, i) => values.slice(i * classes.length, (i + 1) * classes.length));
       } finally {
         probabilities.dispose();
+        metrics.setTensors(tf.memory().numTensors);
       }
     },
   });
