@@ -97,7 +97,6 @@ export async function runStep(
 ): Promise<StepResult> {
   await useBackend(backend);
   useLeanTraining();
-  const before = tf.memory().numTensors;
   const model = build(c);
   if (initial !== undefined) {
     const tensors = initial.map((values, i) =>
@@ -107,6 +106,7 @@ export async function runStep(
     tf.dispose(tensors);
   }
   const start = await Promise.all(model.getWeights().map((w) => w.data() as Promise<Float32Array>));
+  const before = tf.memory().numTensors;
   const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
   const optimizer = createOptimizer({ name: "adam", lr: 1e-3 });
   // The trainer's step hands the gradients to the optimizer: keep a copy of each on the way.
@@ -147,8 +147,8 @@ export async function runStep(
   };
   tf.dispose([loss, correct, logits, images, labels, ...Object.values(captured)]);
   optimizer.dispose();
-  model.dispose(); // the frozen split shares its layers: disposing the model frees them
   const leaked = tf.memory().numTensors - before;
+  model.dispose(); // the frozen split shares its layers: disposing the model frees them
   if (leaked > 0) throw new Error(`${c.model} on ${backend}: ${leaked} tensors left after a step`);
   return result;
 }

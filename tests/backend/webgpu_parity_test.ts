@@ -1,0 +1,192 @@
+// Gradient parity for every zoo model on WebGPU: one training step through the trainer's own step
+// function (batchStep, lean batch-norm path, Adam), from the same weights and batch, on webgpu and
+// on wasm, gives the same loss, the same gradients, the same batch-norm moving statistics, Adam's
+// update of each backend's own gradients, and the same inference-mode logits afterwards.
+//
+// Tolerances, per case, are relative L2 errors (see _parity.ts: a variable whose true gradient is
+// zero is judged against the model's typical gradient size, not its own noise). They are set from
+// the noise floor, the same comparison between wasm and tfjs' cpu backend (two fp32
+// implementations that sum in different orders), measured once with scratch runs of this helper
+// on a shared 2-core machine (`CPU=1`, see BENCHMARKS.md "WebGPU on lavapipe"):
+//
+//   model (input, batch)             wasm vs cpu: gradient   logits   webgpu vs wasm: gradient
+//   plain CNNs (lenet … cifar-cnn)   ≤ 1.0e-6                ≤ 1.3e-6 ≤ 1.0e-6
+//   compact-cnn, vgg11-bn             ≤ 1.2e-5                ≤ 4e-4   ≤ 1.1e-5
+//   deep batch-norm nets at batch 2   ≤ 1e-2                  ≤ 3e-2   same order
+//
+// A case passes at 1e-4 for plain CNNs (100× their floor, 10⁴× below any real kernel bug, which
+// shows as O(1)) and at 3× the measured floor for the batch-norm nets, whose batch of 2 makes
+// batch norm divide by the spread of a few values: rounding noise in the deepest layers is
+// amplified through every normalisation below it. Adam's first step moves each weight by
+// ±lr·g/(|g| + ε), so a gradient element that is only noise can flip sign between backends and
+// move its weight the other way (2·lr); the update is therefore checked per backend against Adam's
+// formula on that backend's own gradients, and the logits after the update carry the floor of
+// those flips. The biggest models (resnet50, efficientnet-b0, mobilenetv3-large) run here too, at
+// 32 px and batch 2: each takes a few seconds on lavapipe.
+import assert from "node:assert/strict";
+import {
+  describeAdapter,
+  inferGraphicsApi,
+  readAdapterInfo,
+  type WebGpuAdapterLike,
+} from "../../mod.ts";
+import { adamResidual, gradientErrors, relativeL2, runStep, type StepCase } from "./_parity.ts";
+
+const gpuAdapter = await navigator.gpu?.requestAdapter().catch(() => null);
+const adapterLine = gpuAdapter
+  ? describeAdapter(
+    await readAdapterInfo(gpuAdapter as unknown as WebGpuAdapterLike),
+    inferGraphicsApi(gpuAdapter.features),
+  )
+  : "no adapter";
+if (gpuAdapter) console.log(`WebGPU parity tests run on: ${adapterLine}`);
+
+interface ParityCase extends StepCase {
+  /** What the case covers besides the model. */
+  covers: string;
+  /** Tolerance on gradients and moving statistics (relative L2). */
+  gradTol: number;
+  /** Tolerance on the loss (relative). */
+  lossTol?: number;
+  /** Tolerance on inference-mode logits after the update (relative L2). */
+  logitsTol: number;
+}
+
+const PLAIN = { gradTol: 1e-4, logitsTol: 1e-4 };
+const CASES: ParityCase[] = [
+  { model: "lenet", side: 28, channels: 1, batch: 4, covers: "conv, max pool, dense", ...PLAIN },
+  {
+    model: "small-cnn",
+    side: 28,
+    channels: 1,
+    batch: 4,
+    covers: "same padding, dropout with the run's seed",
+    ...PLAIN,
+  },
+  { model: "cifar-cnn", side: 32, batch: 2, covers: "explicit zero padding, fc 512", ...PLAIN },
+  {
+    model: "compact-cnn",
+    side: 32,
+    batch: 4,
+    covers: "batch norm (train and inference), global pooling",
+    gradTol: 1e-4,
+    logitsTol: 1e-3,
+  },
+  {
+    model: "compact-cnn",
+    side: 32,
+    batch: 4,
+    mixupAlpha: 0.4,
+    covers: "MixUp soft targets",
+    gradTol: 1e-4,
+    logitsTol: 1e-3,
+  },
+  {
+    model: "compact-cnn",
+    side: 32,
+    batch: 4,
+    freezeUpTo: true,
+    covers: "frozen prefix run outside the tape, frozen batch norm in inference mode",
+    gradTol: 1e-4,
+    logitsTol: 1e-4,
+  },
+  {
+    model: "vgg11-bn",
+    side: 32,
+    batch: 2,
+    covers: "VGG + batch norm",
+    gradTol: 1e-4,
+    logitsTol: 2e-3,
+  },
+  {
+    model: "resnet18",
+    side: 32,
+    batch: 4,
+    covers: "CIFAR stem, residual adds, fused BN + ReLU",
+    gradTol: 1.5e-2,
+    logitsTol: 3e-3,
+  },
+  {
+    model: "resnet18",
+    side: 32,
+    batch: 4,
+    stem: "imagenet",
+    covers: "ImageNet stem: 7×7/2 conv, max pool 3×3/2 with padding 1",
+    gradTol: 1e-3,
+    logitsTol: 3e-3,
+  },
+  {
+    model: "mobilenetv2",
+    side: 32,
+    batch: 4,
+    covers: "depthwise, ReLU6, inverted residuals, dropout",
+    gradTol: 5e-2,
+    logitsTol: 3e-2,
+  },
+  {
+    model: "mobilenetv3-large",
+    side: 32,
+    batch: 4,
+    covers: "hard-swish, squeeze-excitation",
+    gradTol: 2e-2,
+    logitsTol: 4e-2,
+  },
+  {
+    model: "efficientnet-b0",
+    side: 32,
+    batch: 4,
+    covers: "SiLU, depthwise 5×5, squeeze-excitation",
+    gradTol: 1e-3,
+    logitsTol: 6e-2,
+  },
+  {
+    model: "resnet50",
+    side: 32,
+    batch: 4,
+    covers: "bottlenecks",
+    gradTol: 8e-2,
+    logitsTol: 3e-3,
+  },
+];
+
+for (const c of CASES) {
+  const stem = c.stem ? `, ${c.stem} stem` : "";
+  Deno.test({
+    name:
+      `webgpu = wasm, one training step of ${c.model} (${c.side} px${stem}, batch ${c.batch}; ` +
+      `${c.covers}) on ${adapterLine}`,
+    ignore: gpuAdapter == null,
+    // tfjs-webgpu keeps buffer-mapping promises and the device open beyond one test.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const wasm = await runStep("wasm", c);
+      const gpu = await runStep("webgpu", c, wasm.initial);
+      const lossError = Math.abs(gpu.loss - wasm.loss) / Math.abs(wasm.loss);
+      assert.ok(lossError <= (c.lossTol ?? 1e-5), `loss ${gpu.loss} vs ${wasm.loss}`);
+      assert.equal(gpu.grads.length, wasm.grads.length);
+      assert.ok(gpu.grads.length > 0, "a gradient per trainable weight");
+      const errors = gradientErrors(gpu.grads, wasm.grads);
+      errors.forEach((error, i) =>
+        assert.ok(error <= c.gradTol, `gradient of ${wasm.gradNames[i]}: error ${error}`)
+      );
+      for (const result of [wasm, gpu]) {
+        const residual = adamResidual(result);
+        assert.ok(residual <= 1, `Adam's update departs from its formula by ${residual}`);
+      }
+      // Weights that are not trained: batch norm's moving statistics, and frozen layers. A
+      // moving mean whose exact value is 0 is judged, like a zero gradient, against the size of
+      // the model's statistics.
+      const fixed = wasm.weights.map((_, i) => i).filter((i) => !wasm.trainableAt.includes(i));
+      const fixedErrors = gradientErrors(
+        fixed.map((i) => gpu.weights[i]),
+        fixed.map((i) => wasm.weights[i]),
+      );
+      fixedErrors.forEach((error, k) =>
+        assert.ok(error <= c.gradTol, `${wasm.weightNames[fixed[k]]}: error ${error}`)
+      );
+      const logitsError = relativeL2(gpu.inference, wasm.inference);
+      assert.ok(logitsError <= c.logitsTol, `inference logits: error ${logitsError}`);
+    },
+  });
+}

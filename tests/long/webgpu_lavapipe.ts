@@ -1,0 +1,75 @@
+// One epoch of the default run (`deno task train`: compact-cnn on the embedded shapes set) on
+// WebGPU and on wasm, each in a child process through the CLI's own entry point
+// (`deno task test:long`): the WebGPU run must end within 2 points of wasm's validation accuracy.
+// On a machine without a GPU the adapter is a software one (lavapipe through Vulkan, or llvmpipe
+// through GL), picked with --adapter software. Prints the figures BENCHMARKS.md records (images/s
+// and validation accuracy of both), which on a software adapter are no performance claim.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tempDir } from "../_tmp.ts";
+
+const FLAGS = [
+  "run",
+  "--allow-read=.",
+  "--allow-write=data",
+  "--allow-env=XDG_RUNTIME_DIR",
+  "cli/main.ts",
+  "train",
+];
+
+interface RunFigures {
+  backend: string;
+  val_accuracy: number;
+  train_images_per_s: number;
+  seconds: number;
+}
+
+async function trainOneEpoch(out: string, name: string, backend: string[]): Promise<RunFigures> {
+  const output = await new Deno.Command("deno", {
+    args: [...FLAGS, "--epochs", "1", ...backend, "--out", out, "--name", name, "--json"],
+    env: { XDG_RUNTIME_DIR: "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.ok(output.success, `${name}: exit ${output.code}\n${stderr}`);
+  const adapter = stderr.match(/backend: webgpu on ([^\n]*)/)?.[1];
+  if (adapter) console.log(`${name}: ${adapter}`);
+  return JSON.parse(stdout.trim().split("\n").at(-1)!) as RunFigures;
+}
+
+const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+
+Deno.test({
+  name: "one epoch of the default run on WebGPU ends within 2 points of wasm's val accuracy",
+  ignore: adapter == null,
+  fn: async () => {
+    const dir = await tempDir("webgpu-epoch-");
+    const out = join(dir, "runs");
+    const wasm = await trainOneEpoch(out, "wasm", ["--backend", "wasm"]);
+    const webgpu = await trainOneEpoch(out, "webgpu", [
+      "--backend",
+      "webgpu",
+      "--adapter",
+      "software",
+    ]);
+    const points = Math.abs(webgpu.val_accuracy - wasm.val_accuracy) * 100;
+    console.log(JSON.stringify({
+      wasm: {
+        val_accuracy: wasm.val_accuracy,
+        images_per_s: wasm.train_images_per_s,
+        seconds: wasm.seconds,
+      },
+      webgpu: {
+        val_accuracy: webgpu.val_accuracy,
+        images_per_s: webgpu.train_images_per_s,
+        seconds: webgpu.seconds,
+      },
+      points,
+    }));
+    assert.equal(webgpu.backend, "webgpu");
+    assert.ok(points <= 2, `val accuracy ${webgpu.val_accuracy} on webgpu, ${wasm.val_accuracy}`);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
