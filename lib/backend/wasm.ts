@@ -4,16 +4,31 @@
  * wasm backend's own XNNPACK-backed kernels; and we replace its convolution input gradient,
  * which was the slowest kernel of a training step, with one built the same way.
  *
+ * It also runs on every core: tfjs-backend-wasm's threaded build (XNNPACK on a pthread pool)
+ * starts in Deno through our pthread workers, with {@linkcode setWasmThreads} choosing the pool.
+ *
  * @module
  */
-import "@tensorflow/tfjs-backend-wasm";
+import { getThreadsCount, setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import {
+  engine,
   env,
+  getBackend,
   getKernel,
+  type KernelBackend,
   type KernelConfig,
+  registerBackend,
   registerKernel,
+  removeBackend,
+  setBackend,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
+import {
+  installPthreadWorkers,
+  restoreGlobalWorker,
+  terminatePthreadWorkers,
+  withLogicalCores,
+} from "./_pthreads.ts";
 import { conv2dBackpropInputConfig } from "./_wasm_kernels/conv2d_backprop_input.ts";
 import { conv2dBackpropFilterConfig } from "./_wasm_kernels/conv2d_backprop_filter.ts";
 import { depthwiseBackpropFilterConfig } from "./_wasm_kernels/depthwise_backprop_filter.ts";
@@ -79,8 +94,10 @@ registerWasmTrainingKernels();
 export interface WasmFeatures {
   /** WebAssembly SIMD (128-bit), used by XNNPACK's fast paths. */
   simd: boolean;
-  /** Shared-memory threads; Deno cannot start emscripten's classic pthread workers, so false. */
+  /** Shared-memory threads (the engine can run the threaded build). */
   threads: boolean;
+  /** Threads the wasm backend computes with now (XNNPACK's pool, the calling thread included). */
+  threadsInUse: number;
 }
 
 /**
@@ -95,9 +112,161 @@ export interface WasmFeatures {
  * ```
  */
 export async function wasmFeatures(): Promise<WasmFeatures> {
-  const [simd, threads] = await Promise.all([
-    env().getAsync("WASM_HAS_SIMD_SUPPORT"),
-    env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"),
-  ]);
-  return { simd: Boolean(simd), threads: Boolean(threads) };
+  const simd = await env().getAsync("WASM_HAS_SIMD_SUPPORT");
+  return {
+    simd: Boolean(simd),
+    threads: typeof SharedArrayBuffer === "function" && sharedMemory(),
+    threadsInUse: wasmThreads(),
+  };
 }
+
+function sharedMemory(): boolean {
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof
+      SharedArrayBuffer;
+  } catch {
+    return false;
+  }
+}
+
+/** XNNPACK's pool holds at most eight threads (tfjs-backend-wasm's build caps it there). */
+export const MAX_WASM_THREADS = 8;
+
+/**
+ * The thread count the wasm backend starts with: every core (`navigator.hardwareConcurrency`),
+ * at most {@linkcode MAX_WASM_THREADS}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultWasmThreads, MAX_WASM_THREADS } from "./wasm.ts";
+ * const threads = defaultWasmThreads();
+ * assert.ok(threads >= 1 && threads <= MAX_WASM_THREADS);
+ * ```
+ */
+export function defaultWasmThreads(): number {
+  return clampThreads(navigator.hardwareConcurrency ?? 1);
+}
+
+function clampThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`threads must be a whole number from 1, got ${threads}`);
+  }
+  return Math.min(threads, MAX_WASM_THREADS);
+}
+
+/** Threads the next start of the wasm backend asks for. */
+let requestedThreads = defaultWasmThreads();
+/** Set when the threaded build failed to start here, so later starts go straight to one. */
+let threadedFailure: string | undefined;
+
+/**
+ * Threads the wasm backend computes with: XNNPACK's pool, the calling thread included. 1 when the
+ * backend has not started yet or runs the single-threaded build.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wasmThreads } from "./wasm.ts";
+ * assert.ok(wasmThreads() >= 1);
+ * ```
+ */
+export function wasmThreads(): number {
+  const count = getThreadsCount();
+  return count >= 1 ? count : 1;
+}
+
+/**
+ * Why the threaded build could not start (and the backend runs on one thread), if it failed.
+ *
+ * @example
+ * ```ts
+ * import { wasmThreadsFailure } from "./wasm.ts";
+ * const why = wasmThreadsFailure();
+ * if (why !== undefined) console.log(`wasm on one thread: ${why}`);
+ * ```
+ */
+export function wasmThreadsFailure(): string | undefined {
+  return threadedFailure;
+}
+
+/**
+ * Sets how many threads the wasm backend computes with (`--threads`), restarting it when it
+ * already runs with another count. Call it before creating tensors on wasm: a restart drops the
+ * backend's tensors. Results do not depend on the count: XNNPACK splits work by output tiles,
+ * each summed in the same order on whichever thread. Returns the threads in use afterwards.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { setWasmThreads } from "./wasm.ts";
+ * assert.equal(await setWasmThreads(1), 1);
+ * ```
+ */
+export async function setWasmThreads(threads: number): Promise<number> {
+  const wanted = clampThreads(threads);
+  requestedThreads = wanted;
+  const running = engine().registry["wasm"] !== undefined;
+  const settled = wasmThreads() === wanted || (threadedFailure !== undefined && wasmThreads() === 1);
+  if (!running || settled) return wasmThreads();
+  const active = getBackend();
+  const entry = wasmFactoryEntry();
+  removeBackend("wasm");
+  terminatePthreadWorkers();
+  registerBackend("wasm", entry.factory, entry.priority);
+  if (active === "wasm") {
+    if (!await setBackend("wasm")) throw new Error("the wasm backend did not restart");
+  }
+  return wasmThreads();
+}
+
+interface FactoryEntry {
+  factory: () => KernelBackend | Promise<KernelBackend>;
+  priority: number;
+}
+
+function wasmFactoryEntry(): FactoryEntry {
+  const entry = (engine() as unknown as { registryFactory: Record<string, FactoryEntry> })
+    .registryFactory["wasm"];
+  if (entry === undefined) throw new Error("tfjs-backend-wasm registered no wasm backend");
+  return entry;
+}
+
+/**
+ * Wraps the backend factory tfjs-backend-wasm registered, so each start picks the build: the
+ * threaded one with our pthread workers when more than one thread is asked for, else the
+ * single-threaded SIMD one. A threaded start that fails falls back to one thread, once, with
+ * the reason kept for {@linkcode wasmThreadsFailure}.
+ */
+function wrapWasmFactory(): void {
+  const entry = wasmFactoryEntry();
+  const original = entry.factory;
+  entry.factory = async () => {
+    const threads = threadedFailure === undefined ? requestedThreads : 1;
+    if (threads > 1) {
+      try {
+        return await startWasm(original, threads);
+      } catch (error) {
+        threadedFailure = error instanceof Error ? error.message : String(error);
+        terminatePthreadWorkers();
+      }
+    }
+    return await startWasm(original, 1);
+  };
+}
+
+async function startWasm(
+  factory: FactoryEntry["factory"],
+  threads: number,
+): Promise<KernelBackend> {
+  if (threads > 1) installPthreadWorkers();
+  env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
+  setThreadsCount(threads);
+  try {
+    return await withLogicalCores(threads, async () => await factory());
+  } finally {
+    restoreGlobalWorker();
+  }
+}
+
+wrapWasmFactory();
