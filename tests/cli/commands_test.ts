@@ -103,10 +103,12 @@ Deno.test("deno.json: no -A anywhere; train writes only runs/ and data/ and reac
     assert.doesNotMatch(line, /(^|\s)(-A|--allow-all)(\s|$)/, name);
     assert.doesNotMatch(line, /--allow-ffi/, name);
     // Only test suites spawn processes: the long one Deno itself (to kill and interrupt training
-    // runs), the default one Debian's python3 (PyTorch side-by-side checks, where installed).
+    // runs), the default one Debian's python3 (PyTorch side-by-side checks, where installed),
+    // deno and Debian's chromium (the HTTP server's child-process and page tests).
     if (name === "test:long") assert.match(line, /--allow-run=deno(\s|$)/);
-    else if (name === "test") assert.match(line, /--allow-run=\/usr\/bin\/python3(\s|$)/);
-    else assert.doesNotMatch(line, /--allow-run/, name);
+    else if (name === "test") {
+      assert.match(line, /--allow-run=\/usr\/bin\/python3,deno,\/usr\/bin\/chromium(\s|$)/);
+    } else assert.doesNotMatch(line, /--allow-run/, name);
     assert.doesNotMatch(line, /--allow-env(\s|$)/, `${name}: env only for named variables`);
   }
   const flag = (line: string, name: string) => new RegExp(`--allow-${name}=(\\S+)`).exec(line)?.[1];
