@@ -20,6 +20,11 @@ const FLAGS: FlagSpecs = {
     default: "50000000",
   },
   "max-images": { type: "string", description: "most images per multipart request", default: "32" },
+  "max-queue": {
+    type: "string",
+    description: "images waiting for a batch beyond which requests get 503",
+    default: "256",
+  },
   "top-k": { type: "string", description: "labels per image without ?topk=", default: "5" },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
   help: { type: "boolean", short: "h", description: "show this help" },
@@ -67,6 +72,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     maxBodyBytes: integer(values, "max-body-mb", 1) * 2 ** 20,
     maxPixels: integer(values, "max-pixels", 1),
     maxImages: integer(values, "max-images", 1),
+    maxQueue: integer(values, "max-queue", 1),
     topK: integer(values, "top-k", 1),
   };
   if (options.port > 65535) throw new UsageError(`--port must be at most 65535`);

@@ -7,6 +7,8 @@ import { RequestError } from "./errors.ts";
 export interface Upload {
   name: string;
   bytes: Uint8Array;
+  /** A multipart file part (named by its file name), not the whole body. */
+  part: boolean;
 }
 
 /** Limits on a request body. */
@@ -75,7 +77,7 @@ export async function readUploads(request: Request, limits: BodyLimits): Promise
   if (bytes.byteLength === 0) {
     throw new RequestError(400, "empty-body", "request body: empty; send a JPEG or PNG image");
   }
-  if (!multipart) return [{ name: "body", bytes }];
+  if (!multipart) return [{ name: "body", bytes, part: false }];
   let form: FormData;
   try {
     form = await new Response(bytes as Uint8Array<ArrayBuffer>, {
@@ -96,6 +98,7 @@ export async function readUploads(request: Request, limits: BodyLimits): Promise
     uploads.push({
       name: value.name || field,
       bytes: new Uint8Array(await value.arrayBuffer()),
+      part: true,
     });
   }
   if (uploads.length === 0) {

@@ -169,8 +169,8 @@ export function createPredictService(
     },
   });
 
-  function prepare(upload: Upload, single: boolean): Float32Array {
-    const what = single ? "request body" : `part "${upload.name}"`;
+  function prepare(upload: Upload): Float32Array {
+    const what = upload.part ? `part "${upload.name}"` : "request body";
     try {
       const image = decodeImage(upload.bytes, { channels: channels as 1 | 3, maxPixels });
       return preprocessImage(trained, image);
@@ -210,7 +210,7 @@ export function createPredictService(
     } finally {
       if (--reading === 0) { for (const resolve of bodiesRead.splice(0)) resolve(); }
     }
-    const inputs = uploads.map((upload) => prepare(upload, uploads.length === 1));
+    const inputs = uploads.map(prepare);
     const pending = inputs.map((input) => batcher.submit(input));
     metrics.setQueue(batcher.pending);
     const rows = await Promise.all(pending);

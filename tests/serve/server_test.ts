@@ -128,6 +128,12 @@ Deno.test("serve: each bad request gets a 4xx with a reason, and a good one work
         ["bad multipart", () => post(served, "--x\r\nnope", "multipart/form-data; boundary=x"), [
           400,
         ]],
+        ["a multipart part that is not an image", () => {
+          const form = new FormData();
+          form.append("a", new File([bee], "bee.jpg"));
+          form.append("b", new File(["just text"], "notes.txt"));
+          return post(served, form);
+        }, [415]],
         ["a bad topk", () => post(served, bee, "image/jpeg", "?topk=0"), [400]],
         ["an unknown path", async () => {
           const r = await fetch(new URL("/nope", served.url));
@@ -148,12 +154,12 @@ Deno.test("serve: each bad request gets a 4xx with a reason, and a good one work
       assert.ok(statuses.includes(status), `${what}: status ${status}, ${JSON.stringify(body)}`);
       assert.equal(typeof body.error, "string", what);
       assert.ok(!body.error!.includes("\n"), `${what}: one line`);
-      assert.match(body.error!, /^(request body|\/nope|GET|POST|\?topk)/, what);
+      assert.match(body.error!, /^(request body|part "notes.txt"|\/nope|GET|POST|\?topk)/, what);
       const good = await post(served, bee, "image/jpeg");
       assert.equal(good.status, 200, `a good request after ${what}`);
     }
     const metrics = await (await fetch(new URL("/metrics", served.url))).text();
-    assert.match(metrics, /denovision_http_requests_total\{path="\/predict",code="415"\} 3/);
+    assert.match(metrics, /denovision_http_requests_total\{path="\/predict",code="415"\} 4/);
     assert.match(metrics, /denovision_errors_total\{reason="body-too-large"\} 2/);
     assert.match(metrics, /denovision_errors_total\{reason="too-large"\} 1/);
   } finally {
