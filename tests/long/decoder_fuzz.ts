@@ -1,5 +1,6 @@
-// The full decoder fuzzing run (`deno task test:long`): structural mutants of 24 real photos and
-// every fixture, plus 12,000 seeded random mutants. Prints the figures RELIABILITY.md records.
+// The full decoder fuzzing run (`deno task test:long`): structural mutants of 24 real photos, every
+// fixture and the tolerance seeds (arithmetic-coded JPEG, junk before markers, Adobe, tRNS and odd
+// PNG streams), plus 12,000 seeded random mutants. Prints the figures RELIABILITY.md records.
 import assert from "node:assert/strict";
 import { allMutants, corpus, fuzz } from "../decode/_fuzz_run.ts";
 
