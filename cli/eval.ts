@@ -11,6 +11,7 @@ import {
 import { writeFileAtomic } from "../lib/io/_atomic.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
 import { ADAPTER_FLAG, adapterFlag, backendFlag } from "./_adapter.ts";
+import { applyThreads, THREADS_FLAG } from "./_threads.ts";
 
 const FLAGS: FlagSpecs = {
   run: { type: "string", description: "run directory (or its model/ folder)" },
@@ -22,6 +23,7 @@ const FLAGS: FlagSpecs = {
   workers: { type: "string", description: "loader workers", default: "0" },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
   adapter: ADAPTER_FLAG,
+  threads: THREADS_FLAG,
   report: { type: "string", description: "also write an HTML report to this path" },
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
   help: { type: "boolean", short: "h", description: "show this help" },
@@ -58,6 +60,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (values.split !== "val" && values.split !== "train") {
     throw new UsageError(`--split must be val or train, got '${values.split}'`);
   }
+  await applyThreads(values.threads);
   const backend = await selectBackend(backendFlag(values.backend), {
     adapter: adapterFlag(values.adapter),
     log: (line) => console.error(line),

@@ -1,5 +1,11 @@
 // `deno task info`: versions, backends, the WebGPU adapter and wasm features.
-import { type AdapterReport, collectDeviceInfo, describeAdapter, type DeviceInfo } from "../mod.ts";
+import {
+  type AdapterReport,
+  collectDeviceInfo,
+  describeAdapter,
+  describeWasmThreads,
+  type DeviceInfo,
+} from "../mod.ts";
 import { type FlagSpecs, formatHelp, parseArgs } from "./_args.ts";
 
 const FLAGS: FlagSpecs = {
@@ -80,7 +86,9 @@ function formatInfo(info: DeviceInfo): string {
   for (const report of info.adapters) lines.push(...formatAdapter(report));
   lines.push(
     "",
-    `wasm: SIMD ${info.wasm.simd ? "yes" : "no"}, threads ${info.wasm.threads ? "yes" : "no"}`,
+    `wasm: SIMD ${info.wasm.simd ? "yes" : "no"}, threads ${
+      info.wasm.threads ? `yes, ${describeWasmThreads()}` : "no"
+    }`,
   );
   return lines.join("\n");
 }

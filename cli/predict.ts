@@ -3,6 +3,7 @@ import { openTorchvisionModel, openTrainedModel, predictFiles, selectBackend } f
 import { join } from "../lib/_internal/path.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
 import { ADAPTER_FLAG, adapterFlag, backendFlag } from "./_adapter.ts";
+import { applyThreads, THREADS_FLAG } from "./_threads.ts";
 
 const FLAGS: FlagSpecs = {
   run: { type: "string", description: "run directory (or its model/ folder)" },
@@ -13,6 +14,7 @@ const FLAGS: FlagSpecs = {
   "top-k": { type: "string", description: "labels per image", default: "3" },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
   adapter: ADAPTER_FLAG,
+  threads: THREADS_FLAG,
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
@@ -73,6 +75,7 @@ export async function predictCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top-k must be a positive integer`);
   const files = await collect(positionals);
   if (files.length === 0) throw new UsageError("no .jpg, .jpeg or .png files found");
+  await applyThreads(values.threads);
   await selectBackend(backendFlag(values.backend), {
     adapter: adapterFlag(values.adapter),
     log: (line) => console.error(line),

@@ -90,6 +90,11 @@ export const TRAIN_FLAGS: FlagSpecs = {
   },
   seed: { type: "string", description: "seed for init, shuffle, augmentation", default: "0" },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: d.backend },
+  threads: {
+    type: "string",
+    description: "threads for the wasm backend (0: every core, at most 8)",
+    default: String(d.threads),
+  },
   workers: {
     type: "string",
     description: "loader workers (-1: cores − 1 for folders, 0 for in-memory sets)",

@@ -191,6 +191,26 @@ export function wasmThreadsFailure(): string | undefined {
 }
 
 /**
+ * One line on the wasm backend's threads, as runs and `deno task info` print it: the count, and
+ * why it is one when the threaded build could not start.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeWasmThreads } from "./wasm.ts";
+ * assert.match(describeWasmThreads(), /^\d+ threads?/);
+ * ```
+ */
+export function describeWasmThreads(): string {
+  const threads = wasmThreads();
+  const count = `${threads} thread${threads === 1 ? "" : "s"}`;
+  if (threadedFailure !== undefined && requestedThreads > 1) {
+    return `${count} (asked for ${requestedThreads}; the threaded build failed: ${threadedFailure})`;
+  }
+  return `${count} (XNNPACK pool; --threads to change)`;
+}
+
+/**
  * Sets how many threads the wasm backend computes with (`--threads`), restarting it when it
  * already runs with another count. Call it before creating tensors on wasm: a restart drops the
  * backend's tensors. Results do not depend on the count: XNNPACK splits work by output tiles,
@@ -207,7 +227,8 @@ export async function setWasmThreads(threads: number): Promise<number> {
   const wanted = clampThreads(threads);
   requestedThreads = wanted;
   const running = engine().registry["wasm"] !== undefined;
-  const settled = wasmThreads() === wanted || (threadedFailure !== undefined && wasmThreads() === 1);
+  const settled = wasmThreads() === wanted ||
+    (threadedFailure !== undefined && wasmThreads() === 1);
   if (!running || settled) return wasmThreads();
   const active = getBackend();
   const entry = wasmFactoryEntry();

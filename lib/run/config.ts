@@ -79,6 +79,11 @@ export interface TrainConfig {
   seed: number;
   /** `auto`, `webgpu`, `wasm` or `cpu`. */
   backend: BackendChoice;
+  /**
+   * Threads the wasm backend computes with (XNNPACK's pool); 0 (the default) means every core,
+   * at most 8. Results are the same for any count.
+   */
+  threads: number;
   /** Loader workers; -1 means CPU cores − 1. */
   workers: number;
   /** Decoded-sample cache for image folders. */
@@ -133,6 +138,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "lr"> & { lr: numb
   accumulate: 0,
   seed: 0,
   backend: "auto",
+  threads: 0,
   workers: -1,
   cache: true,
   pretrained: null,
@@ -275,6 +281,7 @@ export function resolveTrainConfig(
     accumulate: number("accumulate", raw.accumulate, { min: 0, integer: true }),
     seed: number("seed", raw.seed, { min: 0, integer: true }),
     backend: oneOf("backend", raw.backend, ["auto", "webgpu", "wasm", "cpu"] as const),
+    threads: number("threads", raw.threads ?? 0, { min: 0, max: 8, integer: true }),
     workers: number("workers", raw.workers, { min: -1, integer: true }),
     cache: boolean("cache", raw.cache),
     pretrained: nullableText("pretrained"),

@@ -9,6 +9,7 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { selectBackend, type SelectedBackend } from "../backend/select.ts";
+import { defaultWasmThreads, describeWasmThreads, setWasmThreads } from "../backend/wasm.ts";
 import { webGpuDeviceHandle } from "../backend/webgpu.ts";
 import { TrainingDeviceLostError, WebGpuDeviceLostError } from "../backend/errors.ts";
 import type { RawImage } from "../decode/decode.ts";
@@ -595,7 +596,9 @@ export async function trainRun(
   const warn = options.warn ?? ((line: string) => console.warn(line));
   const runDir = runDirOf(config);
   await Deno.mkdir(runDir, { recursive: true }); // a refused write fails before any work
+  await setWasmThreads(config.threads > 0 ? config.threads : defaultWasmThreads());
   const backend: SelectedBackend = await selectBackend(config.backend, { log });
+  if (backend.name === "wasm") log(`wasm: ${describeWasmThreads()}`);
 
   const pretrained = await buildModel(config, log, options.weightsDir);
   const data = await openRunData(config, {
