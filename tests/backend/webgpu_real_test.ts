@@ -1,9 +1,10 @@
-// A real WebGPU run on this machine's adapter (llvmpipe on our CPU-only machines, no flag needed
-// in Deno 2.9): one small convolution forward and backward, compared with cpu. The op count is
-// kept small because every new op costs a shader compile on a software adapter.
+// A real WebGPU run on this machine's adapter (lavapipe or llvmpipe on our CPU-only machines, no
+// flag needed in Deno 2.9): one small convolution forward and backward, compared with cpu. The op
+// count is kept small because every new op costs a shader compile on a software adapter.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend, webGpuAdapterInfo } from "../../mod.ts";
+import { adapterLine } from "./_parity_cases.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
 
@@ -21,7 +22,7 @@ async function convForwardBackward(x: tf.Tensor4D, filter: tf.Tensor4D) {
 }
 
 Deno.test({
-  name: "WebGPU conv2d forward and backward match cpu on the machine's adapter",
+  name: `WebGPU conv2d forward and backward match cpu on ${adapterLine}`,
   ignore: adapter == null,
   // tfjs-webgpu keeps buffer-mapping promises and the device open beyond one test.
   sanitizeOps: false,
