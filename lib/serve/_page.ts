@@ -15,7 +15,7 @@ export function pageHtml(title: string, classes: number): string {
   body { font: 15px/1.4 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
   h1 { font-size: 1.3rem; margin-bottom: .2rem; }
   .sub { color: #666; margin-top: 0; }
-  #drop { border: 2px dashed #999; border-radius: 10px; padding: 2rem; text-align: center; cursor: pointer; }
+  #drop { display: block; margin: 1rem 0; border: 2px dashed #999; border-radius: 10px; padding: 2rem; text-align: center; cursor: pointer; }
   #drop.over { border-color: #2a7; background: #f2fbf6; }
   .card { display: flex; gap: 1rem; margin: 1rem 0; align-items: flex-start; }
   .card img { width: 128px; height: 128px; object-fit: cover; border-radius: 6px; background: #eee; }
