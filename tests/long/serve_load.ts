@@ -5,7 +5,7 @@
 // figures RELIABILITY.md records.
 import assert from "node:assert/strict";
 import { driveServer, percentile } from "../../bench/_serve_load.ts";
-import { BEE, makeRun, spawnServe } from "../serve/_run.ts";
+import { BEE, makeRun, type ServeChild, spawnServe, stop } from "../serve/_run.ts";
 
 const SECONDS = 60;
 const CONCURRENCY = 8;
@@ -19,14 +19,16 @@ async function sample(url: string): Promise<[number, number]> {
 
 Deno.test(`serve: ${SECONDS} s of ${CONCURRENCY} concurrent clients, no error`, async () => {
   const dir = await makeRun("serve-load-");
-  const served = await spawnServe(dir, ["--max-batch", "16", "--max-wait-ms", "5"]);
+  let served: ServeChild | undefined;
   try {
+    served = await spawnServe(dir, ["--max-batch", "16", "--max-wait-ms", "5"]);
+    const url = served.url;
     const image = await Deno.readFile(BEE);
     const samples: number[] = [];
     const tensors: number[] = [];
     let sampling = Promise.resolve();
     const sampler = setInterval(() => {
-      sampling = sample(served.url).then(([mb, count]) => {
+      sampling = sample(url).then(([mb, count]) => {
         samples.push(mb);
         tensors.push(count);
       });
@@ -75,10 +77,7 @@ Deno.test(`serve: ${SECONDS} s of ${CONCURRENCY} concurrent clients, no error`, 
     const status = await served.status;
     assert.equal(status.code, 0, served.stderr());
   } finally {
-    try {
-      served.child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await served.status;
+    await stop(served);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -97,3 +97,12 @@ export async function spawnServe(runDir: string, extra: string[] = []): Promise<
     clearTimeout(timer);
   }
 }
+
+/** Kills the child if it is still running and waits for it (for `finally` blocks). */
+export async function stop(served: ServeChild | undefined): Promise<void> {
+  if (served === undefined) return;
+  try {
+    served.child.kill("SIGKILL");
+  } catch { /* already exited */ }
+  await served.status;
+}

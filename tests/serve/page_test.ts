@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tempDir } from "../_tmp.ts";
-import { BEE, makeRun, spawnServe } from "./_run.ts";
+import { BEE, makeRun, type ServeChild, spawnServe, stop } from "./_run.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = (() => {
@@ -18,7 +18,6 @@ Deno.test({
   fn: async () => {
     const dir = await makeRun("serve-page-");
     const profile = await tempDir("chromium-");
-    const served = await spawnServe(dir);
     // The photo comes from a second origin, as a user's would from their disk.
     const bee = await Deno.readFile(BEE);
     const photos = Deno.serve(
@@ -28,7 +27,9 @@ Deno.test({
           headers: { "content-type": "image/jpeg", "access-control-allow-origin": "*" },
         }),
     );
+    let served: ServeChild | undefined;
     try {
+      served = await spawnServe(dir);
       const direct = await fetch(new URL("/predict?topk=1", served.url), {
         method: "POST",
         headers: { "content-type": "image/jpeg" },
@@ -60,8 +61,7 @@ Deno.test({
       assert.match(dom, new RegExp(`${expected} \\d+\\.\\d%`));
     } finally {
       await photos.shutdown();
-      served.child.kill("SIGTERM");
-      await served.status;
+      await stop(served);
       await Deno.remove(dir, { recursive: true });
       await Deno.remove(profile, { recursive: true });
     }

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { BEE, makeRun, spawnServe } from "./_run.ts";
+import { BEE, makeRun, type ServeChild, spawnServe, stop } from "./_run.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test("serve: SIGTERM answers the request in flight before the server exits", async () => {
   const dir = await makeRun("serve-term-");
-  const served = await spawnServe(dir);
+  let served: ServeChild | undefined;
   try {
+    served = await spawnServe(dir);
     const bee = await Deno.readFile(BEE);
     const half = bee.length >> 1;
     let firstHalfSent: () => void = () => {};
@@ -43,18 +44,16 @@ Deno.test("serve: SIGTERM answers the request in flight before the server exits"
     assert.match(served.stderr(), /Stopped\./);
     await assert.rejects(fetch(new URL("/healthz", served.url)));
   } finally {
-    try {
-      served.child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await served.status;
+    await stop(served);
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("serve: SIGINT (Ctrl-C) stops an idle server cleanly", async () => {
   const dir = await makeRun("serve-int-");
-  const served = await spawnServe(dir);
+  let served: ServeChild | undefined;
   try {
+    served = await spawnServe(dir);
     const health = await fetch(new URL("/healthz", served.url));
     assert.equal((await health.json()).status, "ok");
     served.child.kill("SIGINT");
@@ -62,10 +61,7 @@ Deno.test("serve: SIGINT (Ctrl-C) stops an idle server cleanly", async () => {
     assert.equal(status.code, 0, served.stderr());
     assert.match(served.stderr(), /SIGINT: draining[^]*Stopped\./);
   } finally {
-    try {
-      served.child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await served.status;
+    await stop(served);
     await Deno.remove(dir, { recursive: true });
   }
 });
