@@ -13,7 +13,9 @@ import {
   mnist,
   parseBackendChoice,
   selectBackend,
+  setWasmThreads,
   Subset,
+  wasmThreads,
 } from "../mod.ts";
 
 /** Runs the MNIST protocol; returns the figures printed as JSON. */
@@ -25,11 +27,13 @@ export async function runMnistProtocol(
     options: {
       root: { type: "string", default: "../shared/datasets/mnist" },
       epochs: { type: "string", default: "5" },
+      threads: { type: "string" },
       backend: { type: "string", default: "wasm" },
       seed: { type: "string", default: "0" },
       json: { type: "boolean", default: false }, // the JSON line is always last; kept for the CLI
     },
   });
+  if (values.threads !== undefined) await setWasmThreads(Number(values.threads));
   const backend = await selectBackend(parseBackendChoice(values.backend!));
   const digits = await mnist({ root: values.root, train: false });
   const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -66,6 +70,7 @@ export async function runMnistProtocol(
   const result = {
     framework: `denovision (deno ${Deno.version.deno}, tfjs ${tf.version_core})`,
     backend: backend.name,
+    ...(backend.name === "wasm" ? { threads: wasmThreads() } : {}),
     seed,
     epochs: history.length,
     train_images_per_s: Math.round((8000 * steady.length) / seconds),

@@ -11,6 +11,8 @@ import {
   parseAdapterChoice,
   parseBackendChoice,
   selectBackend,
+  setWasmThreads,
+  wasmThreads,
 } from "../mod.ts";
 
 const DEFAULT_SIZE: Record<string, [number, number]> = {
@@ -31,6 +33,7 @@ export async function runTrainStepBench(
     args,
     options: {
       model: { type: "string", default: "lenet" },
+      threads: { type: "string" },
       backend: { type: "string", default: "auto" },
       adapter: { type: "string" },
       "batch-size": { type: "string", default: "64" },
@@ -40,6 +43,7 @@ export async function runTrainStepBench(
       json: { type: "boolean", default: false },
     },
   });
+  if (values.threads !== undefined) await setWasmThreads(Number(values.threads));
   const backend = await selectBackend(parseBackendChoice(values.backend!), {
     adapter: values.adapter === undefined ? undefined : parseAdapterChoice(values.adapter),
     log: (line) => console.error(line),
@@ -75,6 +79,7 @@ export async function runTrainStepBench(
     framework: `denovision (deno ${Deno.version.deno}, tfjs ${tf.version_core})`,
     model: values.model,
     backend: backend.name,
+    ...(backend.name === "wasm" ? { threads: wasmThreads() } : {}),
     ...(backend.adapter === undefined ? {} : { adapter: backend.adapter }),
     input: [side, side, channels],
     batch_size: batch,
