@@ -6,7 +6,7 @@ import { LeanAdamOptimizer } from "../../lib/train/_adam.ts";
 for (const backend of ["cpu", "wasm"] as const) {
   Deno.test(`${backend}: the lean Adam's updates and saved state are tfjs' Adam's, bit for bit`, async () => {
     await useBackend(backend);
-    const shapes = [[3, 4], [5], [2, 2, 3]];
+    const shapes = [[3, 4], [5], [2, 2, 3], [3, 3, 16, 40]]; // the last: many values per pass
     const make = (tag: string) =>
       shapes.map((shape, i) =>
         tf.variable(tf.randomNormal(shape, 0, 1, "float32", i + 1), true, `${tag}_${i}`)
@@ -47,3 +47,21 @@ for (const backend of ["cpu", "wasm"] as const) {
     restored.dispose();
   });
 }
+
+Deno.test("wasm: the lean Adam updates every variable in one pass, not a dozen kernels each", async () => {
+  await useBackend("wasm");
+  const variables = [[64, 10], [10], [3, 3, 8, 8]].map((shape, i) =>
+    tf.variable(tf.randomNormal(shape, 0, 1, "float32", i), true, `fused_${i}`)
+  );
+  const grads = variables.map((v, i) => tf.randomNormal(v.shape, 0, 1, "float32", 50 + i));
+  const adam = new LeanAdamOptimizer(0.01, 0.9, 0.999, 1e-7);
+  const named = Object.fromEntries(variables.map((v, i) => [v.name, grads[i]]));
+  adam.applyGradients(named); // creates the moments
+  const before = tf.memory().numTensors;
+  const { kernels } = await tf.profile(() => adam.applyGradients(named));
+  // Four scalar kernels (1 − β₁ᵗ, 1 − β₂ᵗ and advancing β₁ᵗ, β₂ᵗ), none per variable.
+  assert.ok(kernels.length <= 4, `${kernels.length} kernels: ${kernels.map((k) => k.name)}`);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([...variables, ...grads]);
+  adam.dispose();
+});
