@@ -121,6 +121,15 @@ class PthreadWorker {
 
 let installed = false;
 
+/** Why pthread workers cannot start here, or undefined when they can. */
+export function pthreadsUnavailable(): string | undefined {
+  if (typeof SharedArrayBuffer !== "function") return "this runtime has no SharedArrayBuffer";
+  if (ENTRY_URL.protocol !== "file:") {
+    return `the pthread worker must be a local file for worker_threads, not ${ENTRY_URL.protocol}`;
+  }
+  return undefined;
+}
+
 /**
  * Puts the pthread `Worker` on `node:worker_threads` (once), so the next wasm backend start may
  * use the threaded build.

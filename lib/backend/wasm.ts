@@ -25,6 +25,7 @@ import {
 } from "@tensorflow/tfjs-core";
 import {
   installPthreadWorkers,
+  pthreadsUnavailable,
   restoreGlobalWorker,
   terminatePthreadWorkers,
   withLogicalCores,
@@ -263,6 +264,7 @@ function wrapWasmFactory(): void {
   const entry = wasmFactoryEntry();
   const original = entry.factory;
   entry.factory = async () => {
+    threadedFailure ??= requestedThreads > 1 ? pthreadsUnavailable() : undefined;
     const threads = threadedFailure === undefined ? requestedThreads : 1;
     if (threads > 1) {
       try {
