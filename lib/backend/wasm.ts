@@ -173,6 +173,7 @@ let threadedFailure: string | undefined;
  * ```
  */
 export function wasmThreads(): number {
+  if (engine().registry["wasm"] === undefined) return 1; // not started: tfjs would throw
   const count = getThreadsCount();
   return count >= 1 ? count : 1;
 }
