@@ -105,7 +105,6 @@ const CASES: ParityCase[] = [
   },
   {
     model: "mobilenetv3-large",
-    long: true,
     side: 32,
     batch: 4,
     covers: "hard-swish, squeeze-excitation",
@@ -114,7 +113,6 @@ const CASES: ParityCase[] = [
   },
   {
     model: "efficientnet-b0",
-    long: true,
     side: 32,
     batch: 4,
     covers: "SiLU, depthwise 5×5, squeeze-excitation",
@@ -127,8 +125,8 @@ const CASES: ParityCase[] = [
     side: 32,
     batch: 4,
     covers: "bottlenecks",
-    gradTol: 8e-2,
-    logitsTol: 3e-3,
+    gradTol: 1.2e-1,
+    logitsTol: 5e-2,
   },
 ];
 
