@@ -159,6 +159,7 @@ const HELP = formatHelp(
     "deno task train --dataset ./photos --pretrained ./mobilenet/model.json --epochs 5",
     "deno task train --config recipe.json --lr 3e-4",
     "deno task train --resume runs/20261122-101500-small-cnn",
+    "deno task train --backend webgpu --adapter software --epochs 1   # deno task info lists adapters",
   ],
 );
 
