@@ -104,8 +104,9 @@ Deno.test("deno.json: no -A anywhere; train writes only runs/ and data/ and reac
     assert.doesNotMatch(line, /--allow-ffi/, name);
     // Only test suites spawn processes: the long one Deno itself (to kill and interrupt training
     // runs), the default one Debian's python3 (PyTorch side-by-side checks, where installed),
-    // deno and Debian's chromium (the HTTP server's child-process and page tests).
-    if (name === "test:long") assert.match(line, /--allow-run=deno(\s|$)/);
+    // deno and Debian's chromium (the HTTP server's child-process and page tests); and info runs
+    // Deno once per graphics API (DENO_WEBGPU_BACKEND) to list the adapters of each.
+    if (name === "test:long" || name === "info") assert.match(line, /--allow-run=deno(\s|$)/);
     else if (name === "test") {
       assert.match(line, /--allow-run=\/usr\/bin\/python3,deno,\/usr\/bin\/chromium(\s|$)/);
     } else assert.doesNotMatch(line, /--allow-run/, name);
