@@ -1,6 +1,7 @@
 /**
  * What this machine offers for training: runtime and tfjs versions, which backends initialise,
- * the WebGPU adapter and its limits, and the wasm engine's SIMD and threads.
+ * the WebGPU adapter and its limits, every adapter Deno can see, and the wasm engine's SIMD and
+ * threads.
  *
  * @module
  */

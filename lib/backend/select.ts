@@ -1,6 +1,7 @@
 /**
  * Backend choice: `auto` takes WebGPU on a real GPU and the wasm backend otherwise (no adapter,
- * or a software one such as llvmpipe); a named backend is used as asked or fails loudly.
+ * or a software one such as llvmpipe or lavapipe); a named backend is used as asked or fails
+ * loudly; an adapter choice (`--adapter`) asks for WebGPU on that adapter.
  *
  * @module
  */
