@@ -36,6 +36,7 @@ import { depthwiseBackpropFilterConfig } from "./_wasm_kernels/depthwise_backpro
 import { depthwiseBackpropInputConfig } from "./_wasm_kernels/depthwise_backprop_input.ts";
 import { maxPoolGradConfig } from "./_wasm_kernels/max_pool_grad.ts";
 import { identityConfig } from "./_wasm_kernels/identity.ts";
+import { reverseConfig } from "./_wasm_kernels/reverse.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -48,6 +49,7 @@ const REPLACED_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropInputConfig,
   maxPoolGradConfig,
   identityConfig,
+  reverseConfig,
 ];
 
 /**

@@ -266,3 +266,26 @@ Deno.test("MaxPoolGrad on wasm (ours) matches cpu, ties and all-negative windows
     });
   }
 });
+
+Deno.test("Reverse on wasm (ours, replacing the built-in) equals cpu's, any rank and axes", async (t) => {
+  const cases: { shape: number[]; dims: number[]; dtype: "float32" | "int32" }[] = [
+    { shape: [3, 3, 5, 7], dims: [0, 1], dtype: "float32" }, // a filter, as the input gradient
+    { shape: [3, 3, 5, 7], dims: [3], dtype: "float32" },
+    { shape: [2, 3, 4, 5], dims: [0, 2], dtype: "int32" },
+    { shape: [4, 6], dims: [-1], dtype: "float32" },
+    { shape: [7], dims: [0], dtype: "int32" },
+    { shape: [2, 1, 3], dims: [1], dtype: "float32" }, // a reversed axis of size 1
+    { shape: [2, 3, 2, 2, 3], dims: [1, 3], dtype: "float32" },
+  ];
+  for (const [n, { shape, dims, dtype }] of cases.entries()) {
+    await t.step(`shape=${shape} dims=${dims} ${dtype}`, async () => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: size }, (_, i) => (i * 37 + n) % 101);
+      const flip = () => tf.reverse(tf.tensor(values, shape, dtype), dims);
+      const expected = await on("cpu", flip);
+      const actual = await on("wasm", flip);
+      assert.deepEqual(actual.shape, expected.shape);
+      assert.deepEqual(Array.from(actual.values), Array.from(expected.values));
+    });
+  }
+});
