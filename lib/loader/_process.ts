@@ -20,6 +20,8 @@ export interface Batch {
   indices: Int32Array;
   /** Samples left out of this batch because they could not be loaded (bad files). */
   skipped?: SkippedSample[];
+  /** Samples kept that the decoder tolerated something in (junk bytes libjpeg skips too). */
+  decodeWarnings?: SkippedSample[];
 }
 
 /** A sample that could not be loaded, and why. */
@@ -105,13 +107,16 @@ export function closeFiles(): void {
   openFiles.clear();
 }
 
-/** Loads one sample's pixels, before any transform. */
-export async function loadSample(source: SampleSource, index: number): Promise<RawImage> {
+/** Loads one sample's pixels, before any transform, with what the decoder tolerated in it. */
+export async function loadSample(
+  source: SampleSource,
+  index: number,
+): Promise<RawImage & { warnings?: string[] }> {
   if (source.kind === "files") {
     const image = await decodeImageFile(source.files[index], source.decode);
     if (source.shorterSide === undefined) return image;
     const [h, w] = resizedSize(image.height, image.width, source.shorterSide);
-    return resizeImage(image, h, w);
+    return { ...resizeImage(image, h, w), warnings: image.warnings };
   }
   if (source.kind === "packed") {
     const bad = source.bad?.[index];
@@ -164,9 +169,10 @@ export async function processBatch(
   const images: AnyImage[] = [];
   const cached: CachedSample[] = [];
   const skipped: SkippedSample[] = [];
+  const decodeWarnings: SkippedSample[] = [];
   const kept: number[] = [];
   for (const [n, sourceIndex] of request.sources.entries()) {
-    let image: RawImage;
+    let image: RawImage & { warnings?: string[] };
     try {
       image = await loadSample(source, sourceIndex);
     } catch (error) {
@@ -177,7 +183,15 @@ export async function processBatch(
       if (request.collect) cached.push(badSample(sourceIndex, message));
       continue;
     }
-    if (request.collect) cached.push({ index: sourceIndex, ...image });
+    if (image.warnings !== undefined && image.warnings.length > 0 && source.kind === "files") {
+      const file = source.files[sourceIndex];
+      const message = `${file} decoded with warnings: ${image.warnings.join("; ")}`;
+      decodeWarnings.push({ index: request.samples[n], source: file, message });
+    }
+    if (request.collect) {
+      const { warnings: _, ...pixels } = image;
+      cached.push({ index: sourceIndex, ...pixels });
+    }
     images.push(head.apply(image, sampleRng(seed, request.epoch, request.samples[n])));
     kept.push(n);
   }
@@ -244,6 +258,7 @@ export async function processBatch(
     labels: Int32Array.from(kept, (n) => source.labels[request.sources[n]]),
     indices: Int32Array.from(kept, (n) => request.samples[n]),
     ...(skipped.length > 0 ? { skipped } : {}),
+    ...(decodeWarnings.length > 0 ? { decodeWarnings } : {}),
   };
   return request.collect ? { batch, cached } : { batch };
 }

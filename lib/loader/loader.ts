@@ -137,6 +137,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly skipBadSamples: boolean;
   readonly #warn: (line: string) => void;
   readonly #skipped = new Map<number, SkippedSample>();
+  /** Samples already reported as decoded with warnings (each once, like skipped ones). */
+  readonly #decodeWarned = new Set<number>();
   #epoch = 0;
   #pool: WorkerPool | undefined;
   #cacheUnwritable = false;
@@ -258,6 +260,11 @@ export class DataLoader implements AsyncIterable<Batch> {
           if (this.#skipped.has(sample.index)) continue;
           this.#skipped.set(sample.index, sample);
           this.#warn(`warning: skipping ${sample.message}`);
+        }
+        for (const sample of batch.decodeWarnings ?? []) {
+          if (this.#decodeWarned.has(sample.index)) continue;
+          this.#decodeWarned.add(sample.index);
+          this.#warn(`warning: ${sample.message}`);
         }
         yield batch;
       }

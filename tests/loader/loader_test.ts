@@ -154,6 +154,33 @@ Deno.test("a bad file is left out of its batch with one warning; the cache remem
   await Deno.remove(root, { recursive: true });
 });
 
+Deno.test("a file decoded with warnings (junk bytes libjpeg skips) is kept and reported once", async () => {
+  const root = await tempDir("loader-junk-");
+  await Deno.mkdir(join(root, "a"));
+  const clean = await Deno.readFile(join(FIXTURES, "baseline420.jpg"));
+  for (let i = 0; i < 3; i++) await Deno.writeFile(join(root, "a", `${i}.jpg`), clean);
+  await Deno.copyFile(join(FIXTURES, "jpeg_odd", "junk_before_sos.jpg"), join(root, "a", "3.jpg"));
+  const folder = await ImageFolder.open(root);
+  for (const numWorkers of [0, 2]) {
+    const warnings: string[] = [];
+    const loader = new DataLoader(folder, {
+      batchSize: 2,
+      numWorkers,
+      transform: compose([randomResizedCrop(16)]),
+      onWarning: (line) => warnings.push(line),
+    });
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const seen: number[] = [];
+      for await (const batch of loader.batches(epoch)) seen.push(...batch.indices);
+      assert.deepEqual(seen.sort(), [0, 1, 2, 3], `epoch ${epoch}, ${numWorkers} workers`);
+    }
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], /^warning: .*3\.jpg decoded with warnings: Corrupt JPEG data: /);
+    assert.equal(DataLoader.liveWorkers, 0);
+  }
+  await Deno.remove(root, { recursive: true });
+});
+
 Deno.test("samples of different sizes without a resizing transform are a clear error", async () => {
   const folder = await ImageFolder.open(join(HYMENOPTERA, "val"));
   const loader = new DataLoader(folder, { batchSize: 4, numWorkers: 0 });
