@@ -5,8 +5,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import * as ort from "onnxruntime-web";
 import { Rng } from "../../lib/_internal/rng.ts";
+import { PYTHON, pythonImports } from "../pretrained/_python.ts";
 
-export const PYTHON = "/usr/bin/python3";
+export { PYTHON };
 
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = "error";
@@ -89,16 +90,7 @@ export function relativeError(expected: Float32Array, actual: Float32Array): num
 
 /** Whether Debian's python3 has the onnx package (under this run's permissions). */
 export async function hasOnnxChecker(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(PYTHON, {
-      args: ["-c", "import onnx"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
+  return await pythonImports("onnx");
 }
 
 const CHECK = `

@@ -2,11 +2,11 @@
 // it are ignored (and say why) where it is missing or the run is not allowed.
 export const PYTHON = "/usr/bin/python3";
 
-/** Whether `PYTHON` runs and imports torchvision under this test run's permissions. */
-export async function hasTorchvision(): Promise<boolean> {
+/** Whether `PYTHON` runs and imports `modules` under this test run's permissions. */
+export async function pythonImports(...modules: string[]): Promise<boolean> {
   try {
     const { success } = await new Deno.Command(PYTHON, {
-      args: ["-c", "import torch, torchvision"],
+      args: ["-c", `import ${modules.join(", ")}`],
       stdout: "null",
       stderr: "null",
     }).output();
@@ -14,6 +14,11 @@ export async function hasTorchvision(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Whether `PYTHON` runs and imports torchvision under this test run's permissions. */
+export async function hasTorchvision(): Promise<boolean> {
+  return await pythonImports("torch", "torchvision");
 }
 
 /** Runs a Python script; returns its stdout, or throws with its stderr. */
