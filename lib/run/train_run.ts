@@ -551,9 +551,21 @@ async function checkpointEpoch(
  * A lost WebGPU device (whatever error it surfaced as: ours, or a failed buffer read) told with
  * the checkpoint that holds the last finished epoch and the command that resumes from it.
  */
-function withDeviceLoss(error: unknown, backend: SelectedBackend, runDir: string, saved: number) {
+async function withDeviceLoss(
+  error: unknown,
+  backend: SelectedBackend,
+  runDir: string,
+  saved: number,
+) {
   if (backend.name !== "webgpu") return error;
-  const lost = error instanceof WebGpuDeviceLostError ? error : webGpuDeviceHandle()?.lostError;
+  const handle = webGpuDeviceHandle();
+  if (!(error instanceof WebGpuDeviceLostError) && handle !== null && handle.lostError === null) {
+    // A destroyed device's next operation can fail (an invalid buffer) before `device.lost`
+    // settles: give it a moment to say whether this error was the loss.
+    await Promise.race([handle.device.lost, new Promise((r) => setTimeout(r, 1000))]);
+    await new Promise((r) => setTimeout(r, 0)); // let the factory's own `lost` handler run
+  }
+  const lost = error instanceof WebGpuDeviceLostError ? error : handle?.lostError;
   if (!lost) return error;
   return new TrainingDeviceLostError(runDir, saved, saved + 1, lost.reason);
 }
@@ -686,9 +698,9 @@ export async function trainRun(
           });
         },
       },
-    }).catch((error) => {
+    }).catch(async (error) => {
       const told = withLastGoodCheckpoint(error, history.length, checkpoints);
-      throw withDeviceLoss(told, backend, runDir, history.length);
+      throw await withDeviceLoss(told, backend, runDir, history.length);
     });
     if (result.interrupted) {
       await saveCheckpoint(join(checkpoints, "last"), {
