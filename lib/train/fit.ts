@@ -26,6 +26,9 @@ import {
 } from "./losses.ts";
 import { createOptimizer, Optimizer, type OptimizerOptions } from "./optimizers.ts";
 import type { LrSchedule } from "./schedules.ts";
+import { createDistiller, type DistillOptions } from "./_distill.ts";
+
+export { DistillationError, distillationLoss, type DistillOptions } from "./_distill.ts";
 
 /** Which loss to train with. */
 export interface LossOptions extends CrossEntropyOptions {
@@ -151,6 +154,11 @@ export interface Callbacks {
   onEpochBegin?(epoch: number): void | Promise<void>;
   /** Every `readEvery` steps and at the epoch's last step. */
   onStep?(info: StepInfo): void | Promise<void>;
+  /**
+   * After every optimizer step, synchronously (no read-back): where pruning re-applies its masks
+   * and compression hooks keep their state in step with the weights.
+   */
+  onBatchEnd?(epoch: number, step: number): void;
   /** After each epoch; `progress` is where a checkpoint taken now would resume. */
   onEpochEnd?(log: EpochLog, progress: FitProgress): void | "stop" | Promise<void | "stop">;
 }
@@ -193,6 +201,11 @@ export interface FitOptions {
   seed?: number;
   /** Progress, logging and checkpoint hooks. */
   callbacks?: Callbacks;
+  /**
+   * Knowledge distillation from a teacher (run in inference mode, outside the tape): the loss
+   * becomes α·T²·KL(teacher ‖ student at T) + (1 − α)·`loss`.
+   */
+  distill?: DistillOptions;
   /**
    * Stops after the step in progress when aborted (Ctrl-C): the result's `interrupted` says
    * where, for a checkpoint that resumes mid-epoch.
@@ -271,7 +284,15 @@ export async function fit(
     ? options.optimizer
     : createOptimizer(options.optimizer);
   const baseLr = optimizer.lr;
-  const loss = lossFor(options.loss);
+  const hardLoss = lossFor(options.loss);
+  const distiller = options.distill
+    ? createDistiller(
+      options.distill,
+      hardLoss,
+      options.mixupAlpha !== undefined || options.cutmixAlpha !== undefined,
+    )
+    : null;
+  const loss = distiller?.loss ?? hardLoss;
   const readEvery = options.readEvery ?? 20;
   const seed = options.seed ?? 0;
   const resume = options.resume;
@@ -330,6 +351,7 @@ export async function fit(
         }
         optimizer.lr = options.schedule?.lr(baseLr, epoch, step, steps) ?? baseLr;
         const { images, labels } = toTensors(batch, options.inputTransform);
+        distiller?.begin(images);
         const result = batchStep(
           { ...stepContext, split: frozenSplit },
           images,
@@ -337,6 +359,8 @@ export async function fit(
           epoch,
           step,
         );
+        distiller?.end();
+        options.callbacks?.onBatchEnd?.(epoch, step);
         const [nextLoss, nextCorrect] = tf.tidy(() => [
           tf.add(lossSum, tf.mul(result.loss, batch.labels.length)),
           tf.add(correctSum, result.correct),
