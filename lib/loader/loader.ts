@@ -25,6 +25,7 @@ import {
   CacheWriter,
   openCache,
 } from "./cache.ts";
+import type { Sampler } from "./sampler.ts";
 import {
   type FileSource,
   type ResolvedSource,
@@ -42,6 +43,11 @@ export interface DataLoaderOptions {
   shuffle?: boolean;
   /** Seeds the shuffle and every random transform. Default: 0. */
   seed?: number;
+  /**
+   * Chooses each epoch's indices instead of the (shuffled) order, e.g. a
+   * `WeightedRandomSampler`; exclusive with `shuffle`, as in PyTorch. Default: none.
+   */
+  sampler?: Sampler;
   /** Drop the last, smaller batch. Default: false. */
   dropLast?: boolean;
   /** Applied to each sample; its output size must be the same for every sample. */
@@ -119,6 +125,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly batchSize: number;
   /** Whether each epoch is reshuffled. */
   readonly shuffle: boolean;
+  /** Chooses each epoch's indices, when given. */
+  readonly sampler: Sampler | undefined;
   /** Seed of the shuffle and of every random transform. */
   readonly seed: number;
   /** Whether the last, smaller batch is dropped. */
@@ -151,6 +159,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.batchSize = options.batchSize ?? 1;
     this.shuffle = options.shuffle ?? false;
     this.seed = options.seed ?? 0;
+    this.sampler = options.sampler;
     this.dropLast = options.dropLast ?? false;
     this.transform = options.transform ?? compose([]);
     this.numWorkers = options.numWorkers ?? Math.max(1, (navigator.hardwareConcurrency ?? 2) - 1);
@@ -162,6 +171,9 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
       throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
     }
+    if (this.sampler !== undefined && this.shuffle) {
+      throw new RangeError("sampler and shuffle are exclusive: the sampler orders the epoch");
+    }
     if (!Number.isInteger(this.numWorkers) || this.numWorkers < 0) {
       throw new RangeError(`numWorkers must be 0 or more, got ${this.numWorkers}`);
     }
@@ -169,7 +181,7 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Batches per epoch. */
   get length(): number {
-    const n = this.dataset.length / this.batchSize;
+    const n = (this.sampler?.length ?? this.dataset.length) / this.batchSize;
     return this.dropLast ? Math.floor(n) : Math.ceil(n);
   }
 
@@ -190,7 +202,8 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** The loader indices of each batch of `epoch`, in order. */
   plan(epoch: number): number[][] {
-    const order = Array.from({ length: this.dataset.length }, (_, i) => i);
+    const order = this.sampler?.indices(epoch) ??
+      Array.from({ length: this.dataset.length }, (_, i) => i);
     if (this.shuffle) new Rng(this.seed, epoch, 0x5ffe).shuffle(order);
     const batches: number[][] = [];
     for (let start = 0; start < order.length; start += this.batchSize) {

@@ -1,6 +1,7 @@
 /**
  * Batches from datasets: `DataLoader` with seeded shuffling and Deno Web Workers doing
- * read → decode → transform, delivering batches in order with bounded memory.
+ * read → decode → transform, delivering batches in order with bounded memory; samplers
+ * (`WeightedRandomSampler`, `classBalancedSampler`) for imbalanced data.
  *
  * @example
  * ```ts
@@ -16,3 +17,4 @@
 export * from "./loader.ts";
 export * from "./source.ts";
 export * from "./cache.ts";
+export * from "./sampler.ts";
