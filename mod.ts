@@ -25,3 +25,5 @@ export * from "./lib/pretrained/mod.ts";
 export * from "./lib/export/mod.ts";
 export * from "./lib/run/mod.ts";
 export * from "./lib/serve/mod.ts";
+export * from "./lib/sweep/mod.ts";
+export * from "./lib/explain/mod.ts";
