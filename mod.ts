@@ -19,6 +19,7 @@ export * from "./lib/transforms/mod.ts";
 export * from "./lib/loader/mod.ts";
 export * from "./lib/models/mod.ts";
 export * from "./lib/train/mod.ts";
+export * from "./lib/compress/mod.ts";
 export * from "./lib/metrics/mod.ts";
 export * from "./lib/io/mod.ts";
 export * from "./lib/pretrained/mod.ts";

@@ -91,7 +91,7 @@ function tinyData() {
 }
 
 Deno.test("fit with distill: the teacher is untouched, micro-batches make the same update, no leak", async () => {
-  await useBackend("cpu");
+  await useBackend("wasm");
   const dataset = tinyData();
   const teacher = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10, seed: 9 });
   const teacherBefore = teacher.getWeights().map((w) => Array.from(w.dataSync()));
@@ -128,7 +128,7 @@ Deno.test("fit with distill: the teacher is untouched, micro-batches make the sa
 });
 
 Deno.test("fit with distill: the first step's loss is the distillation loss of the batch", async () => {
-  await useBackend("cpu");
+  await useBackend("wasm");
   const dataset = tinyData();
   const teacher = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10, seed: 9 });
   const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10, seed: 3 });
