@@ -105,9 +105,11 @@ Deno.test("deno.json: no -A anywhere; train writes only runs/ and data/ and reac
     // Only test suites spawn processes: the long one Deno itself (to kill and interrupt training
     // runs), the default one Debian's python3 (PyTorch side-by-side checks, where installed),
     // deno and Debian's chromium (the HTTP server's child-process and page tests); and info runs
-    // Deno once per graphics API (DENO_WEBGPU_BACKEND) to list the adapters of each.
-    if (name === "test:long" || name === "info") assert.match(line, /--allow-run=deno(\s|$)/);
-    else if (name === "test") {
+    // Deno once per graphics API (DENO_WEBGPU_BACKEND) to list the adapters of each; sweep runs
+    // each trial as a `deno task train` child (the train task's own permissions).
+    if (name === "test:long" || name === "info" || name === "sweep") {
+      assert.match(line, /--allow-run=deno(\s|$)/);
+    } else if (name === "test") {
       assert.match(line, /--allow-run=\/usr\/bin\/python3,deno,\/usr\/bin\/chromium(\s|$)/);
     } else assert.doesNotMatch(line, /--allow-run/, name);
     assert.doesNotMatch(line, /--allow-env(\s|$)/, `${name}: env only for named variables`);
