@@ -122,6 +122,29 @@ export const TRAIN_FLAGS: FlagSpecs = {
     description: "backbone lr as a fraction of --lr once unfrozen",
     default: String(d.backboneLrScale),
   },
+  teacher: {
+    type: "string",
+    description: "distil from this teacher: a run directory, a TF.js model or torchvision:<name>",
+  },
+  "distill-t": {
+    type: "string",
+    description: "distillation temperature T",
+    default: String(d.distillT),
+  },
+  "distill-alpha": {
+    type: "string",
+    description: "weight of the soft (teacher) term; the labels get 1 - alpha",
+    default: String(d.distillAlpha),
+  },
+  prune: {
+    type: "string",
+    description: "magnitude pruning to this sparsity on a cubic schedule (0: off)",
+    default: String(d.prune),
+  },
+  "prune-structured": {
+    type: "boolean",
+    description: "with --prune: remove that fraction of each convolution's filters instead",
+  },
   quantize: {
     type: "string",
     description: "exported weights: none, float16 or uint8",
@@ -158,6 +181,8 @@ const HELP = formatHelp(
     "deno task train --dataset mnist --pretrained ./lenet.pth --model lenet --freeze none",
     "deno task train --dataset ./photos --pretrained ./mobilenet/model.json --epochs 5",
     "deno task train --config recipe.json --lr 3e-4",
+    "deno task train --teacher runs/big --model compact-cnn --distill-t 4 --distill-alpha 0.7",
+    "deno task train --prune 0.5 --epochs 5     # half the kernel weights zero at the end",
     "deno task train --resume runs/20261122-101500-small-cnn",
     "deno task train --backend webgpu --adapter software --epochs 1   # deno task info lists adapters",
   ],

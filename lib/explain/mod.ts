@@ -27,3 +27,5 @@
  * @module
  */
 export * from "./gradcam.ts";
+export * from "./render.ts";
+export * from "./explain.ts";

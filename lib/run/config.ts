@@ -99,6 +99,19 @@ export interface TrainConfig {
   unfreezeAt: number;
   /** Backbone learning rate as a fraction of `lr` once unfrozen. */
   backboneLrScale: number;
+  /**
+   * A teacher to distil from: a run directory, a TF.js model folder or `torchvision:<name>`,
+   * with the dataset's classes and input; null: no distillation.
+   */
+  teacher: string | null;
+  /** Distillation temperature T. */
+  distillT: number;
+  /** Distillation weight α of the soft term (the hard labels get 1 − α). */
+  distillAlpha: number;
+  /** Target sparsity of magnitude pruning (or fraction of filters removed); 0 turns it off. */
+  prune: number;
+  /** With `prune`: remove whole filters before training (a smaller, faster model). */
+  pruneStructured: boolean;
   /** Weight quantization of the exported model. */
   quantize: Quantization;
   /** Also write `model.onnx` beside `model/` (a failed export warns; the run goes on). */
@@ -145,6 +158,11 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "lr"> & { lr: numb
   freeze: "backbone",
   unfreezeAt: 0,
   backboneLrScale: 0.1,
+  teacher: null,
+  distillT: 4,
+  distillAlpha: 0.7,
+  prune: 0,
+  pruneStructured: false,
   quantize: "none",
   onnx: true,
   out: "runs",
@@ -288,6 +306,12 @@ export function resolveTrainConfig(
     freeze: text("freeze", raw.freeze),
     unfreezeAt: number("unfreezeAt", raw.unfreezeAt, { min: 0, integer: true }),
     backboneLrScale: number("backboneLrScale", raw.backboneLrScale, { min: 0, max: 1 }),
+    // Configs saved before compression existed have none of these.
+    teacher: nullableText("teacher"),
+    distillT: number("distillT", raw.distillT ?? 4, { min: 0.01 }),
+    distillAlpha: number("distillAlpha", raw.distillAlpha ?? 0.7, { min: 0, max: 1 }),
+    prune: number("prune", raw.prune ?? 0, { min: 0, max: 0.99 }),
+    pruneStructured: boolean("pruneStructured", raw.pruneStructured ?? false),
     quantize: oneOf("quantize", raw.quantize, ["none", "float16", "uint8"] as const),
     onnx: boolean("onnx", raw.onnx),
     out: text("out", raw.out),

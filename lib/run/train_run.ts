@@ -48,6 +48,7 @@ import { centerCrop, resize } from "../transforms/geometry.ts";
 import { Rng, withSeededMathRandom } from "../_internal/rng.ts";
 import type { TransformSpec } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
+import { runCompression, structuredModel } from "./_compress.ts";
 import { INCEPTION_NORMALIZATION, type Normalization, openRunData, type RunData } from "./data.ts";
 import type { StateDict } from "../pretrained/checkpoint/mod.ts";
 import { loadStateDict } from "../pretrained/state_dict.ts";
@@ -622,7 +623,12 @@ export async function trainRun(
     pretrained.model = pendingModel(config, pretrained.pending, data.inputShape);
   }
   const numClasses = data.classes.length;
-  const model = runModel(config, data, pretrained.model, backend, log);
+  const model = await structuredModel(
+    runModel(config, data, pretrained.model, backend, log),
+    config,
+    log,
+  );
+  const compression = await runCompression(config, model, numClasses, log);
   const accumulate = chooseAccumulation(model, config, data.inputShape, numClasses, log);
   const optimizer: Optimizer = createOptimizer({
     name: config.optimizer,
@@ -664,6 +670,7 @@ export async function trainRun(
       accumulate,
       mixupAlpha: config.mixup > 0 ? config.mixup : undefined,
       cutmixAlpha: config.cutmix > 0 ? config.cutmix : undefined,
+      distill: compression.distill,
       seed: config.seed,
       signal: options.signal,
       readEvery: options.readEvery,
@@ -671,6 +678,7 @@ export async function trainRun(
       initialEpoch,
       callbacks: {
         onEpochBegin: async (epoch) => {
+          compression.onEpochBegin(epoch);
           if (pretrained.model && config.unfreezeAt > 0 && epoch === config.unfreezeAt) {
             const count = unfreezeBackbone(model, optimizer, config);
             log(
@@ -682,6 +690,7 @@ export async function trainRun(
           await options.callbacks?.onEpochBegin?.(epoch);
         },
         onStep: options.callbacks?.onStep,
+        onBatchEnd: compression.onBatchEnd,
         onEpochEnd: async (entry, progress) => {
           history.push(entry);
           await writeMetrics();
@@ -724,6 +733,7 @@ export async function trainRun(
       };
     }
     train.close();
+    compression.finish();
     const evaluation = await writeRunOutputs(runDir, config, model, data, validation, {
       backend: backend.name,
       history: result.history,
