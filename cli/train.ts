@@ -73,6 +73,13 @@ export const TRAIN_FLAGS: FlagSpecs = {
     description: "label smoothing",
     default: String(d.labelSmoothing),
   },
+  balance: {
+    type: "string",
+    description:
+      "imbalanced classes: none, oversample, undersample or weights (inverse-frequency " +
+      "class-weighted loss)",
+    default: d.balance,
+  },
   "early-stop": {
     type: "string",
     description: "patience in epochs on val_loss (0: off)",
@@ -183,6 +190,7 @@ const HELP = formatHelp(
     "deno task train --config recipe.json --lr 3e-4",
     "deno task train --teacher runs/big --model compact-cnn --distill-t 4 --distill-alpha 0.7",
     "deno task train --prune 0.5 --epochs 5     # half the kernel weights zero at the end",
+    "deno task train --dataset ./photos --balance oversample     # rare classes drawn as often",
     "deno task train --resume runs/20261122-101500-small-cnn",
     "deno task train --backend webgpu --adapter software --epochs 1   # deno task info lists adapters",
   ],
@@ -302,7 +310,9 @@ export async function trainCommand(args: string[]): Promise<number> {
   say(
     `Done in ${result.seconds.toFixed(0)} s on ${result.backend}: val accuracy ${
       (evaluation.accuracy * 100).toFixed(2)
-    }%${topK}, val loss ${evaluation.loss.toFixed(4)}` +
+    }%${topK}, balanced ${(evaluation.report.balancedAccuracy * 100).toFixed(2)}%, val loss ${
+      evaluation.loss.toFixed(4)
+    }` +
       (result.stoppedEarly ? ", stopped early" : ""),
   );
   if (best) {
@@ -331,6 +341,7 @@ export async function trainCommand(args: string[]): Promise<number> {
       k: evaluation.k,
       val_loss: evaluation.loss,
       macro_f1: evaluation.report.macro.f1,
+      balanced_accuracy: evaluation.report.balancedAccuracy,
       train_images_per_s: result.history.at(-1)?.imagesPerSecond,
       seconds: Math.round(result.seconds * 10) / 10,
     }));

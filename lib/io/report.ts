@@ -1,7 +1,8 @@
 /**
  * The run report: one self-contained HTML file (no scripts, no external requests) with the loss
- * and accuracy curves as inline SVG, the confusion matrix as a heatmap, the per-class table and a
- * grid of misclassified images as embedded PNG thumbnails.
+ * and accuracy curves as inline SVG, the class distribution of both splits as inline SVG bars, the
+ * confusion matrix as a heatmap, the per-class table and a grid of misclassified images as
+ * embedded PNG thumbnails.
  *
  * @module
  */
@@ -49,6 +50,8 @@ export interface ReportData {
   misclassified: ReportSample[];
   /** The resolved configuration, shown at the end. */
   config?: unknown;
+  /** Samples per class (by label) of each split, drawn as a grouped bar chart. */
+  classDistribution?: { train: readonly number[]; validation: readonly number[] };
 }
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -205,6 +208,57 @@ function classTable(report: ClassificationReport): string {
   }</tbody></table>`;
 }
 
+/** Horizontal bars, one group per class, one bar per split, with the counts written beside. */
+function distributionChart(
+  classes: readonly string[],
+  splits: { train: readonly number[]; validation: readonly number[] },
+): string {
+  const series = [
+    { name: "train", color: "#1f77b4", counts: splits.train },
+    { name: "validation", color: "#ff7f0e", counts: splits.validation },
+  ];
+  const bar = 9;
+  const group = bar * series.length + 8;
+  const left = Math.min(180, 16 + 7 * Math.max(4, ...classes.map((c) => c.length)));
+  const width = 640;
+  const plot = width - left - 70;
+  const top = 30;
+  const height = top + group * classes.length + 10;
+  const max = Math.max(1, ...series.flatMap((s) => [...s.counts]));
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="class distribution">`,
+    `<text class="title" x="8" y="16">class distribution</text>`,
+  ];
+  series.forEach((s, k) => {
+    const x = left + 120 * k;
+    parts.push(
+      `<rect x="${x}" y="8" width="10" height="10" fill="${s.color}"/><text x="${
+        x + 14
+      }" y="17">${s.name} (${s.counts.reduce((a, b) => a + b, 0)})</text>`,
+    );
+  });
+  classes.forEach((name, c) => {
+    const y = top + c * group;
+    parts.push(
+      `<text x="${left - 6}" y="${y + group / 2}" text-anchor="end">${escape(name)}</text>`,
+    );
+    series.forEach((s, k) => {
+      const count = s.counts[c] ?? 0;
+      const w = (count / max) * plot;
+      const by = y + k * bar;
+      parts.push(
+        `<rect x="${left}" y="${by}" width="${w.toFixed(1)}" height="${
+          bar - 1
+        }" fill="${s.color}">` +
+          `<title>${escape(name)} ${s.name}: ${count}</title></rect>`,
+        `<text x="${(left + w + 4).toFixed(1)}" y="${by + bar - 1}">${count}</text>`,
+      );
+    });
+  });
+  parts.push("</svg>");
+  return parts.join("");
+}
+
 function misclassifiedGrid(classes: readonly string[], samples: ReportSample[]): string {
   if (samples.length === 0) return "<p>No misclassified samples.</p>";
   const cells = samples.map((s) => {
@@ -260,6 +314,7 @@ pre{background:#f6f6f6;padding:10px;overflow:auto;font-size:12px}`;
  * });
  * assert.match(html, /<svg/);
  * assert.match(html, /87\.5%/); // accuracy 7/8
+ * assert.match(html, /balanced accuracy/);
  * ```
  */
 export function renderReport(data: ReportData): string {
@@ -270,6 +325,9 @@ export function renderReport(data: ReportData): string {
     ...(data.topK ? [[`top-${data.topK.k}`, pct(data.topK.accuracy)] as [string, string]] : []),
     ["loss", data.loss.toFixed(4)],
     ["macro F1", pct(data.report.macro.f1)],
+    ...(data.report.balancedAccuracy === undefined
+      ? []
+      : [["balanced accuracy", pct(data.report.balancedAccuracy)] as [string, string]]),
     ["epochs", String(h.length)],
     ...(data.bestEpoch !== undefined && data.bestEpoch !== null
       ? [["best epoch", String(data.bestEpoch + 1)] as [string, string]]
@@ -305,6 +363,11 @@ ${
     ], best)
   }
 </div>
+${
+    data.classDistribution === undefined
+      ? ""
+      : `<h2>Class distribution</h2>\n${distributionChart(data.classes, data.classDistribution)}`
+  }
 <h2>Confusion matrix</h2>
 ${heatmap(data.classes, data.confusion)}
 <h2>Per-class metrics</h2>

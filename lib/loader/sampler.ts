@@ -219,3 +219,20 @@ class UndersampleSampler implements Sampler {
     return rng.shuffle(out);
   }
 }
+
+/**
+ * Inverse-frequency class weights `N / (K · n_c)` (scikit-learn's `class_weight="balanced"`): 1
+ * for every class when balanced; a class without samples gets 0. For a class-weighted loss.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { inverseFrequencyWeights } from "./sampler.ts";
+ * assert.deepEqual(inverseFrequencyWeights([90, 10]), [100 / 180, 100 / 20]);
+ * ```
+ */
+export function inverseFrequencyWeights(counts: readonly number[]): number[] {
+  const total = counts.reduce((a, b) => a + b, 0);
+  const present = counts.filter((n) => n > 0).length;
+  return counts.map((n) => (n > 0 ? total / (present * n) : 0));
+}

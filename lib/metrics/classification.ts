@@ -1,7 +1,8 @@
 /**
  * Classification metrics on predictions already read back from the backend: top-k accuracy,
  * the confusion matrix, and per-class precision / recall / F1 with macro and weighted averages
- * (scikit-learn's definitions; a class with no predictions has precision 0).
+ * (scikit-learn's definitions; a class with no predictions has precision 0), and balanced
+ * accuracy (the mean recall over the classes present) for imbalanced data.
  *
  * @module
  */
@@ -24,6 +25,8 @@ export interface ClassMetrics {
 export interface ClassificationReport {
   /** Top-1 accuracy over all samples. */
   accuracy: number;
+  /** Mean recall over the classes with samples (scikit-learn's `balanced_accuracy_score`). */
+  balancedAccuracy: number;
   /** Metrics of each class, by label. */
   perClass: ClassMetrics[];
   /** Unweighted mean over classes. */
@@ -100,6 +103,7 @@ export function classificationReport(
   };
   return {
     accuracy: total > 0 ? correct / total : 0,
+    balancedAccuracy: balancedAccuracy(matrix, k),
     perClass,
     macro: average(() => 1),
     weighted: average((m) => m.support),
@@ -134,4 +138,52 @@ export function topKAccuracy(
     if (above < k) hits++;
   }
   return labels.length > 0 ? hits / labels.length : 0;
+}
+
+/**
+ * Recall of each class from a confusion matrix (`matrix[t * numClasses + p]`); a class with no
+ * true samples has recall 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { confusionMatrix, perClassRecall } from "./classification.ts";
+ * assert.deepEqual(perClassRecall(confusionMatrix([0, 0, 1, 1], [0, 1, 1, 1], 2), 2), [0.5, 1]);
+ * ```
+ */
+export function perClassRecall(matrix: ArrayLike<number>, numClasses: number): number[] {
+  const recall: number[] = [];
+  for (let c = 0; c < numClasses; c++) {
+    let support = 0;
+    for (let p = 0; p < numClasses; p++) support += matrix[c * numClasses + p];
+    recall.push(support > 0 ? matrix[c * numClasses + c] / support : 0);
+  }
+  return recall;
+}
+
+/**
+ * Balanced accuracy: the mean recall over the classes that have true samples (scikit-learn's
+ * `balanced_accuracy_score`), so a rare class counts as much as a common one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { balancedAccuracy, confusionMatrix } from "./classification.ts";
+ * // 9 of class 0 all right, 1 of class 1 wrong: accuracy 0.9, balanced 0.5.
+ * const truth = [0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+ * assert.equal(balancedAccuracy(confusionMatrix(truth, new Array(10).fill(0), 2), 2), 0.5);
+ * ```
+ */
+export function balancedAccuracy(matrix: ArrayLike<number>, numClasses: number): number {
+  const recall = perClassRecall(matrix, numClasses);
+  let sum = 0;
+  let present = 0;
+  for (let c = 0; c < numClasses; c++) {
+    let support = 0;
+    for (let p = 0; p < numClasses; p++) support += matrix[c * numClasses + p];
+    if (support === 0) continue;
+    sum += recall[c];
+    present++;
+  }
+  return present > 0 ? sum / present : 0;
 }

@@ -20,6 +20,13 @@ export const BUILTIN_DATASETS = [
 /** Augmentation recipes (geometry only; normalisation follows the dataset or the backbone). */
 export type AugmentName = "auto" | "none" | "mnist" | "cifar" | "imagenet";
 
+/**
+ * Imbalanced classes: `oversample` (class-balanced sampling with replacement), `undersample`
+ * (each epoch as many of every class as the rarest has), `weights` (cross-entropy weighted by
+ * inverse class frequency), or `none`.
+ */
+export type BalanceName = "none" | "oversample" | "undersample" | "weights";
+
 /** Learning-rate schedules by name. */
 export type ScheduleName = "none" | "step" | "multistep" | "cosine" | "plateau";
 
@@ -66,6 +73,8 @@ export interface TrainConfig {
   cutmix: number;
   /** Label smoothing of the cross-entropy. */
   labelSmoothing: number;
+  /** How the training split's class imbalance is handled (see {@linkcode BalanceName}). */
+  balance: BalanceName;
   /** Early-stopping patience in epochs on val_loss; 0 turns it off. */
   earlyStop: number;
   /** Global-norm gradient clipping; 0 turns it off. */
@@ -146,6 +155,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "lr"> & { lr: numb
   mixup: 0,
   cutmix: 0,
   labelSmoothing: 0,
+  balance: "none",
   earlyStop: 0,
   clipNorm: 0,
   accumulate: 0,
@@ -294,6 +304,11 @@ export function resolveTrainConfig(
     mixup: number("mixup", raw.mixup, { min: 0 }),
     cutmix: number("cutmix", raw.cutmix, { min: 0 }),
     labelSmoothing: number("labelSmoothing", raw.labelSmoothing, { min: 0, max: 0.99 }),
+    balance: oneOf(
+      "balance",
+      raw.balance ?? "none", // configs saved before the setting existed
+      ["none", "oversample", "undersample", "weights"] as const,
+    ),
     earlyStop: number("earlyStop", raw.earlyStop, { min: 0, integer: true }),
     clipNorm: number("clipNorm", raw.clipNorm, { min: 0 }),
     accumulate: number("accumulate", raw.accumulate, { min: 0, integer: true }),

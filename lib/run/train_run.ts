@@ -49,6 +49,7 @@ import { Rng, withSeededMathRandom } from "../_internal/rng.ts";
 import type { TransformSpec } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
 import { runCompression, structuredModel } from "./_compress.ts";
+import { type RunBalance, runBalance } from "./_balance.ts";
 import { INCEPTION_NORMALIZATION, type Normalization, openRunData, type RunData } from "./data.ts";
 import type { StateDict } from "../pretrained/checkpoint/mod.ts";
 import { loadStateDict } from "../pretrained/state_dict.ts";
@@ -360,7 +361,12 @@ function metricsLine(log: EpochLog): string {
   });
 }
 
-function loaders(config: TrainConfig, data: RunData, warn: (line: string) => void) {
+function loaders(
+  config: TrainConfig,
+  data: RunData,
+  warn: (line: string) => void,
+  balance?: RunBalance,
+) {
   const workers = config.workers >= 0
     ? config.workers
     : data.fromFiles
@@ -371,7 +377,8 @@ function loaders(config: TrainConfig, data: RunData, warn: (line: string) => voi
     : undefined;
   const train = new DataLoader(data.train, {
     batchSize: config.batchSize,
-    shuffle: true,
+    shuffle: balance?.sampler === undefined,
+    sampler: balance?.sampler,
     seed: config.seed,
     transform: data.trainTransform,
     numWorkers: workers,
@@ -464,6 +471,7 @@ async function writeRunOutputs(
     started: number;
     fineTuned: boolean;
     warn: (line: string) => void;
+    classDistribution?: { train: number[]; validation: number[] };
   },
 ) {
   const numClasses = data.classes.length;
@@ -518,6 +526,7 @@ async function writeRunOutputs(
     topK: evaluation.k < numClasses ? { k: evaluation.k, accuracy: evaluation.topK } : undefined,
     misclassified: await reportSamples(data.validation, evaluation, 48),
     config,
+    classDistribution: run.classDistribution,
   });
   await writeFileAtomic(join(runDir, "report.html"), html);
   return summary;
@@ -637,7 +646,8 @@ export async function trainRun(
     ...(config.weightDecay > 0 ? { weightDecay: config.weightDecay } : {}),
   });
   const schedule = scheduleFor(config);
-  const { train, validation } = loaders(config, data, warn);
+  const balance = runBalance(config, data, log);
+  const { train, validation } = loaders(config, data, warn, balance);
   const checkpoints = join(runDir, "checkpoints");
 
   const { resume, initialEpoch } = options.resume
@@ -660,7 +670,7 @@ export async function trainRun(
       epochs: config.epochs,
       numClasses,
       optimizer,
-      loss: { labelSmoothing: config.labelSmoothing },
+      loss: { labelSmoothing: config.labelSmoothing, classWeights: balance.classWeights },
       schedule,
       validation,
       earlyStopping: config.earlyStop > 0
@@ -741,6 +751,7 @@ export async function trainRun(
       started,
       fineTuned: pretrained.model !== null,
       warn,
+      classDistribution: balance.counts,
     });
     return {
       runDir,

@@ -474,6 +474,8 @@ export interface EvaluateOptions {
   topK?: number;
   /** Applied to each batch of images before the model (e.g. scaling). */
   inputTransform?: (images: tf.Tensor4D) => tf.Tensor4D;
+  /** A batch's logits (e.g. test-time augmentation). Default: the model in inference mode. */
+  forward?: (images: tf.Tensor4D) => tf.Tensor2D;
 }
 
 /** A sample the model got wrong. */
@@ -543,7 +545,8 @@ export async function evaluate(
     if (batch.labels.length === 0) continue;
     const { images, labels } = toTensors(batch, options.inputTransform);
     const [batchLoss, probabilities] = tf.tidy(() => {
-      const logits = model.apply(images, { training: false }) as tf.Tensor2D;
+      const logits = options.forward?.(images) ??
+        model.apply(images, { training: false }) as tf.Tensor2D;
       return [loss(logits, labels), tf.softmax(logits)];
     });
     const [l, p] = await Promise.all([batchLoss.data(), probabilities.data()]);
