@@ -6,6 +6,7 @@ import { predictCommand } from "./predict.ts";
 import { benchCommand } from "./bench.ts";
 import { serveCommand } from "./serve.ts";
 import { exportCommand } from "./export.ts";
+import { explainCommand } from "./explain.ts";
 import { sweepCommand } from "./sweep.ts";
 import { UsageError } from "./_args.ts";
 import { describeDenial } from "./_permissions.ts";
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summa
   },
   sweep: { run: sweepCommand, summary: "hyperparameter search; trials are runs/<sweep>/<trial>/" },
   export: { run: exportCommand, summary: "a run's model as ONNX (model.onnx) or TF.js" },
+  explain: { run: explainCommand, summary: "Grad-CAM, feature maps and kernels of a run, as PNGs" },
   serve: { run: serveCommand, summary: "HTTP server: POST /predict, a page, /healthz, /metrics" },
   info: { run: infoCommand, summary: "versions, backends, WebGPU adapter and wasm features" },
 };

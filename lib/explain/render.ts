@@ -7,6 +7,8 @@
 import pngjs from "pngjs";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import type { RawImage } from "../decode/decode.ts";
+import { writeFileAtomic } from "../io/_atomic.ts";
+import type { Normalization } from "../run/data.ts";
 import { GLYPH_HEIGHT, GLYPH_WIDTH, glyphPixel } from "./_font.ts";
 import { ExplainError, type FeatureMaps, findLayer, listLayers } from "./gradcam.ts";
 
@@ -54,12 +56,17 @@ export function toPng(image: RawImage): Uint8Array {
   return new Uint8Array(pngjs.PNG.sync.write(png as unknown as pngjs.PNG));
 }
 
-/** Per-channel mean and standard deviation a pipeline normalized with. */
-export interface Normalization {
-  /** Channel means (of 0–1 values). */
-  mean: number[];
-  /** Channel standard deviations. */
-  std: number[];
+/**
+ * Writes a uint8 grey or RGB image as a PNG file, atomically (temp file, then rename).
+ *
+ * @example
+ * ```ts ignore
+ * import { savePng } from "./render.ts";
+ * await savePng("runs/x/explain/dot.png", { width: 1, height: 1, channels: 1, data: new Uint8Array(1) });
+ * ```
+ */
+export async function savePng(path: string, image: RawImage): Promise<void> {
+  await writeFileAtomic(path, toPng(image));
 }
 
 /**
