@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { gradCam, useBackend } from "../../mod.ts";
+import { gradCam, loadTorchvision, useBackend } from "../../mod.ts";
 import { hasTorchvision, runPython } from "../pretrained/_python.ts";
 import { tempDir } from "../_tmp.ts";
 
@@ -74,6 +74,37 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
       image.dispose();
       model.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "gradCam on torchvision's mobilenet_v2 loaded by loadTorchvision matches PyTorch's",
+  ignore: !available,
+  fn: async () => {
+    await useBackend("wasm");
+    const dir = await tempDir("gradcam-tv-");
+    try {
+      const reference = JSON.parse(
+        await runPython(["bench/torch_gradcam.py", "torchvision", "mobilenet_v2", "96", dir]),
+      );
+      const model = await loadTorchvision("mobilenet_v2", join(dir, "weights.pth"), {
+        inputSize: 96,
+      });
+      const { image, shape } = JSON.parse(await Deno.readTextFile(join(dir, "image.json")));
+      const input = tf.tensor3d(image, shape);
+      const ours = await gradCam(model, input);
+      input.dispose();
+      model.dispose();
+      assert.equal(ours.classIndex, reference.classIndex);
+      assert.ok(maxDiff(ours.scores, reference.scores) < 1e-3, "scores");
+      assert.deepEqual([ours.cam.height, ours.cam.width], reference.camShape);
+      const peak = Math.max(...reference.cam);
+      assert.ok(peak > 0);
+      assert.ok(maxDiff(ours.cam.data, reference.cam) < 1e-3 * peak, "cam");
+      assert.ok(maxDiff(ours.heatmap, reference.heatmap) < 1e-3, "heatmap");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
