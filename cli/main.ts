@@ -8,6 +8,7 @@ import { serveCommand } from "./serve.ts";
 import { exportCommand } from "./export.ts";
 import { explainCommand } from "./explain.ts";
 import { sweepCommand } from "./sweep.ts";
+import { workerCommand } from "./worker.ts";
 import { UsageError } from "./_args.ts";
 import { describeDenial } from "./_permissions.ts";
 
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summa
     summary: "decode, pipeline, train, infer and mnist-protocol figures",
   },
   sweep: { run: sweepCommand, summary: "hyperparameter search; trials are runs/<sweep>/<trial>/" },
+  worker: { run: workerCommand, summary: "trains sweep trials from a BullMQ queue (--queue)" },
   export: { run: exportCommand, summary: "a run's model as ONNX (model.onnx) or TF.js" },
   explain: { run: explainCommand, summary: "Grad-CAM, feature maps and kernels of a run, as PNGs" },
   serve: { run: serveCommand, summary: "HTTP server: POST /predict, a page, /healthz, /metrics" },

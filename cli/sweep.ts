@@ -1,7 +1,13 @@
 // `deno task sweep`: a thin layer over resolveSweepConfig + runSweep. Trials train on this
 // machine N at a time (`deno task train` child processes), or through a BullMQ queue that
 // `deno task worker` processes take from (--queue redis://host:port).
-import { resolveSweepConfig, runSweep, type SweepConfig } from "../mod.ts";
+import {
+  parseQueueUrl,
+  resolveSweepConfig,
+  runSweep,
+  type SweepConfig,
+  type TrialRunner,
+} from "../mod.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
 import { readConfigFile } from "./_config.ts";
 
@@ -25,6 +31,11 @@ const FLAGS: FlagSpecs = {
     description: "trials training at once on this machine",
     default: "1",
   },
+  queue: {
+    type: "string",
+    description: "redis://host:port: trials go to `deno task worker` processes through BullMQ",
+  },
+  "queue-name": { type: "string", description: "BullMQ queue", default: "denovision-trials" },
   resume: { type: "string", description: "continue the sweep in this folder (its sweep.json)" },
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
   help: { type: "boolean", short: "h", description: "show this help" },
@@ -43,6 +54,7 @@ const HELP = formatHelp(
     `    --space '{"lr": {"log_uniform": [1e-4, 1e-2]}, "batch-size": [32, 64]}'`,
     `deno task sweep --name grid --strategy grid --space '{"model": ["compact-cnn", "lenet"]}'`,
     "deno task sweep --resume runs/lr",
+    "deno task sweep --config sweep.json --queue redis://10.0.0.5:6379   # + deno task worker",
   ],
 );
 
@@ -103,10 +115,32 @@ export async function sweepCommand(args: string[]): Promise<number> {
     ? (line: string) => console.error(line)
     : (line: string) => console.log(line);
   let result;
+  let queue: { runTrial: TrialRunner; close: () => Promise<void> } | undefined;
   try {
-    result = await runSweep(config, { log: say, signal: controller.signal });
+    if (values.queue !== undefined) {
+      try {
+        parseQueueUrl(values.queue as string);
+      } catch (error) {
+        throw new UsageError(`--queue: ${(error as Error).message}`);
+      }
+      // Loaded here only: the queue client reads the environment (see lib/sweep/queue.ts).
+      const { queueTrialRunner } = await import("../lib/sweep/queue.ts");
+      queue = await queueTrialRunner(config, {
+        url: values.queue as string,
+        queueName: values["queue-name"] as string,
+      });
+      say(
+        `Trials go to ${values.queue}; start workers with: deno task worker --queue ${values.queue}`,
+      );
+    }
+    result = await runSweep(config, {
+      log: say,
+      signal: controller.signal,
+      runTrial: queue?.runTrial,
+    });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    await queue?.close();
   }
   const { dir, records, best } = result;
   say(`Sweep ${dir}/: ${records.length} trial(s) recorded in sweep.jsonl; page: ${dir}/sweep.html`);

@@ -22,3 +22,4 @@ export * from "./config.ts";
 export * from "./trial.ts";
 export * from "./sweep.ts";
 export * from "./html.ts";
+export * from "./queue_url.ts";

@@ -106,12 +106,22 @@ Deno.test("deno.json: no -A anywhere; train writes only runs/ and data/ and reac
     // runs), the default one Debian's python3 (PyTorch side-by-side checks, where installed),
     // deno and Debian's chromium (the HTTP server's child-process and page tests); and info runs
     // Deno once per graphics API (DENO_WEBGPU_BACKEND) to list the adapters of each; sweep runs
-    // each trial as a `deno task train` child (the train task's own permissions).
+    // each trial as a `deno task train` child (the train task's own permissions); the default
+    // suite also starts Debian's redis-server (the sweep queue's tests).
     if (name === "test:long" || name === "info" || name === "sweep") {
       assert.match(line, /--allow-run=deno(\s|$)/);
     } else if (name === "test") {
-      assert.match(line, /--allow-run=\/usr\/bin\/python3,deno,\/usr\/bin\/chromium(\s|$)/);
+      assert.match(
+        line,
+        /--allow-run=\/usr\/bin\/python3,deno,\/usr\/bin\/chromium,\/usr\/bin\/redis-server(\s|$)/,
+      );
     } else assert.doesNotMatch(line, /--allow-run/, name);
+    // sweep and worker talk to any redis-server (--queue redis://host:port) through BullMQ,
+    // whose Redis client lists the whole environment when it loads (the `debug` package).
+    if (name === "sweep" || name === "worker") {
+      assert.match(line, /--allow-net --allow-env /, name);
+      continue;
+    }
     assert.doesNotMatch(line, /--allow-env(\s|$)/, `${name}: env only for named variables`);
   }
   const flag = (line: string, name: string) => new RegExp(`--allow-${name}=(\\S+)`).exec(line)?.[1];

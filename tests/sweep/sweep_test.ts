@@ -122,7 +122,7 @@ Deno.test({
     const result = await runSweep(config, { log: (line) => lines.push(line) });
     assert.equal(result.records.length, 2, lines.join("\n"));
     for (const record of result.records) {
-      assert.equal(record.status, "done", record.error);
+      assert.equal(record.status, "done", record.error ?? "");
       assert.equal(record.epochs, 1);
       assert.equal(await trialState(record.run_dir), "done");
       const saved = JSON.parse(await Deno.readTextFile(`${record.run_dir}/config.json`));
