@@ -4,9 +4,11 @@ import {
   evaluate,
   openRunData,
   openTrainedModel,
+  parseTtaMode,
   renderReport,
   resolveTrainConfig,
   selectBackend,
+  ttaLogits,
 } from "../mod.ts";
 import { writeFileAtomic } from "../lib/io/_atomic.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
@@ -21,6 +23,11 @@ const FLAGS: FlagSpecs = {
   "batch-size": { type: "string", description: "images per batch", default: "64" },
   "top-k": { type: "string", description: "k of the top-k accuracy", default: "5" },
   workers: { type: "string", description: "loader workers", default: "0" },
+  tta: {
+    type: "string",
+    description: "test-time augmentation, logits averaged: none, hflip or five-crop",
+    default: "none",
+  },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
   adapter: ADAPTER_FLAG,
   threads: THREADS_FLAG,
@@ -39,6 +46,7 @@ const HELP = formatHelp(
     "deno task eval --run runs/20261122-101500-compact-cnn",
     "deno task eval --run runs/digits --split train --json",
     "deno task eval --run runs/ants-bees --report runs/ants-bees/eval.html",
+    "deno task eval --run runs/ants-bees --tta hflip           # mirror views, logits averaged",
   ],
 );
 
@@ -56,6 +64,12 @@ export async function evalCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (values.run === undefined) throw new UsageError("--run <run directory> is required");
+  let tta;
+  try {
+    tta = parseTtaMode(String(values.tta ?? "none"));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (values.split !== "val" && values.split !== "train") {
     throw new UsageError(`--split must be val or train, got '${values.split}'`);
@@ -98,6 +112,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     numClasses: expected.length,
     classes: expected,
     topK: positiveInt("top-k", values["top-k"]) || 5,
+    ...(tta === "none" ? {} : { forward: (images) => ttaLogits(trained.model, images, tta) }),
   });
   const seconds = (performance.now() - started) / 1000;
   loader.close();
@@ -108,7 +123,9 @@ export async function evalCommand(args: string[]): Promise<number> {
     `${config.dataset} (${values.split}, ${dataset.length} images) on ${backend.name}: ` +
       `accuracy ${pct(result.accuracy)}${
         result.k < expected.length ? `, top-${result.k} ${pct(result.topK)}` : ""
-      }, loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s)`,
+      }, balanced ${pct(result.report.balancedAccuracy)}, loss ${result.loss.toFixed(4)}${
+        tta === "none" ? "" : `, TTA ${tta}`
+      } (${seconds.toFixed(1)} s)`,
   );
   const nameWidth = Math.max(12, ...expected.map((c) => c.length));
   console.log(`\n${"class".padEnd(nameWidth)}  precision  recall     f1  support`);
@@ -178,6 +195,8 @@ export async function evalCommand(args: string[]): Promise<number> {
       backend: backend.name,
       loss: result.loss,
       accuracy: result.accuracy,
+      balanced_accuracy: result.report.balancedAccuracy,
+      tta,
       top_k: result.topK,
       k: result.k,
       macro: result.report.macro,

@@ -1,5 +1,11 @@
 // `deno task predict`: top-k labels for image files or folders, with the run's preprocessing.
-import { openTorchvisionModel, openTrainedModel, predictFiles, selectBackend } from "../mod.ts";
+import {
+  openTorchvisionModel,
+  openTrainedModel,
+  parseTtaMode,
+  predictFiles,
+  selectBackend,
+} from "../mod.ts";
 import { join } from "../lib/_internal/path.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
 import { ADAPTER_FLAG, adapterFlag, backendFlag } from "./_adapter.ts";
@@ -12,6 +18,11 @@ const FLAGS: FlagSpecs = {
     description: "instead of --run: torchvision:<name>, or a torchvision .pth/.safetensors file",
   },
   "top-k": { type: "string", description: "labels per image", default: "3" },
+  tta: {
+    type: "string",
+    description: "test-time augmentation, logits averaged: none, hflip or five-crop",
+    default: "none",
+  },
   backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
   adapter: ADAPTER_FLAG,
   threads: THREADS_FLAG,
@@ -29,6 +40,7 @@ const HELP = formatHelp(
   [
     "deno task predict --run runs/20261122-101500-compact-cnn data/samples/",
     "deno task predict --run runs/ants-bees --top-k 1 --json photo.jpg",
+    "deno task predict --run runs/ants-bees --tta five-crop photo.jpg",
     "deno task predict --pretrained torchvision:resnet18 photo.jpg",
   ],
 );
@@ -73,6 +85,12 @@ export async function predictCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("name at least one image file or folder");
   const k = Number(values["top-k"]);
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top-k must be a positive integer`);
+  let tta;
+  try {
+    tta = parseTtaMode(String(values.tta ?? "none"));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const files = await collect(positionals);
   if (files.length === 0) throw new UsageError("no .jpg, .jpeg or .png files found");
   await applyThreads(values.threads);
@@ -86,6 +104,7 @@ export async function predictCommand(args: string[]): Promise<number> {
   const started = performance.now();
   let resized = 0;
   const predictions = await predictFiles(trained, files, k, {
+    tta,
     onResize: (file, [width, height]) => {
       const [h, w] = trained.preprocessing.inputShape;
       if (resized++ === 0) {

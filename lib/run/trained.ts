@@ -119,6 +119,89 @@ export async function openTorchvisionModel(source: string): Promise<TrainedModel
   };
 }
 
+/**
+ * Test-time augmentation: `hflip` averages the logits of each image and its mirror; `five-crop`
+ * those of its four corner crops and centre crop (7/8 of each side, resized back to the input);
+ * `none` is one pass.
+ */
+export type TtaMode = "none" | "hflip" | "five-crop";
+
+/** The {@linkcode TtaMode} names, for flags. */
+export const TTA_MODES: readonly TtaMode[] = ["none", "hflip", "five-crop"];
+
+/** A {@linkcode TtaMode} name that does not exist. */
+export class TtaModeError extends RangeError {
+  /** Always `TtaModeError`. */
+  override name = "TtaModeError";
+  /** Names the bad value and the known ones. */
+  constructor(value: string) {
+    super(`--tta must be one of ${TTA_MODES.join(", ")}; got '${value}'`);
+  }
+}
+
+/**
+ * Checks a `--tta` value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTtaMode } from "./trained.ts";
+ * assert.equal(parseTtaMode("hflip"), "hflip");
+ * assert.throws(() => parseTtaMode("ten-crop"), /--tta must be one of/);
+ * ```
+ */
+export function parseTtaMode(value: string): TtaMode {
+  if (!(TTA_MODES as readonly string[]).includes(value)) throw new TtaModeError(value);
+  return value as TtaMode;
+}
+
+/**
+ * The logits of a batch of preprocessed images [batch, height, width, channels] in inference
+ * mode, averaged over the views of `tta` (the caller disposes the result).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { createModel } from "../models/mod.ts";
+ * import { ttaLogits } from "./trained.ts";
+ * await useBackend("cpu");
+ * const model = createModel("compact-cnn", { inputShape: [32, 32, 3], numClasses: 4, seed: 0 });
+ * const images = tf.randomUniform([2, 32, 32, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+ * const logits = ttaLogits(model, images, "five-crop");
+ * assert.deepEqual(logits.shape, [2, 4]);
+ * tf.dispose([logits, images]);
+ * model.dispose();
+ * ```
+ */
+export function ttaLogits(model: LayersModel, images: tf.Tensor4D, tta: TtaMode): tf.Tensor2D {
+  return tf.tidy(() => {
+    const run = (x: tf.Tensor4D) => model.apply(x, { training: false }) as tf.Tensor2D;
+    if (tta === "none") return run(images);
+    if (tta === "hflip") {
+      return tf.div(tf.add(run(images), run(tf.image.flipLeftRight(images))), 2) as tf.Tensor2D;
+    }
+    const [batch, height, width] = images.shape;
+    const f = 7 / 8;
+    // [y1, x1, y2, x2] on the 0–1 scale: top-left, top-right, bottom-left, bottom-right, centre.
+    const boxes = [[0, 0], [0, 1 - f], [1 - f, 0], [1 - f, 1 - f], [(1 - f) / 2, (1 - f) / 2]];
+    const boxInd = tf.range(0, batch, 1, "int32") as tf.Tensor1D;
+    let sum: tf.Tensor2D | undefined;
+    for (const [y, x] of boxes) {
+      const crops = tf.image.cropAndResize(
+        images,
+        tf.tensor2d(Array.from({ length: batch }, () => [y, x, y + f, x + f])),
+        boxInd,
+        [height, width],
+      );
+      const logits = run(crops);
+      sum = sum === undefined ? logits : tf.add(sum, logits) as tf.Tensor2D;
+    }
+    return tf.div(sum!, boxes.length) as tf.Tensor2D;
+  });
+}
+
 /** One prediction: the top-k classes with their probabilities. */
 export interface Prediction {
   /** The image file. */
@@ -204,6 +287,8 @@ export interface PredictOptions {
   batchSize?: number;
   /** Hears of each image resized to the model's input outside the run's preprocessing. */
   onResize?: (file: string, from: [number, number]) => void;
+  /** Test-time augmentation (logits averaged over the views). Default: `none`. */
+  tta?: TtaMode;
 }
 
 /**
@@ -235,7 +320,13 @@ export async function predictFiles(
     }
     const probabilities = tf.tidy(() =>
       tf.softmax(
-        trained.model.predict(tf.tensor4d(pixels, [batch.length, ...inputShape])) as tf.Tensor2D,
+        options.tta === undefined || options.tta === "none"
+          ? trained.model.predict(tf.tensor4d(pixels, [batch.length, ...inputShape])) as tf.Tensor2D
+          : ttaLogits(
+            trained.model,
+            tf.tensor4d(pixels, [batch.length, ...inputShape]),
+            options.tta,
+          ),
       )
     );
     const values = await probabilities.data();
