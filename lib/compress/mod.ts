@@ -1,6 +1,7 @@
 /**
  * Model compression: magnitude pruning kept through training on a cubic schedule, structured
- * channel pruning that rebuilds smaller convolutions, and (in `fit`) knowledge distillation.
+ * channel pruning that rebuilds smaller convolutions, quantization-aware training with
+ * straight-through fake quantization, and (in `fit`) knowledge distillation.
  *
  * @example
  * ```ts
@@ -13,3 +14,4 @@
  */
 export * from "./prune.ts";
 export * from "./channels.ts";
+export * from "./qat.ts";

@@ -1,0 +1,236 @@
+/**
+ * Quantization-aware training: the kernels of convolutions and dense layers are fake-quantized
+ * to 8 bits in the forward pass (per output channel, or per tensor with TF.js's own uint8
+ * scheme so the learned grid survives the TF.js export exactly), and their outputs per tensor
+ * over ranges observed during training (an exponential moving average of min and max).
+ * Gradients pass straight through (clipped to the range for activations), as in
+ * `torch.ao.quantization` and TF MOT's `quantize_model`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import type { Callbacks } from "../train/mod.ts";
+
+/** A quantization-aware-training setting that cannot work; the message names it. */
+export class QuantizationError extends Error {
+  /** Always `QuantizationError`. */
+  override name = "QuantizationError";
+}
+
+/**
+ * Affine 8-bit fake quantization of `x` over [min, max] (256 levels, min and max on the grid, as
+ * TF.js's uint8 weights: q = round((x − min) / scale), x' = q·scale + min), per tensor, or per
+ * slice along the last axis with `perChannel`. The gradient is the identity (straight-through).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { fakeQuantize } from "./qat.ts";
+ * await useBackend("cpu");
+ * const x = tf.tensor1d([0, 0.1, 1, 2.55]);
+ * const q = fakeQuantize(x);
+ * assert.deepEqual(Array.from(q.dataSync(), (v) => Math.round(v * 100) / 100), [0, 0.1, 1, 2.55]);
+ * tf.dispose([x, q]);
+ * ```
+ */
+export function fakeQuantize(x: tf.Tensor, options: { perChannel?: boolean } = {}): tf.Tensor {
+  const quantize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const value = tf.tidy(() => {
+      const v = input;
+      const axes = options.perChannel ? [...Array(v.rank - 1).keys()] : undefined;
+      const min = tf.min(v, axes, true);
+      const max = tf.max(v, axes, true);
+      const scale = tf.maximum(tf.div(tf.sub(max, min), 255), 1e-12);
+      return tf.add(tf.mul(tf.round(tf.div(tf.sub(v, min), scale)), scale), min);
+    });
+    save([]);
+    return { value, gradFunc: (dy: tf.Tensor) => tf.clone(dy) };
+  });
+  return quantize(x);
+}
+
+/** Fake quantization over a given range [min, max], the gradient zero outside it. */
+function fakeQuantizeRange(x: tf.Tensor, min: number, max: number): tf.Tensor {
+  const scale = Math.max((max - min) / 255, 1e-12);
+  const quantize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const v = input;
+    const value = tf.tidy(() =>
+      tf.add(tf.mul(tf.round(tf.div(tf.sub(tf.clipByValue(v, min, max), min), scale)), scale), min)
+    );
+    save([v]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const inside = tf.logicalAnd(
+            tf.greaterEqual(saved[0], min),
+            tf.lessEqual(saved[0], max),
+          );
+          return tf.mul(dy, tf.cast(inside, "float32"));
+        }),
+    };
+  });
+  return quantize(x);
+}
+
+/** Options for {@linkcode QuantizationAwareTraining}. */
+export interface QatOptions {
+  /** Epochs of the run. */
+  epochs: number;
+  /** Fake-quantize during the last this many epochs. Default: all of them. */
+  lastEpochs?: number;
+  /**
+   * `channel` (one range per output channel, the default) or `tensor` (TF.js's uint8 weight
+   * format has one per tensor: with it the exported weights are exactly the trained ones).
+   */
+  weights?: "channel" | "tensor";
+  /** Moving-average momentum of the observed activation ranges. Default: 0.9. */
+  momentum?: number;
+}
+
+/** The learned quantization of one layer. */
+export interface LayerQuantization {
+  /** Layer name. */
+  layer: string;
+  /** Observed output range [min, max] (per tensor). */
+  activation: [number, number];
+}
+
+type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor;
+type Quantized = tfl.layers.Layer & { call: Call };
+
+/**
+ * Makes a model quantization-aware: while enabled (the last `lastEpochs` epochs, through
+ * {@linkcode QuantizationAwareTraining.callbacks}), its convolutions and dense layers compute
+ * with fake-quantized kernels and outputs. {@linkcode QuantizationAwareTraining.bake} writes the
+ * quantized kernels into the model for export.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import * as tfl from "@tensorflow/tfjs-layers";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { QuantizationAwareTraining } from "./qat.ts";
+ * await useBackend("cpu");
+ * const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 3 })] });
+ * const qat = new QuantizationAwareTraining(model, { epochs: 1 });
+ * qat.enabled = true;
+ * const y = model.apply(tf.ones([2, 4]), { training: true }) as tf.Tensor;
+ * assert.equal(qat.ranges().length, 1);
+ * tf.dispose(y);
+ * qat.dispose();
+ * model.dispose();
+ * ```
+ */
+export class QuantizationAwareTraining {
+  /** Whether the forward pass fake-quantizes now. */
+  enabled = false;
+  readonly #options: QatOptions;
+  readonly #layers: { layer: Quantized; key: "kernel" | "depthwiseKernel"; call: Call }[] = [];
+  readonly #ranges = new Map<string, [number, number]>();
+
+  /** Wraps the convolutions and dense layers of `model`. */
+  constructor(model: tfl.LayersModel, options: QatOptions) {
+    if (!(options.epochs >= 1)) {
+      throw new QuantizationError(`QAT needs epochs ≥ 1, got ${options.epochs}`);
+    }
+    if (options.lastEpochs !== undefined && !(options.lastEpochs >= 1)) {
+      throw new QuantizationError(`QAT epochs must be ≥ 1, got ${options.lastEpochs}`);
+    }
+    this.#options = options;
+    for (const layer of model.layers as Quantized[]) {
+      const name = layer.getClassName();
+      const key = name === "DepthwiseConv2D" ? "depthwiseKernel" : "kernel";
+      if (!["Conv2D", "Dense", "DepthwiseConv2D"].includes(name)) continue;
+      const original = layer.call;
+      this.#layers.push({ layer, key, call: original });
+      layer.call = (inputs, kwargs) => this.#call(layer, key, original, inputs, kwargs);
+    }
+    if (this.#layers.length === 0) {
+      throw new QuantizationError("the model has no convolutions or dense layers to quantize");
+    }
+  }
+
+  #call(
+    layer: Quantized,
+    key: "kernel" | "depthwiseKernel",
+    original: Call,
+    inputs: tf.Tensor | tf.Tensor[],
+    kwargs: Record<string, unknown>,
+  ): tf.Tensor {
+    if (!this.enabled) return original.call(layer, inputs, kwargs);
+    const holder = layer as unknown as Record<string, { read(): tf.Tensor }>;
+    const kernel = holder[key];
+    const perChannel = this.#options.weights !== "tensor";
+    holder[key] = { read: () => fakeQuantize(kernel.read(), { perChannel }) };
+    let output: tf.Tensor;
+    try {
+      output = original.call(layer, inputs, kwargs);
+    } finally {
+      holder[key] = kernel;
+    }
+    const training = kwargs?.training === true;
+    let range = this.#ranges.get(layer.name);
+    if (training || range === undefined) {
+      // The observed range: one small read per layer and step (the ranges live on the host).
+      const [lo, hi] = tf.tidy(() => [tf.min(output), tf.max(output)]);
+      const seen: [number, number] = [
+        Math.min(0, lo.dataSync()[0]),
+        Math.max(0, hi.dataSync()[0]),
+      ];
+      tf.dispose([lo, hi]);
+      const m = this.#options.momentum ?? 0.9;
+      range = range === undefined
+        ? seen
+        : [m * range[0] + (1 - m) * seen[0], m * range[1] + (1 - m) * seen[1]];
+      this.#ranges.set(layer.name, range);
+    }
+    return fakeQuantizeRange(output, range[0], range[1]);
+  }
+
+  /** Whether `epoch` is one of the quantization-aware epochs. */
+  activeAt(epoch: number): boolean {
+    return epoch >= this.#options.epochs - (this.#options.lastEpochs ?? this.#options.epochs);
+  }
+
+  /** Hooks for `fit`: fake quantization switched on for the last epochs. */
+  callbacks(): Required<Pick<Callbacks, "onEpochBegin" | "onBatchEnd">> {
+    return {
+      onEpochBegin: (epoch) => void (this.enabled = this.activeAt(epoch)),
+      onBatchEnd: (epoch) => void (this.enabled = this.activeAt(epoch)), // resumed mid-epoch
+    };
+  }
+
+  /** The observed activation ranges, per layer. */
+  ranges(): LayerQuantization[] {
+    return [...this.#ranges].map(([layer, activation]) => ({ layer, activation }));
+  }
+
+  /**
+   * Writes the fake-quantized kernels into the model (the float model then computes what the
+   * quantized one does with its weights); with `weights: "tensor"` TF.js's uint8 export keeps them
+   * exactly.
+   */
+  bake(): void {
+    const perChannel = this.#options.weights !== "tensor";
+    tf.tidy(() => {
+      for (const { layer, key } of this.#layers) {
+        const variable = (layer as unknown as Record<string, { read(): tf.Variable }>)[key].read();
+        variable.assign(fakeQuantize(variable, { perChannel }));
+      }
+    });
+  }
+
+  /** Puts the layers' own forward passes back. */
+  dispose(): void {
+    for (const { layer, call } of this.#layers) layer.call = call;
+    this.#layers.length = 0;
+    this.enabled = false;
+  }
+}

@@ -1,0 +1,86 @@
+// Internal: the compression flags of a training run: `--teacher` (distillation), `--prune`
+// (magnitude pruning on a cubic schedule, or `--prune-structured`: fewer filters before training).
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { join } from "../_internal/path.ts";
+import { loadModel } from "../io/file_handler.ts";
+import { MagnitudePruner } from "../compress/prune.ts";
+import { pruneChannels } from "../compress/channels.ts";
+import type { DistillOptions } from "../train/fit.ts";
+import { ConfigError, type TrainConfig } from "./config.ts";
+import { openTorchvisionModel } from "./trained.ts";
+
+/** What the run passes to `fit` and calls after it. */
+export interface RunCompression {
+  distill?: DistillOptions;
+  onEpochBegin(epoch: number): void;
+  onBatchEnd(epoch: number, step: number): void;
+  /** After training: the final masks (also over restored best weights); frees the teacher. */
+  finish(): void;
+}
+
+/** With `--prune-structured`: the model rebuilt with `prune` of each convolution's filters. */
+export async function structuredModel(
+  model: LayersModel,
+  config: TrainConfig,
+  log: (line: string) => void,
+): Promise<LayersModel> {
+  if (!config.pruneStructured || config.prune === 0) return model;
+  const before = model.countParams();
+  const { model: smaller, pruned } = await pruneChannels(model, { ratio: config.prune });
+  model.dispose();
+  log(
+    `prune: ${Object.keys(pruned).length} convolutions rebuilt with ${
+      Math.round((1 - config.prune) * 100)
+    }% of their filters (${before} -> ${smaller.countParams()} parameters)`,
+  );
+  return smaller;
+}
+
+async function loadTeacher(source: string): Promise<LayersModel> {
+  if (source.startsWith("torchvision:")) return (await openTorchvisionModel(source)).model;
+  let dir = source.replace(/\/model\.json$/, "");
+  try {
+    if ((await Deno.stat(join(dir, "model", "model.json"))).isFile) dir = join(dir, "model");
+  } catch { /* a model folder */ }
+  return await loadModel(dir);
+}
+
+/** The teacher and pruning of a run, from its config. */
+export async function runCompression(
+  config: TrainConfig,
+  model: LayersModel,
+  numClasses: number,
+  log: (line: string) => void,
+): Promise<RunCompression> {
+  let teacher: LayersModel | undefined;
+  if (config.teacher !== null) {
+    teacher = await loadTeacher(config.teacher);
+    const classes = teacher.outputs[0].shape.at(-1);
+    if (classes !== numClasses) {
+      teacher.dispose();
+      throw new ConfigError(
+        `teacher ${config.teacher} has ${classes} classes, the dataset ${numClasses}`,
+      );
+    }
+    log(
+      `distill: teacher ${config.teacher} (${teacher.countParams()} parameters), T ${config.distillT}, α ${config.distillAlpha}`,
+    );
+  }
+  const pruner = config.prune > 0 && !config.pruneStructured
+    ? new MagnitudePruner(model, { sparsity: config.prune, epochs: config.epochs })
+    : undefined;
+  if (pruner) log(`prune: magnitude, to ${config.prune} sparsity on a cubic schedule`);
+  const hooks = pruner?.callbacks();
+  return {
+    ...(teacher
+      ? { distill: { teacher, temperature: config.distillT, alpha: config.distillAlpha } }
+      : {}),
+    onEpochBegin: (epoch) => hooks?.onEpochBegin(epoch),
+    onBatchEnd: (epoch, step) => hooks?.onBatchEnd(epoch, step),
+    finish() {
+      pruner?.finish();
+      pruner?.dispose();
+      teacher?.dispose();
+    },
+  };
+}
