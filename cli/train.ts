@@ -152,6 +152,12 @@ export const TRAIN_FLAGS: FlagSpecs = {
     type: "boolean",
     description: "with --prune: remove that fraction of each convolution's filters instead",
   },
+  "qat-epochs": {
+    type: "string",
+    description:
+      "quantization-aware training in the last N epochs (0: off); pair with --quantize uint8",
+    default: String(d.qatEpochs),
+  },
   quantize: {
     type: "string",
     description: "exported weights: none, float16 or uint8",

@@ -1,10 +1,12 @@
 // Internal: the compression flags of a training run: `--teacher` (distillation), `--prune`
-// (magnitude pruning on a cubic schedule, or `--prune-structured`: fewer filters before training).
+// (magnitude pruning on a cubic schedule, or `--prune-structured`: fewer filters before training),
+// `--qat-epochs` (quantization-aware training, kernels baked onto the grid before the export).
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { join } from "../_internal/path.ts";
 import { loadModel } from "../io/file_handler.ts";
 import { MagnitudePruner } from "../compress/prune.ts";
 import { pruneChannels } from "../compress/channels.ts";
+import { QuantizationAwareTraining } from "../compress/qat.ts";
 import type { DistillOptions } from "../train/fit.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 import { openTorchvisionModel } from "./trained.ts";
@@ -71,14 +73,37 @@ export async function runCompression(
     : undefined;
   if (pruner) log(`prune: magnitude, to ${config.prune} sparsity on a cubic schedule`);
   const hooks = pruner?.callbacks();
+  let qat: QuantizationAwareTraining | undefined;
+  if (config.qatEpochs > 0) {
+    const weights = config.quantize === "uint8" ? "tensor" : "channel";
+    qat = new QuantizationAwareTraining(model, {
+      epochs: config.epochs,
+      lastEpochs: Math.min(config.qatEpochs, config.epochs),
+      weights,
+    });
+    log(
+      `qat: fake-quantized kernels (per ${weights}) and activations in the last ${
+        Math.min(config.qatEpochs, config.epochs)
+      } epochs`,
+    );
+  }
+  const qatHooks = qat?.callbacks();
   return {
     ...(teacher
       ? { distill: { teacher, temperature: config.distillT, alpha: config.distillAlpha } }
       : {}),
-    onEpochBegin: (epoch) => hooks?.onEpochBegin(epoch),
-    onBatchEnd: (epoch, step) => hooks?.onBatchEnd(epoch, step),
+    onEpochBegin: (epoch) => {
+      hooks?.onEpochBegin(epoch);
+      qatHooks?.onEpochBegin(epoch);
+    },
+    onBatchEnd: (epoch, step) => {
+      hooks?.onBatchEnd(epoch, step);
+      qatHooks?.onBatchEnd(epoch, step);
+    },
     finish() {
-      pruner?.finish();
+      qat?.bake();
+      qat?.dispose();
+      pruner?.finish(); // after baking: pruned weights exactly zero again
       pruner?.dispose();
       teacher?.dispose();
     },

@@ -121,6 +121,11 @@ export interface TrainConfig {
   prune: number;
   /** With `prune`: remove whole filters before training (a smaller, faster model). */
   pruneStructured: boolean;
+  /**
+   * Quantization-aware training in the last this many epochs (0: off); the exported kernels are
+   * the fake-quantized ones (on TF.js's uint8 grid with `quantize: "uint8"`).
+   */
+  qatEpochs: number;
   /** Weight quantization of the exported model. */
   quantize: Quantization;
   /** Also write `model.onnx` beside `model/` (a failed export warns; the run goes on). */
@@ -173,6 +178,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "lr"> & { lr: numb
   distillAlpha: 0.7,
   prune: 0,
   pruneStructured: false,
+  qatEpochs: 0,
   quantize: "none",
   onnx: true,
   out: "runs",
@@ -327,6 +333,7 @@ export function resolveTrainConfig(
     distillAlpha: number("distillAlpha", raw.distillAlpha ?? 0.7, { min: 0, max: 1 }),
     prune: number("prune", raw.prune ?? 0, { min: 0, max: 0.99 }),
     pruneStructured: boolean("pruneStructured", raw.pruneStructured ?? false),
+    qatEpochs: number("qatEpochs", raw.qatEpochs ?? 0, { min: 0, integer: true }),
     quantize: oneOf("quantize", raw.quantize, ["none", "float16", "uint8"] as const),
     onnx: boolean("onnx", raw.onnx),
     out: text("out", raw.out),
