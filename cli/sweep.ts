@@ -15,7 +15,7 @@ const FLAGS: FlagSpecs = {
   config: { type: "string", description: "JSON file: name, strategy, space, fixed, trials, …" },
   name: { type: "string", description: "sweep name; trials go to <out>/<name>/<trial>/" },
   out: { type: "string", description: "parent folder of sweeps", default: "runs" },
-  strategy: { type: "string", description: "grid or random", default: "random" },
+  strategy: { type: "string", description: "grid, random or tpe", default: "random" },
   space: { type: "string", description: 'JSON: {"lr": {"log_uniform": [1e-4, 1e-2]}, …}' },
   fixed: { type: "string", description: 'JSON of train flags every trial shares: {"epochs": 1}' },
   trials: { type: "string", description: "trial budget (grid: 0 means the whole grid)" },

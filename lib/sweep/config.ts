@@ -6,8 +6,11 @@
  */
 import { checkSpace, type ParamValue, type SearchSpace } from "./space.ts";
 
-/** How trials are chosen: every combination of lists (`grid`) or seeded draws (`random`). */
-export type SweepStrategy = "grid" | "random";
+/**
+ * How trials are chosen: every combination of lists (`grid`), seeded draws (`random`), or draws
+ * steered by the finished trials (`tpe`, a Tree-structured Parzen Estimator).
+ */
+export type SweepStrategy = "grid" | "random" | "tpe";
 
 /** What a sweep optimises: a `metrics.jsonl` column's best value over a trial's epochs. */
 export interface SweepObjective {
@@ -63,7 +66,7 @@ function positiveInt(key: string, value: unknown, min: number): number {
  * import { resolveSweepConfig } from "./config.ts";
  * const config = resolveSweepConfig({ name: "lr", space: { lr: { log_uniform: [1e-4, 1e-2] } } });
  * assert.deepEqual(config.objective, { metric: "val_accuracy", direction: "max" });
- * assert.throws(() => resolveSweepConfig({ name: "x", space: {}, strategy: "tpe" }), /strategy/);
+ * assert.throws(() => resolveSweepConfig({ name: "x", space: {}, strategy: "bayes" }), /strategy/);
  * ```
  */
 export function resolveSweepConfig(raw: Record<string, unknown>): SweepConfig {
@@ -84,9 +87,9 @@ export function resolveSweepConfig(raw: Record<string, unknown>): SweepConfig {
     if (!known.includes(key)) throw new SweepConfigError(`unknown sweep setting '${key}'`);
   }
   const strategy = raw.strategy ?? "random";
-  if (strategy !== "grid" && strategy !== "random") {
+  if (strategy !== "grid" && strategy !== "random" && strategy !== "tpe") {
     throw new SweepConfigError(
-      `strategy: expected grid or random, found ${JSON.stringify(strategy)}`,
+      `strategy: expected grid, random or tpe, found ${JSON.stringify(strategy)}`,
     );
   }
   const name = raw.name;

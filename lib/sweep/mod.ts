@@ -1,7 +1,8 @@
 /**
- * Hyperparameter sweeps over `deno task train` flags: grid or seeded random search, each trial
- * an ordinary run directory under `<out>/<sweep>/<trial>/`, recorded once in `sweep.jsonl`,
- * with `sweep.html` beside it; trials train N at a time in child processes.
+ * Hyperparameter sweeps over `deno task train` flags: grid, seeded random or TPE search, each
+ * trial an ordinary run directory under `<out>/<sweep>/<trial>/`, recorded once in
+ * `sweep.jsonl`, with `sweep.html` beside it; trials train N at a time in child processes, or
+ * through a BullMQ queue (`lib/sweep/queue.ts`) on `deno task worker` processes.
  *
  * @example
  * ```ts
@@ -22,4 +23,5 @@ export * from "./config.ts";
 export * from "./trial.ts";
 export * from "./sweep.ts";
 export * from "./html.ts";
+export * from "./tpe.ts";
 export * from "./queue_url.ts";

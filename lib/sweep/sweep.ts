@@ -6,9 +6,10 @@
  */
 import { join } from "../_internal/path.ts";
 import { writeFileAtomic } from "../io/_atomic.ts";
-import type { SweepConfig } from "./config.ts";
+import { type SweepConfig, SweepConfigError } from "./config.ts";
 import { renderSweepHtml } from "./html.ts";
 import { gridOf, sampleSpace, seededRandom, type TrialParams } from "./space.ts";
+import { proposeTpe } from "./tpe.ts";
 import { type PlannedTrial, runTrainTrial, type TrialOutcome } from "./trial.ts";
 
 /** One line of `sweep.jsonl`: a trial's values and outcome. */
@@ -49,7 +50,8 @@ export interface SweepResult {
 }
 
 /**
- * The trials a sweep's config plans, the same for the same seed (so a stopped sweep resumes).
+ * The trials a grid or random sweep plans, the same for the same seed (so a stopped sweep
+ * resumes); a `tpe` sweep proposes each trial when it starts, from the finished ones.
  *
  * @example
  * ```ts
@@ -61,6 +63,9 @@ export interface SweepResult {
  */
 export function planTrials(config: SweepConfig): PlannedTrial[] {
   let points: TrialParams[];
+  if (config.strategy === "tpe") {
+    throw new SweepConfigError("tpe proposes each trial from the finished ones: run the sweep");
+  }
   if (config.strategy === "grid") {
     points = gridOf(config.space);
     if (config.trials > 0) points = points.slice(0, config.trials);
@@ -170,8 +175,41 @@ export async function runSweep(
   await writeFileAtomic(join(dir, "sweep.json"), JSON.stringify(config, null, 2) + "\n");
   const records = await readSweepLog(dir);
   const recorded = new Set(records.map((record) => record.trial));
-  const plan = planTrials(config);
+  // tpe: each trial's values are chosen when it starts and kept in proposals.json, so a resumed
+  // sweep trains a half-trained trial with the values it started with.
+  const proposalsPath = join(dir, "proposals.json");
+  const proposals: Record<string, TrialParams> = config.strategy !== "tpe" ? {} : await Deno
+    .readTextFile(proposalsPath).then(JSON.parse).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return {};
+      throw error;
+    });
+  const plan: PlannedTrial[] = config.strategy === "tpe"
+    ? Array.from({ length: config.trials }, (_, index) => {
+      const name = `t${String(index).padStart(3, "0")}`;
+      return { index, name, params: proposals[name] ?? {} };
+    })
+    : planTrials(config);
   const pending = plan.filter((trial) => !recorded.has(trial.name));
+  let proposing = Promise.resolve();
+  const propose = async (trial: PlannedTrial) => {
+    if (config.strategy !== "tpe" || proposals[trial.name] !== undefined) return;
+    const history = records.flatMap((r) =>
+      r.status === "done" && r.objective !== null
+        ? [{ params: r.params, objective: r.objective }]
+        : []
+    );
+    trial.params = proposeTpe(
+      config.space,
+      history,
+      config.objective.direction,
+      seededRandom(config.seed * 1_000_003 + trial.index),
+      { startup: Math.max(2, Math.min(5, Math.ceil(config.trials / 4))) },
+    );
+    proposals[trial.name] = trial.params;
+    const text = JSON.stringify(proposals, null, 2) + "\n";
+    proposing = proposing.then(() => writeFileAtomic(proposalsPath, text));
+    await proposing;
+  };
   if (records.length > 0) log(`Resuming: ${records.length} of ${plan.length} trials recorded`);
   const fixed = { ...config.fixed };
   if (config.parallel > 1 && !("threads" in fixed) && !("threads" in config.space)) {
@@ -195,6 +233,7 @@ export async function runSweep(
   const lane = async () => {
     while (next < pending.length && !options.signal?.aborted) {
       const trial = pending[next++];
+      await propose(trial);
       log(`${trial.name} start ${JSON.stringify(trial.params)}`);
       let outcome: TrialOutcome & { worker?: string };
       try {

@@ -163,3 +163,38 @@ Deno.test({
     await Deno.remove(out, { recursive: true });
   },
 });
+
+Deno.test("tpe: proposals steer toward the best region and survive a resume", async () => {
+  const out = await tempDir("sweep-tpe-");
+  const config = resolveSweepConfig({
+    name: "tpe",
+    out,
+    strategy: "tpe",
+    trials: 16,
+    parallel: 2,
+    seed: 2,
+    space: { lr: { log_uniform: [1e-5, 1e-1] }, "batch-size": [16, 32, 64, 128] },
+  });
+  // The best lr is 1e-3, the best batch size 32.
+  const score = (p: Record<string, unknown>) =>
+    -Math.abs(Math.log10(p.lr as number) + 3) - (p["batch-size"] === 32 ? 0 : 0.5);
+  const controller = new AbortController();
+  let calls = 0;
+  const runTrial = (trial: { params: Record<string, unknown> }) => {
+    if (++calls === 6) controller.abort();
+    return Promise.resolve(done(score(trial.params)));
+  };
+  const first = await runSweep(config, { runTrial, signal: controller.signal });
+  assert.ok(first.records.length < 16);
+  const proposed = JSON.parse(await Deno.readTextFile(`${first.dir}/proposals.json`));
+  const second = await runSweep(config, { runTrial });
+  assert.equal(second.records.length, 16);
+  for (const record of first.records) assert.deepEqual(proposed[record.trial], record.params);
+  const last = second.records.slice(8).map((r) => r.objective!);
+  const firstFour = second.records.slice(0, 4).map((r) => r.objective!);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(mean(last) > mean(firstFour), `${mean(last)} vs ${mean(firstFour)}`);
+  assert.ok(second.best!.objective! > -0.35, JSON.stringify(second.best));
+  assert.throws(() => planTrials(config), /tpe proposes/);
+  await Deno.remove(out, { recursive: true });
+});
