@@ -7,6 +7,7 @@
  *
  * @module
  */
+// @ts-types="./_bullmq.d.ts"
 import { type Job, Queue, QueueEvents, Worker } from "bullmq";
 import { join } from "../_internal/path.ts";
 import { writeFileAtomic } from "../io/_atomic.ts";
