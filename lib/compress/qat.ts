@@ -19,9 +19,11 @@ export class QuantizationError extends Error {
 }
 
 /**
- * Affine 8-bit fake quantization of `x` over [min, max] (256 levels, min and max on the grid, as
- * TF.js's uint8 weights: q = round((x − min) / scale), x' = q·scale + min), per tensor, or per
- * slice along the last axis with `perChannel`. The gradient is the identity (straight-through).
+ * 8-bit fake quantization of `x`, the gradient the identity (straight-through). Per tensor it is
+ * affine over [min, max] (256 levels, min and max on the grid, as TF.js's uint8 weights:
+ * q = round((x − min) / scale), x' = q·scale + min); with `perChannel`, one symmetric int8 scale
+ * per slice along the last axis (PyTorch's `per_channel_symmetric`: scale = max|x| / 127,
+ * q in [−127, 127], zero point 0), which survives batch-norm folding and ONNX's QDQ format.
  *
  * @example
  * ```ts
@@ -41,7 +43,12 @@ export function fakeQuantize(x: tf.Tensor, options: { perChannel?: boolean } = {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const value = tf.tidy(() => {
       const v = input;
-      const axes = options.perChannel ? [...Array(v.rank - 1).keys()] : undefined;
+      if (options.perChannel) {
+        const axes = [...Array(v.rank - 1).keys()];
+        const step = tf.maximum(tf.div(tf.max(tf.abs(v), axes, true), 127), 1e-12);
+        return tf.mul(tf.clipByValue(tf.round(tf.div(v, step)), -127, 127), step);
+      }
+      const axes = undefined;
       const min = tf.min(v, axes, true);
       const max = tf.max(v, axes, true);
       const scale = tf.maximum(tf.div(tf.sub(max, min), 255), 1e-12);
@@ -85,8 +92,9 @@ export interface QatOptions {
   /** Fake-quantize during the last this many epochs. Default: all of them. */
   lastEpochs?: number;
   /**
-   * `channel` (one range per output channel, the default) or `tensor` (TF.js's uint8 weight
-   * format has one per tensor: with it the exported weights are exactly the trained ones).
+   * `channel` (symmetric int8 per output channel, the default, kept exactly by the ONNX QDQ
+   * export) or `tensor` (affine uint8 per tensor: TF.js's uint8 weight format, whose export then
+   * holds exactly the trained weights).
    */
   weights?: "channel" | "tensor";
   /** Moving-average momentum of the observed activation ranges. Default: 0.9. */

@@ -20,3 +20,4 @@
 export * from "./onnx.ts";
 export * from "./metadata.ts";
 export * from "./errors.ts";
+export * from "./qdq.ts";

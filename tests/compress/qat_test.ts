@@ -22,12 +22,12 @@ Deno.test("fakeQuantize: 256 levels over [min, max], per tensor or channel, stra
   const expected = [0, -1, 0.31, 1.2, 0.9, 3].map((v) => Math.round((v + 1) / scale) * scale - 1);
   perTensor.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
   const perChannel = Array.from(fakeQuantize(x, { perChannel: true }).dataSync());
-  const s0 = 0.9 / 255, s1 = 4 / 255;
+  const s0 = 0.9 / 127, s1 = 3 / 127; // symmetric: max |x| / 127 per column
   [0, 0.31, 0.9].forEach((v, i) =>
     assert.ok(Math.abs(perChannel[2 * i] - Math.round(v / s0) * s0) < 1e-5)
   );
   [-1, 1.2, 3].forEach((v, i) =>
-    assert.ok(Math.abs(perChannel[2 * i + 1] - (Math.round((v + 1) / s1) * s1 - 1)) < 1e-5)
+    assert.ok(Math.abs(perChannel[2 * i + 1] - Math.round(v / s1) * s1) < 1e-5)
   );
   const c = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
   const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(fakeQuantize(v, { perChannel: true }), c)))(
