@@ -107,6 +107,11 @@ function curve(record: TrialRecord, lo: number, hi: number, best: boolean) {
     points.map((p) => `<circle cx="${p.split(",")[0]}" cy="${p.split(",")[1]}" r="2.5"/>`).join(
       "",
     ) +
+    `<text x="${w - 4}" y="14" text-anchor="end" font-size="10" fill="#666">${
+      escape(show(hi))
+    }</text><text x="${w - 4}" y="${h - 4}" text-anchor="end" font-size="10" fill="#666">${
+      escape(show(lo))
+    } · ${n} epoch${n === 1 ? "" : "s"}</text>` +
     `</svg><figcaption>${escape(record.trial)}: ${
       escape(show(record.objective))
     }</figcaption></figure>`;
