@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { resolveTrainConfig, shapes, Subset } from "../../mod.ts";
+import { join } from "node:path";
+import { nameRun, resolveTrainConfig, shapes, Subset, trainRun } from "../../mod.ts";
 import { runBalance } from "../../lib/run/_balance.ts";
+import { makeColorFolder } from "../_images.ts";
+import { tempDir } from "../_tmp.ts";
+
+const quiet = { log: () => {}, warn: () => {} };
 
 const full = shapes({ size: 100 });
 // Class 0 keeps 2 of its 10 samples: 2 of 92.
@@ -37,4 +42,54 @@ Deno.test("--balance oversample/undersample: a seeded sampler; none changes noth
   assert.equal(none.sampler, undefined);
   assert.equal(none.classWeights, undefined);
   assert.throws(() => resolveTrainConfig({ balance: "smote" }), /balance must be one of/);
+});
+
+Deno.test("a --balance oversample run resumes to the uninterrupted run's weights; the report draws the classes", async () => {
+  const dir = await tempDir("balance-run-");
+  await makeColorFolder(join(dir, "photos"), { perClass: 12 });
+  for (let i = 3; i < 12; i++) await Deno.remove(join(dir, "photos", "red", `${i}.png`));
+  const config = (name: string) =>
+    nameRun(resolveTrainConfig({
+      dataset: join(dir, "photos"),
+      valSplit: 0.25,
+      imgSize: 16,
+      model: "compact-cnn",
+      augment: "cifar",
+      epochs: 2,
+      batchSize: 4,
+      workers: 0,
+      cache: false,
+      backend: "wasm",
+      onnx: false,
+      balance: "oversample",
+      out: join(dir, "runs"),
+      name,
+    }));
+  const lines: string[] = [];
+  await trainRun(config("straight"), { log: (l) => lines.push(l), warn: () => {} });
+  assert.ok(lines.some((l) => l.startsWith("balance: oversample to ")), lines.join("\n"));
+  const controller = new AbortController();
+  const stopped = await trainRun(config("stopped"), {
+    ...quiet,
+    signal: controller.signal,
+    readEvery: 1,
+    callbacks: {
+      onStep: (info) => void (info.epoch === 1 && info.step === 2 && controller.abort()),
+    },
+  });
+  assert.deepEqual(stopped.interrupted, { epoch: 1, step: 2 });
+  await trainRun(config("stopped"), { ...quiet, resume: true });
+  const read = (name: string, file: string) => Deno.readFile(join(dir, "runs", name, file));
+  assert.deepEqual(
+    await read("stopped", "model/weights.bin"),
+    await read("straight", "model/weights.bin"),
+  );
+  const evaluation = JSON.parse(
+    await Deno.readTextFile(join(dir, "runs", "straight", "evaluation.json")),
+  );
+  assert.equal(typeof evaluation.report.balancedAccuracy, "number");
+  assert.equal(evaluation.report.perClass.length, 3);
+  const html = await Deno.readTextFile(join(dir, "runs", "straight", "report.html"));
+  assert.match(html, /<h2>Class distribution<\/h2>/);
+  await Deno.remove(dir, { recursive: true });
 });
