@@ -2,6 +2,7 @@
 // (numWorkers: 0) and inside each worker, which is what makes batches byte-identical either way.
 import { decodeImageFile, type RawImage } from "../decode/decode.ts";
 import { DecodeError } from "../decode/errors.ts";
+import { Rng } from "../_internal/rng.ts";
 import { compose, sampleRng, transformFromSpec } from "../transforms/compose.ts";
 import { resizedSize, resizeImage } from "../transforms/geometry.ts";
 import type { CachedSample } from "./cache.ts";
@@ -63,6 +64,12 @@ export interface BatchRequest {
   samples: number[];
   /** Source indices (where the pixels come from). */
   sources: number[];
+  /**
+   * Earlier draws of each sample in the epoch (a sampler with replacement repeats samples): a
+   * repeat gets augmentation of its own, as PyTorch's fresh random draw per `__getitem__`. Absent:
+   * every sample is a first draw.
+   */
+  draws?: number[];
   /** Also return each sample's pixels before the transform, to fill the cache. */
   collect?: boolean;
   /** Leave out samples whose file is bad (with a reason) instead of failing the batch. */
@@ -192,7 +199,11 @@ export async function processBatch(
       const { warnings: _, ...pixels } = image;
       cached.push({ index: sourceIndex, ...pixels });
     }
-    images.push(head.apply(image, sampleRng(seed, request.epoch, request.samples[n])));
+    const draw = request.draws?.[n] ?? 0;
+    const rng = draw === 0
+      ? sampleRng(seed, request.epoch, request.samples[n])
+      : new Rng(seed, request.epoch, request.samples[n], draw);
+    images.push(head.apply(image, rng));
     kept.push(n);
   }
   if (images.length === 0) {

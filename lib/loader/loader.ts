@@ -35,6 +35,18 @@ import {
 
 export type { Batch, SkippedSample } from "./_process.ts";
 
+/** For each sample of each batch: how many times the epoch drew it before (0 for a first draw). */
+function repeatCounts(plan: number[][]): number[][] {
+  const seen = new Map<number, number>();
+  return plan.map((batch) =>
+    batch.map((index) => {
+      const count = seen.get(index) ?? 0;
+      seen.set(index, count + 1);
+      return count;
+    })
+  );
+}
+
 /** Options for {@linkcode DataLoader}. */
 export interface DataLoaderOptions {
   /** Samples per batch. Default: 1, like PyTorch. */
@@ -242,9 +254,12 @@ export class DataLoader implements AsyncIterable<Batch> {
         }
       }
     }
-    const requests: BatchRequest[] = this.plan(epoch).slice(skip).map((samples) => ({
+    const plan = this.plan(epoch);
+    const draws = this.sampler === undefined ? undefined : repeatCounts(plan);
+    const requests: BatchRequest[] = plan.slice(skip).map((samples, b) => ({
       epoch,
       samples,
+      ...(draws === undefined ? {} : { draws: draws[skip + b] }),
       sources: samples.map((i) => indices[i]),
       collect: writer !== undefined,
       skipBad: this.skipBadSamples,

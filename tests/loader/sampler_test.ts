@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import {
   classBalancedSampler,
   classCounts,
+  compose,
   DataLoader,
+  randomCrop,
+  randomHorizontalFlip,
   SamplerError,
   shapes,
   Subset,
@@ -163,4 +166,38 @@ Deno.test("a sampled loader gives the same batches with 0 and 2 workers, and res
     serial.close();
     parallel.close();
   }
+});
+
+Deno.test("a sample drawn again in the epoch gets augmentation of its own, the same for any workers and on resume", async () => {
+  const transform = compose([randomCrop(32, { padding: 6 }), randomHorizontalFlip()]);
+  const make = (numWorkers: number) =>
+    new DataLoader(imbalanced, {
+      batchSize: 6,
+      seed: 9,
+      numWorkers,
+      transform,
+      sampler: new WeightedRandomSampler([1, ...new Array(imbalanced.length - 1).fill(0)], {
+        numSamples: 24,
+      }),
+    });
+  const pixels = async (loader: DataLoader, skip = 0) => {
+    const out: Uint8Array[] = [];
+    for await (const batch of loader.batches(2, { skip })) {
+      out.push(new Uint8Array(batch.images.buffer.slice(0)));
+    }
+    loader.close();
+    return out;
+  };
+  const serial = await pixels(make(0));
+  assert.deepEqual(await pixels(make(2)), serial);
+  assert.deepEqual(await pixels(make(0), 2), serial.slice(2));
+  // Index 0, drawn 24 times: the crops differ between draws.
+  const size = 32 * 32 * 3;
+  const views = new Set<string>();
+  for (const batch of serial) {
+    for (let i = 0; i < batch.length / size; i++) {
+      views.add(batch.subarray(i * size, (i + 1) * size).join(","));
+    }
+  }
+  assert.ok(views.size > 10, `${views.size} distinct views of 24 draws`);
 });
