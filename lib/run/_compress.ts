@@ -10,6 +10,9 @@ import { QuantizationAwareTraining } from "../compress/qat.ts";
 import type { DistillOptions } from "../train/fit.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 import { openTorchvisionModel } from "./trained.ts";
+import { toOnnx } from "../export/onnx.ts";
+import { quantizeOnnxWeights } from "../export/qdq.ts";
+import { writeFileAtomic } from "../io/_atomic.ts";
 
 /** What the run passes to `fit` and calls after it. */
 export interface RunCompression {
@@ -108,4 +111,13 @@ export async function runCompression(
       teacher?.dispose();
     },
   };
+}
+
+/** After QAT: `model.int8.onnx`, the ONNX export with int8 QDQ weights (per-channel scales). */
+export async function writeQdqOnnx(
+  model: LayersModel,
+  path: string,
+  metadata: Record<string, string>,
+): Promise<void> {
+  await writeFileAtomic(path, quantizeOnnxWeights(toOnnx(model, { metadata })).bytes);
 }

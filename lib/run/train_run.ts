@@ -48,7 +48,7 @@ import { centerCrop, resize } from "../transforms/geometry.ts";
 import { Rng, withSeededMathRandom } from "../_internal/rng.ts";
 import type { TransformSpec } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
-import { runCompression, structuredModel } from "./_compress.ts";
+import { runCompression, structuredModel, writeQdqOnnx } from "./_compress.ts";
 import { type RunBalance, runBalance } from "./_balance.ts";
 import { INCEPTION_NORMALIZATION, type Normalization, openRunData, type RunData } from "./data.ts";
 import type { StateDict } from "../pretrained/checkpoint/mod.ts";
@@ -490,6 +490,11 @@ async function writeRunOutputs(
     // model.onnx beside model/; a model the export cannot write is a warning, not a lost run.
     await exportOnnx(model, join(runDir, "model.onnx"), { metadata: onnxMetadata(preprocessing) })
       .catch((error) => run.warn(`${error.message} (model/ is complete; --no-onnx skips this)`));
+    if (config.qatEpochs > 0) {
+      // After QAT, the int8 weights too (QDQ), on the grid the training learned.
+      await writeQdqOnnx(model, join(runDir, "model.int8.onnx"), onnxMetadata(preprocessing))
+        .catch((error) => run.warn(`model.int8.onnx: ${error.message}`));
+    }
   }
 
   const evaluation = await evaluate(model, validation, { numClasses, classes: data.classes });

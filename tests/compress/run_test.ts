@@ -3,11 +3,12 @@ import {
   ConfigError,
   createModel,
   fileHandler,
+  readOnnxModel,
   resolveTrainConfig,
   sparsityOf,
   useBackend,
 } from "../../mod.ts";
-import { runCompression, structuredModel } from "../../lib/run/_compress.ts";
+import { runCompression, structuredModel, writeQdqOnnx } from "../../lib/run/_compress.ts";
 import { tempDir } from "../_tmp.ts";
 
 Deno.test("config: compression settings, their defaults and bounds", () => {
@@ -63,4 +64,17 @@ Deno.test("run compression: structured model, magnitude masks, QAT baking, a tea
   ok.finish();
   teacher.dispose();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("run compression: model.int8.onnx keeps the metadata and is about 4x smaller", async () => {
+  await useBackend("cpu");
+  const model = createModel("compact-cnn", { inputShape: [16, 16, 3], numClasses: 4, seed: 1 });
+  const dir = await tempDir("int8");
+  await writeQdqOnnx(model, `${dir}/model.int8.onnx`, { classes: "a,b,c,d" });
+  const bytes = await Deno.readFile(`${dir}/model.int8.onnx`);
+  const info = readOnnxModel(bytes);
+  assert.equal(info.metadata.classes, "a,b,c,d");
+  assert.ok(bytes.length < model.countParams() * 1.5);
+  await Deno.remove(dir, { recursive: true });
+  model.dispose();
 });
