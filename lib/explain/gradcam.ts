@@ -78,8 +78,8 @@ function spatialShape(layer: LayerLike): [number, number, number] | null {
 
 /**
  * The layer Grad-CAM looks at: `name` (a layer's name or its `/` path) when given, else the last
- * layer with a height × width × channels output larger than 1 × 1 (the last one of any size when
- * every spatial output is 1 × 1).
+ * layer, pooling layers aside, with a height × width × channels output larger than 1 × 1 (the
+ * last one of any size when there is none).
  *
  * @example
  * ```ts
@@ -90,6 +90,7 @@ function spatialShape(layer: LayerLike): [number, number, number] | null {
  * await useBackend("wasm");
  * const model = tfl.sequential({ layers: [
  *   tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, name: "conv" }),
+ *   tfl.layers.maxPooling2d({ poolSize: 2, name: "max" }),
  *   tfl.layers.globalAveragePooling2d({ name: "pool" }),
  *   tfl.layers.dense({ units: 2, name: "fc" }),
  * ] });
@@ -115,7 +116,10 @@ export function findLayer(model: LayersModel, name?: string): LayerRef {
     const [h, w] = spatialShape(l.layer)!;
     return h * w > 1;
   });
-  const found = larger.at(-1) ?? spatial.at(-1);
+  // A pooling layer only coarsens the map the layer before it gives (compact-cnn's last pool is
+  // 4 × 4 where its last ReLU is 8 × 8), so the layer before it is taken.
+  const unpooled = larger.filter((l) => !/Pooling/.test(l.layer.getClassName()));
+  const found = unpooled.at(-1) ?? larger.at(-1) ?? spatial.at(-1);
   if (found === undefined) {
     throw new ExplainError(`${model.name}: no layer with a height × width × channels output`);
   }

@@ -77,6 +77,7 @@ Deno.test("gradCam and featureMaps work on every zoo model and a nested transfer
     const model = createModel(name, { inputShape: [side, side, channels], numClasses: 3, seed: 1 });
     const image = tf.randomUniform([side, side, channels], 0, 1, "float32", 3);
     const ref = findLayer(model);
+    assert.doesNotMatch(ref.layer.getClassName(), /Pooling/, name);
     const result = await gradCam(model, image);
     assert.equal(result.heatmap.length, side * side, name);
     assert.ok(result.heatmap.every((v) => v >= 0 && v <= 1 && Number.isFinite(v)), name);
@@ -93,6 +94,7 @@ Deno.test("gradCam and featureMaps work on every zoo model and a nested transfer
     layers: [base, tfl.layers.globalAveragePooling2d({}), tfl.layers.dense({ units: 2 })],
   });
   const image = tf.randomUniform([8, 8, 3]);
+  assert.equal(findLayer(model).path, "base/c1");
   const result = await gradCam(model, image, { layer: "base/c1" });
   assert.equal(result.layer, "base/c1");
   assert.deepEqual([result.cam.height, result.cam.width], [6, 6]);
