@@ -50,7 +50,7 @@ export interface ReportData {
   misclassified: ReportSample[];
   /** The resolved configuration, shown at the end. */
   config?: unknown;
-  /** Samples per class (by label) of each split, drawn as a grouped bar chart. */
+  /** Samples per class (by label) of each split, drawn as bars of each split's shares. */
   classDistribution?: { train: readonly number[]; validation: readonly number[] };
 }
 
@@ -221,16 +221,18 @@ function distributionChart(
   const group = bar * series.length + 8;
   const left = Math.min(180, 16 + 7 * Math.max(4, ...classes.map((c) => c.length)));
   const width = 640;
-  const plot = width - left - 70;
+  const plot = width - left - 110;
   const top = 30;
   const height = top + group * classes.length + 10;
-  const max = Math.max(1, ...series.flatMap((s) => [...s.counts]));
+  // Bars are each split's shares (so splits of different sizes compare), labelled with counts.
+  const totals = series.map((s) => s.counts.reduce((a, b) => a + b, 0) || 1);
+  const max = Math.max(1e-9, ...series.flatMap((s, k) => s.counts.map((n) => n / totals[k])));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="class distribution">`,
     `<text class="title" x="8" y="16">class distribution</text>`,
   ];
   series.forEach((s, k) => {
-    const x = left + 120 * k;
+    const x = 160 + 150 * k; // right of the title
     parts.push(
       `<rect x="${x}" y="8" width="10" height="10" fill="${s.color}"/><text x="${
         x + 14
@@ -244,14 +246,17 @@ function distributionChart(
     );
     series.forEach((s, k) => {
       const count = s.counts[c] ?? 0;
-      const w = (count / max) * plot;
+      const share = count / totals[k];
+      const w = (share / max) * plot;
       const by = y + k * bar;
       parts.push(
         `<rect x="${left}" y="${by}" width="${w.toFixed(1)}" height="${
           bar - 1
         }" fill="${s.color}">` +
           `<title>${escape(name)} ${s.name}: ${count}</title></rect>`,
-        `<text x="${(left + w + 4).toFixed(1)}" y="${by + bar - 1}">${count}</text>`,
+        `<text x="${(left + w + 4).toFixed(1)}" y="${by + bar - 1}">${count} (${
+          (share * 100).toFixed(1)
+        }%)</text>`,
       );
     });
   });
