@@ -1,5 +1,6 @@
 // `deno task eval`: a trained run's model on a dataset split → metrics, confusion matrix, report.
 import {
+  classCounts,
   DataLoader,
   evaluate,
   openRunData,
@@ -55,6 +56,9 @@ const positiveInt = (name: string, value: unknown) => {
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be an integer ≥ 0`);
   return n;
 };
+
+const labelsOf = (dataset: { length: number; labelOf(index: number): number }) =>
+  Array.from({ length: dataset.length }, (_, i) => dataset.labelOf(i));
 
 /** Runs the eval command; returns the process exit code. */
 export async function evalCommand(args: string[]): Promise<number> {
@@ -183,6 +187,10 @@ export async function evalCommand(args: string[]): Promise<number> {
       loss: result.loss,
       topK: { k: result.k, accuracy: result.topK },
       misclassified: worst.map((m) => ({ ...m, source: m.source ?? `#${m.index}` })),
+      classDistribution: {
+        train: classCounts(labelsOf(data.train), n),
+        validation: classCounts(labelsOf(data.validation), n),
+      },
     });
     await writeFileAtomic(values.report as string, html);
     console.log(`\nReport: ${values.report}`);
