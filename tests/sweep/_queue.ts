@@ -136,8 +136,9 @@ export async function killedWorkerSweep(
         queueName,
         "--id",
         id,
+        // Long enough that a busy machine's slow steps never let a live worker's lock lapse.
         "--lock-ms",
-        "1500",
+        "5000",
       ]);
     const w1 = worker("w1");
     children.push(w1);
