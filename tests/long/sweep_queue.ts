@@ -8,11 +8,15 @@ Deno.test({
     "queue sweep on shapes: a worker SIGKILLed mid-trial, the trial resumed from its checkpoint",
   ignore: !hasRedis, // CI installs Debian's redis-server; without it there is no queue
   fn: () =>
-    killedWorkerSweep({
-      dataset: "shapes",
-      epochs: 2,
-      "batch-size": 64,
-      threads: 1,
-      onnx: false,
-    }),
+    killedWorkerSweep(
+      {
+        dataset: "shapes",
+        epochs: 2,
+        "batch-size": 64,
+        threads: 1,
+        onnx: false,
+      },
+      undefined,
+      30_000,
+    ), // building shapes' 10,000 images holds the event loop for seconds
 });

@@ -74,6 +74,7 @@ const exists = async (path: string) => {
 export async function killedWorkerSweep(
   fixed: Record<string, unknown>,
   prepare?: (dir: string) => Promise<Record<string, unknown>>,
+  lockMs = 5000,
 ): Promise<void> {
   const dir = await tempDir("sweep-queue-");
   const port = freePort();
@@ -138,7 +139,7 @@ export async function killedWorkerSweep(
         id,
         // Long enough that a busy machine's slow steps never let a live worker's lock lapse.
         "--lock-ms",
-        "5000",
+        String(lockMs),
       ]);
     const w1 = worker("w1");
     children.push(w1);
