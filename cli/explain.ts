@@ -1,25 +1,17 @@
 // `deno task explain`: Grad-CAM pictures, feature maps and kernels of a run's model, as PNGs.
-import {
-  decodeImageFile,
-  explainImage,
-  featureGrid,
-  filterTiles,
-  openTorchvisionModel,
-  openTrainedModel,
-  savePng,
-  selectBackend,
-} from "../mod.ts";
+import { decodeImageFile, explainImage, featureGrid, filterTiles, savePng } from "../mod.ts";
 import { basename, extname, join } from "../lib/_internal/path.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
-import { ADAPTER_FLAG, adapterFlag, backendFlag } from "./_adapter.ts";
-import { applyThreads, THREADS_FLAG } from "./_threads.ts";
+import {
+  COMPUTE_FLAGS,
+  openModelFromFlags,
+  requireOneSource,
+  SOURCE_FLAGS,
+  topKFlag,
+} from "./_model_source.ts";
 
 const FLAGS: FlagSpecs = {
-  run: { type: "string", description: "run directory (or its model/ folder)" },
-  pretrained: {
-    type: "string",
-    description: "instead of --run: torchvision:<name>, or a torchvision .pth/.safetensors file",
-  },
+  ...SOURCE_FLAGS,
   class: { type: "string", description: "explain this class (default: the predicted one)" },
   layer: { type: "string", description: "Grad-CAM layer (default: the last spatial layer)" },
   "top-k": { type: "string", description: "labels under each picture", default: "3" },
@@ -32,9 +24,7 @@ const FLAGS: FlagSpecs = {
     type: "string",
     description: "output folder (default: <run>/explain, or runs/explain with --pretrained)",
   },
-  backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
-  adapter: ADAPTER_FLAG,
-  threads: THREADS_FLAG,
+  ...COMPUTE_FLAGS,
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
@@ -60,22 +50,12 @@ export async function explainCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if ((values.run === undefined) === (values.pretrained === undefined)) {
-    throw new UsageError("give either --run <run directory> or --pretrained <weights>");
-  }
+  requireOneSource(values);
   if (positionals.length === 0 && values.filters === undefined) {
     throw new UsageError("name at least one image file (or ask for --filters)");
   }
-  const k = Number(values["top-k"]);
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top-k must be a positive integer`);
-  await applyThreads(values.threads);
-  await selectBackend(backendFlag(values.backend), {
-    adapter: adapterFlag(values.adapter),
-    log: (line) => console.error(line),
-  });
-  const trained = values.run !== undefined
-    ? await openTrainedModel(values.run as string)
-    : await openTorchvisionModel(values.pretrained as string);
+  const k = topKFlag(values["top-k"]);
+  const trained = await openModelFromFlags(values);
   const out = (values.out as string | undefined) ??
     (values.run !== undefined
       ? join((values.run as string).replace(/\/model\/?$/, ""), "explain")

@@ -1,31 +1,24 @@
 // `deno task predict`: top-k labels for image files or folders, with the run's preprocessing.
-import {
-  openTorchvisionModel,
-  openTrainedModel,
-  parseTtaMode,
-  predictFiles,
-  selectBackend,
-} from "../mod.ts";
+import { parseTtaMode, predictFiles } from "../mod.ts";
 import { join } from "../lib/_internal/path.ts";
 import { type FlagSpecs, formatHelp, parseArgs, UsageError } from "./_args.ts";
-import { ADAPTER_FLAG, adapterFlag, backendFlag } from "./_adapter.ts";
-import { applyThreads, THREADS_FLAG } from "./_threads.ts";
+import {
+  COMPUTE_FLAGS,
+  openModelFromFlags,
+  requireOneSource,
+  SOURCE_FLAGS,
+  topKFlag,
+} from "./_model_source.ts";
 
 const FLAGS: FlagSpecs = {
-  run: { type: "string", description: "run directory (or its model/ folder)" },
-  pretrained: {
-    type: "string",
-    description: "instead of --run: torchvision:<name>, or a torchvision .pth/.safetensors file",
-  },
+  ...SOURCE_FLAGS,
   "top-k": { type: "string", description: "labels per image", default: "3" },
   tta: {
     type: "string",
     description: "test-time augmentation, logits averaged: none, hflip or five-crop",
     default: "none",
   },
-  backend: { type: "string", description: "auto, webgpu, wasm or cpu", default: "auto" },
-  adapter: ADAPTER_FLAG,
-  threads: THREADS_FLAG,
+  ...COMPUTE_FLAGS,
   json: { type: "boolean", description: "print one JSON object as the last stdout line" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
@@ -79,12 +72,9 @@ export async function predictCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if ((values.run === undefined) === (values.pretrained === undefined)) {
-    throw new UsageError("give either --run <run directory> or --pretrained <weights>");
-  }
+  requireOneSource(values);
   if (positionals.length === 0) throw new UsageError("name at least one image file or folder");
-  const k = Number(values["top-k"]);
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top-k must be a positive integer`);
+  const k = topKFlag(values["top-k"]);
   let tta;
   try {
     tta = parseTtaMode(String(values.tta ?? "none"));
@@ -93,14 +83,7 @@ export async function predictCommand(args: string[]): Promise<number> {
   }
   const files = await collect(positionals);
   if (files.length === 0) throw new UsageError("no .jpg, .jpeg or .png files found");
-  await applyThreads(values.threads);
-  await selectBackend(backendFlag(values.backend), {
-    adapter: adapterFlag(values.adapter),
-    log: (line) => console.error(line),
-  });
-  const trained = values.run !== undefined
-    ? await openTrainedModel(values.run as string)
-    : await openTorchvisionModel(values.pretrained as string);
+  const trained = await openModelFromFlags(values);
   const started = performance.now();
   let resized = 0;
   const predictions = await predictFiles(trained, files, k, {
