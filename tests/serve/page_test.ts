@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
-import { tempDir } from "../_tmp.ts";
+import { dumpDom, hasChromium } from "../_chromium.ts";
 import { BEE, makeRun, type ServeChild, spawnServe, stop } from "./_run.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 
 Deno.test({
   name: "serve: in headless Chromium, the page uploads a photo and shows its label",
@@ -17,7 +8,6 @@ Deno.test({
   ignore: !hasChromium,
   fn: async () => {
     const dir = await makeRun("serve-page-");
-    const profile = await tempDir("chromium-");
     // The photo comes from a second origin, as a user's would from their disk.
     const bee = await Deno.readFile(BEE);
     const photos = Deno.serve(
@@ -38,23 +28,7 @@ Deno.test({
       const expected: string = (await direct.json()).predictions[0].top[0].label;
       const sample = `http://127.0.0.1:${photos.addr.port}/bee.jpg`;
       const page = new URL(`/?sample=${encodeURIComponent(sample)}`, served.url);
-      const { code, stdout, stderr } = await new Deno.Command(CHROMIUM, {
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--no-first-run",
-          `--user-data-dir=${profile}`,
-          "--virtual-time-budget=10000",
-          "--dump-dom",
-          page.href,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(30_000),
-      }).output();
-      const dom = new TextDecoder().decode(stdout);
-      assert.equal(code, 0, new TextDecoder().decode(stderr).slice(-2000));
+      const dom = await dumpDom(page, ["--virtual-time-budget=10000"]);
       assert.match(dom, /<body data-state="done">/, dom.slice(-2000));
       const first = /<li class="label" data-label="([^"]*)">/.exec(dom)?.[1];
       assert.equal(first, expected);
@@ -63,7 +37,6 @@ Deno.test({
       await photos.shutdown();
       await stop(served);
       await Deno.remove(dir, { recursive: true });
-      await Deno.remove(profile, { recursive: true });
     }
   },
 });

@@ -9,15 +9,7 @@ import {
 } from "../../mod.ts";
 import { tempDir } from "../_tmp.ts";
 import { makeColorFolder } from "../_images.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
+import { dumpDom, hasChromium } from "../_chromium.ts";
 
 const done = (objective: number): TrialOutcome => ({
   status: "done",
@@ -130,25 +122,8 @@ Deno.test({
       assert.equal(saved.threads, 1); // two at once on the cores there are
     }
     if (hasChromium) {
-      const profile = await tempDir("chromium-");
       const page = new URL(`${result.dir}/sweep.html#sort=trial&desc`, `file://${Deno.cwd()}/`);
-      const { code, stdout, stderr } = await new Deno.Command(CHROMIUM, {
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--no-first-run",
-          `--user-data-dir=${profile}`,
-          "--allow-file-access-from-files",
-          "--dump-dom",
-          page.href,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(30_000),
-      }).output();
-      const dom = new TextDecoder().decode(stdout);
-      assert.equal(code, 0, new TextDecoder().decode(stderr).slice(-2000));
+      const dom = await dumpDom(page, ["--allow-file-access-from-files"]);
       assert.match(dom, /<table id="trials" data-sortable="ready">/);
       // Sorted by trial, descending, by the page's own script.
       const order = [...dom.matchAll(/<tr (?:class="best" )?data-trial="(t\d+)"/g)].map((m) =>
@@ -158,7 +133,6 @@ Deno.test({
       assert.match(dom, /<tr class="best"/);
       assert.match(dom, /<svg id="parallel"[^]*<polyline class="trial/);
       assert.equal([...dom.matchAll(/<figure class="curve/g)].length, 2);
-      await Deno.remove(profile, { recursive: true });
     }
     await Deno.remove(out, { recursive: true });
   },
