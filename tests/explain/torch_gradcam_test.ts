@@ -8,7 +8,17 @@ import { tempDir } from "../_tmp.ts";
 
 const available = await hasTorchvision();
 
+/** Seeded so the test sees the same weights every run (an unseeded net once gave a class whose
+ * Grad-CAM is all zero, which the last check below rejects). */
 function tinyNet(): tfl.LayersModel {
+  const init = (seed: number) => ({
+    kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+    biasInitializer: tfl.initializers.randomUniform({
+      minval: -0.1,
+      maxval: 0.1,
+      seed: seed + 100,
+    }),
+  });
   return tfl.sequential({
     layers: [
       tfl.layers.conv2d({
@@ -18,6 +28,7 @@ function tinyNet(): tfl.LayersModel {
         padding: "same",
         activation: "relu",
         name: "conv1",
+        ...init(1),
       }),
       tfl.layers.conv2d({
         filters: 6,
@@ -25,9 +36,10 @@ function tinyNet(): tfl.LayersModel {
         strides: 2,
         activation: "relu",
         name: "conv2",
+        ...init(2),
       }),
       tfl.layers.globalAveragePooling2d({}),
-      tfl.layers.dense({ units: 3, name: "dense" }),
+      tfl.layers.dense({ units: 3, name: "dense", ...init(3) }),
     ],
   });
 }
