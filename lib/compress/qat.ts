@@ -1,8 +1,9 @@
 /**
  * Quantization-aware training: the kernels of convolutions and dense layers are fake-quantized
  * to 8 bits in the forward pass (per output channel, or per tensor with TF.js's own uint8
- * scheme so the learned grid survives the TF.js export exactly), and their outputs per tensor
- * over ranges observed during training (an exponential moving average of min and max).
+ * scheme so the learned grid survives the TF.js export exactly), and the activations they read
+ * (their inputs) per tensor on a uint8 grid over ranges observed during training (an exponential
+ * moving average of min and max), as ONNX's QDQ format runs them after export.
  * Gradients pass straight through (clipped to the range for activations), as in
  * `torch.ao.quantization` and TF MOT's `quantize_model`.
  *
@@ -60,24 +61,52 @@ export function fakeQuantize(x: tf.Tensor, options: { perChannel?: boolean } = {
   return quantize(x);
 }
 
-/** Fake quantization over a given range [min, max], the gradient zero outside it. */
-function fakeQuantizeRange(x: tf.Tensor, min: number, max: number): tf.Tensor {
-  const scale = Math.max((max - min) / 255, 1e-12);
+/**
+ * The uint8 affine quantization of an activation range [min, max] (which holds 0), as ONNX's
+ * QuantizeLinear and PyTorch's per-tensor observers compute it: scale = (max − min) / 255 as a
+ * float32, zero point = round(−min / scale), so 0 is exactly representable.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { activationQuantization } from "./qat.ts";
+ * const { scale, zeroPoint } = activationQuantization([-1, 3]);
+ * assert.equal(zeroPoint, 64);
+ * assert.equal(scale, Math.fround(4 / 255));
+ * ```
+ */
+export function activationQuantization(
+  range: readonly [number, number],
+): { scale: number; zeroPoint: number } {
+  const [min, max] = [Math.min(0, range[0]), Math.max(0, range[1])];
+  const scale = Math.fround(Math.max((max - min) / 255, 1e-8));
+  const zeroPoint = Math.max(0, Math.min(255, Math.round(-min / scale)));
+  return { scale, zeroPoint };
+}
+
+/**
+ * Fake quantization on the uint8 grid of {@linkcode activationQuantization}: x' = (clip(round(x /
+ * scale) + zero point, 0, 255) − zero point) · scale, what ONNX's QuantizeLinear then
+ * DequantizeLinear compute; the gradient passes inside the grid's range and is zero outside.
+ */
+function fakeQuantizeRange(x: tf.Tensor, range: [number, number]): tf.Tensor {
+  const { scale, zeroPoint } = activationQuantization(range);
+  const [lo, hi] = [-zeroPoint * scale, (255 - zeroPoint) * scale];
   const quantize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const v = input;
     const value = tf.tidy(() =>
-      tf.add(tf.mul(tf.round(tf.div(tf.sub(tf.clipByValue(v, min, max), min), scale)), scale), min)
+      tf.mul(
+        tf.sub(tf.clipByValue(tf.add(tf.round(tf.div(v, scale)), zeroPoint), 0, 255), zeroPoint),
+        scale,
+      )
     );
     save([v]);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          const inside = tf.logicalAnd(
-            tf.greaterEqual(saved[0], min),
-            tf.lessEqual(saved[0], max),
-          );
+          const inside = tf.logicalAnd(tf.greaterEqual(saved[0], lo), tf.lessEqual(saved[0], hi));
           return tf.mul(dy, tf.cast(inside, "float32"));
         }),
     };
@@ -105,7 +134,10 @@ export interface QatOptions {
 export interface LayerQuantization {
   /** Layer name. */
   layer: string;
-  /** Observed output range [min, max] (per tensor). */
+  /**
+   * Observed range [min, max] of the layer's input (per tensor, 0 included), the activation the
+   * quantized layer reads; {@linkcode activationQuantization} turns it into scale and zero point.
+   */
   activation: [number, number];
 }
 
@@ -115,7 +147,7 @@ type Quantized = tfl.layers.Layer & { call: Call };
 /**
  * Makes a model quantization-aware: while enabled (the last `lastEpochs` epochs, through
  * {@linkcode QuantizationAwareTraining.callbacks}), its convolutions and dense layers compute
- * with fake-quantized kernels and outputs. {@linkcode QuantizationAwareTraining.bake} writes the
+ * with fake-quantized kernels and inputs. {@linkcode QuantizationAwareTraining.bake} writes the
  * quantized kernels into the model for export.
  *
  * @example
@@ -173,21 +205,12 @@ export class QuantizationAwareTraining {
     kwargs: Record<string, unknown>,
   ): tf.Tensor {
     if (!this.enabled) return original.call(layer, inputs, kwargs);
-    const holder = layer as unknown as Record<string, { read(): tf.Tensor }>;
-    const kernel = holder[key];
-    const perChannel = this.#options.weights !== "tensor";
-    holder[key] = { read: () => fakeQuantize(kernel.read(), { perChannel }) };
-    let output: tf.Tensor;
-    try {
-      output = original.call(layer, inputs, kwargs);
-    } finally {
-      holder[key] = kernel;
-    }
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const training = kwargs?.training === true;
     let range = this.#ranges.get(layer.name);
     if (training || range === undefined) {
       // The observed range: one small read per layer and step (the ranges live on the host).
-      const [lo, hi] = tf.tidy(() => [tf.min(output), tf.max(output)]);
+      const [lo, hi] = tf.tidy(() => [tf.min(input), tf.max(input)]);
       const seen: [number, number] = [
         Math.min(0, lo.dataSync()[0]),
         Math.max(0, hi.dataSync()[0]),
@@ -199,7 +222,16 @@ export class QuantizationAwareTraining {
         : [m * range[0] + (1 - m) * seen[0], m * range[1] + (1 - m) * seen[1]];
       this.#ranges.set(layer.name, range);
     }
-    return fakeQuantizeRange(output, range[0], range[1]);
+    const quantized = fakeQuantizeRange(input, range);
+    const holder = layer as unknown as Record<string, { read(): tf.Tensor }>;
+    const kernel = holder[key];
+    const perChannel = this.#options.weights !== "tensor";
+    holder[key] = { read: () => fakeQuantize(kernel.read(), { perChannel }) };
+    try {
+      return original.call(layer, Array.isArray(inputs) ? [quantized] : quantized, kwargs);
+    } finally {
+      holder[key] = kernel;
+    }
   }
 
   /** Whether `epoch` is one of the quantization-aware epochs. */
