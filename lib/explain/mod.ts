@@ -3,6 +3,11 @@
  * first convolution's kernels, for any LayersModel (zoo, transfer, loaded TF.js or torchvision),
  * and their rendering as PNG images.
  *
+ * Layering: nothing here imports lib/run. Grad-CAM and its pictures only need a model and
+ * preprocessed pixels, so lib/explain sits below lib/run, which uses it for the training report's
+ * overlays; the run-aware `explainImage` (a trained run's preprocessing and labels) lives in
+ * lib/run/explain.ts and is exported from lib/run/mod.ts (and the root mod.ts, as before).
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -28,4 +33,3 @@
  */
 export * from "./gradcam.ts";
 export * from "./render.ts";
-export * from "./explain.ts";

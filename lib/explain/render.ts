@@ -8,7 +8,7 @@ import pngjs from "pngjs";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import type { RawImage } from "../decode/decode.ts";
 import { writeFileAtomic } from "../io/_atomic.ts";
-import type { Normalization } from "../run/data.ts";
+import type { NormalizeOptions } from "../transforms/tensor.ts";
 import { GLYPH_HEIGHT, GLYPH_WIDTH, glyphPixel } from "./_font.ts";
 import { ExplainError, type FeatureMaps, findLayer, listLayers } from "./gradcam.ts";
 
@@ -82,7 +82,7 @@ export async function savePng(path: string, image: RawImage): Promise<void> {
  * assert.deepEqual(findNormalization(spec), { mean: [0.5], std: [0.25] });
  * ```
  */
-export function findNormalization(spec: unknown): Normalization | undefined {
+export function findNormalization(spec: unknown): NormalizeOptions | undefined {
   if (spec === null || typeof spec !== "object") return undefined;
   const { name, options } = spec as { name?: unknown; options?: Record<string, unknown> };
   if (name === "normalize" && Array.isArray(options?.mean) && Array.isArray(options?.std)) {
@@ -113,7 +113,7 @@ export function findNormalization(spec: unknown): Normalization | undefined {
 export function displayImage(
   pixels: Float32Array,
   shape: readonly [number, number, number] | readonly number[],
-  normalization?: Normalization,
+  normalization?: NormalizeOptions,
 ): RawImage {
   const [height, width, channels] = shape;
   if (channels !== 1 && channels !== 3) {

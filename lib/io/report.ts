@@ -1,8 +1,9 @@
 /**
  * The run report: one self-contained HTML file (no scripts, no external requests) with the loss
- * and accuracy curves as inline SVG, the class distribution of both splits as inline SVG bars, the
- * confusion matrix as a heatmap, the per-class table and a grid of misclassified images as
- * embedded PNG thumbnails.
+ * and accuracy curves as inline SVG, the class distribution of both splits as inline SVG bars, a
+ * grid of training samples as the model saw them (after augmentation), the confusion matrix as a
+ * heatmap, the per-class table and a grid of misclassified images as embedded PNG thumbnails,
+ * with Grad-CAM overlays that a checkbox shows or hides (CSS only: `:checked`).
  *
  * @module
  */
@@ -24,6 +25,27 @@ export interface ReportSample {
   confidence: number;
   /** Small uint8 image (grey or RGB) to embed. */
   thumbnail?: RawImage;
+  /**
+   * The thumbnail with the Grad-CAM heatmap of the predicted class blended in (same size as
+   * `thumbnail`), drawn over it while the report's overlay checkbox is ticked.
+   */
+  overlay?: RawImage;
+}
+
+/** A training image as the model saw it, for the report's "Samples" grid. */
+export interface ReportTrainingSample {
+  /** The augmented image back as uint8 pixels (normalisation undone). */
+  image: RawImage;
+  /** Its class index. */
+  label: number;
+}
+
+/** The report's "Samples" section. */
+export interface ReportSamples {
+  /** The images, in batch order. */
+  images: ReportTrainingSample[];
+  /** One line above the grid (where the images come from). */
+  caption?: string;
 }
 
 /** What {@linkcode renderReport} draws. */
@@ -52,6 +74,8 @@ export interface ReportData {
   config?: unknown;
   /** Samples per class (by label) of each split, drawn as bars of each split's shares. */
   classDistribution?: { train: readonly number[]; validation: readonly number[] };
+  /** Training images after augmentation, shown as the "Samples" grid. */
+  samples?: ReportSamples;
 }
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -264,13 +288,33 @@ function distributionChart(
   return parts.join("");
 }
 
+const dataUrl = (image: RawImage) =>
+  `data:image/png;base64,${Buffer.from(encodePng(image)).toString("base64")}`;
+
+function samplesGrid(classes: readonly string[], samples: ReportSamples): string {
+  if (samples.images.length === 0) return "<p>No samples.</p>";
+  const cells = samples.images.map(({ image, label }, i) => {
+    const name = escape(classes[label] ?? `#${label}`);
+    return `<figure class="sample"><img alt="sample ${i}: ${name}" src="${
+      dataUrl(image)
+    }"><figcaption>${name}</figcaption></figure>`;
+  });
+  const caption = samples.caption ? `<p class="sub">${escape(samples.caption)}</p>\n` : "";
+  return `${caption}<div class="grid samples">${cells.join("")}</div>`;
+}
+
 function misclassifiedGrid(classes: readonly string[], samples: ReportSample[]): string {
   if (samples.length === 0) return "<p>No misclassified samples.</p>";
+  const overlays = samples.some((s) => s.thumbnail && s.overlay);
   const cells = samples.map((s) => {
     const image = s.thumbnail
-      ? `<img alt="${escape(s.source)}" src="data:image/png;base64,${
-        Buffer.from(encodePng(s.thumbnail)).toString("base64")
-      }">`
+      ? `<div class="thumb"><img alt="${escape(s.source)}" src="${dataUrl(s.thumbnail)}">${
+        s.overlay
+          ? `<img class="cam" alt="Grad-CAM of ${escape(classes[s.predicted])}" src="${
+            dataUrl(s.overlay)
+          }">`
+          : ""
+      }</div>`
       : `<div class="noimg">no image</div>`;
     return `<figure title="${escape(s.source)}">${image}<figcaption><span class="truth">${
       escape(classes[s.truth])
@@ -278,7 +322,11 @@ function misclassifiedGrid(classes: readonly string[], samples: ReportSample[]):
       (s.confidence * 100).toFixed(0)
     }%</figcaption></figure>`;
   });
-  return `<div class="grid">${cells.join("")}</div>`;
+  const toggle = overlays
+    ? `<input type="checkbox" id="cam-toggle" checked><label for="cam-toggle">Grad-CAM overlay ` +
+      `of the predicted class</label>\n`
+    : "";
+  return `${toggle}<div class="grid misclassified">${cells.join("")}</div>`;
 }
 
 const STYLE = `
@@ -296,7 +344,9 @@ table{border-collapse:collapse}td,th{padding:3px 8px;text-align:right}
 .heatmap.compact td{width:8px;height:8px;padding:0}
 .grid{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;width:96px;text-align:center;font-size:11px}
 figure img{width:96px;height:96px;object-fit:cover;image-rendering:pixelated;border:1px solid #ccc}
-.noimg{width:96px;height:96px;background:#eee}.truth{color:#227a4f}.pred{color:#b33}
+.noimg{width:96px;height:96px;background:#eee}.thumb{position:relative;width:98px;height:98px}
+.thumb .cam{position:absolute;left:0;top:0;display:none}#cam-toggle:checked~.grid .cam{display:block}
+#cam-toggle{margin:0 6px 10px 0}.truth{color:#227a4f}.pred{color:#b33}
 pre{background:#f6f6f6;padding:10px;overflow:auto;font-size:12px}`;
 
 /**
@@ -373,6 +423,7 @@ ${
       ? ""
       : `<h2>Class distribution</h2>\n${distributionChart(data.classes, data.classDistribution)}`
   }
+${data.samples === undefined ? "" : `<h2>Samples</h2>\n${samplesGrid(data.classes, data.samples)}`}
 <h2>Confusion matrix</h2>
 ${heatmap(data.classes, data.confusion)}
 <h2>Per-class metrics</h2>

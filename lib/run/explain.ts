@@ -1,20 +1,22 @@
 /**
  * Explanations of a trained run's predictions: an image through the run's own evaluation
- * pipeline, its Grad-CAM heatmap and top-k labels drawn into one picture.
+ * pipeline, its Grad-CAM heatmap and top-k labels drawn into one picture. It lives in lib/run
+ * (not lib/explain) because it needs a {@linkcode TrainedModel}: lib/explain is run-independent
+ * and sits below lib/run, which uses it for the report's Grad-CAM overlays.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { RawImage } from "../decode/decode.ts";
-import { type Prediction, preprocessImage, topClasses, type TrainedModel } from "../run/trained.ts";
+import { type Prediction, preprocessImage, topClasses, type TrainedModel } from "./trained.ts";
 import {
   ExplainError,
   type FeatureMaps,
   featureMaps,
   gradCam,
   type GradCamResult,
-} from "./gradcam.ts";
-import { displayImage, explanationImage, findNormalization } from "./render.ts";
+} from "../explain/gradcam.ts";
+import { displayImage, explanationImage, findNormalization } from "../explain/render.ts";
 
 /** Options for {@linkcode explainImage}. */
 export interface ExplainOptions {
@@ -55,7 +57,7 @@ export interface Explanation {
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import { useBackend } from "../backend/mod.ts";
  * import { normalize } from "../transforms/mod.ts";
- * import type { TrainedModel } from "../run/mod.ts";
+ * import type { TrainedModel } from "./mod.ts";
  * import { explainImage } from "./explain.ts";
  * await useBackend("wasm");
  * const model = tfl.sequential({ layers: [

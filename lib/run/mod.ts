@@ -14,5 +14,6 @@
  */
 export * from "./config.ts";
 export * from "./data.ts";
+export * from "./explain.ts";
 export * from "./train_run.ts";
 export * from "./trained.ts";

@@ -13,12 +13,11 @@ import { defaultWasmThreads, describeWasmThreads, setWasmThreads } from "../back
 import { webGpuDeviceHandle } from "../backend/webgpu.ts";
 import { TrainingDeviceLostError, WebGpuDeviceLostError } from "../backend/errors.ts";
 import type { RawImage } from "../decode/decode.ts";
-import type { Dataset } from "../datasets/types.ts";
 import { join } from "../_internal/path.ts";
 import { recoverDir, writeFileAtomic } from "../io/_atomic.ts";
 import { type CheckpointState, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import { fileHandler, loadModel } from "../io/file_handler.ts";
-import { renderReport, type ReportSample } from "../io/report.ts";
+import { renderReport, type ReportSample, type ReportSamples } from "../io/report.ts";
 import { SummaryWriter } from "../io/tensorboard.ts";
 import { exportOnnx } from "../export/onnx.ts";
 import { onnxMetadata } from "../export/metadata.ts";
@@ -44,11 +43,16 @@ import {
   reduceLROnPlateau,
   stepLR,
 } from "../train/schedules.ts";
-import { centerCrop, resize } from "../transforms/geometry.ts";
-import { Rng, withSeededMathRandom } from "../_internal/rng.ts";
+import { withSeededMathRandom } from "../_internal/rng.ts";
 import type { TransformSpec } from "../transforms/types.ts";
 import type { TrainConfig } from "./config.ts";
 import { runCompression, structuredModel, writeQdqOnnx } from "./_compress.ts";
+import {
+  misclassifiedOverlays,
+  SampleTapLoader,
+  thumbnail,
+  trainingSamples,
+} from "./_report_images.ts";
 import { type RunBalance, runBalance } from "./_balance.ts";
 import { INCEPTION_NORMALIZATION, type Normalization, openRunData, type RunData } from "./data.ts";
 import type { StateDict } from "../pretrained/checkpoint/mod.ts";
@@ -317,32 +321,42 @@ function chooseAccumulation(
   return plan.accumulate;
 }
 
-/** A small view of a sample for the report: native size up to 96 px, else shrunk and cropped. */
-function thumbnail(image: RawImage): RawImage {
-  if (Math.min(image.width, image.height) <= 96) return image;
-  const rng = new Rng(0);
-  return centerCrop(96).apply(resize(96).apply(image, rng), rng) as RawImage;
-}
-
+/**
+ * The most confident mistakes with thumbnails; each gets a Grad-CAM overlay of its predicted
+ * class (its thumbnail then shows the model's input, so the two line up) when the model allows.
+ */
 async function reportSamples(
-  dataset: Dataset,
+  model: LayersModel,
+  data: RunData,
   result: EvaluationResult,
   limit: number,
+  warn: (line: string) => void,
 ): Promise<ReportSample[]> {
   const worst = [...result.misclassified].sort((a, b) => b.confidence - a.confidence)
     .slice(0, limit);
+  const overlays = await misclassifiedOverlays(
+    model,
+    data.validation,
+    data.evalTransform,
+    data.inputShape,
+    worst,
+    warn,
+  );
   const samples: ReportSample[] = [];
-  for (const m of worst) {
-    let image: RawImage | undefined;
-    try {
-      image = thumbnail((await dataset.get(m.index))[0]);
-    } catch { /* unreadable now: the report shows the name without a picture */ }
+  for (const [i, m] of worst.entries()) {
+    let image: RawImage | undefined = overlays[i]?.thumbnail;
+    if (image === undefined) {
+      try {
+        image = thumbnail((await data.validation.get(m.index))[0]);
+      } catch { /* unreadable now: the report shows the name without a picture */ }
+    }
     samples.push({
       source: m.source ?? `#${m.index}`,
       truth: m.truth,
       predicted: m.predicted,
       confidence: m.confidence,
       thumbnail: image,
+      overlay: overlays[i]?.overlay,
     });
   }
   return samples;
@@ -375,7 +389,8 @@ function loaders(
   const cache = data.fromFiles && config.cache
     ? { shorterSide: Math.round((data.inputShape[0] * 256) / 224) }
     : undefined;
-  const train = new DataLoader(data.train, {
+  // The training loader keeps its first batch for the report's "Samples" grid.
+  const train = new SampleTapLoader(data.train, {
     batchSize: config.batchSize,
     shuffle: balance?.sampler === undefined,
     sampler: balance?.sampler,
@@ -457,24 +472,27 @@ async function resumeRun(
   return { resume: state.progress, initialEpoch: state.epoch };
 }
 
-/** What a finished run leaves: model/ with preprocessing.json, evaluation.json, report.html. */
-async function writeRunOutputs(
+/** What {@linkcode writeRunOutputs} needs to know about the run beyond its model and data. */
+interface RunSummary {
+  backend: string;
+  history: EpochLog[];
+  bestEpoch: number | null;
+  started: number;
+  fineTuned: boolean;
+  warn: (line: string) => void;
+  classDistribution?: { train: number[]; validation: number[] };
+  /** Training images after augmentation, from the training loader's first batch. */
+  samples?: ReportSamples;
+}
+
+/** model/ (TF.js + preprocessing.json) and, when asked, model.onnx and model.int8.onnx. */
+async function saveRunModel(
   runDir: string,
   config: TrainConfig,
   model: LayersModel,
   data: RunData,
-  validation: DataLoader,
-  run: {
-    backend: string;
-    history: EpochLog[];
-    bestEpoch: number | null;
-    started: number;
-    fineTuned: boolean;
-    warn: (line: string) => void;
-    classDistribution?: { train: number[]; validation: number[] };
-  },
+  warn: (line: string) => void,
 ) {
-  const numClasses = data.classes.length;
   const modelDir = join(runDir, "model");
   await model.save(fileHandler(modelDir, { quantization: config.quantize }));
   const preprocessing: Preprocessing = {
@@ -486,30 +504,27 @@ async function writeRunOutputs(
     join(modelDir, "preprocessing.json"),
     JSON.stringify(preprocessing, null, 2) + "\n",
   );
-  if (config.onnx) {
-    // model.onnx beside model/; a model the export cannot write is a warning, not a lost run.
-    await exportOnnx(model, join(runDir, "model.onnx"), { metadata: onnxMetadata(preprocessing) })
-      .catch((error) => run.warn(`${error.message} (model/ is complete; --no-onnx skips this)`));
-    if (config.qatEpochs > 0) {
-      // After QAT, the int8 weights too (QDQ), on the grid the training learned.
-      await writeQdqOnnx(model, join(runDir, "model.int8.onnx"), onnxMetadata(preprocessing))
-        .catch((error) => run.warn(`model.int8.onnx: ${error.message}`));
-    }
+  if (!config.onnx) return;
+  // model.onnx beside model/; a model the export cannot write is a warning, not a lost run.
+  await exportOnnx(model, join(runDir, "model.onnx"), { metadata: onnxMetadata(preprocessing) })
+    .catch((error) => warn(`${error.message} (model/ is complete; --no-onnx skips this)`));
+  if (config.qatEpochs > 0) {
+    // After QAT, the int8 weights too (QDQ), on the grid the training learned.
+    await writeQdqOnnx(model, join(runDir, "model.int8.onnx"), onnxMetadata(preprocessing))
+      .catch((error) => warn(`model.int8.onnx: ${error.message}`));
   }
+}
 
-  const evaluation = await evaluate(model, validation, { numClasses, classes: data.classes });
-  validation.close();
-  const summary = {
-    loss: evaluation.loss,
-    accuracy: evaluation.accuracy,
-    topK: evaluation.topK,
-    k: evaluation.k,
-    report: evaluation.report,
-  };
-  await writeFileAtomic(
-    join(runDir, "evaluation.json"),
-    JSON.stringify({ ...summary, confusion: [...evaluation.confusion] }, null, 1) + "\n",
-  );
+/** report.html: curves, distribution, samples, confusion, per-class table, mistakes. */
+async function writeReport(
+  runDir: string,
+  config: TrainConfig,
+  model: LayersModel,
+  data: RunData,
+  evaluation: EvaluationResult,
+  run: RunSummary,
+) {
+  const numClasses = data.classes.length;
   const html = renderReport({
     title: `${config.name}: ${
       run.fineTuned ? "fine-tuned " + config.pretrained : config.model
@@ -529,11 +544,41 @@ async function writeRunOutputs(
     report: evaluation.report,
     loss: evaluation.loss,
     topK: evaluation.k < numClasses ? { k: evaluation.k, accuracy: evaluation.topK } : undefined,
-    misclassified: await reportSamples(data.validation, evaluation, 48),
+    misclassified: await reportSamples(model, data, evaluation, 48, run.warn),
     config,
     classDistribution: run.classDistribution,
+    samples: run.samples,
   });
   await writeFileAtomic(join(runDir, "report.html"), html);
+}
+
+/** What a finished run leaves: model/ with preprocessing.json, evaluation.json, report.html. */
+async function writeRunOutputs(
+  runDir: string,
+  config: TrainConfig,
+  model: LayersModel,
+  data: RunData,
+  validation: DataLoader,
+  run: RunSummary,
+) {
+  await saveRunModel(runDir, config, model, data, run.warn);
+  const evaluation = await evaluate(model, validation, {
+    numClasses: data.classes.length,
+    classes: data.classes,
+  });
+  validation.close();
+  const summary = {
+    loss: evaluation.loss,
+    accuracy: evaluation.accuracy,
+    topK: evaluation.topK,
+    k: evaluation.k,
+    report: evaluation.report,
+  };
+  await writeFileAtomic(
+    join(runDir, "evaluation.json"),
+    JSON.stringify({ ...summary, confusion: [...evaluation.confusion] }, null, 1) + "\n",
+  );
+  await writeReport(runDir, config, model, data, evaluation, run);
   return summary;
 }
 
@@ -757,6 +802,10 @@ export async function trainRun(
       fineTuned: pretrained.model !== null,
       warn,
       classDistribution: balance.counts,
+      samples: train.first && trainingSamples(train.first, data.trainTransform, [
+        ...(config.mixup > 0 ? ["mixup"] : []),
+        ...(config.cutmix > 0 ? ["cutmix"] : []),
+      ]),
     });
     return {
       runDir,
