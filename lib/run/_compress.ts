@@ -6,13 +6,16 @@ import { join } from "../_internal/path.ts";
 import { loadModel } from "../io/file_handler.ts";
 import { MagnitudePruner } from "../compress/prune.ts";
 import { pruneChannels } from "../compress/channels.ts";
-import { QuantizationAwareTraining } from "../compress/qat.ts";
+import { type LayerQuantization, QuantizationAwareTraining } from "../compress/qat.ts";
 import type { DistillOptions } from "../train/fit.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 import { openTorchvisionModel } from "./trained.ts";
 import { toOnnx } from "../export/onnx.ts";
 import { quantizeOnnxWeights } from "../export/qdq.ts";
 import { writeFileAtomic } from "../io/_atomic.ts";
+
+/** The activation ranges QAT observed, by trained model, for its `model.int8.onnx`. */
+const observedRanges = new WeakMap<LayersModel, LayerQuantization[]>();
 
 /** What the run passes to `fit` and calls after it. */
 export interface RunCompression {
@@ -105,6 +108,7 @@ export async function runCompression(
     },
     finish() {
       qat?.bake();
+      if (qat) observedRanges.set(model, qat.ranges());
       qat?.dispose();
       pruner?.finish(); // after baking: pruned weights exactly zero again
       pruner?.dispose();
@@ -113,11 +117,18 @@ export async function runCompression(
   };
 }
 
-/** After QAT: `model.int8.onnx`, the ONNX export with int8 QDQ weights (per-channel scales). */
+/**
+ * After QAT: `model.int8.onnx`, the ONNX export with int8 QDQ weights (per-channel scales) and,
+ * when the run observed them, uint8 QDQ activations (each Conv/Gemm input at its QAT range).
+ */
 export async function writeQdqOnnx(
   model: LayersModel,
   path: string,
   metadata: Record<string, string>,
 ): Promise<void> {
-  await writeFileAtomic(path, quantizeOnnxWeights(toOnnx(model, { metadata })).bytes);
+  const activations = observedRanges.get(model);
+  await writeFileAtomic(
+    path,
+    quantizeOnnxWeights(toOnnx(model, { metadata }), { activations }).bytes,
+  );
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import {
+  activationQuantization,
   createModel,
   DataLoader,
   fakeQuantize,
@@ -94,4 +96,27 @@ Deno.test("QAT: trains the last epoch fake-quantized, and its scales round-trip 
   tf.dispose([model, loaded, fresh, ptq].flatMap((m) => m.weights.map((w) => w.read())));
   await Deno.remove(dir, { recursive: true });
   assert.throws(() => new QuantizationAwareTraining(model, { epochs: 0 }), QuantizationError);
+});
+
+Deno.test("QAT: a layer reads its input on the uint8 grid of its observed range (ONNX's QuantizeLinear)", async () => {
+  await useBackend("cpu");
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ inputShape: [3], units: 1, useBias: false, kernelInitializer: "ones" }),
+    ],
+  });
+  const qat = new QuantizationAwareTraining(model, { epochs: 1 });
+  qat.enabled = true;
+  const x = tf.tensor2d([[-1, 0.5, 3]]);
+  const y = model.apply(x, { training: true }) as tf.Tensor;
+  assert.deepEqual(qat.ranges(), [{ layer: model.layers[0].name, activation: [-1, 3] }]);
+  const { scale, zeroPoint } = activationQuantization([-1, 3]);
+  assert.equal(zeroPoint, 64); // round(1 / (4 / 255)): 0 is a level of the grid
+  const q = [-1, 0.5, 3].map((v) =>
+    (Math.min(255, Math.max(0, Math.round(v / scale) + zeroPoint)) - zeroPoint) * scale
+  );
+  assert.ok(Math.abs(y.dataSync()[0] - (q[0] + q[1] + q[2])) < 1e-5);
+  tf.dispose([x, y]);
+  qat.dispose();
+  model.dispose();
 });

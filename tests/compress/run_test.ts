@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
 import {
   ConfigError,
   createModel,
@@ -9,6 +10,7 @@ import {
   useBackend,
 } from "../../mod.ts";
 import { runCompression, structuredModel, writeQdqOnnx } from "../../lib/run/_compress.ts";
+import { decodeModel } from "../../lib/export/_proto.ts";
 import { tempDir } from "../_tmp.ts";
 
 Deno.test("config: compression settings, their defaults and bounds", () => {
@@ -75,6 +77,29 @@ Deno.test("run compression: model.int8.onnx keeps the metadata and is about 4x s
   const info = readOnnxModel(bytes);
   assert.equal(info.metadata.classes, "a,b,c,d");
   assert.ok(bytes.length < model.countParams() * 1.5);
+  await Deno.remove(dir, { recursive: true });
+  model.dispose();
+});
+
+Deno.test("run compression: after QAT, model.int8.onnx quantizes activations at the observed ranges", async () => {
+  await useBackend("cpu");
+  const model = createModel("compact-cnn", { inputShape: [16, 16, 3], numClasses: 4, seed: 1 });
+  const compression = await runCompression(
+    resolveTrainConfig({ epochs: 1, qatEpochs: 1 }),
+    model,
+    4,
+    () => {},
+  );
+  compression.onEpochBegin(0);
+  const x = tf.randomNormal([2, 16, 16, 3], 0, 1, "float32", 3);
+  tf.dispose([model.apply(x, { training: true }) as tf.Tensor, x]);
+  compression.finish();
+  const dir = await tempDir("int8-activations");
+  await writeQdqOnnx(model, `${dir}/model.int8.onnx`, {});
+  const graph = decodeModel(await Deno.readFile(`${dir}/model.int8.onnx`)).graph as {
+    node: { op_type: string }[];
+  };
+  assert.equal(graph.node.filter((n) => n.op_type === "QuantizeLinear").length, 4);
   await Deno.remove(dir, { recursive: true });
   model.dispose();
 });
