@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { parseArgs } from "node:util";
 import { gzipSync } from "fflate";
+import * as ort from "onnxruntime-web";
 import {
   CIFAR_MEAN,
   CIFAR_STD,
@@ -26,9 +27,11 @@ import {
   normalize,
   pruneChannels,
   QuantizationAwareTraining,
+  quantizeOnnxWeights,
   setWasmThreads,
   shapes,
   sparsityOf,
+  toOnnx,
   useBackend,
 } from "../mod.ts";
 
@@ -134,14 +137,42 @@ export async function runCompressionBench(defaults: CompressionBenchDefaults): P
     return best;
   }
 
+  /** Test accuracy of an ONNX file run by ONNX Runtime (wasm, one thread). */
+  async function ortAccuracy(bytes: Uint8Array): Promise<number> {
+    ort.env.wasm.numThreads = 1;
+    ort.env.logLevel = "error";
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    let hits = 0, seen = 0;
+    try {
+      for await (const batch of test) {
+        const nchw = tf.tidy(() =>
+          tf.transpose(tf.tensor4d(batch.images as Float32Array, batch.shape), [0, 3, 1, 2])
+        );
+        const input = new ort.Tensor("float32", nchw.dataSync() as Float32Array, nchw.shape);
+        nchw.dispose();
+        const logits = (await session.run({ input })).logits.data as Float32Array;
+        for (let i = 0; i < batch.labels.length; i++) {
+          const row = logits.subarray(i * 10, i * 10 + 10);
+          if (row.indexOf(Math.max(...row)) === batch.labels[i]) hits++;
+        }
+        seen += batch.labels.length;
+      }
+    } finally {
+      await session.release();
+    }
+    return hits / seen;
+  }
+
   const started = performance.now();
   const dir = await Deno.makeTempDir({ dir: "data", prefix: ".compress-" });
   const rows: Row[] = [];
   const spread: { seed: number; test_accuracy: number }[] = [];
+  const onnx: { model: string; test_accuracy_ort: number; bytes: number; how: string }[] = [];
   const summary = () => ({
     model: name,
     rows,
     baseline_other_seeds: spread,
+    onnx_rows: onnx,
     seconds: Math.round((performance.now() - started) / 1000),
     train: trainSet.length,
     test: testSet.length,
@@ -236,6 +267,36 @@ export async function runCompressionBench(defaults: CompressionBenchDefaults): P
     await row("QAT int8", quantized, "uint8", `QAT ${tuned}, baked, TF.js uint8`, since);
     quantized.dispose();
 
+    // The same two in ONNX's QDQ format, run by ONNX Runtime: PTQ int8 weights (per channel), and
+    // QAT with per-channel kernels whose observed activation ranges quantize each layer's input.
+    const ptqOnnx = quantizeOnnxWeights(toOnnx(baseline)).bytes;
+    onnx.push({
+      model: "PTQ int8 (ONNX QDQ weights)",
+      test_accuracy_ort: Math.round((await ortAccuracy(ptqOnnx)) * 10000) / 10000,
+      bytes: ptqOnnx.length,
+      how: "baseline, int8 per-channel weights, float activations",
+    });
+    console.error(JSON.stringify(onnx.at(-1)));
+    const channel = await copy();
+    const qatChannel = new QuantizationAwareTraining(channel, { epochs: fineTune });
+    await fit(channel, loader(), { ...tune, callbacks: qatChannel.callbacks() });
+    qatChannel.bake();
+    const fakeQuant = (await evaluate(channel, test, { numClasses: 10 })).accuracy; // QAT still on
+    const activations = qatChannel.ranges();
+    qatChannel.dispose();
+    const qatOnnx = quantizeOnnxWeights(toOnnx(channel), { activations }).bytes;
+    onnx.push({
+      model: "QAT int8 (ONNX QDQ weights + activations)",
+      test_accuracy_ort: Math.round((await ortAccuracy(qatOnnx)) * 10000) / 10000,
+      bytes: qatOnnx.length,
+      how: `QAT per-channel ${tuned}; fake-quantized model in TF.js: ${
+        (fakeQuant * 100).toFixed(2)
+      }%`,
+    });
+    console.error(JSON.stringify(onnx.at(-1)));
+    channel.dispose();
+    await save();
+
     since = performance.now();
     const longer = await copy();
     await fit(longer, loader(), tune);
@@ -277,6 +338,13 @@ export async function runCompressionBench(defaults: CompressionBenchDefaults): P
     await save();
     console.log(JSON.stringify(summary()));
     console.log(markdown(name, rows));
+    for (const r of onnx) {
+      console.log(
+        `| ${name} | ${r.model} | ${(r.test_accuracy_ort * 100).toFixed(2)}% (ORT) | ${
+          thousands(r.bytes)
+        } B model | ${r.how} |`,
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
