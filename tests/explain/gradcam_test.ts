@@ -7,6 +7,7 @@ import {
   featureMaps,
   findLayer,
   gradCam,
+  gradCamBatch,
   listModels,
   useBackend,
 } from "../../mod.ts";
@@ -100,5 +101,39 @@ Deno.test("gradCam and featureMaps work on every zoo model and a nested transfer
   assert.deepEqual([result.cam.height, result.cam.width], [6, 6]);
   assert.throws(() => findLayer(model, "nope"), ExplainError);
   image.dispose();
+  model.dispose();
+});
+
+Deno.test("gradCamBatch: one pass gives each image's gradCam heatmap, and no tensor outlives it", async () => {
+  await useBackend("wasm");
+  const model = createModel("compact-cnn", { inputShape: [16, 16, 3], numClasses: 4, seed: 3 });
+  const images = tf.randomUniform([5, 16, 16, 3], -1, 1, "float32", 11) as tf.Tensor4D;
+  const classIndices = [0, 3, 1, 2, 3];
+  const before = tf.memory().numTensors;
+  const batch = await gradCamBatch(model, images, { classIndices });
+  assert.equal(tf.memory().numTensors, before);
+  assert.deepEqual(batch.classIndices, classIndices);
+  for (let i = 0; i < 5; i++) {
+    const one = tf.slice(images, [i, 0, 0, 0], [1, 16, 16, 3]);
+    const single = await gradCam(model, one, { classIndex: classIndices[i] });
+    one.dispose();
+    assert.equal(single.layer, batch.layer);
+    const worst = Math.max(...single.heatmap.map((v, j) => Math.abs(v - batch.heatmaps[i][j])));
+    assert.ok(worst < 1e-4, `image ${i}: ${worst}`);
+  }
+  // Without classes: each image's predicted class.
+  const argMax = tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1));
+  const predicted = [...argMax.dataSync()];
+  argMax.dispose();
+  assert.deepEqual((await gradCamBatch(model, images)).classIndices, predicted);
+  assert.equal(tf.memory().numTensors, before);
+  const flat = tfl.sequential({
+    layers: [tfl.layers.flatten({ inputShape: [16, 16, 3] }), tfl.layers.dense({ units: 4 })],
+  });
+  const withFlat = tf.memory().numTensors; // its weights
+  await assert.rejects(() => gradCamBatch(flat, images), ExplainError);
+  assert.equal(tf.memory().numTensors, withFlat);
+  images.dispose();
+  flat.dispose();
   model.dispose();
 });
