@@ -37,11 +37,13 @@ import { depthwiseBackpropInputConfig } from "./_wasm_kernels/depthwise_backprop
 import { maxPoolGradConfig } from "./_wasm_kernels/max_pool_grad.ts";
 import { identityConfig } from "./_wasm_kernels/identity.ts";
 import { reverseConfig } from "./_wasm_kernels/reverse.ts";
+import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
+  ...batchNormTrainConfigs,
 ];
 
 /** Kernels tfjs-backend-wasm has, replaced by faster ones of ours. */

@@ -13,6 +13,11 @@
 // Measured on MobileNetV2 at 224 px, wasm (BENCHMARKS.md, "Training memory").
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import {
+  ADD_RELU_GRAD,
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+} from "../backend/_wasm_kernels/batch_norm_train.ts";
 
 type Kwargs = Record<string, unknown>;
 type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -37,6 +42,14 @@ function activationMask(z: tf.Tensor, cap: number): tf.Tensor {
     : tf.logicalAnd(tf.greaterEqual(z, 0), tf.lessEqual(z, cap));
 }
 
+/**
+ * Whether the active backend has our kernel `name` (the wasm backend's batch norm and add + ReLU
+ * gradient, in TypeScript over its heap); elsewhere the ops below compose the same numbers.
+ */
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
 /** `relu(z)` or, with a cap, `clip(z, 0, cap)`. */
 function activate(z: tf.Tensor, cap: number): tf.Tensor {
   return cap === Infinity ? tf.relu(z) : tf.clipByValue(z, 0, cap);
@@ -53,13 +66,17 @@ function fusedBatchNorm(epsilon: number, cap: number | undefined) {
     const [x, gamma, beta] = args as tf.Tensor[];
     const save = args[3] as (tensors: tf.Tensor[]) => void;
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-    const [y, mean, variance, invStd] = tf.tidy(() => {
-      const mean = tf.mean(x, axes);
-      const variance = tf.mean(tf.squaredDifference(x, mean), axes);
-      const invStd = tf.rsqrt(tf.add(variance, epsilon));
-      const z = tf.add(tf.mul(tf.mul(tf.sub(x, mean), invStd), gamma), beta);
-      return [cap === undefined ? z : activate(z, cap), mean, variance, invStd];
-    });
+    const attrs = { epsilon, activation: cap !== undefined, cap: cap ?? Infinity };
+    const kernel = hasKernel(BATCH_NORM_TRAIN);
+    const [y, mean, variance, invStd] = kernel
+      ? tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, attrs) as tf.Tensor[]
+      : tf.tidy(() => {
+        const mean = tf.mean(x, axes);
+        const variance = tf.mean(tf.squaredDifference(x, mean), axes);
+        const invStd = tf.rsqrt(tf.add(variance, epsilon));
+        const z = tf.add(tf.mul(tf.mul(tf.sub(x, mean), invStd), gamma), beta);
+        return [cap === undefined ? z : activate(z, cap), mean, variance, invStd];
+      });
     stats = [tf.keep(mean), tf.keep(variance)]; // the op disposes what it does not return
     save([x, mean, invStd, gamma, beta]);
     return {
@@ -67,6 +84,10 @@ function fusedBatchNorm(epsilon: number, cap: number | undefined) {
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [x, mean, invStd, gamma, beta] = saved;
+          if (kernel) {
+            const inputs = { dy: dy as tf.Tensor, x, mean, invStd, gamma, beta };
+            return tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, inputs, attrs) as tf.Tensor[];
+          }
           const n = x.size / mean.size;
           const xHat = tf.mul(tf.sub(x, mean), invStd);
           const gradient = cap === undefined ? dy as tf.Tensor : tf.where(
@@ -101,11 +122,16 @@ function fusedAddRelu(cap: number) {
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const g = dy as tf.Tensor;
-          const masked = tf.where(
-            activationMask(tf.add(saved[0], saved[1]), cap),
-            g,
-            tf.zerosLike(g),
-          );
+          const masked = hasKernel(ADD_RELU_GRAD)
+            ? tf.engine().runKernel(ADD_RELU_GRAD, { dy: g, a: saved[0], b: saved[1] }, {
+              activation: true,
+              cap,
+            }) as tf.Tensor
+            : tf.where(
+              activationMask(tf.add(saved[0], saved[1]), cap),
+              g,
+              tf.zerosLike(g),
+            );
           return [masked, tf.clone(masked)];
         }),
     };
