@@ -64,12 +64,36 @@ export class WasmScratch {
   }
 
   /**
+   * A `valid` stride-1 convolution (or depthwise convolution) of `x` after zero-padding its height and width by
+   * [top, bottom, left, right] (negative: cropping). Padding alone goes to XNNPACK with the
+   * convolution, which reads the zeros without a padded copy of `x`; a crop is sliced first.
+   */
+  convolvePadded(
+    x: TensorInfo,
+    filter: TensorInfo,
+    [top, bottom, left, right]: [number, number, number, number],
+    dilations: [number, number],
+    kernel: "Conv2D" | "DepthwiseConv2dNative" = "Conv2D",
+  ): TensorInfo {
+    const attrs = { strides: [1, 1], dataFormat: "NHWC", dilations };
+    if (Math.min(top, bottom, left, right) < 0) {
+      const padded = this.padOrCrop(x, top, bottom, left, right);
+      return this.run(kernel, { x: padded, filter }, { ...attrs, pad: "valid" });
+    }
+    const pad = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    return this.run(kernel, { x, filter }, { ...attrs, pad });
+  }
+
+  /**
    * The input gradient of a convolution is a stride-1 correlation of dy, spread by the forward
    * stride (zeros between samples) and padded by (k − 1)·d − pad, with the reversed filter at the
-   * forward dilation. This builds that padded, spread dy, shaped so a `valid` correlation yields
-   * exactly the forward input's height and width.
+   * forward dilation. This builds that spread dy and the padding (negative: a crop) after which a
+   * `valid` correlation yields exactly the forward input's height and width.
    */
-  spreadForInputGradient(dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  spreadForInputGradient(
+    dy: TensorInfo,
+    info: backend_util.Conv2DInfo,
+  ): { spread: TensorInfo; padding: [number, number, number, number] } {
     const effectiveHeight = (info.filterHeight - 1) * info.dilationHeight;
     const effectiveWidth = (info.filterWidth - 1) * info.dilationWidth;
     const top = effectiveHeight - info.padInfo.top;
@@ -77,13 +101,15 @@ export class WasmScratch {
     const rows = this.spreadByStride(dy, 1, info.strideHeight);
     const spread = this.spreadByStride(rows, 2, info.strideWidth);
     const [, spreadHeight, spreadWidth] = spread.shape;
-    return this.padOrCrop(
+    return {
       spread,
-      top,
-      info.inHeight + effectiveHeight - top - spreadHeight,
-      left,
-      info.inWidth + effectiveWidth - left - spreadWidth,
-    );
+      padding: [
+        top,
+        info.inHeight + effectiveHeight - top - spreadHeight,
+        left,
+        info.inWidth + effectiveWidth - left - spreadWidth,
+      ],
+    };
   }
 
   /** Frees every intermediate except `keep`, which the engine takes ownership of. */

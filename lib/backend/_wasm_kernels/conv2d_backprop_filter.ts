@@ -14,8 +14,8 @@ import { withScratch } from "./_scratch.ts";
  *
  * That is a convolution whose batch is the input channels and whose channels are the batch:
  * input xᵀ = [Cin, H, W, N], filter dyᵀ = [Ho, Wo, N, Cout], dilation = the forward stride,
- * stride 1, so XNNPACK's convolution does the heavy lifting. Padding is made explicit (rows the
- * forward pass never read are cropped) so a `valid` convolution yields exactly kh × kw outputs.
+ * stride 1, so XNNPACK's convolution does the heavy lifting. Its padding is explicit (rows the
+ * forward pass never read are cropped) so that it yields exactly kh × kw outputs.
  */
 const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as Record<"x" | "dy", TensorInfo>;
@@ -43,21 +43,16 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const left = info.padInfo.left;
 
   return withScratch(backend as KernelBackend, (scratch) => {
-    const padded = scratch.padOrCrop(
-      x,
+    // The transposed input keeps height and width as its spatial axes, so the padding (or crop)
+    // applies to it as to x.
+    const input = scratch.run("Transpose", { x }, { perm: [3, 1, 2, 0] });
+    const filter = scratch.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] });
+    const grad = scratch.convolvePadded(input, filter, [
       top,
       neededHeight - top - inHeight,
       left,
       neededWidth - left - inWidth,
-    );
-    const input = scratch.run("Transpose", { x: padded }, { perm: [3, 1, 2, 0] });
-    const filter = scratch.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] });
-    const grad = scratch.run("Conv2D", { x: input, filter }, {
-      strides: [1, 1],
-      pad: "valid",
-      dataFormat: "NHWC",
-      dilations: [info.strideHeight, info.strideWidth],
-    });
+    ], [info.strideHeight, info.strideWidth]);
     return scratch.run("Transpose", { x: grad }, { perm: [1, 2, 0, 3] });
   });
 };

@@ -35,15 +35,10 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
     "channelsLast",
   );
   return withScratch(backend as KernelBackend, (scratch) => {
-    const padded = scratch.spreadForInputGradient(dy, info);
+    const { spread, padding } = scratch.spreadForInputGradient(dy, info);
     const reversed = scratch.run("Reverse", { x: filter }, { dims: [0, 1] });
     const swapped = scratch.run("Transpose", { x: reversed }, { perm: [0, 1, 3, 2] });
-    return scratch.run("Conv2D", { x: padded, filter: swapped }, {
-      strides: [1, 1],
-      pad: "valid",
-      dataFormat: "NHWC",
-      dilations: [1, 1],
-    });
+    return scratch.convolvePadded(spread, swapped, padding, [1, 1]);
   });
 };
 

@@ -32,16 +32,18 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const { filterHeight, filterWidth, dilationHeight, dilationWidth } = info;
 
   return withScratch(backend as KernelBackend, (scratch) => {
-    const padded = scratch.spreadForInputGradient(dy, info);
+    const { spread, padding } = scratch.spreadForInputGradient(dy, info);
     const reversed = scratch.run("Reverse", { x: filter }, { dims: [0, 1] });
     const perOutput = scratch.run("Reshape", { x: reversed }, {
       shape: [filterHeight, filterWidth, channels * multiplier, 1],
     });
-    const grad = scratch.run("DepthwiseConv2dNative", { x: padded, filter: perOutput }, {
-      strides: [1, 1],
-      dilations: [dilationHeight, dilationWidth],
-      pad: "valid",
-    });
+    const grad = scratch.convolvePadded(
+      spread,
+      perOutput,
+      padding,
+      [dilationHeight, dilationWidth],
+      "DepthwiseConv2dNative",
+    );
     if (multiplier === 1) return grad;
     const split = scratch.run("Reshape", { x: grad }, {
       shape: [batch, inHeight, inWidth, channels, multiplier],
