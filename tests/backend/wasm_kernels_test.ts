@@ -64,6 +64,9 @@ const CONV_CASES: { x: Shape4; k: [number, number]; stride: number; pad: Pad }[]
   { x: [2, 13, 7, 3], k: [4, 2], stride: 2, pad: "valid" },
   { x: [1, 10, 10, 1], k: [5, 5], stride: 3, pad: "valid" },
   { x: [2, 8, 9, 2], k: [3, 3], stride: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  // ResNet's strided shapes: a 3×3 `same` and a 1×1 projection (half its phases get no tap).
+  { x: [2, 8, 8, 3], k: [3, 3], stride: 2, pad: "same" },
+  { x: [2, 8, 8, 5], k: [1, 1], stride: 2, pad: "valid" },
 ];
 
 Deno.test("the wasm backend has every training kernel registered", async () => {

@@ -2,6 +2,12 @@
 import { type backend_util, getKernel, type KernelBackend } from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs-core";
 
+/** The parts of the wasm backend that hand out heap memory. */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
 /** Intermediate results of one composite kernel; `finish` frees all but the returned one. */
 export class WasmScratch {
   readonly #backend: KernelBackend;
@@ -21,6 +27,18 @@ export class WasmScratch {
     const info = Array.isArray(output) ? output[0] : output;
     this.#created.push(info);
     return info;
+  }
+
+  /** A new float32 tensor on the wasm heap, freed with the other intermediates. */
+  make(shape: number[]): TensorInfo {
+    const info = (this.#backend as unknown as WasmHeap).makeOutput(shape, "float32");
+    this.#created.push(info);
+    return info;
+  }
+
+  /** A float32 tensor's values, a view of the wasm heap (valid until the next allocation). */
+  view(info: TensorInfo): Float32Array {
+    return (this.#backend as unknown as WasmHeap).typedArrayFromHeap(info);
   }
 
   /**

@@ -9,7 +9,97 @@ import type {
   KernelFunc,
   TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { withScratch } from "./_scratch.ts";
+import { type WasmScratch, withScratch } from "./_scratch.ts";
+
+/** One phase of a strided input gradient: the rows and columns of dx it covers, and its part. */
+interface Phase {
+  rowPhase: number;
+  colPhase: number;
+  firstRow: number;
+  firstCol: number;
+  part: TensorInfo;
+}
+
+/**
+ * The input gradient of a strided convolution by phases: the rows u of dx with
+ * (u + padTop) mod stride = p only receive the filter taps p, p + stride, …, so each phase of rows
+ * and columns is a stride-1 correlation of dy itself with that sub-filter, reversed and with its
+ * channels swapped. Together the phases do the forward pass's multiply-adds, where correlating
+ * the stride-spread dy (zeros between samples) does stride² times as many.
+ */
+function phasedInputGradient(
+  scratch: WasmScratch,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { strideHeight, strideWidth, filterHeight, filterWidth, inHeight, inWidth } = info;
+  const { top, left } = info.padInfo;
+  const [batch, outHeight, outWidth, outChannels] = dy.shape;
+  const inChannels = info.inChannels;
+  const phases: Phase[] = [];
+  let covered = true;
+  for (let rowPhase = 0; rowPhase < strideHeight; rowPhase++) {
+    for (let colPhase = 0; colPhase < strideWidth; colPhase++) {
+      // Taps of this phase, and the dy rows v (dx row stride·v + phase − pad) inside dx.
+      const tapRows = Math.ceil((filterHeight - rowPhase) / strideHeight);
+      const tapCols = Math.ceil((filterWidth - colPhase) / strideWidth);
+      const firstRow = Math.ceil((top - rowPhase) / strideHeight);
+      const rows = Math.floor((inHeight - 1 + top - rowPhase) / strideHeight) - firstRow + 1;
+      const firstCol = Math.ceil((left - colPhase) / strideWidth);
+      const cols = Math.floor((inWidth - 1 + left - colPhase) / strideWidth) - firstCol + 1;
+      if (rows <= 0 || cols <= 0) continue;
+      if (tapRows <= 0 || tapCols <= 0) {
+        covered = false; // rows no tap reaches: their gradient is zero
+        continue;
+      }
+      const sub = scratch.make([tapRows, tapCols, outChannels, inChannels]);
+      const from = scratch.view(filter);
+      const to = scratch.view(sub);
+      for (let m = 0; m < tapRows; m++) {
+        for (let n = 0; n < tapCols; n++) {
+          const kRow = rowPhase + strideHeight * (tapRows - 1 - m);
+          const kCol = colPhase + strideWidth * (tapCols - 1 - n);
+          const source = (kRow * filterWidth + kCol) * inChannels * outChannels;
+          const target = (m * tapCols + n) * outChannels * inChannels;
+          for (let o = 0; o < outChannels; o++) {
+            for (let i = 0; i < inChannels; i++) {
+              to[target + o * inChannels + i] = from[source + i * outChannels + o];
+            }
+          }
+        }
+      }
+      const padTop = tapRows - 1 - firstRow;
+      const padLeft = tapCols - 1 - firstCol;
+      const part = scratch.convolvePadded(dy, sub, [
+        padTop,
+        rows - outHeight - padTop + tapRows - 1,
+        padLeft,
+        cols - outWidth - padLeft + tapCols - 1,
+      ], [1, 1]);
+      phases.push({ rowPhase, colPhase, firstRow, firstCol, part });
+    }
+  }
+  const dx = scratch.make([batch, inHeight, inWidth, inChannels]);
+  const out = scratch.view(dx);
+  if (!covered) out.fill(0);
+  for (const { rowPhase, colPhase, firstRow, firstCol, part } of phases) {
+    const values = scratch.view(part);
+    const [, rows, cols] = part.shape;
+    for (let b = 0; b < batch; b++) {
+      for (let r = 0; r < rows; r++) {
+        const u = strideHeight * (firstRow + r) + rowPhase - top;
+        for (let c = 0; c < cols; c++) {
+          const w = strideWidth * (firstCol + c) + colPhase - left;
+          const target = ((b * inHeight + u) * inWidth + w) * inChannels;
+          const source = ((b * rows + r) * cols + c) * inChannels;
+          out.set(values.subarray(source, source + inChannels), target);
+        }
+      }
+    }
+  }
+  return dx;
+}
 
 /**
  * dx = correlation of the stride-spread dy with the spatially reversed filter, its in/out
@@ -35,6 +125,9 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
     "channelsLast",
   );
   return withScratch(backend as KernelBackend, (scratch) => {
+    if (info.strideHeight > 1 || info.strideWidth > 1) {
+      return phasedInputGradient(scratch, dy, filter, info);
+    }
     const { spread, padding } = scratch.spreadForInputGradient(dy, info);
     const reversed = scratch.run("Reverse", { x: filter }, { dims: [0, 1] });
     const swapped = scratch.run("Transpose", { x: reversed }, { perm: [0, 1, 3, 2] });
