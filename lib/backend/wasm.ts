@@ -38,6 +38,7 @@ import { maxPoolGradConfig } from "./_wasm_kernels/max_pool_grad.ts";
 import { identityConfig } from "./_wasm_kernels/identity.ts";
 import { reverseConfig } from "./_wasm_kernels/reverse.ts";
 import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
+import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -91,7 +92,17 @@ export function registerWasmTrainingKernels(): void {
     }
     registerKernel(config);
   }
+  // Add keeps the built-in kernel for everything but a bias: ours wraps it.
+  const add = getKernel("Add", "wasm");
+  if (add !== undefined && !wrappedAdds.has(add.kernelFunc)) {
+    const wrapped = biasAddConfig(add);
+    wrappedAdds.add(wrapped.kernelFunc);
+    unregisterKernel("Add", "wasm");
+    registerKernel(wrapped);
+  }
 }
+
+const wrappedAdds = new WeakSet<object>();
 
 registerWasmTrainingKernels();
 

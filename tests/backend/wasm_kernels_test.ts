@@ -292,3 +292,38 @@ Deno.test("Reverse on wasm (ours, replacing the built-in) equals cpu's, any rank
     });
   }
 });
+
+Deno.test("Add on wasm: a bias (trailing axes) in either order, and every other broadcast, = cpu", async () => {
+  const cases: [number[], number[]][] = [
+    [[2, 3, 4, 5], [5]],
+    [[5], [2, 3, 4, 5]],
+    [[2, 3, 4, 5], [1, 4, 5]],
+    [[7, 6], [1, 6]],
+    [[2, 1, 4, 1], [1, 3, 1, 5]], // not a bias: the built-in kernel
+    [[3, 4], [3, 4]],
+    [[3, 4], []],
+  ];
+  for (const [aShape, bShape] of cases) {
+    const body = () =>
+      tf.add(
+        tf.randomNormal(aShape, 0, 1, "float32", 1),
+        tf.randomNormal(bShape, 0, 1, "float32", 2),
+      );
+    const expected = await on("cpu", body);
+    const actual = await on("wasm", body);
+    assert.deepEqual(actual.shape, expected.shape, `${aShape} + ${bShape}`);
+    // One float addition per element on both backends: equal to the bit.
+    assert.deepEqual(
+      Array.from(actual.values),
+      Array.from(expected.values),
+      `${aShape} + ${bShape}`,
+    );
+  }
+  await useBackend("wasm");
+  const ints = tf.add(
+    tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"),
+    tf.tensor1d([10, 20], "int32"),
+  );
+  assert.deepEqual(await ints.array(), [[11, 22], [13, 24]]);
+  ints.dispose();
+});
