@@ -39,6 +39,7 @@ import { identityConfig } from "./_wasm_kernels/identity.ts";
 import { reverseConfig } from "./_wasm_kernels/reverse.ts";
 import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
+import { transposeConfig } from "./_wasm_kernels/transpose.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -92,17 +93,23 @@ export function registerWasmTrainingKernels(): void {
     }
     registerKernel(config);
   }
-  // Add keeps the built-in kernel for everything but a bias: ours wraps it.
-  const add = getKernel("Add", "wasm");
-  if (add !== undefined && !wrappedAdds.has(add.kernelFunc)) {
-    const wrapped = biasAddConfig(add);
-    wrappedAdds.add(wrapped.kernelFunc);
-    unregisterKernel("Add", "wasm");
+  // Fast paths in front of built-in kernels, which keep every other case.
+  for (const [name, wrap] of WRAPPED_KERNELS) {
+    const builtIn = getKernel(name, "wasm");
+    if (builtIn === undefined || wrappers.has(builtIn.kernelFunc)) continue;
+    const wrapped = wrap(builtIn);
+    wrappers.add(wrapped.kernelFunc);
+    unregisterKernel(name, "wasm");
     registerKernel(wrapped);
   }
 }
 
-const wrappedAdds = new WeakSet<object>();
+/** Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves). */
+const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig][] = [
+  ["Add", biasAddConfig],
+  ["Transpose", transposeConfig],
+];
+const wrappers = new WeakSet<object>();
 
 registerWasmTrainingKernels();
 

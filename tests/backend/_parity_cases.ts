@@ -92,6 +92,9 @@ const CASES: ParityCase[] = [
     batch: 4,
     stem: "imagenet",
     covers: "ImageNet stem: 7×7/2 conv, max pool 3×3/2 with padding 1",
+    // Its last stage normalises 4 values per channel: the loss differs by 1.3e-5 since wasm's
+    // batch norm sums in double precision (webgpu and cpu in single).
+    lossTol: 1e-4,
     gradTol: 1e-3,
     logitsTol: 3e-3,
   },

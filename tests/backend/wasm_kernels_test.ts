@@ -327,3 +327,27 @@ Deno.test("Add on wasm: a bias (trailing axes) in either order, and every other 
   assert.deepEqual(await ints.array(), [[11, 22], [13, 24]]);
   ints.dispose();
 });
+
+Deno.test("Transpose on wasm: training's permutations (fast paths) and every other one = cpu", async () => {
+  const cases: [number[], number[]][] = [
+    [[3, 5, 4, 7], [3, 1, 2, 0]], // the filter gradient's input: NHWC → CHWN
+    [[3, 5, 4, 7], [1, 2, 0, 3]], // its dy, and depthwise's: blocks of C
+    [[3, 3, 9, 17], [0, 1, 3, 2]], // the input gradient's filter: in ↔ out channels
+    [[13, 11], [1, 0]],
+    [[1, 5, 1, 7], [3, 1, 2, 0]], // size-1 axes dropped before matching
+    [[2, 3, 4, 5], [0, 1, 2, 3]], // identity
+    [[2, 3, 4, 5], [2, 0, 3, 1]], // none of ours: the built-in kernel
+    [[2, 3, 4, 5, 6], [4, 1, 2, 3, 0]], // rank 5, merges to NHWC → CHWN's shape
+  ];
+  for (const [shape, perm] of cases) {
+    for (const dtype of ["float32", "int32"] as const) {
+      const body = () =>
+        tf.transpose(tf.cast(tf.randomUniform(shape, -50, 50, "float32", 3), dtype), perm);
+      const expected = await on("cpu", body);
+      const actual = await on("wasm", body);
+      const label = `${shape} by ${perm} (${dtype})`;
+      assert.deepEqual(actual.shape, expected.shape, label);
+      assert.deepEqual(Array.from(actual.values), Array.from(expected.values), label);
+    }
+  }
+});
