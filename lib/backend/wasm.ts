@@ -39,6 +39,7 @@ import { identityConfig } from "./_wasm_kernels/identity.ts";
 import { reverseConfig } from "./_wasm_kernels/reverse.ts";
 import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
+import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
@@ -46,6 +47,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   ...batchNormTrainConfigs,
+  reluBiasGradConfig,
 ];
 
 /** Kernels tfjs-backend-wasm has, replaced by faster ones of ours. */

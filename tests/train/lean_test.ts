@@ -138,3 +138,45 @@ for (const name of ["resnet18", "mobilenetv2"]) {
     model.dispose();
   });
 }
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`${backend}: conv + bias + ReLU as one fused kernel in training = tfjs' unfused ops, no tensor left`, async () => {
+    await useBackend(backend);
+    useLeanTraining();
+    // lenet: two conv + bias + ReLU layers (the first one's input gradient is never needed);
+    // small-cnn adds `same` padding.
+    for (const [name, side] of [["lenet", 28], ["small-cnn", 28]] as const) {
+      const model = createModel(name, { inputShape: [side, side, 1], numClasses: 10, seed: 3 });
+      const x = tf.randomNormal([4, side, side, 1], 0, 1, "float32", 6) as tf.Tensor4D;
+      const y = tf.oneHot(tf.tensor1d([0, 3, 1, 9], "int32"), 10);
+      const step = (lean: boolean) => {
+        setLeanTraining(lean);
+        try {
+          const loss = () =>
+            tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor);
+          const { value, grads } = tf.variableGrads(
+            () => withDropoutSeed([7], loss) as tf.Scalar,
+            model.trainableWeights.map((w) => w.read() as tf.Variable),
+          );
+          const result = {
+            loss: value.dataSync()[0],
+            grads: Object.values(grads).map((g) => Array.from(g.dataSync())),
+          };
+          tf.dispose([value, ...Object.values(grads)]);
+          return result;
+        } finally {
+          setLeanTraining(true);
+        }
+      };
+      const plain = step(false);
+      const before = tf.memory().numTensors;
+      const fused = step(true);
+      assert.equal(tf.memory().numTensors, before, `${name}: tensors`);
+      assert.ok(Math.abs(fused.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss), name);
+      assert.equal(fused.grads.length, plain.grads.length);
+      fused.grads.forEach((g, i) => closeTo(g, plain.grads[i], 1e-4));
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+  });
+}
