@@ -11,7 +11,9 @@
 //    are made. tfjs keeps every one of them until the whole backward pass ends.
 // 4. A convolution with a bias and a ReLU runs as one fused kernel in training too (tfjs splits it
 //    into convolution, broadcast add and ReLU whenever a gradient is taken), with a gradient
-//    that masks dy by the output and sums the bias gradient in one pass.
+//    that masks dy by the output and sums the bias gradient in one pass. Without an activation,
+//    the same gradient lets the tape skip the input gradient nothing needs (the first layer's),
+//    which tfjs's fused op, a custom gradient, always computes.
 //
 // Measured on MobileNetV2 at 224 px, wasm (BENCHMARKS.md, "Training memory").
 import * as tf from "@tensorflow/tfjs-core";
@@ -223,35 +225,43 @@ interface ConvInternals {
 let released: tf.Tensor[] = [];
 
 /**
- * The gradient of FusedConv2D run by the lean conv path (ReLU, optional bias, no dilation): tfjs
- * registers none, since its own fused op is a custom gradient. dz = dy·(y > 0) is made once for
- * the three input gradients; the tape only asks for those it needs (none for the model's input).
+ * The gradient of FusedConv2D run by the lean conv path (ReLU or none, optional bias, no
+ * dilation): tfjs registers none, since its own fused op is a custom gradient. dz = dy·(y > 0) is
+ * made once for the three input gradients; the tape only asks for those it needs (none for the
+ * model's input).
  */
 const fusedConvReluGrad = {
   kernelName: "FusedConv2D",
-  inputsToSave: ["x", "filter", "bias"],
+  inputsToSave: ["x", "filter"], // the bias's gradient needs no value of it
   outputsToSave: [true],
   gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-    const [x, filter, bias, y] = saved.length === 4 ? saved : [saved[0], saved[1], null, saved[2]];
+    const [x, filter, y] = saved;
     const { strides, pad, dimRoundingMode, activation } = attrs as unknown as {
       strides: [number, number];
       pad: "same" | "valid";
       dimRoundingMode?: "floor" | "round" | "ceil";
       activation: string;
     };
-    if (activation !== "relu") {
-      throw new Error(`the lean FusedConv2D gradient handles 'relu' only, got '${activation}'`);
+    if (activation !== "relu" && activation !== "linear") {
+      throw new Error(
+        `the lean FusedConv2D gradient handles 'relu' and 'linear', not '${activation}'`,
+      );
     }
-    const [dz, db] = hasKernel(RELU_BIAS_GRAD)
-      ? tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dy as tf.Tensor, y }, {}) as tf.Tensor[]
-      : tf.tidy(() => {
-        const dz = tf.mul(dy as tf.Tensor, tf.step(y));
-        return [dz, tf.sum(dz, [0, 1, 2])];
-      });
-    released.push(dz, db); // both live until the next op's gradient starts
+    let dz = dy as tf.Tensor;
+    let db: tf.Tensor | undefined;
+    if (activation === "relu") {
+      [dz, db] = hasKernel(RELU_BIAS_GRAD)
+        ? tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dz, y }, {}) as tf.Tensor[]
+        : tf.tidy(() => {
+          const masked = tf.mul(dz, tf.step(y));
+          return [masked, tf.sum(masked, [0, 1, 2])];
+        });
+      released.push(dz, db); // both live until the next op's gradient starts
+    }
     const common: tf.NamedAttrMap = { strides, pad, dataFormat: "NHWC" };
     if (dimRoundingMode !== undefined) common.dimRoundingMode = dimRoundingMode;
-    const grads: Record<string, () => tf.Tensor> = {
+    // The tape asks for the inputs the kernel had: `bias` only where there was one.
+    return {
       x: () =>
         tf.engine().runKernel("Conv2DBackpropInput", { dy: dz, filter }, {
           ...common,
@@ -262,9 +272,8 @@ const fusedConvReluGrad = {
           ...common,
           filterShape: filter.shape,
         }) as tf.Tensor,
+      bias: () => db === undefined ? tf.sum(dz, [0, 1, 2]) : tf.clone(db),
     };
-    if (bias !== null) grads.bias = () => tf.clone(db);
-    return grads;
   },
 };
 
@@ -273,9 +282,10 @@ function leanConvCall(original: LayerCall): LayerCall {
     const conv = this as unknown as ConvInternals;
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const dilations = [conv.dilationRate].flat();
+    const activation = conv.activation?.getClassName() ?? "linear";
     if (
       !kwargs?.training || conv.rank !== 2 || input.rank !== 4 ||
-      conv.dataFormat !== "channelsLast" || conv.activation?.getClassName() !== "relu" ||
+      conv.dataFormat !== "channelsLast" || !["relu", "linear"].includes(activation) ||
       dilations.some((d) => d !== 1) || (conv.padding !== "same" && conv.padding !== "valid")
     ) {
       return original.call(this, inputs, kwargs);
@@ -287,7 +297,7 @@ function leanConvCall(original: LayerCall): LayerCall {
       pad: conv.padding,
       dataFormat: "NHWC",
       dilations: [1, 1],
-      activation: "relu",
+      activation,
     }) as tf.Tensor;
   };
 }
