@@ -6,10 +6,58 @@
 import { backend_util, MaxPoolGrad } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, MaxPoolGradAttrs, TensorInfo } from "@tensorflow/tfjs-core";
 
+type PoolInfo = ReturnType<typeof backend_util.computePool2DInfo>;
+
 /** The parts of the wasm backend this kernel uses. */
 interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: "float32"): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+/**
+ * The common CNN pool (2×2, stride 2, no padding). Each window's four elements are written once,
+ * dy at the first maximum and 0 elsewhere, with the winner found by six comparisons turned into
+ * 0/1 factors, not branches: which of four activations is largest is a coin toss that a branch
+ * predictor loses. Window order (0,0), (0,1), (1,0), (1,1), as the general path.
+ */
+function pool2x2Grad(
+  out: Float32Array,
+  x: Float32Array,
+  g: Float32Array,
+  { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth }: PoolInfo,
+): void {
+  const rowStride = inWidth * channels;
+  for (let b = 0; b < batchSize; b++) {
+    const inBase = b * inHeight * rowStride;
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        const p00 = inBase + (oh * 2 * inWidth + ow * 2) * channels;
+        const p01 = p00 + channels;
+        const p10 = p00 + rowStride;
+        const p11 = p10 + channels;
+        const gAt = ((b * outHeight + oh) * outWidth + ow) * channels;
+        for (let c = 0; c < channels; c++) {
+          const v0 = x[p00 + c];
+          const v1 = x[p01 + c];
+          const v2 = x[p10 + c];
+          const v3 = x[p11 + c];
+          const gt10 = +(v1 > v0);
+          const gt20 = +(v2 > v0);
+          const gt30 = +(v3 > v0);
+          const gt21 = +(v2 > v1);
+          const gt31 = +(v3 > v1);
+          const gt32 = +(v3 > v2);
+          const d = g[gAt + c];
+          // A later element wins only where it beats every earlier one strictly (ties: first).
+          // "+ 0" turns the −0 of a negative dy times 0 into the 0 the other kernels write.
+          out[p00 + c] = d * ((1 - gt10) * (1 - gt20) * (1 - gt30)) + 0;
+          out[p01 + c] = d * (gt10 * (1 - gt21) * (1 - gt31)) + 0;
+          out[p10 + c] = d * (gt20 * gt21 * (1 - gt32)) + 0;
+          out[p11 + c] = d * (gt30 * gt31 * gt32) + 0;
+        }
+      }
+    }
+  }
 }
 
 const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -28,7 +76,6 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const x = heap.typedArrayFromHeap(input);
   const g = heap.typedArrayFromHeap(dy);
   const out = heap.typedArrayFromHeap(dx);
-  out.fill(0);
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
   const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
   const { top, left } = info.padInfo;
@@ -36,31 +83,12 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
     top === 0 && left === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth
   ) {
-    // The common CNN pool (2×2, stride 2, no padding): four reads per output, no window loops.
-    const rowStride = inWidth * channels;
-    for (let b = 0; b < batchSize; b++) {
-      const inBase = b * inHeight * rowStride;
-      for (let oh = 0; oh < outHeight; oh++) {
-        for (let ow = 0; ow < outWidth; ow++) {
-          const p00 = inBase + (oh * 2 * inWidth + ow * 2) * channels;
-          const p01 = p00 + channels;
-          const p10 = p00 + rowStride;
-          const p11 = p10 + channels;
-          const gAt = ((b * outHeight + oh) * outWidth + ow) * channels;
-          for (let c = 0; c < channels; c++) {
-            // Window order (0,0), (0,1), (1,0), (1,1); strictly greater keeps the first maximum.
-            let at = p00 + c;
-            let v = x[at];
-            if (x[p01 + c] > v) [at, v] = [p01 + c, x[p01 + c]];
-            if (x[p10 + c] > v) [at, v] = [p10 + c, x[p10 + c]];
-            if (x[p11 + c] > v) at = p11 + c;
-            out[at] += g[gAt + c];
-          }
-        }
-      }
-    }
+    // Rows and columns past the last window (odd sizes) get no gradient.
+    if (outHeight * 2 < inHeight || outWidth * 2 < inWidth) out.fill(0);
+    pool2x2Grad(out, x, g, info);
     return dx;
   }
+  out.fill(0);
   const best = new Float32Array(channels);
   const where = new Int32Array(channels);
   for (let b = 0; b < batchSize; b++) {
