@@ -92,6 +92,8 @@ export async function runCompressionBench(defaults: CompressionBenchDefaults): P
       "latency-rounds": { type: "string", default: String(defaults.latencyRounds) },
       "b1-runs": { type: "string", default: String(defaults.b1Runs) },
       "b32-runs": { type: "string", default: String(defaults.b32Runs) },
+      "structured-ratio": { type: "string", default: "0.8" },
+      rows: { type: "string", default: "distill,structured,magnitude,ptq,qat,onnx,control" },
       out: { type: "string" },
     },
   });
@@ -104,6 +106,15 @@ export async function runCompressionBench(defaults: CompressionBenchDefaults): P
   const spreadSeeds = values["spread-seeds"] === ""
     ? []
     : values["spread-seeds"].split(",").map((s) => flag("spread-seeds", s));
+  const ROWS = ["distill", "structured", "magnitude", "ptq", "qat", "onnx", "control"];
+  const wanted = values.rows.split(",").filter((r) => r !== "");
+  const unknown = wanted.filter((r) => !ROWS.includes(r));
+  if (unknown.length > 0) {
+    throw new Error(`--rows: unknown ${unknown.join(", ")}; expected some of ${ROWS.join(", ")}`);
+  }
+  const want = (key: string) => wanted.includes(key);
+  const ratio = flag("structured-ratio", values["structured-ratio"]);
+  const percent = `${Math.round(ratio * 100)}%`;
   await setWasmThreads(flag("threads", values.threads));
   await useBackend("wasm");
   const transform = normalize({ mean: [...CIFAR_MEAN], std: [...CIFAR_STD] });
@@ -230,78 +241,92 @@ export async function runCompressionBench(defaults: CompressionBenchDefaults): P
     };
     const tuned = `+ ${fineTune} epochs, Adam ${fineTuneLr} cosine`;
 
-    since = performance.now();
-    const { model: student } = await pruneChannels(baseline, { ratio: 0.8 });
-    await fit(student, loader(), { ...tune, distill: { teacher: baseline, temperature, alpha } });
-    await row(
-      "distilled student (80% structured)",
-      student,
-      "none",
-      `80% structured ${tuned}, distilled T ${temperature} α ${alpha}`,
-      since,
-    );
-    student.dispose();
-
-    since = performance.now();
-    const { model: slim } = await pruneChannels(baseline, { ratio: 0.8 });
-    await fit(slim, loader(), tune);
-    await row("80% pruned (structured)", slim, "none", `80% of filters ${tuned}`, since);
-    slim.dispose();
-
-    since = performance.now();
-    const pruned = await copy();
-    const pruner = new MagnitudePruner(pruned, { sparsity: 0.5, epochs: fineTune });
-    await fit(pruned, loader(), { ...tune, callbacks: pruner.callbacks() });
-    pruner.dispose();
-    await row("50% pruned (magnitude)", pruned, "none", `global, cubic ${tuned}`, since);
-    pruned.dispose();
-
-    await row("PTQ int8", baseline, "uint8", "baseline, TF.js uint8 weights", performance.now());
-
-    since = performance.now();
-    const quantized = await copy();
-    const qat = new QuantizationAwareTraining(quantized, { epochs: fineTune, weights: "tensor" });
-    await fit(quantized, loader(), { ...tune, callbacks: qat.callbacks() });
-    qat.bake();
-    qat.dispose();
-    await row("QAT int8", quantized, "uint8", `QAT ${tuned}, baked, TF.js uint8`, since);
-    quantized.dispose();
-
-    // The same two in ONNX's QDQ format, run by ONNX Runtime: PTQ int8 weights (per channel), and
-    // QAT with per-channel kernels whose observed activation ranges quantize each layer's input.
-    const ptqOnnx = quantizeOnnxWeights(toOnnx(baseline)).bytes;
-    onnx.push({
-      model: "PTQ int8 (ONNX QDQ weights)",
-      test_accuracy_ort: Math.round((await ortAccuracy(ptqOnnx)) * 10000) / 10000,
-      bytes: ptqOnnx.length,
-      how: "baseline, int8 per-channel weights, float activations",
-    });
-    console.error(JSON.stringify(onnx.at(-1)));
-    const channel = await copy();
-    const qatChannel = new QuantizationAwareTraining(channel, { epochs: fineTune });
-    await fit(channel, loader(), { ...tune, callbacks: qatChannel.callbacks() });
-    qatChannel.bake();
-    const fakeQuant = (await evaluate(channel, test, { numClasses: 10 })).accuracy; // QAT still on
-    const activations = qatChannel.ranges();
-    qatChannel.dispose();
-    const qatOnnx = quantizeOnnxWeights(toOnnx(channel), { activations }).bytes;
-    onnx.push({
-      model: "QAT int8 (ONNX QDQ weights + activations)",
-      test_accuracy_ort: Math.round((await ortAccuracy(qatOnnx)) * 10000) / 10000,
-      bytes: qatOnnx.length,
-      how: `QAT per-channel ${tuned}; fake-quantized model in TF.js: ${
-        (fakeQuant * 100).toFixed(2)
-      }%`,
-    });
-    console.error(JSON.stringify(onnx.at(-1)));
-    channel.dispose();
-    await save();
-
-    since = performance.now();
-    const longer = await copy();
-    await fit(longer, loader(), tune);
-    await row("baseline fine-tuned (control)", longer, "none", `no compression ${tuned}`, since);
-    longer.dispose();
+    if (want("distill")) {
+      since = performance.now();
+      const { model: student } = await pruneChannels(baseline, { ratio });
+      await fit(student, loader(), { ...tune, distill: { teacher: baseline, temperature, alpha } });
+      await row(
+        `distilled student (${percent} structured)`,
+        student,
+        "none",
+        `${percent} structured ${tuned}, distilled T ${temperature} α ${alpha}`,
+        since,
+      );
+      student.dispose();
+    }
+    if (want("structured")) {
+      since = performance.now();
+      const { model: slim } = await pruneChannels(baseline, { ratio });
+      await fit(slim, loader(), tune);
+      await row(
+        `${percent} pruned (structured)`,
+        slim,
+        "none",
+        `${percent} of filters ${tuned}`,
+        since,
+      );
+      slim.dispose();
+    }
+    if (want("magnitude")) {
+      since = performance.now();
+      const pruned = await copy();
+      const pruner = new MagnitudePruner(pruned, { sparsity: 0.5, epochs: fineTune });
+      await fit(pruned, loader(), { ...tune, callbacks: pruner.callbacks() });
+      pruner.dispose();
+      await row("50% pruned (magnitude)", pruned, "none", `global, cubic ${tuned}`, since);
+      pruned.dispose();
+    }
+    if (want("ptq")) {
+      await row("PTQ int8", baseline, "uint8", "baseline, TF.js uint8 weights", performance.now());
+    }
+    if (want("qat")) {
+      since = performance.now();
+      const quantized = await copy();
+      const qat = new QuantizationAwareTraining(quantized, { epochs: fineTune, weights: "tensor" });
+      await fit(quantized, loader(), { ...tune, callbacks: qat.callbacks() });
+      qat.bake();
+      qat.dispose();
+      await row("QAT int8", quantized, "uint8", `QAT ${tuned}, baked, TF.js uint8`, since);
+      quantized.dispose();
+    }
+    if (want("onnx")) {
+      // The same two in ONNX's QDQ format, run by ONNX Runtime: PTQ int8 weights (per channel), and
+      // QAT with per-channel kernels whose observed activation ranges quantize each layer's input.
+      const ptqOnnx = quantizeOnnxWeights(toOnnx(baseline)).bytes;
+      onnx.push({
+        model: "PTQ int8 (ONNX QDQ weights)",
+        test_accuracy_ort: Math.round((await ortAccuracy(ptqOnnx)) * 10000) / 10000,
+        bytes: ptqOnnx.length,
+        how: "baseline, int8 per-channel weights, float activations",
+      });
+      console.error(JSON.stringify(onnx.at(-1)));
+      const channel = await copy();
+      const qatChannel = new QuantizationAwareTraining(channel, { epochs: fineTune });
+      await fit(channel, loader(), { ...tune, callbacks: qatChannel.callbacks() });
+      qatChannel.bake();
+      const fakeQuant = (await evaluate(channel, test, { numClasses: 10 })).accuracy; // QAT still on
+      const activations = qatChannel.ranges();
+      qatChannel.dispose();
+      const qatOnnx = quantizeOnnxWeights(toOnnx(channel), { activations }).bytes;
+      onnx.push({
+        model: "QAT int8 (ONNX QDQ weights + activations)",
+        test_accuracy_ort: Math.round((await ortAccuracy(qatOnnx)) * 10000) / 10000,
+        bytes: qatOnnx.length,
+        how: `QAT per-channel ${tuned}; fake-quantized model in TF.js: ${
+          (fakeQuant * 100).toFixed(2)
+        }%`,
+      });
+      console.error(JSON.stringify(onnx.at(-1)));
+      channel.dispose();
+      await save();
+    }
+    if (want("control")) {
+      since = performance.now();
+      const longer = await copy();
+      await fit(longer, loader(), tune);
+      await row("baseline fine-tuned (control)", longer, "none", `no compression ${tuned}`, since);
+      longer.dispose();
+    }
     baseline.dispose();
 
     for (const s of spreadSeeds) {
