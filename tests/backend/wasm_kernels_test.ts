@@ -3,6 +3,10 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend, WASM_TRAINING_KERNELS } from "../../mod.ts";
+import {
+  SIMD_FILTER_GRADIENT_LIMIT,
+  simdFilterGradient,
+} from "../../lib/backend/_wasm_simd/conv2d_filter_grad.ts";
 
 type Pad = "same" | "valid" | [
   [number, number],
@@ -76,9 +80,39 @@ Deno.test("the wasm backend has every training kernel registered", async () => {
   }
 });
 
-Deno.test("Conv2DBackpropFilter on wasm matches cpu", async (t) => {
-  for (const { x, k, stride, pad } of CONV_CASES) {
-    const filterShape: Shape4 = [k[0], k[1], x[3], 5];
+Deno.test("Conv2DBackpropFilter on wasm matches cpu: our SIMD kernel and the XNNPACK path", async (t) => {
+  // Output channels: 5 and 13 (padded lanes), 16 and 32 (whole tiles of 16); one layer above
+  // SIMD_FILTER_GRADIENT_LIMIT runs the XNNPACK path.
+  const cases = [
+    ...CONV_CASES.map((c) => ({ ...c, out: 5 })),
+    ...CONV_CASES.slice(0, 4).map((c, i) => ({ ...c, out: [13, 16, 32, 12][i] })),
+    {
+      x: [2, 6, 7, 64] as Shape4,
+      k: [3, 3] as [number, number],
+      stride: 1,
+      pad: "same" as Pad,
+      out: 64,
+    },
+  ];
+  // The SIMD kernel is there on this engine (else every case would test the XNNPACK path).
+  await useBackend("wasm");
+  const [ones, onesDy] = [tf.ones([1, 4, 4, 2]), tf.ones([1, 4, 4, 4])];
+  const probe = simdFilterGradient(
+    tf.backend(),
+    ones,
+    onesDy,
+    tf.backend_util.computeConv2DInfo([1, 4, 4, 2], [3, 3, 2, 4], 1, 1, "same"),
+  );
+  assert.ok(probe !== undefined, "our SIMD filter gradient runs on this engine");
+  tf.backend().disposeData(probe.dataId);
+  tf.dispose([ones, onesDy]);
+  for (const { x, k, stride, pad, out } of cases) {
+    const filterShape: Shape4 = [k[0], k[1], x[3], out];
+    assert.equal(
+      k[0] * k[1] * x[3] * out > SIMD_FILTER_GRADIENT_LIMIT,
+      out === 64,
+      "every case but the last is a SIMD one",
+    );
     const label = `x=${x} k=${k} stride=${stride} pad=${JSON.stringify(pad)}`;
     await t.step(label, async () => {
       const outShape = await conv2dOutShape(x, filterShape, stride, pad);

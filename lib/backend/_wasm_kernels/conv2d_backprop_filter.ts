@@ -7,6 +7,7 @@ import type {
   KernelFunc,
   TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { simdFilterGradient } from "../_wasm_simd/conv2d_filter_grad.ts";
 import { withScratch } from "./_scratch.ts";
 
 /**
@@ -36,6 +37,9 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     false,
     "channelsLast",
   );
+  // Small layers: our SIMD kernel, which reads x and dy in place (see its module).
+  const fast = simdFilterGradient(backend, x, dy, info);
+  if (fast !== undefined) return fast;
   const [, inHeight, inWidth] = x.shape;
   const neededHeight = (info.outHeight - 1) * info.strideHeight + info.filterHeight;
   const neededWidth = (info.outWidth - 1) * info.strideWidth + info.filterWidth;
