@@ -169,6 +169,50 @@ function batchOf(model: LayersModel, image: tf.Tensor): tf.Tensor4D {
   return batched as tf.Tensor4D;
 }
 
+/**
+ * One inference-mode forward and backward pass of `images`: the activation of `ref`'s layer, the
+ * gradient of the score `target` picks from the logits with respect to it, and the logits, all
+ * kept for the caller to dispose. A zero added to the layer's output is what the gradient is
+ * taken against, so the model's own weights stay out of it.
+ */
+function camPass(
+  model: LayersModel,
+  ref: LayerRef,
+  shape: [number, number, number],
+  images: tf.Tensor4D,
+  target: (logits: tf.Tensor) => tf.Tensor,
+): { activation: tf.Tensor; gradient: tf.Tensor; scores: tf.Tensor } {
+  let activation: tf.Tensor | undefined;
+  let scores: tf.Tensor | undefined;
+  const delta = tf.zeros([images.shape[0], ...shape]);
+  try {
+    const gradient = withWrappedCall(ref.layer, (output) => {
+      activation?.dispose();
+      activation = tf.keep(tf.clone(output));
+      return tf.add(output, delta);
+    }, () =>
+      tf.grad((d: tf.Tensor) => {
+        void d;
+        const out = model.apply(images, { training: false }) as tf.Tensor;
+        if (out.rank !== 2) {
+          throw new ExplainError(
+            `${model.name}: output shape [${out.shape}] is not [${images.shape[0]}, classes]`,
+          );
+        }
+        scores?.dispose();
+        scores = tf.keep(tf.clone(out));
+        return target(out);
+      })(delta));
+    return { activation: activation!, gradient, scores: scores! };
+  } catch (error) {
+    activation?.dispose();
+    scores?.dispose();
+    throw error;
+  } finally {
+    delta.dispose();
+  }
+}
+
 /** An activation as height × width × channels values. */
 export interface FeatureMaps {
   /** The layer's `/` path. */
@@ -301,63 +345,37 @@ export async function gradCam(
     throw new ExplainError(`${ref.path}: output shape [${ref.layer.outputShape}] is not spatial`);
   }
   const x = batchOf(model, image);
-  let activation: tf.Tensor | undefined;
-  let scores: tf.Tensor | undefined;
   let classIndex = options.classIndex;
-  let gradient: tf.Tensor;
+  let pass: ReturnType<typeof camPass>;
   try {
-    const delta = tf.zeros([1, ...shape]);
-    try {
-      gradient = withWrappedCall(ref.layer, (output) => {
-        activation?.dispose();
-        activation = tf.keep(tf.clone(output));
-        return tf.add(output, delta);
-      }, () =>
-        tf.grad((d: tf.Tensor) => {
-          void d;
-          const out = model.apply(x, { training: false }) as tf.Tensor;
-          if (out.rank !== 2) {
-            throw new ExplainError(
-              `${model.name}: output shape [${out.shape}] is not [1, classes]`,
-            );
-          }
-          scores?.dispose();
-          scores = tf.keep(tf.clone(out));
-          const classes = out.shape[1]!;
-          classIndex ??= tf.argMax(out, 1).dataSync()[0];
-          if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
-            throw new ExplainError(
-              `${model.name}: class ${classIndex} is not in 0..${classes - 1}`,
-            );
-          }
-          return tf.sum(tf.slice(out, [0, classIndex], [1, 1]));
-        })(delta));
-    } finally {
-      delta.dispose();
-    }
-  } catch (error) {
-    activation?.dispose();
-    scores?.dispose();
-    throw error;
+    pass = camPass(model, ref, shape, x, (out) => {
+      const classes = out.shape[1]!;
+      classIndex ??= tf.argMax(out, 1).dataSync()[0];
+      if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
+        throw new ExplainError(`${model.name}: class ${classIndex} is not in 0..${classes - 1}`);
+      }
+      return tf.sum(tf.slice(out, [0, classIndex], [1, 1]));
+    });
   } finally {
     if (x !== image) x.dispose();
   }
+  const { activation, gradient, scores } = pass;
   const [height, width] = [x.shape[1], x.shape[2]];
   const [cam, heatmap] = tf.tidy(() => {
     const weights = tf.mean(gradient, [1, 2], true); // [1, 1, 1, C]
-    const cam = tf.relu(tf.sum(tf.mul(activation!, weights), 3, true)) as tf.Tensor4D;
+    const cam = tf.relu(tf.sum(tf.mul(activation, weights), 3, true)) as tf.Tensor4D;
     const up = tf.image.resizeBilinear(cam, [height, width], false, true);
     const max = tf.max(up);
     const normalized = tf.where(tf.greater(max, 0), tf.div(up, max), tf.zerosLike(up));
     return [tf.reshape(cam, [shape[0], shape[1]]), tf.reshape(normalized, [height, width])];
   });
   gradient.dispose();
-  activation!.dispose();
+  activation.dispose();
   try {
     return {
       layer: ref.path,
       classIndex: classIndex!,
-      scores: await scores!.data() as Float32Array,
+      scores: await scores.data() as Float32Array,
       heatmap: await heatmap.data() as Float32Array,
       height,
       width,
@@ -370,7 +388,7 @@ export async function gradCam(
       },
     };
   } finally {
-    scores!.dispose();
+    scores.dispose();
     cam.dispose();
     heatmap.dispose();
   }
@@ -445,48 +463,29 @@ export async function gradCamBatch(
   if (options.classIndices !== undefined && options.classIndices.length !== n) {
     throw new ExplainError(`${options.classIndices.length} classes for a batch of ${n}`);
   }
-  let activation: tf.Tensor | undefined;
   let classIndices = options.classIndices ? [...options.classIndices] : undefined;
-  let gradient: tf.Tensor;
-  const delta = tf.zeros([n, ...shape]);
-  try {
-    gradient = withWrappedCall(ref.layer, (output) => {
-      activation?.dispose();
-      activation = tf.keep(tf.clone(output));
-      return tf.add(output, delta);
-    }, () =>
-      tf.grad((d: tf.Tensor) => {
-        void d;
-        const out = model.apply(images, { training: false }) as tf.Tensor;
-        if (out.rank !== 2) {
-          throw new ExplainError(`${model.name}: output shape [${out.shape}] is not [n, classes]`);
-        }
-        const classes = out.shape[1]!;
-        classIndices ??= [...tf.argMax(out, 1).dataSync()];
-        if (classIndices.some((c) => !Number.isInteger(c) || c < 0 || c >= classes)) {
-          throw new ExplainError(
-            `${model.name}: classes [${classIndices}] not all in 0..${classes - 1}`,
-          );
-        }
-        const pick = tf.oneHot(tf.tensor1d(classIndices, "int32"), classes);
-        return tf.sum(tf.mul(out, pick));
-      })(delta));
-  } catch (error) {
-    activation?.dispose();
-    throw error;
-  } finally {
-    delta.dispose();
-  }
+  const { activation, gradient, scores } = camPass(model, ref, shape, images, (out) => {
+    const classes = out.shape[1]!;
+    classIndices ??= [...tf.argMax(out, 1).dataSync()];
+    if (classIndices.some((c) => !Number.isInteger(c) || c < 0 || c >= classes)) {
+      throw new ExplainError(
+        `${model.name}: classes [${classIndices}] not all in 0..${classes - 1}`,
+      );
+    }
+    const pick = tf.oneHot(tf.tensor1d(classIndices, "int32"), classes);
+    return tf.sum(tf.mul(out, pick));
+  });
+  scores.dispose();
   const [height, width] = [images.shape[1], images.shape[2]];
   const heatmap = tf.tidy(() => {
     const weights = tf.mean(gradient, [1, 2], true); // [n, 1, 1, C]
-    const cam = tf.relu(tf.sum(tf.mul(activation!, weights), 3, true)) as tf.Tensor4D;
+    const cam = tf.relu(tf.sum(tf.mul(activation, weights), 3, true)) as tf.Tensor4D;
     const up = tf.image.resizeBilinear(cam, [height, width], false, true);
     const max = tf.max(up, [1, 2, 3], true);
     return tf.where(tf.greater(max, 0), tf.div(up, tf.maximum(max, 1e-12)), tf.zerosLike(up));
   });
   gradient.dispose();
-  activation!.dispose();
+  activation.dispose();
   try {
     const data = await heatmap.data() as Float32Array;
     const size = height * width;
