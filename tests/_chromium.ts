@@ -14,11 +14,8 @@ export const hasChromium: boolean = (() => {
   }
 })();
 
-/**
- * The DOM of `url` after headless Chromium ran its scripts (in a fresh profile, removed after),
- * with `extraArgs` such as `--virtual-time-budget=10000`; a Chromium failure fails the test.
- */
-export async function dumpDom(url: URL, extraArgs: string[] = []): Promise<string> {
+/** Runs headless Chromium on `url` in a fresh profile, removed after; a failure fails the test. */
+async function runChromium(url: URL, args: string[]): Promise<Uint8Array> {
   const profile = await tempDir("chromium-");
   try {
     const { code, stdout, stderr } = await new Deno.Command(CHROMIUM, {
@@ -28,8 +25,7 @@ export async function dumpDom(url: URL, extraArgs: string[] = []): Promise<strin
         "--disable-gpu",
         "--no-first-run",
         `--user-data-dir=${profile}`,
-        ...extraArgs,
-        "--dump-dom",
+        ...args,
         url.href,
       ],
       stdout: "piped",
@@ -37,8 +33,25 @@ export async function dumpDom(url: URL, extraArgs: string[] = []): Promise<strin
       signal: AbortSignal.timeout(30_000),
     }).output();
     assert.equal(code, 0, new TextDecoder().decode(stderr).slice(-2000));
-    return new TextDecoder().decode(stdout);
+    return stdout;
   } finally {
     await Deno.remove(profile, { recursive: true });
   }
+}
+
+/**
+ * The DOM of `url` after headless Chromium ran its scripts, with `extraArgs` such as
+ * `--virtual-time-budget=10000`.
+ */
+export async function dumpDom(url: URL, extraArgs: string[] = []): Promise<string> {
+  return new TextDecoder().decode(await runChromium(url, [...extraArgs, "--dump-dom"]));
+}
+
+/** Writes a `width` × `height` PNG screenshot of `url` to `path` (an absolute path). */
+export async function screenshot(
+  url: URL,
+  path: string,
+  [width, height]: [number, number],
+): Promise<void> {
+  await runChromium(url, [`--screenshot=${path}`, `--window-size=${width},${height}`]);
 }
