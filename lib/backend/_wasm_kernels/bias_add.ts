@@ -3,7 +3,6 @@
 // tfjs-backend-wasm 4.22 broadcasts by computing every element's index in both inputs: 5 of a
 // LeNet step's ~14 ms went to its two conv bias adds (tfjs does not fuse them while training).
 // Every other Add goes to the built-in kernel, which this one wraps.
-import { Add, getKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 
 interface WasmHeapBackend {
@@ -43,9 +42,4 @@ export function biasAddConfig(builtIn: KernelConfig): KernelConfig {
     return output;
   };
   return { ...builtIn, kernelFunc };
-}
-
-/** The built-in Add of the wasm backend, as registered when this runs (undefined: not loaded). */
-export function builtInAdd(): KernelConfig | undefined {
-  return getKernel(Add, "wasm");
 }

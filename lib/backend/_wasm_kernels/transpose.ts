@@ -23,7 +23,7 @@ interface WasmHeapBackend {
  * The permutation on the fewest axes that moves the same data: size-1 axes dropped, and runs of
  * axes that stay adjacent and in order merged into one. Returns the merged source shape and perm.
  */
-export function collapsePermutation(
+function collapsePermutation(
   shape: readonly number[],
   perm: readonly number[],
 ): { shape: number[]; perm: number[] } {
