@@ -10,6 +10,12 @@
 // single-threaded build's own, so that results do not depend on the thread count.
 import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
 import { CONV2D_FILTER_GRAD_PLAIN, CONV2D_FILTER_GRAD_SHARED } from "./conv2d_filter_grad_wasm.ts";
+import {
+  heapOffset,
+  simdModule,
+  type SimdModuleSource,
+  type WasmBackendInternals,
+} from "./_module.ts";
 
 /**
  * Multiply-adds per output pixel (Cin·kh·kw·Cout) up to which this kernel runs: above it,
@@ -30,44 +36,10 @@ interface Kernel {
   dw_3x3(...args: number[]): void;
 }
 
-interface WasmBackendInternals {
-  wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
-  dataIdMap: { get(dataId: unknown): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: "float32" | "int32"): TensorInfo;
-  disposeData(dataId: unknown): void;
-}
-
-const kernels = new WeakMap<WebAssembly.Memory, Kernel | null>();
-
-function decode(base64: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-}
-
-/**
- * Our kernel instantiated on the backend's memory: the threaded build's shared one
- * (`Module.wasmMemory`) or the single-threaded build's own (`Module.asm.memory`); null where it
- * cannot be (no wasm SIMD), and the XNNPACK path runs. Both builds running it keeps a run's
- * numbers the same on 1 thread and on many.
- */
-function kernelFor(backend: WasmBackendInternals): Kernel | null {
-  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
-  let kernel = kernels.get(memory);
-  if (kernel === undefined) {
-    const shared = memory.buffer instanceof SharedArrayBuffer;
-    try {
-      const bytes = decode(shared ? CONV2D_FILTER_GRAD_SHARED : CONV2D_FILTER_GRAD_PLAIN);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-        env: { memory },
-      });
-      kernel = instance.exports as unknown as Kernel;
-    } catch {
-      kernel = null; // an engine without wasm SIMD: the XNNPACK path
-    }
-    kernels.set(memory, kernel);
-  }
-  return kernel;
-}
+const SOURCE: SimdModuleSource = {
+  shared: CONV2D_FILTER_GRAD_SHARED,
+  plain: CONV2D_FILTER_GRAD_PLAIN,
+};
 
 /**
  * dW for `x`, `dy` and the forward convolution `info` (NHWC, no dilation) by our SIMD kernel, or
@@ -87,7 +59,7 @@ export function simdFilterGradient(
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
   if (x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
   const heap = backend as WasmBackendInternals;
-  const kernel = kernelFor(heap);
+  const kernel = simdModule<Kernel>(backend, SOURCE);
   if (kernel === null) return undefined;
 
   const { batchSize, inHeight, inWidth, outHeight, outWidth } = info;
@@ -113,7 +85,7 @@ export function simdFilterGradient(
     const offsets = make([paddedTaps], "int32");
     const dw = heap.makeOutput([filterHeight, filterWidth, inChannels, outChannels], "float32");
     // Heap addresses: stable for a tensor's life, and the kernel sees the memory as it grows.
-    const at = (t: TensorInfo) => heap.dataIdMap.get(t.dataId)!.memoryOffset;
+    const at = (t: TensorInfo) => heapOffset(backend, t);
     kernel.pad_nhwc(
       at(x),
       at(xPadded),

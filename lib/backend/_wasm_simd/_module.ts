@@ -1,0 +1,65 @@
+// Internal: instantiates one of this folder's WebAssembly SIMD modules on tfjs-backend-wasm's own
+// memory, so that its functions work in place on the backend's tensors.
+import type { TensorInfo } from "@tensorflow/tfjs-core";
+
+/** A module of ours, built twice by build.sh: for a shared memory and for an unshared one. */
+export interface SimdModuleSource {
+  /** The build for the threaded backend's shared memory, base64. */
+  shared: string;
+  /** The build for the single-threaded backend's own memory, base64. */
+  plain: string;
+}
+
+/** What our kernels use of tfjs-backend-wasm's internals. */
+export interface WasmBackendInternals {
+  wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  dataIdMap: { get(dataId: unknown): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: "float32" | "int32"): TensorInfo;
+  disposeData(dataId: unknown): void;
+}
+
+const instances = new WeakMap<SimdModuleSource, WeakMap<WebAssembly.Memory, unknown>>();
+
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+}
+
+/**
+ * The backend's memory: the threaded build's shared one (`Module.wasmMemory`) or the
+ * single-threaded build's own (`Module.asm.memory`); undefined for another backend.
+ */
+export function backendMemory(backend: unknown): WebAssembly.Memory | undefined {
+  const memory = (backend as WasmBackendInternals).wasm?.wasmMemory ??
+    (backend as WasmBackendInternals).wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/**
+ * The exports of `source` instantiated on `backend`'s memory (once per memory), or null where it
+ * cannot be (not the wasm backend, an engine without wasm SIMD): the caller then takes the path
+ * it had before. Both builds of the backend running it keeps a run's numbers the same on 1 thread
+ * and on many.
+ */
+export function simdModule<T>(backend: unknown, source: SimdModuleSource): T | null {
+  const memory = backendMemory(backend);
+  if (memory === undefined) return null;
+  let byMemory = instances.get(source);
+  if (byMemory === undefined) instances.set(source, byMemory = new WeakMap());
+  if (!byMemory.has(memory)) {
+    const shared = memory.buffer instanceof SharedArrayBuffer;
+    let exports: unknown = null;
+    try {
+      const module = new WebAssembly.Module(decode(shared ? source.shared : source.plain));
+      exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    } catch {
+      exports = null; // an engine without wasm SIMD (or relaxed SIMD)
+    }
+    byMemory.set(memory, exports);
+  }
+  return byMemory.get(memory) as T | null;
+}
+
+/** The heap address of a tensor's data: stable for the tensor's life, however the heap grows. */
+export function heapOffset(backend: unknown, info: TensorInfo): number {
+  return (backend as WasmBackendInternals).dataIdMap.get(info.dataId)!.memoryOffset;
+}
