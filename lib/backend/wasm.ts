@@ -38,6 +38,7 @@ import { maxPoolGradConfig } from "./_wasm_kernels/max_pool_grad.ts";
 import { identityConfig } from "./_wasm_kernels/identity.ts";
 import { reverseConfig } from "./_wasm_kernels/reverse.ts";
 import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
+import { batchMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
@@ -106,9 +107,13 @@ export function registerWasmTrainingKernels(): void {
   }
 }
 
-/** Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves). */
+/**
+ * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
+ * BatchMatMul (transposed operands).
+ */
 const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig][] = [
   ["Add", biasAddConfig],
+  ["BatchMatMul", batchMatMulConfig],
   ["Transpose", transposeConfig],
 ];
 const wrappers = new WeakSet<object>();
