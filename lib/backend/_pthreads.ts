@@ -26,8 +26,11 @@ type Listener = (value: unknown) => void;
 
 /** The Deno Worker the hook must not shadow (the glue assigns the global `Worker` too). */
 const DenoWorker = globalThis.Worker;
-/** Node's Worker, whose `unref` lets the process end while a pthread sleeps in a futex wait. */
-const NodeWorker = workerThreads.Worker;
+/**
+ * Node's Worker, whose `unref` lets the process end while a pthread sleeps in a futex wait (read
+ * before {@linkcode installPthreadWorkers} replaces it; our SIMD kernels' helper thread uses it).
+ */
+export const NodeWorker = workerThreads.Worker;
 const ENTRY_URL = new URL("./_pthread_worker.ts", import.meta.url);
 
 /** The pthread script and the glue, read once, before any pool worker reports `loaded`. */

@@ -2,11 +2,22 @@
 // strides 1 and 2 (and 3), `same`, `valid` and explicit padding, and dilation for depthwise.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { useBackend, WASM_TRAINING_KERNELS } from "../../mod.ts";
+import {
+  setWasmThreads,
+  useBackend,
+  WASM_TRAINING_KERNELS,
+  wasmFeatures,
+  wasmThreads,
+} from "../../mod.ts";
 import {
   SIMD_FILTER_GRADIENT_LIMIT,
   simdFilterGradient,
+  SOURCE as FILTER_GRADIENT_SOURCE,
 } from "../../lib/backend/_wasm_simd/conv2d_filter_grad.ts";
+import {
+  helperThreadCalls,
+  helperThreadServes,
+} from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 
 type Pad = "same" | "valid" | [
   [number, number],
@@ -124,6 +135,71 @@ Deno.test("Conv2DBackpropFilter on wasm matches cpu: our SIMD kernel and the XNN
       assertClose(actual.values, expected.values, label);
     });
   }
+});
+
+Deno.test({
+  name: "Conv2DBackpropFilter's SIMD kernel on two threads (a helper thread) = cpu, = one thread",
+  ignore: !(await wasmFeatures()).threads,
+  fn: async () => {
+    const cases = [
+      ...CONV_CASES.slice(0, 4).map((c, i) => ({ ...c, out: [13, 16, 32, 7][i] })),
+      // compact-cnn's second layer, a batch of 4.
+      {
+        x: [4, 16, 16, 16] as Shape4,
+        k: [3, 3] as [number, number],
+        stride: 1,
+        pad: "same" as Pad,
+        out: 32,
+      },
+    ];
+    const runs = cases.map(({ x, k, stride, pad, out }, i) => {
+      const filterShape: Shape4 = [k[0], k[1], x[3], out];
+      const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", filterShape };
+      return { x, filterShape, stride, pad, attrs, seed: 10 + 2 * i };
+    });
+    const threadsBefore = wasmThreads();
+    try {
+      const inputs: Record<"x" | "dy", Values>[] = [];
+      for (const { x, filterShape, stride, pad, seed } of runs) {
+        const outShape = await conv2dOutShape(x, filterShape, stride, pad);
+        inputs.push({ x: random(x, seed), dy: random(outShape, seed + 1) });
+      }
+      const expected: { values: ArrayLike<number> }[] = [];
+      for (const [i, { attrs }] of runs.entries()) {
+        expected.push(await on("cpu", () => runKernel("Conv2DBackpropFilter", inputs[i], attrs)));
+      }
+      const all = async () => {
+        const results: { values: ArrayLike<number> }[] = [];
+        for (const [i, { attrs }] of runs.entries()) {
+          results.push(await on("wasm", () => runKernel("Conv2DBackpropFilter", inputs[i], attrs)));
+        }
+        return results;
+      };
+      assert.equal(await setWasmThreads(2), 2);
+      // The helper starts on the first call and loads the module in the background.
+      for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), FILTER_GRADIENT_SOURCE); i++) {
+        await all();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await useBackend("wasm");
+      assert.ok(helperThreadServes(tf.backend(), FILTER_GRADIENT_SOURCE), "the helper started");
+      const callsBefore = helperThreadCalls();
+      const two = await all();
+      assert.equal(helperThreadCalls() - callsBefore, runs.length, "the helper took every call");
+      assert.equal(await setWasmThreads(1), 1);
+      const one = await all();
+      for (const [i, { x, filterShape }] of runs.entries()) {
+        const label = `x=${x} filter=${filterShape}`;
+        assertClose(two[i].values, expected[i].values, label);
+        assert.ok(
+          Array.from(two[i].values).every((v, j) => Object.is(v, one[i].values[j])),
+          `${label}: 2 threads and 1 differ`,
+        );
+      }
+    } finally {
+      await setWasmThreads(threadsBefore);
+    }
+  },
 });
 
 Deno.test("depthwise gradients on wasm match cpu (multipliers 1 and 2)", async (t) => {

@@ -19,6 +19,7 @@ export interface WasmBackendInternals {
 }
 
 const instances = new WeakMap<SimdModuleSource, WeakMap<WebAssembly.Memory, unknown>>();
+const compiled = new WeakMap<SimdModuleSource, Map<boolean, WebAssembly.Module>>();
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -32,6 +33,21 @@ export function backendMemory(backend: unknown): WebAssembly.Memory | undefined 
   const memory = (backend as WasmBackendInternals).wasm?.wasmMemory ??
     (backend as WasmBackendInternals).wasm?.asm?.memory;
   return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/**
+ * `source`'s build for a shared memory or an unshared one, compiled once (it throws on an engine
+ * without wasm SIMD or relaxed SIMD). The helper thread instantiates the same compiled module.
+ */
+export function compiledModule(source: SimdModuleSource, shared: boolean): WebAssembly.Module {
+  let byKind = compiled.get(source);
+  if (byKind === undefined) compiled.set(source, byKind = new Map());
+  let module = byKind.get(shared);
+  if (module === undefined) {
+    module = new WebAssembly.Module(decode(shared ? source.shared : source.plain));
+    byKind.set(shared, module);
+  }
+  return module;
 }
 
 /**
@@ -49,7 +65,7 @@ export function simdModule<T>(backend: unknown, source: SimdModuleSource): T | n
     const shared = memory.buffer instanceof SharedArrayBuffer;
     let exports: unknown = null;
     try {
-      const module = new WebAssembly.Module(decode(shared ? source.shared : source.plain));
+      const module = compiledModule(source, shared);
       exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
     } catch {
       exports = null; // an engine without wasm SIMD (or relaxed SIMD)

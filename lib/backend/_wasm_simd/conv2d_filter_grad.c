@@ -7,12 +7,22 @@
 // Method: x is copied into a zero-padded buffer, so that each tap (a, b, ci) is a fixed offset
 // from a pixel's base address; a register tile of MR taps x 4*NV output channels is accumulated
 // over a chunk of output rows, one dy row (4*NV channels) loaded and one x value broadcast per
-// tap and pixel. dy's channels are padded to a multiple of 4*NV by the caller (pad_channels), so
-// no load reads past a tensor. Build: sh lib/backend/_wasm_simd/build.sh
+// tap and pixel, with a fused multiply-add (relaxed SIMD). dy's channels are padded to a multiple
+// of 4*NV by the caller (pad_channels), so no load reads past a tensor.
+//
+// Threads: the accumulation takes a range of taps [from, to) (rows of dW), so two threads each
+// do a part with no reduction; each tap's sum runs in the same order whatever the split, so the
+// result is the same on one thread and on two. Build: sh lib/backend/_wasm_simd/build.sh
 #include <stdint.h>
 #include <wasm_simd128.h>
 
-#define MADD(acc, a, b) wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+// acc + a * b, fused where the machine has FMA (relaxed SIMD: V8 picks one instruction per
+// machine, so both threads and both builds compute the same). clang 14 knows only the draft
+// builtin, which build.sh patches to f32x4.relaxed_madd (a * b + c, operands in stack order).
+static inline v128_t wasm_f32x4_relaxed_madd(v128_t a, v128_t b, v128_t c) {
+  return __builtin_wasm_fma_f32x4(a, b, c);
+}
+#define MADD(acc, a, b) wasm_f32x4_relaxed_madd(a, b, acc)
 
 // Copies x [N,H,W,C] into a zero-padded xp [N,Hp,Wp,C] at (top, left); negative offsets crop.
 __attribute__((export_name("pad_nhwc"))) void pad_nhwc(const float *x, float *xp, int N, int H,
@@ -53,23 +63,16 @@ __attribute__((export_name("pad_channels"))) void pad_channels(const float *src,
   }
 }
 
-// Tap offsets (padded to a multiple of MR with the last one) and zeroed accumulators [Mp, CoP].
-__attribute__((export_name("dw_prepare"))) void dw_prepare(int *offs, float *acc, int Wp, int Ci,
-                                                            int KH, int KW, int MR, int CoP) {
+// Tap offsets [Mp]: tap t = (a, b, ci) is at (a * Wp + b) * Ci + ci from a pixel's base; the
+// last one repeats up to Mp, a multiple of MR, so that a tile past M reads valid addresses.
+__attribute__((export_name("dw_prepare"))) void dw_prepare(int *offs, int Wp, int Ci, int KH,
+                                                            int KW, int MR) {
   const int M = KH * KW * Ci;
   for (int t = 0, a = 0; a < KH; a++)
     for (int b = 0; b < KW; b++)
       for (int ch = 0; ch < Ci; ch++, t++) offs[t] = (a * Wp + b) * Ci + ch;
   const int Mp = (M + MR - 1) / MR * MR;
   for (int t = M; t < Mp; t++) offs[t] = offs[M - 1];
-  for (long k = 0; k < (long)Mp * CoP; k++) acc[k] = 0.f;
-}
-
-// Writes the accumulators' first Co channels of each of the M taps to dw [M, Co].
-__attribute__((export_name("dw_finish"))) void dw_finish(const float *acc, float *dw, int M,
-                                                          int Co, int CoP) {
-  for (int t = 0; t < M; t++)
-    for (int ch = 0; ch < Co; ch++) dw[(long)t * Co + ch] = acc[(long)t * CoP + ch];
 }
 
 // One register tile: MR taps x 4*NV channels from co0, over output rows [i0, i1) of one image.
@@ -106,18 +109,25 @@ __attribute__((export_name("dw_finish"))) void dw_finish(const float *acc, float
           wasm_v128_store(acc + (long)m * CoP + co0 + 4 * v, c[m][v]);                            \
     }                                                                                             \
   }                                                                                               \
-  /* Accumulates taps [0, M) into acc [Mp, CoP]; dy has CoP channels. */                        \
+  /* dW's taps [from, to) (from a multiple of MR, to one or M): zeroes their accumulators of   \
+     acc [Mp, CoP], accumulates them over every pixel (dy has CoP channels), and writes their   \
+     first Co channels to dw [M, Co]. Touches nothing outside those rows, so it may run again. */ \
   __attribute__((export_name("dw_" #MRv "x" #NVv))) void dw_##MRv##x##NVv(                       \
-      const float *xp, const float *dy, float *acc, const int *offs, int N, int Hp, int Wp,      \
-      int Ci, int Ho, int Wo, int CoP, int M, int sh, int sw, int rowsPerChunk) {                 \
+      const float *xp, const float *dy, float *acc, const int *offs, float *dw, int N, int Hp,   \
+      int Wp, int Ci, int Ho, int Wo, int Co, int CoP, int M, int sh, int sw, int rowsPerChunk,  \
+      int from, int to) {                                                                         \
+    if (to > M) to = M;                                                                           \
+    if (from >= to) return;                                                                       \
+    const int rowsEnd = (to + MRv - 1) / MRv * MRv; /* the last tile's rows past M too */         \
+    for (long k = (long)from * CoP; k < (long)rowsEnd * CoP; k++) acc[k] = 0.f;                   \
     const int xRowStep = sh * Wp * Ci, xColStep = sw * Ci;                                        \
     for (int n = 0; n < N; n++) {                                                                 \
       const long xImg = (long)n * Hp * Wp * Ci, dyImg = (long)n * Ho * Wo * CoP;                  \
       for (int i0 = 0; i0 < Ho; i0 += rowsPerChunk) {                                            \
         int i1 = i0 + rowsPerChunk;                                                               \
         if (i1 > Ho) i1 = Ho;                                                                     \
-        for (int t0 = 0; t0 < M; t0 += MRv) {                                                     \
-          int nv = M - t0;                                                                        \
+        for (int t0 = from; t0 < to; t0 += MRv) {                                                 \
+          int nv = to - t0;                                                                       \
           if (nv > MRv) nv = MRv;                                                                 \
           for (int co0 = 0; co0 < CoP; co0 += 4 * NVv)                                            \
             tile_##MRv##x##NVv(xp, dy, acc + (long)t0 * CoP, CoP, offs + t0, nv, co0, xImg,      \
@@ -125,8 +135,11 @@ __attribute__((export_name("dw_finish"))) void dw_finish(const float *acc, float
         }                                                                                         \
       }                                                                                           \
     }                                                                                             \
+    for (int t = from; t < to; t++)                                                               \
+      for (int ch = 0; ch < Co; ch++) dw[(long)t * Co + ch] = acc[(long)t * CoP + ch];            \
   }
 
-// 2 taps x 16 channels (Co a multiple of 16), 3 taps x 12 channels (the rest).
+// 2 taps x 16 channels, 3 taps x 12, 4 taps x 8: the caller picks per layer.
 DEFINE_TILE(2, 4)
 DEFINE_TILE(3, 3)
+DEFINE_TILE(4, 2)

@@ -5,11 +5,14 @@
 // convolution; it is a new tensor every step, so tfjs-backend-wasm transposes it element by
 // element and XNNPACK repacks it on every call. Where a layer has few multiply-adds per output
 // pixel (Cin·kh·kw·Cout), that dominates: `compact-cnn`'s first layer spent 4.4 of its 8 ms on it.
-// This kernel reads x and dy where they are. It runs on the calling thread only, so large layers
-// (ResNet's) stay on XNNPACK's pool. It runs on the threaded build's shared memory and on the
-// single-threaded build's own, so that results do not depend on the thread count.
+// This kernel reads x and dy where they are, with relaxed-SIMD FMA. On the threaded build with
+// 2 threads or more it splits dW's rows (taps) with a helper thread (_helper_thread.ts); each
+// tap is summed in the same order on either thread, and the single-threaded build runs the same
+// code on its own memory, so results do not depend on the thread count. Large layers (ResNet's)
+// stay on XNNPACK's pool (SIMD_FILTER_GRADIENT_LIMIT).
 import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
 import { CONV2D_FILTER_GRAD_PLAIN, CONV2D_FILTER_GRAD_SHARED } from "./conv2d_filter_grad_wasm.ts";
+import { runSplit, twoThreads } from "./_helper_thread.ts";
 import {
   heapOffset,
   simdModule,
@@ -31,12 +34,35 @@ interface Kernel {
   pad_nhwc(...args: number[]): void;
   pad_channels(...args: number[]): void;
   dw_prepare(...args: number[]): void;
-  dw_finish(...args: number[]): void;
   dw_2x4(...args: number[]): void;
   dw_3x3(...args: number[]): void;
+  dw_4x2(...args: number[]): void;
 }
 
-const SOURCE: SimdModuleSource = {
+/** Register tiles: taps × output channels (4 per vector), as the kernel's exports name them. */
+type Tile = "2x4" | "3x3" | "4x2";
+
+/**
+ * The tile for a layer: the least padded work (taps rounded up to the tile's, channels to its
+ * lanes), ties to the first of 3×12, 2×16, 4×8. Measured on one thread: `compact-cnn`'s layers
+ * (16, 32, 64 channels) 2×16 ≈ 4×8 < 3×12; LeNet's (10, 20) 3×12 < 2×16 and 4×8; 4×8 wins where
+ * it pads least (5 to 8 channels).
+ */
+function tileFor(taps: number, outChannels: number): [Tile, number, number] {
+  let best: [Tile, number, number] | undefined;
+  let bestWork = Infinity;
+  for (const tile of ["3x3", "2x4", "4x2"] as const) {
+    const [tapsPerTile, vectors] = tile.split("x").map(Number);
+    const lanes = 4 * vectors;
+    const work = Math.ceil(taps / tapsPerTile) * tapsPerTile *
+      Math.ceil(outChannels / lanes) * lanes;
+    if (work < bestWork) [best, bestWork] = [[tile, tapsPerTile, lanes], work];
+  }
+  return best!;
+}
+
+/** The kernel's module (both builds). */
+export const SOURCE: SimdModuleSource = {
   shared: CONV2D_FILTER_GRAD_SHARED,
   plain: CONV2D_FILTER_GRAD_PLAIN,
 };
@@ -65,10 +91,9 @@ export function simdFilterGradient(
   const { batchSize, inHeight, inWidth, outHeight, outWidth } = info;
   const paddedHeight = (outHeight - 1) * strideHeight + filterHeight;
   const paddedWidth = (outWidth - 1) * strideWidth + filterWidth;
-  // 2 taps × 16 channels where the channels come in sixteens, else 3 taps × 12.
-  const [tapsPerTile, lanes] = outChannels % 16 === 0 ? [2, 16] : [3, 12];
-  const paddedChannels = Math.ceil(outChannels / lanes) * lanes;
   const taps = filterHeight * filterWidth * inChannels;
+  const [tile, tapsPerTile, lanes] = tileFor(taps, outChannels);
+  const paddedChannels = Math.ceil(outChannels / lanes) * lanes;
   const paddedTaps = Math.ceil(taps / tapsPerTile) * tapsPerTile;
 
   const scratch: TensorInfo[] = [];
@@ -103,33 +128,37 @@ export function simdFilterGradient(
     }
     kernel.dw_prepare(
       at(offsets),
-      at(accumulators),
       paddedWidth,
       inChannels,
       filterHeight,
       filterWidth,
       tapsPerTile,
-      paddedChannels,
     );
-    const accumulate = tapsPerTile === 2 ? kernel.dw_2x4 : kernel.dw_3x3;
-    accumulate(
+    const args = [
       at(xPadded),
       at(dyPadded),
       at(accumulators),
       at(offsets),
+      at(dw),
       batchSize,
       paddedHeight,
       paddedWidth,
       inChannels,
       outHeight,
       outWidth,
+      outChannels,
       paddedChannels,
       taps,
       strideHeight,
       strideWidth,
       Math.max(1, Math.floor(CHUNK_PIXELS / outWidth)),
-    );
-    kernel.dw_finish(at(accumulators), at(dw), taps, outChannels, paddedChannels);
+    ];
+    // Taps [0, split) here, [split, taps) on the helper thread (or here after, without one): a
+    // whole number of tiles each, every tap summed in the same order either way.
+    const name = `dw_${tile}` as const;
+    const tiles = paddedTaps / tapsPerTile;
+    const split = twoThreads(backend) ? Math.ceil(tiles / 2) * tapsPerTile : taps;
+    runSplit(backend, SOURCE, name, [...args, split, taps], () => kernel[name](...args, 0, split));
     return dw;
   } finally {
     for (const info of scratch) heap.disposeData(info.dataId);

@@ -1,0 +1,119 @@
+// Internal: the helper thread of our WebAssembly SIMD kernels (see _helper_thread.ts), and the
+// layout of the control block it shares with the main thread. It instantiates the kernels' modules
+// on tfjs-backend-wasm's shared memory and calls their exports when the main thread posts a call
+// in the control block, so that one kernel runs on two threads with no message round trip. It
+// runs under `node:worker_threads` (whose `unref` lets the process end while this thread sleeps
+// in `Atomics.wait`), like the pthreads of _pthreads.ts.
+import { parentPort } from "node:worker_threads";
+
+/** Int32 slots of the control block (on tfjs' heap, kept while the helper lives). */
+export const CONTROL = {
+  /** Bumped by the main thread for each command; the helper waits on it. */
+  seq: 0,
+  /** The current command's state (STATE below); the main thread waits on it. */
+  state: 1,
+  /** The command: COMMAND below. */
+  command: 2,
+  /** The module (its index in the order they were loaded) and the export (its index in
+   * `WebAssembly.Module.exports`, functions only) to call. */
+  module: 3,
+  function: 4,
+  /** How many int arguments follow at `args`. */
+  argc: 5,
+  /** 1 once the helper waits for commands. */
+  ready: 6,
+  /** The arguments. */
+  args: 8,
+  /** 1 at `loaded + i` once module i is instantiated on the helper. */
+  loaded: 32,
+  /** The block's length. */
+  length: 64,
+} as const;
+
+/** At most this many int arguments per call. */
+export const MAX_ARGS = CONTROL.loaded - CONTROL.args;
+/** At most this many modules. */
+export const MAX_MODULES = CONTROL.length - CONTROL.loaded;
+
+/** A command's life: posted, taken by the helper (or cancelled by the main thread), done. */
+export const STATE = { idle: 0, posted: 1, running: 2, done: 3, failed: 4, cancelled: 5 } as const;
+
+/** What the helper is asked: call an export, go back to its event loop (to take messages), end. */
+export const COMMAND = { call: 0, yield: 1, exit: 2 } as const;
+
+/** The first message: the memory, the control block's address, the first module. */
+export interface HelperStart {
+  memory: WebAssembly.Memory;
+  control: number;
+}
+
+/** A module to instantiate, as module `index`. */
+export interface HelperLoad {
+  index: number;
+  module: WebAssembly.Module;
+}
+
+/** Busy-wait iterations before sleeping on the futex: a kernel's calls come in bursts. */
+const SPINS = 20_000;
+
+type Exported = (...args: number[]) => unknown;
+
+let control: Int32Array | undefined;
+let memory: WebAssembly.Memory | undefined;
+let seen = 0;
+const modules: Exported[][] = [];
+
+/** Serves commands until told to yield or end; returns true to end. */
+function serve(ctrl: Int32Array): boolean {
+  for (;;) {
+    let spins = 0;
+    while (Atomics.load(ctrl, CONTROL.seq) === seen) {
+      if (++spins > SPINS) Atomics.wait(ctrl, CONTROL.seq, seen);
+    }
+    seen = Atomics.load(ctrl, CONTROL.seq);
+    const command = ctrl[CONTROL.command];
+    if (command === COMMAND.exit) return true;
+    // The main thread may have taken the command back (it waited too long): then skip it.
+    if (
+      Atomics.compareExchange(ctrl, CONTROL.state, STATE.posted, STATE.running) !== STATE.posted
+    ) {
+      continue;
+    }
+    let state: number = STATE.done;
+    if (command === COMMAND.call) {
+      try {
+        const fn = modules[ctrl[CONTROL.module]][ctrl[CONTROL.function]];
+        const argc = ctrl[CONTROL.argc];
+        const args = new Array<number>(argc);
+        for (let i = 0; i < argc; i++) args[i] = ctrl[CONTROL.args + i];
+        fn(...args);
+      } catch {
+        state = STATE.failed; // the main thread runs the call itself
+      }
+    }
+    Atomics.store(ctrl, CONTROL.state, state);
+    Atomics.notify(ctrl, CONTROL.state);
+    if (command === COMMAND.yield) return false;
+  }
+}
+
+const port = parentPort;
+port?.on("message", (data: unknown) => {
+  const message = data as Partial<HelperStart & HelperLoad>;
+  if (message.memory !== undefined && message.control !== undefined) {
+    memory = message.memory;
+    control = new Int32Array(memory.buffer, message.control, CONTROL.length);
+    seen = Atomics.load(control, CONTROL.seq);
+  }
+  if (message.module !== undefined && message.index !== undefined && memory !== undefined) {
+    const instance = new WebAssembly.Instance(message.module, { env: { memory } });
+    const exports = instance.exports as Record<string, Exported>;
+    modules[message.index] = WebAssembly.Module.exports(message.module)
+      .filter((entry) => entry.kind === "function")
+      .map((entry) => exports[entry.name]);
+    Atomics.store(control!, CONTROL.loaded + message.index, 1);
+  }
+  if (control === undefined) return;
+  Atomics.store(control, CONTROL.ready, 1);
+  if (serve(control)) port.close();
+});
