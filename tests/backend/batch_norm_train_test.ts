@@ -1,6 +1,7 @@
-// The wasm backend's batch-norm training kernels (TypeScript over the heap) against tfjs-core's
-// ops and autodiff on the cpu backend: forward values and statistics, and the three gradients, for
-// no activation, ReLU and ReLU6 fused in; and the fused add + ReLU gradient.
+// The wasm backend's batch-norm training kernels against tfjs-core's ops and autodiff on the cpu
+// backend: forward values and statistics, and the three gradients, for no activation, ReLU and
+// ReLU6 fused in; and the fused add + ReLU gradient. Then their SIMD module against their
+// TypeScript loops, bit for bit.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
@@ -8,7 +9,13 @@ import {
   ADD_RELU_GRAD,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
+  setBatchNormSimd,
 } from "../../lib/backend/_wasm_kernels/batch_norm_train.ts";
+import {
+  BATCH_NORM_PLAIN,
+  BATCH_NORM_SHARED,
+} from "../../lib/backend/_wasm_simd/batch_norm_wasm.ts";
+import { simdModule } from "../../lib/backend/_wasm_simd/_module.ts";
 
 const SHAPE = [4, 5, 3, 7];
 const EPSILON = 1e-5;
@@ -113,4 +120,185 @@ Deno.test("wasm add + ReLU gradient: dy where a + b > 0 (or within [0, cap]), el
   // a + b = [-1, -1, 7, 0, 7, 0]: ReLU passes only > 0; ReLU6 passes 0 ≤ z ≤ 6, as tfjs' clip.
   assert.deepEqual(Array.from(run(Infinity)), [0, 0, 30, 0, 50, 0]);
   assert.deepEqual(Array.from(run(6)), [0, 0, 0, 40, 0, 60]);
+});
+
+// The SIMD module (lib/backend/_wasm_simd/batch_norm.c) against the TypeScript loops it replaces:
+// the same arithmetic in the same order, so every output must be the same float32, bit for bit.
+
+/** Where two float32 arrays differ bit for bit (+0 vs −0, NaN payloads too), or −1. */
+function firstBitDifference(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  const [ua, ub] = [a, b].map((v) => new Uint32Array(v.buffer, v.byteOffset, v.length));
+  return ua.findIndex((bits, i) => bits !== ub[i]);
+}
+
+function assertBitIdentical(simd: Float32Array[], typescript: Float32Array[], labels: string[]) {
+  simd.forEach((values, k) => {
+    const at = firstBitDifference(values, typescript[k]);
+    assert.equal(
+      at,
+      -1,
+      `${labels[k]}[${at}]: SIMD ${values[at]}, TypeScript ${typescript[k][at]}`,
+    );
+  });
+}
+
+/** A deterministic generator of floats in [0, 1). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+/**
+ * Inputs for `pixels` × `channels`: random x (some exactly 0, some negative) and dy (some +0 and
+ * −0); every third channel instead takes m ± 1 in turn with γ = β = 3, so that with ε = 0 its
+ * mean is m, its variance 1 and its pre-activation exactly 0 or 6: both ends of ReLU6's window;
+ * every third (from the third) has β = −100, below any activation's window (so the gradient's
+ * d = dy·0 is ±0 throughout, and its sums zero).
+ */
+function boundaryInputs(pixels: number, channels: number, seed: number) {
+  const random = seeded(seed);
+  const x = new Float32Array(pixels * channels);
+  const dy = new Float32Array(pixels * channels);
+  const gamma = new Float32Array(channels);
+  const beta = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const boundary = c % 3 === 1;
+    gamma[c] = boundary ? 3 : 0.5 + random() * 1.5;
+    beta[c] = boundary ? 3 : c % 3 === 2 ? -100 : random() * 2 - 1;
+    const m = c % 5 - 2;
+    for (let p = 0; p < pixels; p++) {
+      const r = random();
+      x[p * channels + c] = boundary ? m + (p % 2 ? 1 : -1) : r < 0.1 ? 0 : (r - 0.4) * 4;
+      const s = random();
+      dy[p * channels + c] = s < 0.05 ? 0 : s < 0.1 ? -0 : s * 2 - 1.1;
+    }
+  }
+  return { x, dy, gamma, beta };
+}
+
+/** y, mean, variance, invStd, dx, dGamma, dBeta from the kernels, on the SIMD path or not. */
+function batchNormOutputs(
+  data: ReturnType<typeof boundaryInputs>,
+  shape: number[],
+  attrs: Record<string, number | boolean>,
+  simd: boolean,
+): Float32Array[] {
+  const previous = setBatchNormSimd(simd);
+  try {
+    return tf.tidy(() => {
+      const x = tf.tensor(data.x, shape);
+      const gamma = tf.tensor1d(data.gamma);
+      const beta = tf.tensor1d(data.beta);
+      const dy = tf.tensor(data.dy, shape);
+      const forward = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, attrs);
+      const [, mean, , invStd] = forward as tf.Tensor[];
+      const grads = tf.engine().runKernel(
+        BATCH_NORM_TRAIN_GRAD,
+        { dy, x, mean, invStd, gamma, beta },
+        attrs,
+      );
+      return [...forward as tf.Tensor[], ...grads as tf.Tensor[]].map((t) =>
+        t.dataSync() as Float32Array
+      );
+    });
+  } finally {
+    setBatchNormSimd(previous);
+  }
+}
+
+const OUTPUTS = ["y", "mean", "variance", "invStd", "dx", "dGamma", "dBeta"];
+const BIT_MODES = [
+  { name: "no activation", activation: false, cap: Infinity },
+  { name: "ReLU", activation: true, cap: Infinity },
+  { name: "ReLU6", activation: true, cap: 6 },
+];
+
+Deno.test("the batch-norm SIMD module runs on this engine's wasm backend", async () => {
+  await useBackend("wasm");
+  const source = { shared: BATCH_NORM_SHARED, plain: BATCH_NORM_PLAIN };
+  assert.notEqual(simdModule(tf.backend(), source), null);
+});
+
+for (const channels of [1, 3, 16, 17, 32, 64, 130]) {
+  Deno.test(`wasm batch norm, ${channels} channels: SIMD = TypeScript, bit for bit`, async () => {
+    await useBackend("wasm");
+    const shape = [2, 5, 6, channels];
+    const data = boundaryInputs(60, channels, channels);
+    for (const mode of BIT_MODES) {
+      for (const epsilon of [1e-5, 0]) {
+        const attrs = { epsilon, activation: mode.activation, cap: mode.cap };
+        const simd = batchNormOutputs(data, shape, attrs, true);
+        const typescript = batchNormOutputs(data, shape, attrs, false);
+        assertBitIdentical(
+          simd,
+          typescript,
+          OUTPUTS.map((o) => `${mode.name}, ε ${epsilon}: ${o}`),
+        );
+        if (epsilon === 0 && mode.cap === 6 && channels > 1) {
+          // The boundary channels reach both ends of the window: y is exactly 0 and 6 there.
+          assert.ok(simd[0].some((v, i) => v === 6 && i % channels === 1));
+          assert.ok(simd[0].some((v, i) => v === 0 && i % channels === 1));
+        }
+      }
+    }
+  });
+}
+
+Deno.test("wasm batch norm: SIMD = TypeScript bit for bit with NaN and ±Infinity in dy", async () => {
+  await useBackend("wasm");
+  const channels = 17;
+  const data = boundaryInputs(60, channels, 7);
+  // Where the activation passes, and where it does not (dy·0: NaN), both in pairs of channels and
+  // in the tail: in boundary channels 1, 4, 7 and 16 even pixels have z = 0, odd ones z = 6.
+  data.dy[3] = NaN;
+  data.dy[channels + 4] = Infinity;
+  data.dy[2 * channels + 5] = -Infinity;
+  data.dy[3 * channels + channels - 1] = NaN;
+  data.dy[1] = NaN;
+  data.dy[2 * channels + 4] = Infinity;
+  data.dy[4 * channels + 7] = -Infinity;
+  data.dy[6 * channels + 16] = NaN;
+  data.dy[8 * channels + 8] = Infinity; // channel 8: β = −100, masked out everywhere
+  for (const mode of BIT_MODES) {
+    const attrs = { epsilon: 1e-5, activation: mode.activation, cap: mode.cap };
+    const simd = batchNormOutputs(data, [60, channels], attrs, true);
+    const typescript = batchNormOutputs(data, [60, channels], attrs, false);
+    assertBitIdentical(simd, typescript, OUTPUTS.map((o) => `${mode.name}: ${o}`));
+  }
+});
+
+Deno.test("wasm add + ReLU gradient: SIMD = TypeScript, bit for bit", async () => {
+  await useBackend("wasm");
+  const random = seeded(11);
+  const size = 61; // odd: the last element is the scalar tail
+  const a = Float32Array.from({ length: size }, () => Math.round(random() * 16 - 8));
+  const b = Float32Array.from({ length: size }, (_, i) => i % 4 === 0 ? -a[i] : 6 - a[i]);
+  for (let i = 2; i < size; i += 4) b[i] = random() * 20 - 10;
+  const dy = Float32Array.from({ length: size }, (_, i) => i % 3 === 0 ? -random() : random());
+  dy[5] = -0;
+  dy[8] = NaN;
+  const run = (cap: number, simd: boolean) => {
+    const previous = setBatchNormSimd(simd);
+    try {
+      return tf.tidy(() =>
+        (tf.engine().runKernel(ADD_RELU_GRAD, {
+          dy: tf.tensor1d(dy),
+          a: tf.tensor1d(a),
+          b: tf.tensor1d(b),
+        }, { activation: true, cap }) as tf.Tensor).dataSync() as Float32Array
+      );
+    } finally {
+      setBatchNormSimd(previous);
+    }
+  };
+  for (const cap of [Infinity, 6]) {
+    const simd = run(cap, true);
+    assertBitIdentical([simd], [run(cap, false)], [`cap ${cap}`]);
+    // a + b is exactly 0 and 6 at every other element: ReLU passes neither 0, ReLU6 both.
+    assert.equal(Object.is(simd[4], cap === 6 ? dy[4] : 0 * dy[4]), true);
+  }
 });
