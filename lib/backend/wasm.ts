@@ -41,6 +41,7 @@ import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
 import { batchMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
+import { softmaxCrossEntropyConfig } from "./_wasm_kernels/softmax_cross_entropy.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
@@ -49,6 +50,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseBackpropInputConfig,
   ...batchNormTrainConfigs,
   reluBiasGradConfig,
+  softmaxCrossEntropyConfig,
 ];
 
 /** Kernels tfjs-backend-wasm has, replaced by faster ones of ours. */

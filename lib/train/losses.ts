@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { SOFTMAX_CROSS_ENTROPY } from "../backend/_wasm_kernels/softmax_cross_entropy.ts";
 
 /** Options for {@linkcode crossEntropy}. */
 export interface CrossEntropyOptions {
@@ -34,6 +35,12 @@ export function crossEntropy(
   targets: tf.Tensor1D | tf.Tensor2D,
   options: CrossEntropyOptions = {},
 ): tf.Scalar {
+  if (
+    options.classWeights === undefined &&
+    tf.getKernel(SOFTMAX_CROSS_ENTROPY, tf.getBackend()) !== undefined
+  ) {
+    return fusedCrossEntropy(logits, targets, options.labelSmoothing ?? 0);
+  }
   return tf.tidy(() => {
     const numClasses = logits.shape[1];
     const hard = targets.rank === 1;
@@ -61,6 +68,39 @@ export function crossEntropy(
     );
     return tf.div(tf.sum(tf.mul(perSample, weights)), tf.sum(weights)) as tf.Scalar;
   });
+}
+
+/**
+ * The same mean cross-entropy as one kernel (the wasm backend's), which also returns the
+ * gradient with respect to the logits; the backward pass scales it by dy. The targets get no
+ * gradient (labels, or MixUp's mixed one-hots).
+ */
+function fusedCrossEntropy(
+  logits: tf.Tensor2D,
+  targets: tf.Tensor1D | tf.Tensor2D,
+  labelSmoothing: number,
+): tf.Scalar {
+  const op = tf.customGrad((...args: unknown[]) => {
+    const x = args[0] as tf.Tensor2D;
+    const save = args[1] as (tensors: tf.Tensor[]) => void;
+    const hard = targets.rank === 1;
+    const dtype = hard ? "int32" : "float32";
+    const cast = targets.dtype === dtype ? targets : tf.cast(targets, dtype);
+    const inputs: tf.NamedTensorMap = hard
+      ? { logits: x, labels: cast }
+      : { logits: x, targets: cast };
+    const [loss, gradient] = tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY, inputs, {
+      labelSmoothing,
+    }) as tf.Tensor[];
+    if (cast !== targets) cast.dispose();
+    save([gradient]);
+    return {
+      value: loss as tf.Scalar,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.mul(saved[0], dy as tf.Tensor),
+    };
+  });
+  return (op as (x: tf.Tensor) => tf.Scalar)(logits);
 }
 
 /** Options for {@linkcode focalLoss}. */

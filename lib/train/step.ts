@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { useLeanTraining } from "./_lean.ts";
+import { crossEntropy } from "./losses.ts";
 import { splitFrozen } from "../models/transfer.ts";
 
 /** A compiled training step for one model and optimizer. */
@@ -45,8 +46,10 @@ export function createTrainStep(
     const trained = split ? split.head : model;
     const loss = optimizer.minimize(() => {
       const logits = trained.apply(features, { training: true }) as tf.Tensor2D;
-      const targets = tf.oneHot(labels, numClasses);
-      return tf.losses.softmaxCrossEntropy(targets, logits) as tf.Scalar;
+      if (logits.shape[1] !== numClasses) {
+        throw new RangeError(`the model has ${logits.shape[1]} outputs for ${numClasses} classes`);
+      }
+      return crossEntropy(logits, labels);
     }, true) as tf.Scalar;
     if (split) features.dispose();
     return loss;
