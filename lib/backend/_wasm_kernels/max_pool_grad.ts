@@ -5,6 +5,31 @@
 // do, in one pass over each window with the channels innermost (NHWC).
 import { backend_util, MaxPoolGrad } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, MaxPoolGradAttrs, TensorInfo } from "@tensorflow/tfjs-core";
+import { heapOffset, simdModule } from "../_wasm_simd/_module.ts";
+import { MAX_POOL_PLAIN, MAX_POOL_SHARED } from "../_wasm_simd/max_pool_wasm.ts";
+
+/** Our SIMD module (max_pool.c): the 2×2 path below, four channels a vector, bit for bit. */
+const SIMD = { shared: MAX_POOL_SHARED, plain: MAX_POOL_PLAIN };
+
+interface MaxPoolSimd {
+  max_pool_2x2_grad(...args: number[]): void;
+}
+
+let useSimd = true;
+
+/**
+ * Turns the SIMD module off (false) or back on: the tests compare it with the TypeScript loops.
+ *
+ * @example
+ * ```ts
+ * import { setMaxPoolGradSimd } from "./max_pool_grad.ts";
+ * setMaxPoolGradSimd(false);
+ * setMaxPoolGradSimd(true);
+ * ```
+ */
+export function setMaxPoolGradSimd(enabled: boolean): void {
+  useSimd = enabled;
+}
 
 type PoolInfo = ReturnType<typeof backend_util.computePool2DInfo>;
 
@@ -85,7 +110,22 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   ) {
     // Rows and columns past the last window (odd sizes) get no gradient.
     if (outHeight * 2 < inHeight || outWidth * 2 < inWidth) out.fill(0);
-    pool2x2Grad(out, x, g, info);
+    const simd = useSimd ? simdModule<MaxPoolSimd>(backend, SIMD) : null;
+    if (simd === null) pool2x2Grad(out, x, g, info);
+    else {
+      const at = (t: TensorInfo) => heapOffset(backend, t);
+      simd.max_pool_2x2_grad(
+        at(input),
+        at(dy),
+        at(dx),
+        batchSize,
+        inHeight,
+        inWidth,
+        channels,
+        outHeight,
+        outWidth,
+      );
+    }
     return dx;
   }
   out.fill(0);

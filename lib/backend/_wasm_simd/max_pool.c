@@ -1,0 +1,61 @@
+// Max pooling's gradient for the common CNN pool (2x2, stride 2, no padding) in WebAssembly SIMD,
+// for the wasm backend; x, dy and dx NHWC. Each window's four elements are written once: dy at
+// the first maximum (ties go to the earliest in window order (0,0), (0,1), (1,0), (1,1), as the
+// cpu backend and PyTorch do), 0 elsewhere. The winner is found by six comparisons turned into
+// 0/1 factors, not branches, and dy is multiplied by them, then 0 is added, exactly as the
+// TypeScript fallback in max_pool_grad.ts does, so the two agree bit for bit (a NaN dy stays
+// NaN, a negative dy times 0 becomes +0). Four channels a vector, the rest one at a time.
+// The module works in place on tfjs' heap: no C stack, no static data (build.sh checks).
+#include <wasm_simd128.h>
+
+static inline v128_t gt(v128_t a, v128_t b, v128_t one) {
+  return wasm_v128_and(wasm_f32x4_gt(a, b), one); // 1.0f where a > b, else 0.0f
+}
+
+static inline float gts(float a, float b) { return a > b ? 1.0f : 0.0f; }
+
+__attribute__((export_name("max_pool_2x2_grad"))) void max_pool_2x2_grad(
+    const float *x, const float *dy, float *dx, int N, int H, int W, int C, int OH, int OW) {
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  const long row = (long)W * C;
+  const int vectorEnd = C & ~3;
+  for (int n = 0; n < N; n++) {
+    for (int oh = 0; oh < OH; oh++) {
+      for (int ow = 0; ow < OW; ow++) {
+        const long p00 = ((long)n * H + oh * 2) * row + (long)ow * 2 * C;
+        const long p01 = p00 + C, p10 = p00 + row, p11 = p10 + C;
+        const float *g = dy + (((long)n * OH + oh) * OW + ow) * C;
+        int c = 0;
+        for (; c < vectorEnd; c += 4) {
+          const v128_t v0 = wasm_v128_load(x + p00 + c), v1 = wasm_v128_load(x + p01 + c);
+          const v128_t v2 = wasm_v128_load(x + p10 + c), v3 = wasm_v128_load(x + p11 + c);
+          const v128_t gt10 = gt(v1, v0, one), gt20 = gt(v2, v0, one), gt30 = gt(v3, v0, one);
+          const v128_t gt21 = gt(v2, v1, one), gt31 = gt(v3, v1, one), gt32 = gt(v3, v2, one);
+          const v128_t d = wasm_v128_load(g + c);
+          const v128_t w0 = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(one, gt10),
+                                                          wasm_f32x4_sub(one, gt20)),
+                                           wasm_f32x4_sub(one, gt30));
+          const v128_t w1 = wasm_f32x4_mul(wasm_f32x4_mul(gt10, wasm_f32x4_sub(one, gt21)),
+                                           wasm_f32x4_sub(one, gt31));
+          const v128_t w2 = wasm_f32x4_mul(wasm_f32x4_mul(gt20, gt21), wasm_f32x4_sub(one, gt32));
+          const v128_t w3 = wasm_f32x4_mul(wasm_f32x4_mul(gt30, gt31), gt32);
+          wasm_v128_store(dx + p00 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w0), zero));
+          wasm_v128_store(dx + p01 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w1), zero));
+          wasm_v128_store(dx + p10 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w2), zero));
+          wasm_v128_store(dx + p11 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w3), zero));
+        }
+        for (; c < C; c++) {
+          const float v0 = x[p00 + c], v1 = x[p01 + c], v2 = x[p10 + c], v3 = x[p11 + c];
+          const float gt10 = gts(v1, v0), gt20 = gts(v2, v0), gt30 = gts(v3, v0);
+          const float gt21 = gts(v2, v1), gt31 = gts(v3, v1), gt32 = gts(v3, v2);
+          const float d = g[c];
+          dx[p00 + c] = d * ((1 - gt10) * (1 - gt20) * (1 - gt30)) + 0.0f;
+          dx[p01 + c] = d * (gt10 * (1 - gt21) * (1 - gt31)) + 0.0f;
+          dx[p10 + c] = d * (gt20 * gt21 * (1 - gt32)) + 0.0f;
+          dx[p11 + c] = d * (gt30 * gt31 * gt32) + 0.0f;
+        }
+      }
+    }
+  }
+}
