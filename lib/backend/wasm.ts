@@ -40,6 +40,7 @@ import { reverseConfig } from "./_wasm_kernels/reverse.ts";
 import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
 import { batchMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
+import { castConfig } from "./_wasm_kernels/cast.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { softmaxCrossEntropyConfig } from "./_wasm_kernels/softmax_cross_entropy.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
@@ -111,11 +112,12 @@ export function registerWasmTrainingKernels(): void {
 
 /**
  * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
- * BatchMatMul (transposed operands).
+ * BatchMatMul (transposed operands), Cast (to the same dtype: no copy).
  */
 const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig][] = [
   ["Add", biasAddConfig],
   ["BatchMatMul", batchMatMulConfig],
+  ["Cast", castConfig],
   ["Transpose", transposeConfig],
 ];
 const wrappers = new WeakSet<object>();

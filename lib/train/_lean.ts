@@ -66,8 +66,11 @@ function activate(z: tf.Tensor, cap: number): tf.Tensor {
  * with `cap` the ReLU that follows fused in (`undefined`: none). Only x and per-channel values
  * are kept for the backward pass; it recomputes the normalised input.
  */
-function fusedBatchNorm(epsilon: number, cap: number | undefined) {
-  let stats: [tf.Tensor, tf.Tensor] | undefined;
+function fusedBatchNorm(
+  epsilon: number,
+  cap: number | undefined,
+  onStats: (mean: tf.Tensor, variance: tf.Tensor) => void,
+) {
   const op = tf.customGrad((...args: unknown[]) => {
     const [x, gamma, beta] = args as tf.Tensor[];
     const save = args[3] as (tensors: tf.Tensor[]) => void;
@@ -83,7 +86,10 @@ function fusedBatchNorm(epsilon: number, cap: number | undefined) {
         const z = tf.add(tf.mul(tf.mul(tf.sub(x, mean), invStd), gamma), beta);
         return [cap === undefined ? z : activate(z, cap), mean, variance, invStd];
       });
-    stats = [tf.keep(mean), tf.keep(variance)]; // the op disposes what it does not return
+    // Inside the op's forward pass the tape is off: the moving averages' update records no
+    // gradient nodes (nor the tape's copies of their inputs). The op disposes what it does not
+    // return or save.
+    onStats(mean, variance);
     save([x, mean, invStd, gamma, beta]);
     return {
       value: y,
@@ -110,11 +116,7 @@ function fusedBatchNorm(epsilon: number, cap: number | undefined) {
         }),
     };
   });
-  return (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => {
-    const y = (op as (...inputs: tf.Tensor[]) => tf.Tensor)(x, gamma, beta);
-    const [mean, variance] = stats!;
-    return { y, mean, variance };
-  };
+  return op as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
 }
 
 /** relu(a + b) (or the capped ReLU) as one op; the gradient recomputes a + b for its mask. */
@@ -171,13 +173,8 @@ function leanBatchNormCall(original: LayerCall): LayerCall {
       return original.call(this, inputs, kwargs);
     }
     const cap = soleReluConsumer(this);
-    const output = tf.tidy(() => {
-      const { y, mean, variance } = fusedBatchNorm(layer.epsilon, cap)(
-        input,
-        layer.gamma!.read(),
-        layer.beta!.read(),
-      );
-      // The moving averages as tfjs-layers updates them: v ← v − (v − value)·(1 − momentum).
+    // The moving averages as tfjs-layers updates them: v ← v − (v − value)·(1 − momentum).
+    const updateMovingAverages = (mean: tf.Tensor, variance: tf.Tensor) => {
       for (
         const [variable, value] of [[layer.movingMean, mean], [layer.movingVariance, variance]]
       ) {
@@ -188,9 +185,12 @@ function leanBatchNormCall(original: LayerCall): LayerCall {
           );
         });
       }
-      tf.dispose([mean, variance]);
-      return y;
-    });
+    };
+    const output = fusedBatchNorm(layer.epsilon, cap, updateMovingAverages)(
+      input,
+      layer.gamma!.read(),
+      layer.beta!.read(),
+    );
     if (cap !== undefined) activated.add(output);
     return output;
   };
