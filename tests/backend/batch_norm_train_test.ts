@@ -16,6 +16,7 @@ import {
   BATCH_NORM_SHARED,
 } from "../../lib/backend/_wasm_simd/batch_norm_wasm.ts";
 import { simdModule } from "../../lib/backend/_wasm_simd/_module.ts";
+import { RELU_BIAS_GRAD } from "../../lib/backend/_wasm_kernels/relu_bias_grad.ts";
 
 const SHAPE = [4, 5, 3, 7];
 const EPSILON = 1e-5;
@@ -302,5 +303,32 @@ Deno.test("wasm add + ReLU gradient: SIMD = TypeScript, bit for bit", async () =
     assertBitIdentical([simd], [run(cap, false)], [`cap ${cap}`]);
     // a + b is exactly 0 and 6 at every other element: ReLU passes neither 0, ReLU6 both.
     assert.equal(Object.is(simd[4], cap === 6 ? dy[4] : 0 * dy[4]), true);
+  }
+});
+
+Deno.test("wasm conv bias + ReLU gradient: SIMD = TypeScript, bit for bit", async () => {
+  await useBackend("wasm");
+  const random = seeded(5);
+  for (const channels of [1, 10, 17, 20, 40]) {
+    const size = 7 * channels;
+    // y: exact zeros (the mask's edge), negatives are impossible after a ReLU but test them too.
+    const y = Float32Array.from({ length: size }, (_, i) => i % 3 === 0 ? 0 : random() - 0.3);
+    const dy = Float32Array.from({ length: size }, () => random() * 2 - 1);
+    dy[0] = -0;
+    dy[channels] = NaN; // y = 0 there: NaN·0 is NaN on both paths
+    const run = (simd: boolean) => {
+      const previous = setBatchNormSimd(simd);
+      try {
+        return tf.tidy(() =>
+          (tf.engine().runKernel(RELU_BIAS_GRAD, {
+            dy: tf.tensor2d(dy, [7, channels]),
+            y: tf.tensor2d(y, [7, channels]),
+          }, {}) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array)
+        );
+      } finally {
+        setBatchNormSimd(previous);
+      }
+    };
+    assertBitIdentical(run(true), run(false), [`${channels}: dz`, `${channels}: bias`]);
   }
 });

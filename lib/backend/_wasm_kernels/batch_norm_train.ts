@@ -42,10 +42,11 @@ interface WasmHeapBackend extends WasmBackendInternals {
 }
 
 /** The SIMD module's exports (batch_norm.c): heap addresses, sizes and f64 parameters. */
-interface SimdKernels {
+export interface SimdKernels {
   bn_train(...args: number[]): void;
   bn_train_grad(...args: number[]): void;
   add_relu_grad(...args: number[]): void;
+  relu_bias_grad(...args: number[]): void;
 }
 
 const SOURCE: SimdModuleSource = { shared: BATCH_NORM_SHARED, plain: BATCH_NORM_PLAIN };
@@ -62,8 +63,11 @@ export function setBatchNormSimd(enabled: boolean): boolean {
   return previous;
 }
 
-/** The SIMD module on `backend`'s memory, or null: turned off, or no wasm SIMD. */
-function simdKernels(backend: unknown): SimdKernels | null {
+/**
+ * The SIMD module on `backend`'s memory, or null: turned off, or no wasm SIMD. It also holds the
+ * convolution bias + ReLU gradient (relu_bias_grad.ts).
+ */
+export function simdKernels(backend: unknown): SimdKernels | null {
   return simdEnabled ? simdModule<SimdKernels>(backend, SOURCE) : null;
 }
 

@@ -1,7 +1,10 @@
 // Internal: the gradient through a fused convolution's bias and ReLU, for the wasm backend, in
 // TypeScript over the heap. tfjs builds it from Step, Multiply and a Sum over the batch and
-// spatial axes (which tfjs-backend-wasm transposes innermost first); this is one pass.
+// spatial axes (which tfjs-backend-wasm transposes innermost first); this is one pass, in
+// WebAssembly SIMD (batch_norm.c's relu_bias_grad) where the engine has it, else the loop below.
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { heapOffset } from "../_wasm_simd/_module.ts";
+import { simdKernels } from "./batch_norm_train.ts";
 
 /** Kernel name: dy, y (the ReLU's output) → dz = dy where y > 0 else 0, and Σdz per channel. */
 export const RELU_BIAS_GRAD = "DenovisionReluBiasGrad";
@@ -32,6 +35,20 @@ const reluBiasGrad: KernelFunc = ({ inputs, backend }) => {
     heap.makeOutput([...y.shape], "float32"),
     heap.makeOutput([channels], "float32"),
   ];
+  const simd = simdKernels(backend);
+  if (simd !== null) { // batch_norm.c: the same arithmetic, bit for bit
+    const [dz, bias] = outputs;
+    const at = (t: TensorInfo) => heapOffset(backend, t);
+    simd.relu_bias_grad(
+      at(dy),
+      at(y),
+      at(dz),
+      at(bias),
+      y.shape.reduce((a, b) => a * b, 1) / channels,
+      channels,
+    );
+    return outputs;
+  }
   const [dys, ys, dz, bias] = [dy, y, ...outputs].map((t) => heap.typedArrayFromHeap(t));
   const sums = new Float64Array(channels);
   maskAndSum(dz, dys, ys, sums);

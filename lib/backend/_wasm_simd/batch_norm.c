@@ -319,3 +319,64 @@ __attribute__((export_name("add_relu_grad"))) void add_relu_grad(
     out[i] = (float)(dy[i] * window1(z, low, high));
   }
 }
+
+// A convolution's bias + ReLU gradient (relu_bias_grad.ts) over one block of 2·np (+ odd)
+// channels: dz = dy·+(y > 0) and Σdz per channel (the bias's gradient), pixel by pixel.
+INLINE void relu_bias_body(const float *dy, const float *y, float *dz, float *sums, v128_t *acc,
+                           int P, int stride, int np, int odd) {
+  const int last = 2 * np;
+  const int size = P * stride;
+  const v128_t zero = SPLAT(0.0), one = SPLAT(1.0);
+  double tail = 0;
+  _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) acc[p] = zero;
+  for (int at = 0; at < size; at += stride) {
+    const float *dyr = dy + at, *yr = y + at;
+    float *dzr = dz + at;
+    _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
+      v128_t mask = wasm_v128_and(wasm_f64x2_gt(load2(yr + 2 * p), zero), one);
+      v128_t d = MUL(load2(dyr + 2 * p), mask);
+      store2(dzr + 2 * p, d);
+      acc[p] = ADD(acc[p], d);
+    }
+    if (odd) {
+      double d = dyr[last] * (double)(yr[last] > 0);
+      dzr[last] = (float)d;
+      tail += d;
+    }
+  }
+  _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) store2(sums + 2 * p, acc[p]);
+  if (odd) sums[last] = (float)tail;
+}
+
+static void relu_bias_block(const float *dy, const float *y, float *dz, float *sums, int P,
+                            int stride, int np, int odd) {
+#define RELU_BIAS_LOCALS(n)                                                                      \
+  case n: {                                                                                      \
+    v128_t acc[REG_PAIRS];                                                                       \
+    relu_bias_body(dy, y, dz, sums, acc, P, stride, n, odd);                                     \
+    return;                                                                                      \
+  }
+  switch (np) {
+    RELU_BIAS_LOCALS(0)
+    RELU_BIAS_LOCALS(1)
+    RELU_BIAS_LOCALS(2)
+    RELU_BIAS_LOCALS(3)
+    RELU_BIAS_LOCALS(4)
+    RELU_BIAS_LOCALS(5)
+    RELU_BIAS_LOCALS(6)
+    RELU_BIAS_LOCALS(7)
+    RELU_BIAS_LOCALS(8)
+  }
+#undef RELU_BIAS_LOCALS
+}
+
+// dy, y [P, C] (y the ReLU's output) → dz = dy where y > 0 else 0 (dy·0: dy's sign, NaN stays
+// NaN), and sums [C] = Σdz per channel: the TypeScript loop's arithmetic, bit for bit.
+__attribute__((export_name("relu_bias_grad"))) void relu_bias_grad(const float *dy,
+                                                                    const float *y, float *dz,
+                                                                    float *sums, int P, int C) {
+  for (int c = 0; c < C; c += 2 * REG_PAIRS) {
+    const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
+    relu_bias_block(dy + c, y + c, dz + c, sums + c, P, C, n >> 1, n & 1);
+  }
+}
