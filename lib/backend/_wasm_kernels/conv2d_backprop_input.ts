@@ -1,6 +1,7 @@
 // Internal: Conv2DBackpropInput for the wasm backend. tfjs-backend-wasm 4.22 has one, but it
 // was the slowest kernel of a LeNet training step (18.7 ms of 44 on our 2-core machine); this
-// one runs the gradient as a forward XNNPACK convolution, like the other kernels here.
+// one runs stride-1 layers on our WebAssembly SIMD kernel (../_wasm_simd/conv2d_input_grad.ts)
+// and the others as forward XNNPACK convolutions, like the other kernels here.
 import { backend_util, Conv2DBackpropInput } from "@tensorflow/tfjs-core";
 import type {
   Conv2DBackpropInputAttrs,
@@ -9,6 +10,7 @@ import type {
   KernelFunc,
   TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { simdInputGradient } from "../_wasm_simd/conv2d_input_grad.ts";
 import { type WasmScratch, withScratch } from "./_scratch.ts";
 
 /** One phase of a strided input gradient: the rows and columns of dx it covers, and its part. */
@@ -124,6 +126,9 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
     false,
     "channelsLast",
   );
+  // Stride-1 layers: our SIMD kernel, with no multiply-adds on padding (see its module).
+  const fast = simdInputGradient(backend, dy, filter, info);
+  if (fast !== undefined) return fast;
   return withScratch(backend as KernelBackend, (scratch) => {
     if (info.strideHeight > 1 || info.strideWidth > 1) {
       return phasedInputGradient(scratch, dy, filter, info);
