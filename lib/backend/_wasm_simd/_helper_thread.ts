@@ -195,12 +195,13 @@ export function twoThreads(backend: unknown): boolean {
 }
 
 function helperFor(backend: unknown): Helper | undefined {
-  if (!twoThreads(backend)) return undefined;
-  const memory = backendMemory(backend)!;
+  const memory = backendMemory(backend);
   if (helper !== undefined && helper.memory !== memory) {
+    // A new backend (`setWasmThreads`): the old helper holds the old one's memory.
     helper.close();
     helper = undefined;
   }
+  if (memory === undefined || !twoThreads(backend)) return undefined;
   if (helper === undefined) {
     try {
       helper = new Helper(backend, memory);

@@ -8,8 +8,8 @@
 // This kernel reads x and dy where they are, with relaxed-SIMD FMA. On the threaded build with
 // 2 threads or more it splits dW's rows (taps) with a helper thread (_helper_thread.ts); each
 // tap is summed in the same order on either thread, and the single-threaded build runs the same
-// code on its own memory, so results do not depend on the thread count. Large layers (ResNet's)
-// stay on XNNPACK's pool (SIMD_FILTER_GRADIENT_LIMIT).
+// code on its own memory, so results do not depend on the thread count. Layers above
+// SIMD_FILTER_GRADIENT_LIMIT stay on XNNPACK's pool.
 import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
 import { CONV2D_FILTER_GRAD_PLAIN, CONV2D_FILTER_GRAD_SHARED } from "./conv2d_filter_grad_wasm.ts";
 import { runSplit, twoThreads } from "./_helper_thread.ts";
@@ -21,11 +21,19 @@ import {
 } from "./_module.ts";
 
 /**
- * Multiply-adds per output pixel (Cin·kh·kw·Cout) up to which this kernel runs: above it,
- * XNNPACK on every core wins (measured: `compact-cnn`'s 18,432 and LeNet's 5,000 are faster here,
- * ResNet-18's 36,864 and up on XNNPACK's pool).
+ * Multiply-adds per output pixel (Cin·kh·kw·Cout) up to which this kernel runs, above it the
+ * XNNPACK path. One limit whatever the thread count, so that a layer takes the same path (and
+ * gives the same numbers) on 1 thread and on many. Measured on 2 threads (2-core VM, median of 7,
+ * batch 32, ResNet-18's CIFAR-stem layers, ms here / on XNNPACK): 3×3×64×64 at 32×32 30 / 71,
+ * 3×3×64×128 s2 16 / 62, 1×1×64×128 s2 2.1 / 29, 3×3×128×128 at 16×16 30 / 58, 1×1×128×256 s2
+ * 2.0 / 10, 3×3×128×256 s2 15 / 25, 3×3×256×256 at 8×8 30 / 41, 1×1×256×512 s2 1.8 / 5.5,
+ * 3×3×512×512 at 4×4 31 / 39. `prof.ts resnet18 32 3 32 2` (medians of 3, the machine shared):
+ * filter gradients 1,080 ms a step at the old limit (20,000) against 447 with every layer here,
+ * the step 2,291 against 1,671 ms. So it takes every layer up to ResNet's largest, 3×3×512×512 =
+ * 2,359,296; above that it is unmeasured. XNNPACK's pool on more than 2 cores (this kernel uses 2)
+ * may win on the largest layers: unmeasured too.
  */
-export const SIMD_FILTER_GRADIENT_LIMIT = 20_000;
+export const SIMD_FILTER_GRADIENT_LIMIT = 2_400_000;
 
 /** Output rows per accumulation chunk are chosen for about this many output pixels. */
 const CHUNK_PIXELS = 256;
