@@ -1,5 +1,5 @@
-// A stride-1 convolution's input gradient in WebAssembly SIMD, for the wasm backend's stride-1
-// layers, in the scatter form:
+// A stride-1 convolution's input gradient in WebAssembly SIMD, for the wasm backend, in the
+// scatter form:
 //   for each dy pixel (n, i, j) and tap (a, b):
 //     dx[n, i + a - top, j + b - left, :] += W[a, b, :, :] . dy[n, i, j, :]   (a Cin-vector)
 // with dy and dx NHWC and W HWIO. The module imports tfjs-backend-wasm's shared memory and works
