@@ -1,12 +1,13 @@
-// Internal: the input gradient of small stride-1 convolutions in our own WebAssembly SIMD kernel
+// Internal: the input gradient of stride-1 convolutions in our own WebAssembly SIMD kernel
 // (conv2d_input_grad.c), run on tfjs-backend-wasm's shared memory, in place on its tensors.
 //
 // Why: the XNNPACK path (conv2d_backprop_input.ts) correlates dy, zero-padded by k − 1 on each
 // side, with the reversed filter: for a small dy (LeNet's second layer: 8×8, 5×5 taps) most of
 // its multiply-adds are on the zero border (2.25× the needed work), and tfjs and XNNPACK repack
-// the filter on every call. This kernel scatters each dy pixel through each tap (no wasted
-// multiply-adds) with relaxed-SIMD FMA. On the threaded build with 2 threads or more it splits
-// the batch with a helper thread (_helper_thread.ts); each image is summed in the same order on
+// the filter on every call. This kernel builds each row of dx from the dy rows that reach it,
+// scattering their pixels through the taps (no wasted multiply-adds), with relaxed-SIMD FMA. On
+// the threaded build with 2 threads or more it splits dx's rows (over the whole batch, so one
+// image too) with a helper thread (_helper_thread.ts); each row is summed in the same order on
 // either thread, and the single-threaded build runs the same code on its own memory, so results
 // do not depend on the thread count. It beat XNNPACK on every stride-1 layer measured, padding or
 // not (XNNPACK also transposes and repacks the filter per call); larger layers stay there
