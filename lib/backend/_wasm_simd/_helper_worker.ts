@@ -115,5 +115,7 @@ port?.on("message", (data: unknown) => {
   }
   if (control === undefined) return;
   Atomics.store(control, CONTROL.ready, 1);
-  if (serve(control)) port.close();
+  // The exit command: the calling thread terminates this worker next. (Deno's `parentPort` has
+  // no `close`; `self.close()` ends a Deno worker.)
+  if (serve(control)) (globalThis as { close?: () => void }).close?.();
 });
