@@ -1,8 +1,8 @@
 // The input gradient's WebAssembly SIMD kernel (lib/backend/_wasm_simd/conv2d_input_grad.ts)
 // against tfjs-backend-cpu's Conv2DBackpropInput: relative error ≤ 1e-4 over 'valid', 'same' and
 // explicit asymmetric padding, kernels 1×1 to 5×5 and non-square, 1 to 16 input channels (each
-// register tile, padded channels or not) and 1 to 32 output channels, odd sizes; the same bits
-// on one thread and on two (a helper thread); no buffer left behind.
+// register tile, padded channels or not) and 1 to 32 output channels, odd sizes; the same bytes
+// on one thread, two and three (a pool of helpers); no buffer left behind.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmThreads, useBackend, wasmFeatures, wasmThreads } from "../../mod.ts";
@@ -15,6 +15,7 @@ import {
 import {
   helperThreadCalls,
   helperThreadServes,
+  threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 
 type Shape4 = [number, number, number, number];
@@ -116,6 +117,15 @@ function assertClose(actual: Float32Array, wanted: Float32Array, label: string) 
   );
 }
 
+/** The same bytes (so the same bits, NaN payloads and signed zeros too). */
+function assertSameBytes(actual: Float32Array, expected: Float32Array, what: string) {
+  const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
+  const b = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
+  assert.equal(a.length, b.length, `${what}: length`);
+  const first = a.findIndex((v, i) => v !== b[i]);
+  assert.equal(first, -1, `${what}: differ from byte ${first}`);
+}
+
 const label = (c: Case) => `x=${c.x} k=${c.k} out=${c.out} pad=${JSON.stringify(c.pad)}`;
 
 Deno.test("Conv2DBackpropInput's SIMD kernel matches cpu", async (t) => {
@@ -178,10 +188,11 @@ Deno.test("only stride-1, undilated layers within the limits take the SIMD kerne
 });
 
 Deno.test({
-  name: "Conv2DBackpropInput's SIMD kernel on two threads (a helper thread) = cpu, = one thread",
+  name:
+    "Conv2DBackpropInput's SIMD kernel on 2 and 3 threads (a pool of helpers) = cpu, = 1 thread",
   ignore: !(await wasmFeatures()).threads,
   fn: async () => {
-    // Odd row counts (the split falls inside an image), one image, LeNet's layer.
+    // Odd row counts (the cuts fall inside an image), one image, LeNet's layer.
     const cases = [CASES[0], CASES[3], CASES[4], CASES[8], CASES[11]];
     const values = cases.map((c, i) => inputs(c, 40 + 2 * i));
     const wanted: Float32Array[] = [];
@@ -189,26 +200,37 @@ Deno.test({
     const all = () => cases.map((c, i) => simd(c, values[i]));
     const threadsBefore = wasmThreads();
     try {
-      assert.equal(await setWasmThreads(2), 2);
-      await useBackend("wasm");
-      // The helper starts on the first call and loads the module in the background.
-      for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), SOURCE); i++) {
-        all();
-        await new Promise((resolve) => setTimeout(resolve, 10));
+      const byThreads = new Map<number, Float32Array[]>();
+      for (const threads of [2, 3]) {
+        assert.equal(await setWasmThreads(threads), threads);
+        await useBackend("wasm");
+        assert.equal(threadsFor(tf.backend()), threads);
+        // The helpers start on the first call and load the module in the background.
+        for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), SOURCE); i++) {
+          all();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        assert.ok(
+          helperThreadServes(tf.backend(), SOURCE),
+          `${threads} threads: the helpers started`,
+        );
+        const callsBefore = helperThreadCalls();
+        byThreads.set(threads, all());
+        assert.equal(
+          helperThreadCalls() - callsBefore,
+          cases.length * (threads - 1),
+          `${threads} threads: the helpers took every part`,
+        );
       }
-      assert.ok(helperThreadServes(tf.backend(), SOURCE), "the helper started");
-      const callsBefore = helperThreadCalls();
-      const two = all();
-      assert.equal(helperThreadCalls() - callsBefore, cases.length, "the helper took every call");
       assert.equal(await setWasmThreads(1), 1);
       await useBackend("wasm");
+      assert.equal(threadsFor(tf.backend()), 1);
       const one = all();
       for (const [i, c] of cases.entries()) {
-        assertClose(two[i], wanted[i], label(c));
-        assert.ok(
-          two[i].every((v, j) => Object.is(v, one[i][j])),
-          `${label(c)}: 2 threads and 1 differ`,
-        );
+        assertClose(one[i], wanted[i], label(c));
+        for (const [threads, results] of byThreads) {
+          assertSameBytes(results[i], one[i], `${label(c)}: ${threads} threads and 1`);
+        }
       }
     } finally {
       await setWasmThreads(threadsBefore);

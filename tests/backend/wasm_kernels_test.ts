@@ -17,6 +17,7 @@ import {
 import {
   helperThreadCalls,
   helperThreadServes,
+  threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 
 type Pad = "same" | "valid" | [
@@ -56,6 +57,15 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, lab
     maxError / scale <= TOLERANCE,
     `${label}: relative error ${(maxError / scale).toExponential(2)} > ${TOLERANCE}`,
   );
+}
+
+/** The same bytes (so the same bits, NaN payloads and signed zeros too). */
+function assertSameBytes(actual: Float32Array, expected: Float32Array, label: string) {
+  const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
+  const b = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
+  assert.equal(a.length, b.length, `${label}: length`);
+  const first = a.findIndex((v, i) => v !== b[i]);
+  assert.equal(first, -1, `${label}: differ from byte ${first}`);
 }
 
 function runKernel(name: string, inputs: Record<string, Values>, attrs: object): tf.Tensor {
@@ -138,7 +148,8 @@ Deno.test("Conv2DBackpropFilter on wasm matches cpu: our SIMD kernel and the XNN
 });
 
 Deno.test({
-  name: "Conv2DBackpropFilter's SIMD kernel on two threads (a helper thread) = cpu, = one thread",
+  name:
+    "Conv2DBackpropFilter's SIMD kernel on 2 and 3 threads (a pool of helpers) = cpu, = 1 thread",
   ignore: !(await wasmFeatures()).threads,
   fn: async () => {
     const cases = [
@@ -169,32 +180,49 @@ Deno.test({
         expected.push(await on("cpu", () => runKernel("Conv2DBackpropFilter", inputs[i], attrs)));
       }
       const all = async () => {
-        const results: { values: ArrayLike<number> }[] = [];
+        const results: Float32Array[] = [];
         for (const [i, { attrs }] of runs.entries()) {
-          results.push(await on("wasm", () => runKernel("Conv2DBackpropFilter", inputs[i], attrs)));
+          const { values } = await on(
+            "wasm",
+            () => runKernel("Conv2DBackpropFilter", inputs[i], attrs),
+          );
+          results.push(values as Float32Array);
         }
         return results;
       };
-      assert.equal(await setWasmThreads(2), 2);
-      // The helper starts on the first call and loads the module in the background.
-      for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), FILTER_GRADIENT_SOURCE); i++) {
-        await all();
-        await new Promise((resolve) => setTimeout(resolve, 10));
+      const byThreads = new Map<number, Float32Array[]>();
+      for (const threads of [2, 3]) {
+        assert.equal(await setWasmThreads(threads), threads);
+        await useBackend("wasm");
+        assert.equal(threadsFor(tf.backend()), threads);
+        // The helpers start on the first call and load the module in the background.
+        for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), FILTER_GRADIENT_SOURCE); i++) {
+          await all();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await useBackend("wasm");
+        assert.ok(
+          helperThreadServes(tf.backend(), FILTER_GRADIENT_SOURCE),
+          `${threads} threads: the helpers started`,
+        );
+        const callsBefore = helperThreadCalls();
+        byThreads.set(threads, await all());
+        assert.equal(
+          helperThreadCalls() - callsBefore,
+          runs.length * (threads - 1),
+          `${threads} threads: the helpers took every part`,
+        );
       }
-      await useBackend("wasm");
-      assert.ok(helperThreadServes(tf.backend(), FILTER_GRADIENT_SOURCE), "the helper started");
-      const callsBefore = helperThreadCalls();
-      const two = await all();
-      assert.equal(helperThreadCalls() - callsBefore, runs.length, "the helper took every call");
       assert.equal(await setWasmThreads(1), 1);
+      await useBackend("wasm");
+      assert.equal(threadsFor(tf.backend()), 1);
       const one = await all();
       for (const [i, { x, filterShape }] of runs.entries()) {
         const label = `x=${x} filter=${filterShape}`;
-        assertClose(two[i].values, expected[i].values, label);
-        assert.ok(
-          Array.from(two[i].values).every((v, j) => Object.is(v, one[i].values[j])),
-          `${label}: 2 threads and 1 differ`,
-        );
+        assertClose(one[i], expected[i].values, label);
+        for (const [threads, results] of byThreads) {
+          assertSameBytes(results[i], one[i], `${label}: ${threads} threads and 1`);
+        }
       }
     } finally {
       await setWasmThreads(threadsBefore);

@@ -1,5 +1,6 @@
 // The wasm backend on a thread pool: it starts with the count asked for, trains to the same
-// weights twice with that count, and to the same weights as on one thread.
+// weights twice with that count, and to the same weights as on one thread and on three (our SIMD
+// kernels' pool of helpers cutting their work in three).
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import {
@@ -68,7 +69,7 @@ Deno.test({
 
 for (const name of ["compact-cnn", "mobilenetv2"]) {
   Deno.test({
-    name: `wasm: ${name} trains to identical weights on 2 threads twice, and as on 1 thread`,
+    name: `wasm: ${name} trains to identical weights on 2 threads twice, and as on 1 and 3`,
     ignore: !threaded,
     fn: async () => {
       const first = await trainedWeights(name, 2);
@@ -76,6 +77,8 @@ for (const name of ["compact-cnn", "mobilenetv2"]) {
       assertSameWeights(first, second, "2 threads, twice");
       const single = await trainedWeights(name, 1);
       assertSameWeights(first, single, "2 threads against 1");
+      const three = await trainedWeights(name, 3);
+      assertSameWeights(first, three, "2 threads against 3");
     },
   });
 }

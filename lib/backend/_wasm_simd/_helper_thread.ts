@@ -1,19 +1,24 @@
-// Internal: a second thread for our WebAssembly SIMD kernels on the threaded wasm backend.
+// Internal: a pool of helper threads for our WebAssembly SIMD kernels on the threaded wasm backend.
 //
-// Why: our kernels run on the calling thread, while XNNPACK's kernels use its whole pool. A
-// kernel that splits its output in two parts (the filter gradient: rows of dW) can give one part
-// to this helper and do the other itself; each output is computed the same way whichever thread
-// does it, so results do not depend on the split nor on the thread count. A message round trip
-// per call would cost more than small kernels take, so the helper, a worker started once (lazily,
-// on first use), instantiates the same modules on tfjs' shared memory and waits in `Atomics.wait`
-// on a small control block (on tfjs' heap, kept while the helper lives); a call writes an
-// export's index and int arguments there, wakes it, runs its own part, then waits for it.
+// Why: our kernels run on the calling thread, while XNNPACK's kernels use its whole pool
+// (`getThreadsCount()` threads, the calling one included). A kernel cuts its output into as many
+// parts as {@linkcode threadsFor} says (the filter gradient: ranges of taps, the input gradient:
+// ranges of dx rows); {@linkcode runParts} runs part 0 on the calling thread and gives part i to
+// helper i, one worker per extra thread of the backend (started as calls need them). Each output
+// is computed the same way whichever thread does it and however many parts there are, so results
+// do not depend on the cut nor on the thread count. A message round trip per call would cost more
+// than small kernels take, so each helper, a worker started once (lazily, on first use),
+// instantiates the same modules on tfjs' shared memory and waits in `Atomics.wait` (after a short
+// spin) on its own small control block (on tfjs' heap, kept while the helper lives); a call
+// writes an export's index and int arguments into the block of each helper taking a part and
+// wakes it, runs its own part, then waits for each.
 //
-// It runs under `node:worker_threads`, whose `unref` lets the process end while the helper
-// sleeps (a Deno worker would keep it alive), started from this folder's file like
-// _pthreads.ts's workers, so it needs only the read permission the tasks grant. Wherever it
-// cannot run (the single-threaded build, `--threads 1`, a remote module, a worker that failed or
-// died, a call it did not take up in time) the calling thread does both parts: same results.
+// They run under `node:worker_threads`, whose `unref` lets the process end while helpers sleep
+// (a Deno worker would keep it alive), started from this folder's file like _pthreads.ts's
+// workers, so they need only the read permission the tasks grant. Wherever a helper cannot run a
+// part (the single-threaded build, `--threads 1`, a remote module, a worker that failed or died,
+// a part it did not take up in time) the calling thread runs that part itself afterwards: same
+// results. A helper that failed is not replaced; the pool ends with its backend's memory.
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { NodeWorker } from "../_pthreads.ts";
 import { backendMemory, compiledModule, simdModule, type SimdModuleSource } from "./_module.ts";
@@ -29,8 +34,13 @@ import {
 
 const WORKER_URL = new URL("./_helper_worker.ts", import.meta.url);
 
-/** Busy-wait iterations before the calling thread sleeps on the futex for the helper's part. */
+/**
+ * Busy-wait iterations, over all its helpers' parts together, before the calling thread sleeps on
+ * the futex for each part still running.
+ */
 const SPINS = 20_000;
+/** At most this many parts (the calling thread and its helpers): XNNPACK's own cap is 8. */
+const MAX_THREADS = 16;
 /**
  * How long the calling thread waits for the helper to take a call up before taking it back and
  * giving the helper up (it died, or never got to run): far above a futex wake-up, even on a
@@ -40,7 +50,7 @@ const PICKUP_TIMEOUT_MS = 1_000;
 
 type Exported = (...args: number[]) => unknown;
 
-/** Modules the helper knows, in the order it loaded them (the same for every helper). */
+/** Modules the helpers know, by index (the same for every helper; each loads them as posted). */
 const moduleIndex = new Map<SimdModuleSource, number>();
 /** Export name → index among a module's function exports, as the helper lists them. */
 const functionIndex = new WeakMap<SimdModuleSource, Map<string, number>>();
@@ -124,10 +134,12 @@ class Helper {
       Atomics.load(this.#control, CONTROL.loaded + index) === 1;
   }
 
-  /** Waits for the posted call; false where the calling thread must run it itself. */
-  finish(): boolean {
+  /**
+   * Waits for the posted call; false where the calling thread must run it itself. `spin` holds
+   * the busy-wait iterations left to this call's waits on all helpers (then it sleeps).
+   */
+  finish(spin: { left: number }): boolean {
     const ctrl = this.#control;
-    let spins = 0;
     let since = 0;
     for (;;) {
       const state = Atomics.load(ctrl, CONTROL.state);
@@ -139,7 +151,10 @@ class Helper {
         this.dead = true;
         return false;
       }
-      if (++spins < SPINS) continue;
+      if (spin.left > 0) {
+        spin.left--;
+        continue;
+      }
       if (state === STATE.posted) {
         since ||= performance.now();
         if (
@@ -155,7 +170,7 @@ class Helper {
     }
   }
 
-  /** Ends the worker (its memory belongs to a backend that is gone). */
+  /** Ends the worker (its memory belongs to a backend that is gone, or a test cleans up). */
   close(): void {
     this.dead = true;
     this.#send(COMMAND.exit, 0, 0, []);
@@ -175,84 +190,141 @@ class Helper {
   }
 }
 
-let helper: Helper | undefined;
-/** Calls the helper thread has run. */
+/**
+ * The pool, all on one backend's memory: helper i runs part i + 1 (the live ones take parts 1..
+ * in order where some died).
+ */
+let helpers: (Helper | undefined)[] = [];
+/** Parts helpers have run in this process. */
 let helperCalls = 0;
 /** Why no helper can start in this process, once a start failed. */
 let unavailable: string | undefined = WORKER_URL.protocol === "file:"
   ? undefined
   : `the helper worker must be a local file for worker_threads, not ${WORKER_URL.protocol}`;
 
-/**
- * Whether calls on `backend` get a second thread: the threaded build (a shared memory) on at
- * least 2 threads (`--threads 1` means one). The helper may still be starting, or have failed:
- * {@linkcode runSplit} then runs both parts here, with the same results.
- */
-export function twoThreads(backend: unknown): boolean {
+/** Threads calls on `backend` may use, helpers dead or not: 1 without a shared memory. */
+function poolThreads(backend: unknown): number {
   const memory = backendMemory(backend);
-  return memory !== undefined && memory.buffer instanceof SharedArrayBuffer &&
-    getThreadsCount() >= 2 && unavailable === undefined;
+  if (memory === undefined || !(memory.buffer instanceof SharedArrayBuffer)) return 1;
+  if (unavailable !== undefined) return 1;
+  const count = getThreadsCount();
+  return count >= 2 ? Math.min(count, MAX_THREADS) : 1;
 }
 
-function helperFor(backend: unknown): Helper | undefined {
+/** Closes the pool if it belongs to another memory than `backend`'s (a new backend). */
+function forgetOtherMemory(backend: unknown): void {
   const memory = backendMemory(backend);
-  if (helper !== undefined && helper.memory !== memory) {
-    // A new backend (`setWasmThreads`): the old helper holds the old one's memory.
-    helper.close();
-    helper = undefined;
+  if (helpers.some((helper) => helper !== undefined && helper.memory !== memory)) {
+    closeHelperThreads();
   }
-  if (memory === undefined || !twoThreads(backend)) return undefined;
-  if (helper === undefined) {
-    try {
-      helper = new Helper(backend, memory);
-    } catch (error) {
-      unavailable = error instanceof Error ? error.message : String(error);
-      return undefined;
+}
+
+/**
+ * How many parts calls on `backend` should cut their work into: the backend's thread count
+ * (`getThreadsCount()`, the threaded build; `--threads 1` means one), capped, less the helpers
+ * that failed or died; 1 on the single-threaded build or where no helper can start. Helpers may
+ * still be starting: {@linkcode runParts} then runs their parts here, with the same results.
+ */
+export function threadsFor(backend: unknown): number {
+  forgetOtherMemory(backend);
+  const threads = poolThreads(backend);
+  let dead = 0;
+  for (let i = 0; i < threads - 1; i++) if (helpers[i]?.dead) dead++;
+  return threads - dead;
+}
+
+/** The live helpers for parts 1.. on `backend` (started here on first use), by part − 1. */
+function poolFor(backend: unknown): (Helper | undefined)[] {
+  forgetOtherMemory(backend);
+  const memory = backendMemory(backend);
+  const threads = poolThreads(backend);
+  if (memory === undefined || threads < 2) return [];
+  const live: Helper[] = [];
+  for (let i = 0; i < threads - 1 && unavailable === undefined; i++) {
+    let helper = helpers[i];
+    if (helper === undefined) {
+      try {
+        helpers[i] = helper = new Helper(backend, memory);
+      } catch (error) {
+        // No helper for this process then: end those started, the calling thread does it all.
+        unavailable = error instanceof Error ? error.message : String(error);
+        closeHelperThreads();
+        return [];
+      }
     }
+    if (!helper.dead) live.push(helper);
   }
-  return helper.dead ? undefined : helper;
+  return live;
 }
 
 /**
- * Runs `own()` (the calling thread's part of a kernel) and export `name` of `source`'s module
- * with `args` (the other part) on the helper thread at the same time, then waits for both. Where
- * there is no helper (see {@linkcode twoThreads}) or it cannot take the call, the calling thread
- * runs the export itself after `own()`. So the export must be safe to run again from the start
- * (it writes only its own outputs), and its part must not overlap `own()`'s.
+ * Runs export `name` of `source`'s module once per argument list of `parts`, each on its own
+ * thread where it can, and returns when all have run: it posts parts 1.. to live helpers (the
+ * i-th live helper takes the i-th part after the first), runs part 0 on the calling thread, then
+ * waits for each helper. A part no helper took (none live, one still starting, one that failed or
+ * did not take it up in time) runs on the calling thread afterwards. So each part must be safe to
+ * run again from the start (it writes only its own outputs), and no two parts may overlap.
  */
-export function runSplit(
+export function runParts(
   backend: unknown,
   source: SimdModuleSource,
   name: string,
-  args: readonly number[],
-  own: () => void,
+  parts: readonly (readonly number[])[],
 ): void {
-  if (args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments`);
-  const thread = helperFor(backend);
-  const posted = thread?.post(source, name, args) ?? false;
-  own();
-  if (posted && thread!.finish()) return;
+  for (const args of parts) {
+    if (args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments`);
+  }
   const exports = simdModule<Record<string, Exported>>(backend, source);
   if (exports === null) throw new Error("the SIMD module did not instantiate");
-  exports[name](...args);
+  const run = exports[name];
+  if (typeof run !== "function") throw new Error(`no export ${name} in this SIMD module`);
+  if (parts.length === 0) return;
+  const pool = parts.length > 1 ? poolFor(backend) : [];
+  const posted: (Helper | undefined)[] = [];
+  for (let i = 1; i < parts.length; i++) {
+    const helper = pool[i - 1];
+    posted.push(helper?.post(source, name, parts[i]) ? helper : undefined);
+  }
+  run(...parts[0]);
+  const spin = { left: SPINS };
+  for (let i = 1; i < parts.length; i++) {
+    if (posted[i - 1]?.finish(spin)) continue;
+    run(...parts[i]);
+  }
 }
 
 /**
- * Whether calls to `source`'s module on `backend` run on the helper thread now: it started and
- * loaded the module (it does so on the first calls, in the background).
+ * Where `parts` parts of `units` units (rows, tiles) begin, and the end: `parts + 1` ascending
+ * bounds, part p being [bounds[p], bounds[p + 1]), each ⌊units / parts⌋ or ⌈units / parts⌉ long
+ * (2 parts: the first the larger).
  */
-export function helperThreadServes(backend: unknown, source: SimdModuleSource): boolean {
-  return twoThreads(backend) && helper !== undefined &&
-    helper.memory === backendMemory(backend) && helper.serves(source);
+export function cutBounds(units: number, parts: number): number[] {
+  return Array.from({ length: parts + 1 }, (_, p) => Math.ceil((p * units) / parts));
 }
 
-/** How many calls the helper thread has run in this process (for tests). */
+/**
+ * Whether calls to `source`'s module on `backend` run on every helper now: all of the pool
+ * ({@linkcode threadsFor} − 1 helpers, at least one) started and loaded the module (they do so on
+ * the first calls, in the background).
+ */
+export function helperThreadServes(backend: unknown, source: SimdModuleSource): boolean {
+  const threads = threadsFor(backend);
+  if (threads < 2) return false;
+  const memory = backendMemory(backend);
+  for (let i = 0; i < threads - 1; i++) {
+    const helper = helpers[i];
+    if (helper === undefined || helper.memory !== memory || !helper.serves(source)) return false;
+  }
+  return true;
+}
+
+/** How many parts the helpers have run in this process (for tests). */
 export function helperThreadCalls(): number {
   return helperCalls;
 }
 
-/** Ends the helper thread, if one runs (a test's clean-up; the process needs none). */
-export function closeHelperThread(): void {
-  helper?.close();
-  helper = undefined;
+/** Ends every helper (a new backend's memory, a test's clean-up; the process needs none). */
+export function closeHelperThreads(): void {
+  for (const helper of helpers) helper?.close();
+  helpers = [];
 }

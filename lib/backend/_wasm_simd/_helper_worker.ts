@@ -1,16 +1,17 @@
-// Internal: the helper thread of our WebAssembly SIMD kernels (see _helper_thread.ts), and the
-// layout of the control block it shares with the main thread. It instantiates the kernels' modules
-// on tfjs-backend-wasm's shared memory and calls their exports when the main thread posts a call
-// in the control block, so that one kernel runs on two threads with no message round trip. It
-// runs under `node:worker_threads` (whose `unref` lets the process end while this thread sleeps
-// in `Atomics.wait`), like the pthreads of _pthreads.ts.
+// Internal: one helper thread of the pool of our WebAssembly SIMD kernels (see _helper_thread.ts),
+// and the layout of the control block it shares with the calling thread (each helper has its own).
+// It instantiates the kernels' modules on tfjs-backend-wasm's shared memory and calls their
+// exports when the calling thread posts a part of a kernel in its control block, so that one
+// kernel runs on every thread of the backend with no message round trip. Between calls it spins
+// briefly, then sleeps in `Atomics.wait`. It runs under `node:worker_threads` (whose `unref` lets
+// the process end while this thread sleeps), like the pthreads of _pthreads.ts.
 import { parentPort } from "node:worker_threads";
 
 /** Int32 slots of the control block (on tfjs' heap, kept while the helper lives). */
 export const CONTROL = {
-  /** Bumped by the main thread for each command; the helper waits on it. */
+  /** Bumped by the calling thread for each command; the helper waits on it. */
   seq: 0,
-  /** The current command's state (STATE below); the main thread waits on it. */
+  /** The current command's state (STATE below); the calling thread waits on it. */
   state: 1,
   /** The command: COMMAND below. */
   command: 2,
@@ -35,7 +36,7 @@ export const MAX_ARGS = CONTROL.loaded - CONTROL.args;
 /** At most this many modules. */
 export const MAX_MODULES = CONTROL.length - CONTROL.loaded;
 
-/** A command's life: posted, taken by the helper (or cancelled by the main thread), done. */
+/** A command's life: posted, taken by the helper (or cancelled by the calling thread), done. */
 export const STATE = { idle: 0, posted: 1, running: 2, done: 3, failed: 4, cancelled: 5 } as const;
 
 /** What the helper is asked: call an export, go back to its event loop (to take messages), end. */
@@ -73,7 +74,7 @@ function serve(ctrl: Int32Array): boolean {
     seen = Atomics.load(ctrl, CONTROL.seq);
     const command = ctrl[CONTROL.command];
     if (command === COMMAND.exit) return true;
-    // The main thread may have taken the command back (it waited too long): then skip it.
+    // The calling thread may have taken the command back (it waited too long): then skip it.
     if (
       Atomics.compareExchange(ctrl, CONTROL.state, STATE.posted, STATE.running) !== STATE.posted
     ) {
@@ -88,7 +89,7 @@ function serve(ctrl: Int32Array): boolean {
         for (let i = 0; i < argc; i++) args[i] = ctrl[CONTROL.args + i];
         fn(...args);
       } catch {
-        state = STATE.failed; // the main thread runs the call itself
+        state = STATE.failed; // the calling thread runs the part itself
       }
     }
     Atomics.store(ctrl, CONTROL.state, state);

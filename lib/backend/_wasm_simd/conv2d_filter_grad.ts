@@ -6,13 +6,14 @@
 // element and XNNPACK repacks it on every call. Where a layer has few multiply-adds per output
 // pixel (Cin·kh·kw·Cout), that dominates: `compact-cnn`'s first layer spent 4.4 of its 8 ms on it.
 // This kernel reads x and dy where they are, with relaxed-SIMD FMA. On the threaded build with
-// 2 threads or more it splits dW's rows (taps) with a helper thread (_helper_thread.ts); each
-// tap is summed in the same order on either thread, and the single-threaded build runs the same
-// code on its own memory, so results do not depend on the thread count. Layers above
-// SIMD_FILTER_GRADIENT_LIMIT stay on XNNPACK's pool.
+// 2 threads or more it cuts dW's rows (taps) into one range per thread of the backend, whole
+// tiles each, run by the calling thread and a pool of helpers (_helper_thread.ts); each tap is
+// summed in the same order whichever thread runs it and however the taps are cut, and the
+// single-threaded build runs the same code on its own memory, so results do not depend on the
+// thread count. Layers above SIMD_FILTER_GRADIENT_LIMIT stay on XNNPACK's pool.
 import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
 import { CONV2D_FILTER_GRAD_PLAIN, CONV2D_FILTER_GRAD_SHARED } from "./conv2d_filter_grad_wasm.ts";
-import { runSplit, twoThreads } from "./_helper_thread.ts";
+import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
 import {
   heapOffset,
   simdModule,
@@ -30,8 +31,8 @@ import {
  * 3×3×512×512 at 4×4 31 / 39. `prof.ts resnet18 32 3 32 2` (medians of 3, the machine shared):
  * filter gradients 1,080 ms a step at the old limit (20,000) against 447 with every layer here,
  * the step 2,291 against 1,671 ms. So it takes every layer up to ResNet's largest, 3×3×512×512 =
- * 2,359,296; above that it is unmeasured. XNNPACK's pool on more than 2 cores (this kernel uses 2)
- * may win on the largest layers: unmeasured too.
+ * 2,359,296; above that it is unmeasured. On more than 2 cores this kernel uses as many threads as
+ * XNNPACK's pool; how the two compare there is unmeasured.
  */
 export const SIMD_FILTER_GRADIENT_LIMIT = 2_400_000;
 
@@ -161,12 +162,17 @@ export function simdFilterGradient(
       strideWidth,
       Math.max(1, Math.floor(CHUNK_PIXELS / outWidth)),
     ];
-    // Taps [0, split) here, [split, taps) on the helper thread (or here after, without one): a
-    // whole number of tiles each, every tap summed in the same order either way.
-    const name = `dw_${tile}` as const;
+    // One range of taps per thread (the first here, the others on helpers, or here after where
+    // one cannot take it): a whole number of tiles each, every tap summed in the same order
+    // however many ranges.
     const tiles = paddedTaps / tapsPerTile;
-    const split = twoThreads(backend) ? Math.ceil(tiles / 2) * tapsPerTile : taps;
-    runSplit(backend, SOURCE, name, [...args, split, taps], () => kernel[name](...args, 0, split));
+    const bounds = cutBounds(tiles, Math.min(threadsFor(backend), tiles));
+    const parts = bounds.slice(0, -1).map((start, p) => [
+      ...args,
+      start * tapsPerTile,
+      Math.min(bounds[p + 1] * tapsPerTile, taps),
+    ]);
+    runParts(backend, SOURCE, `dw_${tile}`, parts);
     return dw;
   } finally {
     for (const info of scratch) heap.disposeData(info.dataId);

@@ -6,15 +6,16 @@
 // its multiply-adds are on the zero border (2.25× the needed work), and tfjs and XNNPACK repack
 // the filter on every call. This kernel builds each row of dx from the dy rows that reach it,
 // scattering their pixels through the taps (no wasted multiply-adds), with relaxed-SIMD FMA. On
-// the threaded build with 2 threads or more it splits dx's rows (over the whole batch, so one
-// image too) with a helper thread (_helper_thread.ts); each row is summed in the same order on
-// either thread, and the single-threaded build runs the same code on its own memory, so results
-// do not depend on the thread count. It beat XNNPACK on every stride-1 layer measured, padding or
+// the threaded build with 2 threads or more it cuts dx's rows (over the whole batch, so one image
+// too) into one range per thread of the backend, run by the calling thread and a pool of helpers
+// (_helper_thread.ts); each row is summed in the same order whichever thread runs it and however
+// the rows are cut, and the single-threaded build runs the same code on its own memory, so
+// results do not depend on the thread count. It beat XNNPACK on every stride-1 layer measured, padding or
 // not (XNNPACK also transposes and repacks the filter per call); larger layers stay there
 // (SIMD_INPUT_GRADIENT_LIMIT), strided ones on the phased XNNPACK path.
 import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
 import { CONV2D_INPUT_GRAD_PLAIN, CONV2D_INPUT_GRAD_SHARED } from "./conv2d_input_grad_wasm.ts";
-import { runSplit, twoThreads } from "./_helper_thread.ts";
+import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
 import {
   heapOffset,
   simdModule,
@@ -136,16 +137,11 @@ export function simdInputGradient(
       top,
       left,
     ];
-    // Rows of dx [0, split) here, [split, rows) on the helper thread (or here after, without one).
-    const name = `dx_${tileFor(paddedChannels)}` as const;
-    const split = twoThreads(backend) ? Math.ceil(rows / 2) : rows;
-    runSplit(
-      backend,
-      SOURCE,
-      name,
-      [...args, split, rows],
-      () => kernel[name](...args, 0, split),
-    );
+    // One range of dx rows per thread (the first here, the others on helpers, or here after
+    // where one cannot take it); each row is computed alike however many ranges.
+    const bounds = cutBounds(rows, Math.min(threadsFor(backend), rows));
+    const parts = bounds.slice(0, -1).map((start, p) => [...args, start, bounds[p + 1]]);
+    runParts(backend, SOURCE, `dx_${tileFor(paddedChannels)}`, parts);
     return dx;
   } finally {
     for (const info of scratch) heap.disposeData(info.dataId);
