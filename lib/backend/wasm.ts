@@ -242,7 +242,7 @@ export function describeWasmThreads(): string {
   if (threadedFailure !== undefined && requestedThreads > 1) {
     return `${count} (asked for ${requestedThreads}; the threaded build failed: ${threadedFailure})`;
   }
-  return `${count} (XNNPACK pool; --threads to change)`;
+  return `${count} (XNNPACK and our SIMD kernels; --threads to change)`;
 }
 
 /**
