@@ -1,0 +1,25 @@
+// bench/profile_step.ts (`deno task bench:profile`): one step of LeNet profiled on wasm lists
+// the training kernels, ours included, with their calls.
+import assert from "node:assert/strict";
+import { profileStep } from "../../bench/profile_step.ts";
+
+Deno.test("bench:profile lists a LeNet step's kernels on wasm, largest first", async () => {
+  const { msPerStep, threads, kernels } = await profileStep([
+    "--model",
+    "lenet",
+    "--batch-size",
+    "8",
+    "--steps",
+    "1",
+  ]);
+  assert.ok(msPerStep > 0 && threads >= 1);
+  const names = kernels.map((k) => k.kernel);
+  for (
+    const kernel of ["FusedConv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad"]
+  ) {
+    assert.ok(names.includes(kernel), `${kernel} in ${names.join()}`);
+  }
+  // LeNet's first layer needs no input gradient: the tape prunes it, so one call, not two.
+  assert.equal(kernels.find((k) => k.kernel === "Conv2DBackpropInput")!.calls, 1);
+  assert.ok(kernels.every((k, i) => i === 0 || kernels[i - 1].ms >= k.ms));
+});
