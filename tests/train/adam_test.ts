@@ -2,16 +2,22 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
 import { LeanAdamOptimizer } from "../../lib/train/_adam.ts";
+import { setFusedAdamSimd } from "../../lib/train/_fused_adam.ts";
 
-for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`${backend}: the lean Adam's updates and saved state are tfjs' Adam's, bit for bit`, async () => {
+// wasm runs the update as our SIMD module, and without it (an engine without wasm SIMD) as a
+// TypeScript loop: both must be tfjs' Adam, bit for bit.
+for (const [backend, simd] of [["cpu", true], ["wasm", true], ["wasm", false]] as const) {
+  const path = backend === "cpu" ? "" : simd ? " (SIMD)" : " (TypeScript loop)";
+  Deno.test(`${backend}${path}: the lean Adam's updates and saved state are tfjs' Adam's, bit for bit`, async () => {
     await useBackend(backend);
+    const previous = setFusedAdamSimd(simd);
     const shapes = [[3, 4], [5], [2, 2, 3], [3, 3, 16, 40]]; // the last: many values per pass
-    const make = (tag: string) =>
+    const tag = `${backend}${simd ? "" : "_loop"}`;
+    const make = (prefix: string) =>
       shapes.map((shape, i) =>
-        tf.variable(tf.randomNormal(shape, 0, 1, "float32", i + 1), true, `${tag}_${i}`)
+        tf.variable(tf.randomNormal(shape, 0, 1, "float32", i + 1), true, `${prefix}_${i}`)
       );
-    const [ours, theirs] = [make(`lean_${backend}`), make(`tfjs_${backend}`)];
+    const [ours, theirs] = [make(`lean_${tag}`), make(`tfjs_${tag}`)];
     const lean = new LeanAdamOptimizer(0.01, 0.9, 0.999, 1e-7);
     const reference = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
     for (let step = 0; step < 4; step++) {
@@ -36,7 +42,7 @@ for (const backend of ["cpu", "wasm"] as const) {
     // A checkpoint's state restores into a fresh one, which then steps like the original.
     const restored = new LeanAdamOptimizer(0.01, 0.9, 0.999, 1e-7);
     await restored.setWeights(await lean.getWeights());
-    const copy = ours.map((v, i) => tf.variable(v.clone(), true, `copy_${backend}_${i}`));
+    const copy = ours.map((v, i) => tf.variable(v.clone(), true, `copy_${tag}_${i}`));
     const grads = shapes.map((shape, i) => tf.randomNormal(shape, 0, 1, "float32", 900 + i));
     lean.applyGradients(Object.fromEntries(ours.map((v, i) => [v.name, grads[i]])));
     restored.applyGradients(Object.fromEntries(copy.map((v, i) => [v.name, grads[i]])));
@@ -45,6 +51,7 @@ for (const backend of ["cpu", "wasm"] as const) {
     lean.dispose();
     reference.dispose();
     restored.dispose();
+    setFusedAdamSimd(previous);
   });
 }
 
