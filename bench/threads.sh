@@ -24,8 +24,8 @@ steps() { # model batch steps
     fi
   done
 }
-steps lenet 64 30
-steps compact-cnn 64 10
+steps lenet 64 200
+steps compact-cnn 64 40
 steps resnet18 32 5
 for t in "${threads[@]}"; do
   for seed in 0 1 2; do
