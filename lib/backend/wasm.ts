@@ -41,6 +41,7 @@ import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
 import { batchMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
+import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { softmaxCrossEntropyConfig } from "./_wasm_kernels/softmax_cross_entropy.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
@@ -112,12 +113,14 @@ export function registerWasmTrainingKernels(): void {
 
 /**
  * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
- * BatchMatMul (transposed operands), Cast (to the same dtype: no copy).
+ * BatchMatMul (transposed operands), Cast (to the same dtype: no copy), FusedConv2D (layers with
+ * few input channels, on our SIMD kernel).
  */
 const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig][] = [
   ["Add", biasAddConfig],
   ["BatchMatMul", batchMatMulConfig],
   ["Cast", castConfig],
+  ["FusedConv2D", fusedConv2DConfig],
   ["Transpose", transposeConfig],
 ];
 const wrappers = new WeakSet<object>();

@@ -11,7 +11,7 @@ set -eu
 dir=$(dirname "$0")
 out=$(mktemp -d)
 trap 'rm -r "$out"' EXIT
-for name in conv2d_filter_grad batch_norm max_pool conv2d_input_grad adam; do
+for name in conv2d_filter_grad batch_norm max_pool conv2d_input_grad adam conv2d_forward; do
   [ -f "$dir/$name.c" ] || continue
   upper=$(echo "$name" | tr a-z A-Z)
   # Two builds of one source: for the threaded build's shared memory, and for the single-threaded

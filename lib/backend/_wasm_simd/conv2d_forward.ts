@@ -1,0 +1,134 @@
+// Internal: the forward convolution (with an optional bias and a linear or ReLU activation) of
+// small layers in our own WebAssembly SIMD kernel (conv2d_forward.c), run on tfjs-backend-wasm's
+// shared memory, in place on its tensors.
+//
+// Why: tfjs-backend-wasm's FusedConv2D calls XNNPACK, which caches its packed operator by the
+// filter tensor's id; while training, the weights are a new tensor every step, so it re-creates
+// and repacks the operator on every call, and it handles few input channels poorly (LeNet's first
+// layer ran at ~6 GMAC/s). This kernel copies the filter into a channel-padded scratch per call
+// (cheap for small filters) and computes register tiles of output pixels × vectors of output
+// channels with relaxed-SIMD FMA. On the threaded build it cuts the output rows (over the whole
+// batch) into one range per thread of the backend (_helper_thread.ts); each output is summed in
+// the same order however the rows are cut, so results do not depend on the thread count.
+import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
+import { CONV2D_FORWARD_PLAIN, CONV2D_FORWARD_SHARED } from "./conv2d_forward_wasm.ts";
+import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
+import {
+  heapOffset,
+  simdModule,
+  type SimdModuleSource,
+  type WasmBackendInternals,
+} from "./_module.ts";
+
+interface Kernel {
+  fw_prepare_filter(...args: number[]): void;
+  fw_pad_rows(...args: number[]): void;
+  fw_conv(...args: number[]): void;
+}
+
+/** The kernel's module (both builds). */
+export const SOURCE: SimdModuleSource = {
+  shared: CONV2D_FORWARD_SHARED,
+  plain: CONV2D_FORWARD_PLAIN,
+};
+
+/** Activations the kernel applies itself. */
+export type SimdActivation = "linear" | "relu";
+
+/**
+ * Whether our kernel can compute the convolution `info` at all: NHWC, strides 1 or 2 (the same
+ * along both axes), no dilation, a non-empty output (the size rule of where it is used is the caller's).
+ */
+export function simdForwardSupports(info: backend_util.Conv2DInfo): boolean {
+  return info.dataFormat === "channelsLast" && [1, 2].includes(info.strideHeight) &&
+    info.strideWidth === info.strideHeight && info.dilationHeight === 1 &&
+    info.dilationWidth === 1 && info.outHeight > 0 && info.outWidth > 0 && info.batchSize > 0;
+}
+
+/**
+ * act(conv(x, filter) + bias) for `x` (NHWC), `filter` (HWIO), an optional `bias` of
+ * `info.outChannels` floats and the convolution `info` by our SIMD kernel, or undefined where it
+ * does not run (another dtype, an unsupported convolution, no wasm SIMD): the caller then runs
+ * the built-in kernel.
+ */
+export function simdConvForward(
+  backend: unknown,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | undefined,
+  info: backend_util.Conv2DInfo,
+  activation: SimdActivation,
+): TensorInfo | undefined {
+  if (!simdForwardSupports(info)) return undefined;
+  if (x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
+  if (bias !== undefined && bias.dtype !== "float32") return undefined;
+  const heap = backend as WasmBackendInternals;
+  const kernel = simdModule<Kernel>(backend, SOURCE);
+  if (kernel === null) return undefined;
+
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const { top, left } = info.padInfo;
+  const paddedChannels = Math.ceil(outChannels / 4) * 4;
+  // The input rows and columns the output reaches, from (−top, −left).
+  const paddedHeight = (outHeight - 1) * strideHeight + filterHeight;
+  const paddedWidth = (outWidth - 1) * strideWidth + filterWidth;
+  // x itself where no padding is read (rows or columns past the reach are never read).
+  const direct = top === 0 && left === 0 && paddedHeight <= inHeight && paddedWidth <= inWidth;
+  const [xHeight, xWidth] = direct ? [inHeight, inWidth] : [paddedHeight, paddedWidth];
+  const taps = filterHeight * filterWidth * inChannels;
+
+  const scratch: TensorInfo[] = [];
+  const make = (shape: number[]) => {
+    const info = heap.makeOutput(shape, "float32");
+    scratch.push(info);
+    return info;
+  };
+  try {
+    const transposed = make([taps + 1, paddedChannels]);
+    const out = heap.makeOutput([batchSize, outHeight, outWidth, outChannels], "float32");
+    const at = (t: TensorInfo) => heapOffset(backend, t);
+    kernel.fw_prepare_filter(
+      at(filter),
+      bias === undefined ? 0 : at(bias),
+      at(transposed),
+      taps,
+      outChannels,
+      paddedChannels,
+    );
+    const threads = threadsFor(backend);
+    let input = x;
+    if (!direct) {
+      input = make([batchSize, paddedHeight, paddedWidth, inChannels]);
+      const rows = batchSize * paddedHeight;
+      const args = [at(x), at(input), inHeight, inWidth, inChannels, paddedHeight, paddedWidth];
+      const bounds = cutBounds(rows, Math.min(threads, rows));
+      const parts = bounds.slice(0, -1).map((s, p) => [...args, top, left, s, bounds[p + 1]]);
+      runParts(backend, SOURCE, "fw_pad_rows", parts);
+    }
+    const rows = batchSize * outHeight;
+    const args = [
+      at(input),
+      at(transposed),
+      at(out),
+      xHeight,
+      xWidth,
+      inChannels,
+      filterHeight,
+      filterWidth,
+      strideHeight,
+      outHeight,
+      outWidth,
+      outChannels,
+      paddedChannels,
+      activation === "relu" ? 1 : 0,
+    ];
+    // One range of output rows per thread; each output is computed alike however many ranges.
+    const bounds = cutBounds(rows, Math.min(threads, rows));
+    const parts = bounds.slice(0, -1).map((start, p) => [...args, start, bounds[p + 1]]);
+    runParts(backend, SOURCE, "fw_conv", parts);
+    return out;
+  } finally {
+    for (const info of scratch) heap.disposeData(info.dataId);
+  }
+}
