@@ -1,6 +1,10 @@
 // One epoch of the default run (`deno task train`: compact-cnn on the embedded shapes set) on
 // WebGPU and on wasm, each in a child process through the CLI's own entry point
-// (`deno task test:long`): the WebGPU run must end within 2 points of wasm's validation accuracy.
+// (`deno task test:long`): the WebGPU run's mean training loss over the epoch must be within 3% of
+// wasm's, and its validation accuracy within 5 points. One epoch in, validation accuracy is steep
+// and chaotic: on wasm alone, seeds 0–4 end it at 47.4, 47.35, 42.95, 48.95 and 39.8%, and two
+// backends' roundings (wasm's FMA kernels, WebGPU's shaders) move it by a few points too (2.65 once
+// the wasm kernels changed, from within 2). The epoch's mean loss averages the whole trajectory.
 // On a machine without a GPU the adapter is a software one (lavapipe through Vulkan, or llvmpipe
 // through GL), picked with --adapter software. Prints the figures BENCHMARKS.md records (images/s
 // and validation accuracy of both), which on a software adapter are no performance claim.
@@ -16,6 +20,8 @@ interface RunFigures {
   val_accuracy: number;
   train_images_per_s: number;
   seconds: number;
+  /** The epoch's mean training loss, from the run's metrics.jsonl. */
+  loss: number;
 }
 
 async function trainOneEpoch(out: string, name: string, backend: string[]): Promise<RunFigures> {
@@ -30,13 +36,17 @@ async function trainOneEpoch(out: string, name: string, backend: string[]): Prom
   assert.ok(output.success, `${name}: exit ${output.code}\n${stderr}`);
   const adapter = stderr.match(/backend: webgpu on ([^\n]*)/)?.[1];
   if (adapter) console.log(`${name}: ${adapter}`);
-  return JSON.parse(stdout.trim().split("\n").at(-1)!) as RunFigures;
+  const figures = JSON.parse(stdout.trim().split("\n").at(-1)!) as RunFigures;
+  const metrics = await Deno.readTextFile(join(out, name, "metrics.jsonl"));
+  figures.loss = JSON.parse(metrics.trim().split("\n").at(-1)!).loss;
+  return figures;
 }
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
 
 Deno.test({
-  name: "one epoch of the default run on WebGPU ends within 2 points of wasm's val accuracy",
+  name:
+    "one epoch of the default run on WebGPU: the loss within 3% of wasm's, val accuracy within 5 points",
   ignore: adapter == null,
   fn: async () => {
     const dir = await tempDir("webgpu-epoch-");
@@ -49,21 +59,26 @@ Deno.test({
     ]);
     const wasm = await trainOneEpoch(out, "wasm", ["--backend", "wasm"]);
     const points = Math.abs(webgpu.val_accuracy - wasm.val_accuracy) * 100;
+    const lossGap = Math.abs(webgpu.loss - wasm.loss) / wasm.loss;
     console.log(JSON.stringify({
       wasm: {
         val_accuracy: wasm.val_accuracy,
+        loss: wasm.loss,
         images_per_s: wasm.train_images_per_s,
         seconds: wasm.seconds,
       },
       webgpu: {
         val_accuracy: webgpu.val_accuracy,
+        loss: webgpu.loss,
         images_per_s: webgpu.train_images_per_s,
         seconds: webgpu.seconds,
       },
       points,
     }));
     assert.equal(webgpu.backend, "webgpu");
-    assert.ok(points <= 2, `val accuracy ${webgpu.val_accuracy} on webgpu, ${wasm.val_accuracy}`);
+    assert.ok(Number.isFinite(webgpu.loss) && Number.isFinite(wasm.loss));
+    assert.ok(lossGap <= 0.03, `mean loss ${webgpu.loss} on webgpu, ${wasm.loss} on wasm`);
+    assert.ok(points <= 5, `val accuracy ${webgpu.val_accuracy} on webgpu, ${wasm.val_accuracy}`);
     await Deno.remove(dir, { recursive: true });
   },
 });
