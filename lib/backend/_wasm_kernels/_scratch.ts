@@ -4,7 +4,7 @@ import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/t
 
 /** The parts of the wasm backend that hand out heap memory. */
 interface WasmHeap {
-  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+  makeOutput(shape: number[], dtype: "float32" | "int32"): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array;
 }
 
@@ -29,9 +29,9 @@ export class WasmScratch {
     return info;
   }
 
-  /** A new float32 tensor on the wasm heap, freed with the other intermediates. */
-  make(shape: number[]): TensorInfo {
-    const info = (this.#backend as unknown as WasmHeap).makeOutput(shape, "float32");
+  /** A new tensor on the wasm heap (float32 unless said), freed with the other intermediates. */
+  make(shape: number[], dtype: "float32" | "int32" = "float32"): TensorInfo {
+    const info = (this.#backend as unknown as WasmHeap).makeOutput(shape, dtype);
     this.#created.push(info);
     return info;
   }

@@ -11,15 +11,11 @@
 // summed in the same order whichever thread runs it and however the taps are cut, and the
 // single-threaded build runs the same code on its own memory, so results do not depend on the
 // thread count. Layers above SIMD_FILTER_GRADIENT_LIMIT stay on XNNPACK's pool.
-import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
+import type { backend_util, KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
+import { withScratch } from "../_wasm_kernels/_scratch.ts";
 import { CONV2D_FILTER_GRAD_PLAIN, CONV2D_FILTER_GRAD_SHARED } from "./conv2d_filter_grad_wasm.ts";
 import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
-import {
-  heapOffset,
-  simdModule,
-  type SimdModuleSource,
-  type WasmBackendInternals,
-} from "./_module.ts";
+import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
 
 /**
  * Multiply-adds per output pixel (Cin·kh·kw·Cout) up to which this kernel runs, above it the
@@ -93,7 +89,6 @@ export function simdFilterGradient(
   }
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
   if (x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
-  const heap = backend as WasmBackendInternals;
   const kernel = simdModule<Kernel>(backend, SOURCE);
   if (kernel === null) return undefined;
 
@@ -105,19 +100,13 @@ export function simdFilterGradient(
   const paddedChannels = Math.ceil(outChannels / lanes) * lanes;
   const paddedTaps = Math.ceil(taps / tapsPerTile) * tapsPerTile;
 
-  const scratch: TensorInfo[] = [];
-  const make = (shape: number[], dtype: "float32" | "int32" = "float32") => {
-    const info = heap.makeOutput(shape, dtype);
-    scratch.push(info);
-    return info;
-  };
-  try {
-    const xPadded = make([batchSize, paddedHeight, paddedWidth, inChannels]);
+  return withScratch(backend as KernelBackend, (scratch) => {
+    const xPadded = scratch.make([batchSize, paddedHeight, paddedWidth, inChannels]);
     const pixels = batchSize * outHeight * outWidth;
-    const dyPadded = paddedChannels === outChannels ? dy : make([pixels, paddedChannels]);
-    const accumulators = make([paddedTaps * paddedChannels]);
-    const offsets = make([paddedTaps], "int32");
-    const dw = heap.makeOutput([filterHeight, filterWidth, inChannels, outChannels], "float32");
+    const dyPadded = paddedChannels === outChannels ? dy : scratch.make([pixels, paddedChannels]);
+    const accumulators = scratch.make([paddedTaps * paddedChannels]);
+    const offsets = scratch.make([paddedTaps], "int32");
+    const dw = scratch.make([filterHeight, filterWidth, inChannels, outChannels]);
     // Heap addresses: stable for a tensor's life, and the kernel sees the memory as it grows.
     const at = (t: TensorInfo) => heapOffset(backend, t);
     kernel.pad_nhwc(
@@ -174,7 +163,5 @@ export function simdFilterGradient(
     ]);
     runParts(backend, SOURCE, `dw_${tile}`, parts);
     return dw;
-  } finally {
-    for (const info of scratch) heap.disposeData(info.dataId);
-  }
+  });
 }

@@ -10,15 +10,11 @@
 // channels with relaxed-SIMD FMA. On the threaded build it cuts the output rows (over the whole
 // batch) into one range per thread of the backend (_helper_thread.ts); each output is summed in
 // the same order however the rows are cut, so results do not depend on the thread count.
-import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
+import type { backend_util, KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
+import { withScratch } from "../_wasm_kernels/_scratch.ts";
 import { CONV2D_FORWARD_PLAIN, CONV2D_FORWARD_SHARED } from "./conv2d_forward_wasm.ts";
 import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
-import {
-  heapOffset,
-  simdModule,
-  type SimdModuleSource,
-  type WasmBackendInternals,
-} from "./_module.ts";
+import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
 
 interface Kernel {
   fw_prepare_filter(...args: number[]): void;
@@ -62,7 +58,6 @@ export function simdConvForward(
   if (!simdForwardSupports(info)) return undefined;
   if (x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
   if (bias !== undefined && bias.dtype !== "float32") return undefined;
-  const heap = backend as WasmBackendInternals;
   const kernel = simdModule<Kernel>(backend, SOURCE);
   if (kernel === null) return undefined;
 
@@ -78,15 +73,9 @@ export function simdConvForward(
   const [xHeight, xWidth] = direct ? [inHeight, inWidth] : [paddedHeight, paddedWidth];
   const taps = filterHeight * filterWidth * inChannels;
 
-  const scratch: TensorInfo[] = [];
-  const make = (shape: number[]) => {
-    const info = heap.makeOutput(shape, "float32");
-    scratch.push(info);
-    return info;
-  };
-  try {
-    const transposed = make([taps + 1, paddedChannels]);
-    const out = heap.makeOutput([batchSize, outHeight, outWidth, outChannels], "float32");
+  return withScratch(backend as KernelBackend, (scratch) => {
+    const transposed = scratch.make([taps + 1, paddedChannels]);
+    const out = scratch.make([batchSize, outHeight, outWidth, outChannels]);
     const at = (t: TensorInfo) => heapOffset(backend, t);
     kernel.fw_prepare_filter(
       at(filter),
@@ -99,7 +88,7 @@ export function simdConvForward(
     const threads = threadsFor(backend);
     let input = x;
     if (!direct) {
-      input = make([batchSize, paddedHeight, paddedWidth, inChannels]);
+      input = scratch.make([batchSize, paddedHeight, paddedWidth, inChannels]);
       const rows = batchSize * paddedHeight;
       const args = [at(x), at(input), inHeight, inWidth, inChannels, paddedHeight, paddedWidth];
       const bounds = cutBounds(rows, Math.min(threads, rows));
@@ -128,7 +117,5 @@ export function simdConvForward(
     const parts = bounds.slice(0, -1).map((start, p) => [...args, start, bounds[p + 1]]);
     runParts(backend, SOURCE, "fw_conv", parts);
     return out;
-  } finally {
-    for (const info of scratch) heap.disposeData(info.dataId);
-  }
+  });
 }

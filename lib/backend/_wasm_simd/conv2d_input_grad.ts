@@ -13,15 +13,11 @@
 // results do not depend on the thread count. It beat XNNPACK on every stride-1 layer measured, padding or
 // not (XNNPACK also transposes and repacks the filter per call); larger layers stay there
 // (SIMD_INPUT_GRADIENT_LIMIT), strided ones on the phased XNNPACK path.
-import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
+import type { backend_util, KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
+import { withScratch } from "../_wasm_kernels/_scratch.ts";
 import { CONV2D_INPUT_GRAD_PLAIN, CONV2D_INPUT_GRAD_SHARED } from "./conv2d_input_grad_wasm.ts";
 import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
-import {
-  heapOffset,
-  simdModule,
-  type SimdModuleSource,
-  type WasmBackendInternals,
-} from "./_module.ts";
+import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
 
 /**
  * Multiply-adds per dy pixel (Cin·kh·kw·Cout) up to which this kernel runs: ResNet-18's largest
@@ -86,7 +82,6 @@ export function simdInputGradient(
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
   if (!force && !simdInputGradientApplies(info)) return undefined;
   if (dy.dtype !== "float32" || filter.dtype !== "float32") return undefined;
-  const heap = backend as WasmBackendInternals;
   const kernel = simdModule<Kernel>(backend, SOURCE);
   if (kernel === null) return undefined;
 
@@ -99,16 +94,10 @@ export function simdInputGradient(
   // Every target column inside dx and no channel padding: accumulate in dx itself.
   const direct = left === 0 && paddedWidth === inWidth && paddedChannels === inChannels;
 
-  const scratch: TensorInfo[] = [];
-  const make = (shape: number[]) => {
-    const info = heap.makeOutput(shape, "float32");
-    scratch.push(info);
-    return info;
-  };
-  try {
-    const transposed = make([filterHeight, filterWidth, outChannels, paddedChannels]);
-    const dx = heap.makeOutput([batchSize, inHeight, inWidth, inChannels], "float32");
-    const accumulated = direct ? dx : make([rows, paddedWidth, paddedChannels]);
+  return withScratch(backend as KernelBackend, (scratch) => {
+    const transposed = scratch.make([filterHeight, filterWidth, outChannels, paddedChannels]);
+    const dx = scratch.make([batchSize, inHeight, inWidth, inChannels]);
+    const accumulated = direct ? dx : scratch.make([rows, paddedWidth, paddedChannels]);
     // Heap addresses: stable for a tensor's life, and the kernel sees the memory as it grows.
     const at = (t: TensorInfo) => heapOffset(backend, t);
     kernel.dx_prepare_filter(
@@ -143,7 +132,5 @@ export function simdInputGradient(
     const parts = bounds.slice(0, -1).map((start, p) => [...args, start, bounds[p + 1]]);
     runParts(backend, SOURCE, `dx_${tileFor(paddedChannels)}`, parts);
     return dx;
-  } finally {
-    for (const info of scratch) heap.disposeData(info.dataId);
-  }
+  });
 }
