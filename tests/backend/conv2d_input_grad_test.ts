@@ -5,6 +5,7 @@
 // on one thread, two and three (a pool of helpers); no buffer left behind.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
+import { assertClose, assertSameBytes } from "./_assert.ts";
 import { setWasmThreads, useBackend, wasmFeatures, wasmThreads } from "../../mod.ts";
 import {
   SIMD_INPUT_GRADIENT_LIMIT,
@@ -25,8 +26,6 @@ type Pad = "same" | "valid" | [
   [number, number],
   [number, number],
 ];
-
-const TOLERANCE = 1e-4;
 
 interface Case {
   x: Shape4;
@@ -106,29 +105,6 @@ function simd(c: Case, values: ReturnType<typeof inputs>): Float32Array {
   tf.backend().disposeData(dx.dataId);
   tf.dispose([dy, filter]);
   return result.slice();
-}
-
-function assertClose(actual: Float32Array, wanted: Float32Array, label: string) {
-  assert.equal(actual.length, wanted.length, `${label}: length`);
-  let maxError = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < wanted.length; i++) {
-    maxError = Math.max(maxError, Math.abs(actual[i] - wanted[i]));
-    scale = Math.max(scale, Math.abs(wanted[i]));
-  }
-  assert.ok(
-    maxError / scale <= TOLERANCE,
-    `${label}: relative error ${(maxError / scale).toExponential(2)} > ${TOLERANCE}`,
-  );
-}
-
-/** The same bytes (so the same bits, NaN payloads and signed zeros too). */
-function assertSameBytes(actual: Float32Array, expected: Float32Array, what: string) {
-  const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
-  const b = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
-  assert.equal(a.length, b.length, `${what}: length`);
-  const first = a.findIndex((v, i) => v !== b[i]);
-  assert.equal(first, -1, `${what}: differ from byte ${first}`);
 }
 
 const label = (c: Case) => `x=${c.x} k=${c.k} out=${c.out} pad=${JSON.stringify(c.pad)}`;

@@ -2,6 +2,7 @@
 // strides 1 and 2 (and 3), `same`, `valid` and explicit padding, and dilation for depthwise.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
+import { assertClose, assertSameBytes } from "./_assert.ts";
 import {
   setWasmThreads,
   useBackend,
@@ -29,8 +30,6 @@ type Pad = "same" | "valid" | [
 type Values = number[] | number[][][][];
 type Shape4 = [number, number, number, number];
 
-const TOLERANCE = 1e-4;
-
 /** Runs `body` on a backend and returns the result's values and shape; no tensor survives. */
 async function on(backend: "cpu" | "wasm", body: () => tf.Tensor) {
   await useBackend(backend);
@@ -43,29 +42,6 @@ async function on(backend: "cpu" | "wasm", body: () => tf.Tensor) {
 
 function random(shape: number[], seed: number): number[][][][] {
   return tf.tidy(() => tf.randomNormal(shape, 0, 1, "float32", seed).arraySync() as number[][][][]);
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) {
-  assert.equal(actual.length, expected.length, `${label}: length`);
-  let maxError = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < expected.length; i++) {
-    maxError = Math.max(maxError, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  assert.ok(
-    maxError / scale <= TOLERANCE,
-    `${label}: relative error ${(maxError / scale).toExponential(2)} > ${TOLERANCE}`,
-  );
-}
-
-/** The same bytes (so the same bits, NaN payloads and signed zeros too). */
-function assertSameBytes(actual: Float32Array, expected: Float32Array, label: string) {
-  const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
-  const b = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
-  assert.equal(a.length, b.length, `${label}: length`);
-  const first = a.findIndex((v, i) => v !== b[i]);
-  assert.equal(first, -1, `${label}: differ from byte ${first}`);
 }
 
 function runKernel(name: string, inputs: Record<string, Values>, attrs: object): tf.Tensor {
