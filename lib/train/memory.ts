@@ -137,13 +137,22 @@ export function wasmHeapBytes(): number | undefined {
   return (tf.backend() as unknown as WasmHeap).wasm?.HEAPU8?.buffer.byteLength;
 }
 
-/** Runs one throwaway step of `n` images: gradients computed and applied at lr 0, state restored. */
+/**
+ * Runs one throwaway step of `n` images: gradients computed and applied at lr 0, then every weight
+ * (trainable ones too) and statistic written back as it was.
+ *
+ * Restoring the trainable weights is not a formality: a step at lr 0 still writes w − 0·g, which
+ * is NaN wherever a gradient overflowed. And gradients can overflow here that never do in
+ * training: a batch norm over a constant input has zero variance, so its input gradient is
+ * scaled by γ/√ε (316 at PyTorch's ε = 1e-5) per layer: through MobileNetV2's stack of them, zero
+ * images took the gradient past float32's 3.4e38. So the probe's images are normal noise (no channel constant), and
+ * whatever its gradients are, the model comes out of it unchanged.
+ */
 function throwawayStep(model: LayersModel, n: number, numClasses: number) {
-  const stateful = model.weights.filter((w) => !w.trainable);
-  const saved = stateful.map((w) => tf.clone(w.read()));
+  const saved = model.weights.map((w) => tf.clone(w.read()));
   const optimizer = createOptimizer({ name: "sgd", lr: 0 });
   const [h, w, c] = (model.inputs[0].shape as number[]).slice(1);
-  const images = tf.zeros([n, h, w, c]) as tf.Tensor4D;
+  const images = tf.randomNormal([n, h, w, c], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => i % numClasses), "int32");
   try {
     const { loss, correct } = batchStep(
@@ -163,7 +172,7 @@ function throwawayStep(model: LayersModel, n: number, numClasses: number) {
     );
     tf.dispose([loss, correct]);
   } finally {
-    stateful.forEach((weight, i) => weight.write(saved[i]));
+    model.weights.forEach((weight, i) => weight.write(saved[i]));
     tf.dispose([images, labels, ...saved]);
     optimizer.dispose();
   }

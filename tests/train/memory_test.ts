@@ -41,3 +41,16 @@ Deno.test("planMicroBatches says nothing off wasm", async () => {
   assert.equal(planMicroBatches(model, { batchSize: 64, numClasses: 10 }), undefined);
   model.dispose();
 });
+
+Deno.test("planMicroBatches leaves MobileNetV2's weights as they were and finite (the probe's overflow)", async () => {
+  // Zero images gave every batch norm zero variance, the probe's gradients overflowed to ±Inf,
+  // and its step at lr 0 wrote w − 0·Inf = NaN into the weights: training began from NaN.
+  await useBackend("wasm");
+  const model = createModel("mobilenetv2", { inputShape: [64, 64, 3], numClasses: 2, seed: 1 });
+  const before = model.getWeights().map((w) => Array.from(w.dataSync()));
+  planMicroBatches(model, { batchSize: 32, numClasses: 2 });
+  const after = model.getWeights().map((w) => Array.from(w.dataSync()));
+  assert.ok(after.every((values) => values.every(Number.isFinite)), "every weight finite");
+  assert.deepEqual(after, before);
+  model.dispose();
+});
