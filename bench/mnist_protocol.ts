@@ -3,7 +3,6 @@
 // (0.1307, 0.3081); Adam 1e-3, batch 64, seeded shuffle, 5 epochs. Prints one JSON object as the
 // last stdout line. Run: deno task bench:mnist [--root DIR] [--epochs 5] [--backend wasm]
 // [--seed 0] (the seed sets the initial weights and the shuffle)
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   createModel,
@@ -17,25 +16,44 @@ import {
   Subset,
   wasmThreads,
 } from "../mod.ts";
+import { type FlagSpecs, formatHelp, parseArgs, runScript } from "../cli/_args.ts";
+
+const FLAGS: FlagSpecs = {
+  root: {
+    type: "string",
+    description: "folder of the MNIST files",
+    default: "../shared/datasets/mnist",
+  },
+  epochs: { type: "string", description: "training epochs", default: "5" },
+  threads: { type: "string", description: "wasm threads (default: the backend's choice)" },
+  backend: { type: "string", description: "auto, wasm, webgpu or cpu", default: "wasm" },
+  seed: { type: "string", description: "initial weights and shuffle", default: "0" },
+  // The JSON line is always last; kept for `deno task bench mnist-protocol --json`.
+  json: { type: "boolean", description: "accepted for the CLI; the JSON line is always last" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+const HELP = formatHelp(
+  "deno task bench:mnist [--root DIR] [--epochs 5] [--backend wasm] [--threads N] [--seed 0]",
+  "The MNIST protocol of ../shared/reference/torch_lenet_mnist.py: lenet trained on the first\n" +
+    "8,000 digits of the MNIST test file (Adam 1e-3, batch 64), tested on the last 2,000.\n" +
+    "Prints train images/s and test accuracy as one JSON object, the last stdout line.",
+  FLAGS,
+  [
+    "deno task bench:mnist",
+    "deno task bench:mnist --epochs 1 --threads 2",
+    "deno task bench:mnist --backend webgpu --seed 1 | tail -n 1 | jq .test_accuracy",
+  ],
+);
 
 /** Runs the MNIST protocol; returns the figures printed as JSON. */
 export async function runMnistProtocol(
   args: string[] = Deno.args,
 ): Promise<Record<string, unknown>> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      root: { type: "string", default: "../shared/datasets/mnist" },
-      epochs: { type: "string", default: "5" },
-      threads: { type: "string" },
-      backend: { type: "string", default: "wasm" },
-      seed: { type: "string", default: "0" },
-      json: { type: "boolean", default: false }, // the JSON line is always last; kept for the CLI
-    },
-  });
+  const { values } = parseArgs(args, FLAGS);
   if (values.threads !== undefined) await setWasmThreads(Number(values.threads));
-  const backend = await selectBackend(parseBackendChoice(values.backend!));
-  const digits = await mnist({ root: values.root, train: false });
+  const backend = await selectBackend(parseBackendChoice(values.backend as string));
+  const digits = await mnist({ root: values.root as string, train: false });
   const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
   const train = new Subset(digits, range(0, 8000));
   const test = new Subset(digits, range(8000, 10000));
@@ -81,4 +99,10 @@ export async function runMnistProtocol(
   return result;
 }
 
-if (import.meta.main) console.log(JSON.stringify(await runMnistProtocol()));
+if (import.meta.main) {
+  Deno.exit(
+    await runScript(Deno.args, HELP, async (args) => {
+      console.log(JSON.stringify(await runMnistProtocol(args)));
+    }),
+  );
+}

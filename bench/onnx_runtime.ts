@@ -1,12 +1,39 @@
 // ONNX Runtime (onnxruntime-web's wasm build, one thread) on our exported models against our own
 // TF.js inference (wasm backend) on the same preprocessed batch: model-only latency p50/p99 and
 // the largest logit difference, as JSON.
-// Run: deno run --allow-read=. --allow-env=XDG_RUNTIME_DIR bench/onnx_runtime.ts
-//      [--models compact-cnn:32,mobilenetv2:224] [--batch 1] [--repeats 30]
-import { parseArgs } from "node:util";
+// Run: deno task bench:onnx [--models compact-cnn:32,mobilenetv2:224] [--batch 1] [--repeats 30]
 import * as tf from "@tensorflow/tfjs-core";
 import * as ort from "onnxruntime-web";
 import { createModel, selectBackend, toOnnx } from "../mod.ts";
+import { type FlagSpecs, formatHelp, parseArgs, runScript } from "../cli/_args.ts";
+
+const FLAGS: FlagSpecs = {
+  models: {
+    type: "string",
+    description: "comma-separated zoo models, each name:side",
+    default: "compact-cnn:32,mobilenetv2:224",
+  },
+  batch: { type: "string", description: "images per call", default: "1" },
+  repeats: {
+    type: "string",
+    description: "timed calls per runtime (after 3 warm-up)",
+    default: "30",
+  },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+const HELP = formatHelp(
+  "deno task bench:onnx [--models compact-cnn:32,mobilenetv2:224] [--batch 1] [--repeats 30]",
+  "ONNX Runtime (onnxruntime-web, wasm, one thread) on our exported models against our own\n" +
+    "TF.js inference (wasm backend) on the same batch, random weights: model-only p50/p99 ms and\n" +
+    "the largest logit difference. Prints one JSON object per model.",
+  FLAGS,
+  [
+    "deno task bench:onnx",
+    "deno task bench:onnx --models resnet18:224 --batch 8 --repeats 10",
+    "deno task bench:onnx --models lenet:28,compact-cnn:32 | jq .ort_p50_ms",
+  ],
+);
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -24,20 +51,13 @@ async function time(repeats: number, body: () => Promise<void>): Promise<number[
 
 /** Times both runtimes on each `name:side` model; returns one record per model. */
 export async function runOnnxBench(args: string[] = Deno.args): Promise<Record<string, unknown>[]> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      models: { type: "string", default: "compact-cnn:32,mobilenetv2:224" },
-      batch: { type: "string", default: "1" },
-      repeats: { type: "string", default: "30" },
-    },
-  });
+  const { values } = parseArgs(args, FLAGS);
   const backend = await selectBackend("wasm", { log: () => {} });
   ort.env.wasm.numThreads = 1;
   const batch = Number(values.batch);
   const repeats = Number(values.repeats);
   const results: Record<string, unknown>[] = [];
-  for (const spec of values.models!.split(",")) {
+  for (const spec of (values.models as string).split(",")) {
     const [name, side] = [spec.split(":")[0], Number(spec.split(":")[1] ?? 224)];
     const model = createModel(name, { inputShape: [side, side, 3], numClasses: 10, seed: 0 });
     const session = await ort.InferenceSession.create(toOnnx(model));
@@ -78,5 +98,9 @@ export async function runOnnxBench(args: string[] = Deno.args): Promise<Record<s
 }
 
 if (import.meta.main) {
-  for (const record of await runOnnxBench()) console.log(JSON.stringify(record));
+  Deno.exit(
+    await runScript(Deno.args, HELP, async (args) => {
+      for (const record of await runOnnxBench(args)) console.log(JSON.stringify(record));
+    }),
+  );
 }

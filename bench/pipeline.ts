@@ -2,9 +2,7 @@
 // decode, RandomResizedCrop 224, horizontal flip, normalize (ImageNet mean/std), batch 32,
 // shuffle, 2 workers. The first epoch decodes every JPEG (and fills the decoded-sample cache,
 // shorter side 256); later epochs read the cache. Prints one JSON object as the last line.
-// Run: deno run --allow-read --allow-write=data bench/pipeline.ts [--root DIR] [--epochs 5]
-//      [--workers 2] [--no-cache]
-import { parseArgs } from "node:util";
+// Run: deno task bench:pipeline [--root DIR] [--epochs 5] [--workers 2] [--no-cache]
 import {
   compose,
   DataLoader,
@@ -16,6 +14,36 @@ import {
   randomResizedCrop,
   type Transform,
 } from "../mod.ts";
+import { type FlagSpecs, formatHelp, parseArgs, runScript } from "../cli/_args.ts";
+
+const FLAGS: FlagSpecs = {
+  root: {
+    type: "string",
+    description: "ImageFolder root (one folder per class)",
+    default: "../shared/datasets/hymenoptera/train",
+  },
+  epochs: {
+    type: "string",
+    description: "epochs; the first decodes, later ones read the cache",
+    default: "5",
+  },
+  workers: { type: "string", description: "decode worker processes", default: "2" },
+  "no-cache": { type: "boolean", description: "decode every epoch (no decoded-sample cache)" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+const HELP = formatHelp(
+  "deno task bench:pipeline [--root DIR] [--epochs 5] [--workers 2] [--no-cache]",
+  "Times the input pipeline on an ImageFolder (decode, RandomResizedCrop 224, flip, ImageNet\n" +
+    "normalize, batch 32, shuffled, worker processes): images/s of the first epoch (decoding)\n" +
+    "and of the later ones (cache). Prints one JSON object as the last stdout line.",
+  FLAGS,
+  [
+    "deno task bench:pipeline",
+    "deno task bench:pipeline --root ../shared/datasets/hymenoptera/val --epochs 3 --workers 1",
+    "deno task bench:pipeline --no-cache | tail -n 1 | jq .later_epochs_images_per_s",
+  ],
+);
 
 /** The reference's per-sample recipe: RandomResizedCrop 224, flip, ImageNet normalize. */
 export function referenceTransform(): Transform {
@@ -30,17 +58,9 @@ export function referenceTransform(): Transform {
 export async function runPipelineBench(
   args: string[] = Deno.args,
 ): Promise<Record<string, unknown>> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      root: { type: "string", default: "../shared/datasets/hymenoptera/train" },
-      epochs: { type: "string", default: "5" },
-      workers: { type: "string", default: "2" },
-      "no-cache": { type: "boolean", default: false },
-    },
-  });
+  const { values } = parseArgs(args, FLAGS);
   const cacheDir = `data/.bench-cache-${crypto.randomUUID()}`; // empty: the first epoch really decodes
-  const dataset = await ImageFolder.open(values.root!, { onWarning: () => {} });
+  const dataset = await ImageFolder.open(values.root as string, { onWarning: () => {} });
   const loader = new DataLoader(dataset, {
     batchSize: 32,
     shuffle: true,
@@ -76,4 +96,10 @@ export async function runPipelineBench(
   return result;
 }
 
-if (import.meta.main) console.log(JSON.stringify(await runPipelineBench()));
+if (import.meta.main) {
+  Deno.exit(
+    await runScript(Deno.args, HELP, async (args) => {
+      console.log(JSON.stringify(await runPipelineBench(args)));
+    }),
+  );
+}

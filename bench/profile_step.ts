@@ -4,7 +4,6 @@
 // Run: deno task bench:profile [--model compact-cnn] [--batch-size 64] [--threads N]
 //      [--steps 10] [--backend wasm]
 // Kernel times nest: a custom-gradient op ("unnamed scope") includes the kernels it runs.
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   createModel,
@@ -15,6 +14,29 @@ import {
   setWasmThreads,
   wasmThreads,
 } from "../mod.ts";
+import { type FlagSpecs, formatHelp, parseArgs, runScript } from "../cli/_args.ts";
+
+const FLAGS: FlagSpecs = {
+  model: { type: "string", description: "zoo model to profile", default: "compact-cnn" },
+  "batch-size": { type: "string", description: "images per step", default: "64" },
+  steps: { type: "string", description: "timed steps (after 3 warm-up steps)", default: "10" },
+  threads: { type: "string", description: "wasm threads (default: the backend's choice)" },
+  backend: { type: "string", description: "auto, wasm, webgpu or cpu", default: "wasm" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+const HELP = formatHelp(
+  "deno task bench:profile [--model compact-cnn] [--batch-size 64] [--steps 10] [--threads N]",
+  "Where a training step's time goes: ms per step over --steps steps on random images, then\n" +
+    "tf.profile of one more step as a table of kernels (calls, ms), largest first. Kernel times\n" +
+    'nest: a custom-gradient op ("unnamed scope") includes the kernels it runs.',
+  FLAGS,
+  [
+    "deno task bench:profile",
+    "deno task bench:profile --model lenet --batch-size 32 --steps 5",
+    "deno task bench:profile --model mobilenetv2 --threads 2 --steps 3",
+  ],
+);
 
 /** The input side and channels of each model's benchmark input (as `deno task bench train`). */
 const INPUT: Record<string, [number, number]> = {
@@ -44,19 +66,10 @@ export interface KernelTime {
 export async function profileStep(
   args: string[],
 ): Promise<{ msPerStep: number; threads: number; kernels: KernelTime[] }> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: "string", default: "compact-cnn" },
-      "batch-size": { type: "string", default: "64" },
-      steps: { type: "string", default: "10" },
-      threads: { type: "string" },
-      backend: { type: "string", default: "wasm" },
-    },
-  });
+  const { values } = parseArgs(args, FLAGS);
   if (values.threads !== undefined) await setWasmThreads(Number(values.threads));
-  await selectBackend(parseBackendChoice(values.backend!));
-  const model = values.model!;
+  await selectBackend(parseBackendChoice(values.backend as string));
+  const model = values.model as string;
   const [side, channels] = INPUT[model] ?? [32, 3];
   const batch = Number(values["batch-size"]);
   const net = createModel(model, { inputShape: [side, side, channels], numClasses: 10, seed: 0 });
@@ -92,12 +105,18 @@ export async function profileStep(
 }
 
 if (import.meta.main) {
-  const { msPerStep, threads, kernels } = await profileStep(Deno.args);
-  const calls = kernels.reduce((sum, k) => sum + k.calls, 0);
-  console.log(`${msPerStep.toFixed(1)} ms a step (${threads} wasm threads), ${calls} kernel calls`);
-  for (const { kernel, calls, ms } of kernels.slice(0, 20)) {
-    console.log(
-      `${kernel.padEnd(30)} ${String(calls).padStart(4)} ${ms.toFixed(2).padStart(9)} ms`,
-    );
-  }
+  Deno.exit(
+    await runScript(Deno.args, HELP, async (args) => {
+      const { msPerStep, threads, kernels } = await profileStep(args);
+      const calls = kernels.reduce((sum, k) => sum + k.calls, 0);
+      console.log(
+        `${msPerStep.toFixed(1)} ms a step (${threads} wasm threads), ${calls} kernel calls`,
+      );
+      for (const { kernel, calls, ms } of kernels.slice(0, 20)) {
+        console.log(
+          `${kernel.padEnd(30)} ${String(calls).padStart(4)} ${ms.toFixed(2).padStart(9)} ms`,
+        );
+      }
+    }),
+  );
 }

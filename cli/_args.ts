@@ -94,3 +94,40 @@ export function formatHelp(usage: string, summary: string, specs: FlagSpecs, exa
   lines.push("", "Examples:", ...examples.map((example) => `  ${example}`));
   return lines.join("\n");
 }
+
+/**
+ * Runs a standalone script (the `deno task bench:*` ones) the way cli/main.ts runs a command:
+ * `--help` or `-h` prints `help` and returns 0; a {@linkcode UsageError} (an unknown flag, say)
+ * prints one `error:` line and returns 2; anything else propagates. Returns the exit code.
+ *
+ * @example
+ * ```ts
+ * import { parseArgs, runScript } from "./_args.ts";
+ * const flags = { steps: { type: "string" as const, description: "steps" } };
+ * const code = await runScript(["--step", "3"], "Usage: demo", (args) => {
+ *   parseArgs(args, flags); // error: unknown flag --step; did you mean --steps?
+ *   return Promise.resolve();
+ * });
+ * console.assert(code === 2);
+ * ```
+ */
+export async function runScript(
+  args: string[],
+  help: string,
+  main: (args: string[]) => Promise<void>,
+): Promise<number> {
+  const end = args.indexOf("--");
+  const flags = end === -1 ? args : args.slice(0, end);
+  if (flags.includes("--help") || flags.includes("-h")) {
+    console.log(help);
+    return 0;
+  }
+  try {
+    await main(args);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+}

@@ -77,7 +77,9 @@ export async function benchCommand(args: string[]): Promise<number> {
   try {
     result = await run(rest.filter((arg) => arg !== "--json"));
   } catch (error) {
-    // node:util's parseArgs reports unknown flags as a TypeError with code ERR_PARSE_ARGS_*.
+    if (error instanceof UsageError) throw new UsageError(`${kind}: ${error.message}`);
+    // node:util's parseArgs (still used by some kinds) reports unknown flags as a TypeError with
+    // code ERR_PARSE_ARGS_*.
     if (/ERR_PARSE_ARGS|Unknown option/.test(`${(error as { code?: string }).code} ${error}`)) {
       throw new UsageError(`${kind}: ${(error as Error).message.split("\n")[0]}`);
     }
