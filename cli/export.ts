@@ -7,6 +7,7 @@ import {
   onnxMetadata,
   openTorchvisionModel,
   openTrainedModel,
+  originMetadata,
   readOnnxModel,
   type TrainedModel,
   useBackend,
@@ -33,7 +34,8 @@ const HELP = formatHelp(
   "Exports a trained model. ONNX: the graph torch.onnx.export writes (NCHW float32 `input` with\n" +
     "a dynamic batch, `logits`, opset 13, batch norms folded), with the classes, input size,\n" +
     "mean and std in its metadata_props; ONNX Runtime, onnx.checker and Netron read it.\n" +
-    "TF.js: model.json + weights.bin + preprocessing.json, for @tensorflow/tfjs in a browser.",
+    "TF.js: model.json + weights.bin + preprocessing.json, for @tensorflow/tfjs in a browser.\n" +
+    "Both say what the model is: `architecture` and `weights` (where its weights came from).",
   FLAGS,
   [
     "deno task export --run runs/20261122-101500-compact-cnn",
@@ -85,7 +87,7 @@ export async function exportCommand(args: string[]): Promise<number> {
       const out = (values.out as string | undefined) ?? join(runDirOf(trained), "model.onnx");
       await exportOnnx(trained.model, out, {
         float16,
-        metadata: onnxMetadata(trained.preprocessing),
+        metadata: onnxMetadata(trained.preprocessing, trained.origin),
       });
       const info = readOnnxModel(await Deno.readFile(out));
       const size = (await Deno.stat(out)).size;
@@ -99,6 +101,8 @@ export async function exportCommand(args: string[]): Promise<number> {
       return 0;
     }
     const out = (values.out as string | undefined) ?? join(runDirOf(trained), "tfjs");
+    // model.json's userDefinedMetadata: the architecture and where its weights came from.
+    if (trained.origin) trained.model.setUserDefinedMetadata(originMetadata(trained.origin));
     await trained.model.save(fileHandler(out, { quantization: float16 ? "float16" : "none" }));
     await writeFileAtomic(
       join(out, "preprocessing.json"),

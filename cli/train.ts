@@ -203,7 +203,9 @@ const HELP = formatHelp(
 );
 
 function printConfig(config: TrainConfig, write: (line: string) => void) {
-  const entries = Object.entries(config).map(([key, value]) => `${key}=${JSON.stringify(value)}`);
+  // `weights` is the run's record of what it built, not a setting (null until it is built).
+  const entries = Object.entries(config).filter(([key, value]) => key !== "weights" || value)
+    .map(([key, value]) => `${key}=${JSON.stringify(value)}`);
   const lines: string[] = [];
   let line = "Config:";
   for (const entry of entries) {

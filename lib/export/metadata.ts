@@ -1,6 +1,7 @@
 /**
- * The preprocessing a run stores (classes, input shape, evaluation pipeline) as an ONNX model's
- * `metadata_props`, so a consumer of the file needs nothing else.
+ * The preprocessing a run stores (classes, input shape, evaluation pipeline) and what the model
+ * is (its architecture, where its weights came from) as an ONNX model's `metadata_props` or a
+ * TF.js model's `userDefinedMetadata`, so a consumer of the file needs nothing else.
  *
  * @module
  */
@@ -28,6 +29,83 @@ export interface ModelPreprocessing {
   transform: TransformSpec;
 }
 
+/**
+ * What a model is and where its starting weights came from: a run's `config.json` `weights`.
+ *
+ * @example
+ * ```ts
+ * import type { WeightsOrigin } from "./metadata.ts";
+ * const finetuned: WeightsOrigin = {
+ *   architecture: "resnet18",
+ *   source: "weights/resnet18.pth",
+ *   format: "pytorch",
+ *   torchvision: "resnet18",
+ * };
+ * const fresh: WeightsOrigin = { architecture: "compact-cnn", source: "none", format: "none" };
+ * ```
+ */
+export interface WeightsOrigin {
+  /** The architecture built: the zoo's registry name (`resnet18`), or a TF.js model's name. */
+  architecture: string;
+  /**
+   * Where the starting weights came from, as `--pretrained` named them: a `.pth`/`.safetensors`
+   * path or URL, `torchvision:<name>`, a TF.js model (folder, model.json, URL, run directory);
+   * `none` for a random (seeded) initialisation.
+   */
+  source: string;
+  /** `pytorch` (a state dict), `tfjs` (a LayersModel) or `none` (random initialisation). */
+  format: "pytorch" | "tfjs" | "none";
+  /** torchvision's name of the architecture (`mobilenet_v2`) when the weights are in its layout. */
+  torchvision?: string;
+}
+
+/**
+ * A model's origin as flat string metadata (`architecture`, `weights`, `weights_format`, and
+ * `torchvision` when known): ONNX `metadata_props` and TF.js `userDefinedMetadata` both carry it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { originMetadata } from "./metadata.ts";
+ * const metadata = originMetadata({ architecture: "resnet18", source: "r18.pth", format: "pytorch" });
+ * assert.deepEqual(metadata, { architecture: "resnet18", weights: "r18.pth", weights_format: "pytorch" });
+ * ```
+ */
+export function originMetadata(origin: WeightsOrigin): Record<string, string> {
+  return {
+    architecture: origin.architecture,
+    weights: origin.source,
+    weights_format: origin.format,
+    ...(origin.torchvision === undefined ? {} : { torchvision: origin.torchvision }),
+  };
+}
+
+/**
+ * Reads {@linkcode originMetadata}'s keys back (from a TF.js model's `userDefinedMetadata`, say);
+ * undefined when they are not there.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { originFromMetadata, originMetadata } from "./metadata.ts";
+ * const origin = { architecture: "lenet", source: "lenet.pth", format: "pytorch" } as const;
+ * assert.deepEqual(originFromMetadata(originMetadata(origin)), origin);
+ * assert.equal(originFromMetadata({}), undefined);
+ * ```
+ */
+export function originFromMetadata(metadata: unknown): WeightsOrigin | undefined {
+  const record = (metadata ?? {}) as Record<string, unknown>;
+  const { architecture, weights, weights_format: format, torchvision } = record;
+  if (typeof architecture !== "string" || typeof weights !== "string") return undefined;
+  if (format !== "pytorch" && format !== "tfjs" && format !== "none") return undefined;
+  return {
+    architecture,
+    source: weights,
+    format,
+    ...(typeof torchvision === "string" ? { torchvision } : {}),
+  };
+}
+
 /** The specs of a pipeline, `compose`s flattened. */
 function steps(spec: TransformSpec): TransformSpec[] {
   if (spec.name !== "compose") return [spec];
@@ -39,7 +117,8 @@ function steps(spec: TransformSpec): TransformSpec[] {
  * NCHW input without its batch), `input_layout` ("NCHW"), `mean` and `std` (JSON arrays on the
  * 0–1 scale: the input is `(pixel / 255 − mean) / std`), `resize` and `center_crop` when the
  * pipeline has them (torchvision's sizes), `normalization` in words, and `preprocessing` (the
- * whole spec as JSON, as `preprocessing.json` holds it).
+ * whole spec as JSON, as `preprocessing.json` holds it); with `origin`, also
+ * {@linkcode originMetadata}'s `architecture` and `weights`.
  *
  * @example
  * ```ts
@@ -59,7 +138,10 @@ function steps(spec: TransformSpec): TransformSpec[] {
  * assert.equal(metadata.center_crop, "224");
  * ```
  */
-export function onnxMetadata(preprocessing: ModelPreprocessing): Record<string, string> {
+export function onnxMetadata(
+  preprocessing: ModelPreprocessing,
+  origin?: WeightsOrigin,
+): Record<string, string> {
   const [height, width, channels] = preprocessing.inputShape;
   const pipeline = steps(preprocessing.transform);
   const normalize = pipeline.find((spec) => spec.name === "normalize");
@@ -83,5 +165,5 @@ export function onnxMetadata(preprocessing: ModelPreprocessing): Record<string, 
   const crop = pipeline.find((spec) => spec.name === "centerCrop");
   if (crop !== undefined) metadata.center_crop = JSON.stringify(crop.options.size);
   metadata.preprocessing = JSON.stringify(preprocessing);
-  return metadata;
+  return origin === undefined ? metadata : { ...metadata, ...originMetadata(origin) };
 }

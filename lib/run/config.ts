@@ -7,6 +7,7 @@
 import type { BackendChoice } from "../backend/select.ts";
 import type { Quantization } from "../io/file_handler.ts";
 import type { OptimizerName } from "../train/optimizers.ts";
+import type { WeightsOrigin } from "../export/metadata.ts";
 
 /** The built-in datasets by name; anything else is a path to an image folder. */
 export const BUILTIN_DATASETS = [
@@ -44,7 +45,8 @@ export interface TrainConfig {
   valSplit: number;
   /**
    * Registry name (see `listModels()`). With `pretrained` it is ignored for TF.js models and
-   * torchvision weights, and names the architecture of other PyTorch weights (`lenet`…).
+   * torchvision weights, and names the architecture of other PyTorch weights (`lenet`…). A run's
+   * `config.json` holds the architecture actually built (`resnet18` for a ResNet-18 `.pth`).
    */
   model: string;
   /** Epochs to train. */
@@ -102,6 +104,11 @@ export interface TrainConfig {
    * PyTorch weights: `torchvision:<name>`, or a `.pth`/`.pt`/`.safetensors` path or URL.
    */
   pretrained: string | null;
+  /**
+   * Set by the run, not by the user: the architecture built and where its starting weights came
+   * from (`pretrained`, or `none`). Null until the model is built.
+   */
+  weights: WeightsOrigin | null;
   /** With `pretrained`: `backbone` (all but the new head), `none`, or a layer name to freeze up to. */
   freeze: string;
   /** With `pretrained`: unfreeze the backbone at this epoch (0: never). */
@@ -170,6 +177,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "lr"> & { lr: numb
   workers: -1,
   cache: true,
   pretrained: null,
+  weights: null,
   freeze: "backbone",
   unfreezeAt: 0,
   backboneLrScale: 0.1,
@@ -249,6 +257,24 @@ function boolean(key: string, value: unknown): boolean {
   throw new ConfigError(`${key} must be true or false; got ${JSON.stringify(value)}`);
 }
 
+/** config.json's `weights` read back (a resumed run's); null or absent: not built yet. */
+function weightsOrigin(value: unknown): WeightsOrigin | null {
+  if (value === null || value === undefined) return null;
+  const origin = value as Partial<Record<keyof WeightsOrigin, unknown>>;
+  const ok = typeof value === "object" && !Array.isArray(value) &&
+    typeof origin.architecture === "string" && typeof origin.source === "string" &&
+    ["pytorch", "tfjs", "none"].includes(origin.format as string) &&
+    (origin.torchvision === undefined || typeof origin.torchvision === "string");
+  if (!ok) {
+    throw new ConfigError(
+      `weights must be null or { architecture, source, format: pytorch|tfjs|none }; got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return value as WeightsOrigin;
+}
+
 function text(key: string, value: unknown): string {
   if (typeof value !== "string" || value === "") {
     throw new ConfigError(`${key} must be a non-empty string; got ${JSON.stringify(value)}`);
@@ -324,6 +350,7 @@ export function resolveTrainConfig(
     workers: number("workers", raw.workers, { min: -1, integer: true }),
     cache: boolean("cache", raw.cache),
     pretrained: nullableText("pretrained"),
+    weights: weightsOrigin(raw.weights), // configs saved before the setting existed have none
     freeze: text("freeze", raw.freeze),
     unfreezeAt: number("unfreezeAt", raw.unfreezeAt, { min: 0, integer: true }),
     backboneLrScale: number("backboneLrScale", raw.backboneLrScale, { min: 0, max: 1 }),

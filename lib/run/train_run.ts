@@ -16,11 +16,11 @@ import type { RawImage } from "../decode/decode.ts";
 import { join } from "../_internal/path.ts";
 import { recoverDir, writeFileAtomic } from "../io/_atomic.ts";
 import { type CheckpointState, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
-import { fileHandler, loadModel } from "../io/file_handler.ts";
+import { fileHandler } from "../io/file_handler.ts";
 import { renderReport, type ReportSample, type ReportSamples } from "../io/report.ts";
 import { SummaryWriter } from "../io/tensorboard.ts";
 import { exportOnnx } from "../export/onnx.ts";
-import { onnxMetadata } from "../export/metadata.ts";
+import { onnxMetadata, originMetadata } from "../export/metadata.ts";
 import { DataLoader } from "../loader/loader.ts";
 import { createModel } from "../models/registry.ts";
 import { freeze, replaceHead, unfreeze } from "../models/transfer.ts";
@@ -54,15 +54,8 @@ import {
   trainingSamples,
 } from "./_report_images.ts";
 import { type RunBalance, runBalance } from "./_balance.ts";
-import { INCEPTION_NORMALIZATION, type Normalization, openRunData, type RunData } from "./data.ts";
-import type { StateDict } from "../pretrained/checkpoint/mod.ts";
-import { loadStateDict } from "../pretrained/state_dict.ts";
-import { loadTorchvision, readTorchWeights, torchvisionModel } from "../pretrained/torchvision.ts";
-import {
-  detectTorchvisionModel,
-  isTorchWeights,
-  resolveTorchWeights,
-} from "../pretrained/resolve.ts";
+import { openRunData, type RunData } from "./data.ts";
+import { buildModel, pendingModel, withOrigin } from "./_model_source.ts";
 
 /** What predict and eval need to preprocess images as training did (`model/preprocessing.json`). */
 export interface Preprocessing {
@@ -154,98 +147,6 @@ function scheduleFor(config: TrainConfig): LrSchedule | undefined {
     default:
       return undefined;
   }
-}
-
-/** The model `--pretrained` names, before its new head; null without `--pretrained`. */
-interface PretrainedModel {
-  model: LayersModel | null;
-  /** The input side the weights fix (a TF.js model's), if any. */
-  inputSide?: number;
-  /** The normalisation the weights expect, when not the dataset's own. */
-  normalization?: Normalization;
-  /** A state dict for a zoo model that can only be built once the data's shape is known. */
-  pending?: { stateDict: StateDict; source: string };
-}
-
-async function buildModel(
-  config: TrainConfig,
-  log: (line: string) => void,
-  weightsDir?: string,
-) {
-  if (config.pretrained === null) return { model: null } as PretrainedModel;
-  if (isTorchWeights(config.pretrained)) return await torchModel(config, log, weightsDir);
-  let source = config.pretrained;
-  try {
-    // A run directory of ours: its exported model.
-    if ((await Deno.stat(join(source, "model", "model.json"))).isFile) {
-      source = join(source, "model");
-    }
-  } catch { /* not a run directory */ }
-  const model = await loadModel(source);
-  const inputShape = model.inputs[0].shape;
-  const side = inputShape[1];
-  log(
-    `pretrained: ${config.pretrained} (${model.layers.length} layers, input ${
-      inputShape.slice(1).join("×")
-    })`,
-  );
-  return {
-    model,
-    inputSide: typeof side === "number" ? side : undefined,
-    normalization: INCEPTION_NORMALIZATION,
-  } as PretrainedModel;
-}
-
-/**
- * PyTorch weights: a torchvision architecture (named, or recognised from the keys) is built at
- * the run's image size with ImageNet normalisation; other zoo models (the seeds' own) are built
- * once the data is open, from `--model`.
- */
-async function torchModel(
-  config: TrainConfig,
-  log: (line: string) => void,
-  weightsDir?: string,
-) {
-  const resolved = await resolveTorchWeights(config.pretrained!, { dir: weightsDir });
-  const { stateDict, source } = await readTorchWeights(resolved.path);
-  const name = resolved.torchvision ?? detectTorchvisionModel(stateDict);
-  if (name === undefined) {
-    log(`pretrained: ${config.pretrained} (PyTorch weights for ${config.model})`);
-    return { model: null, pending: { stateDict, source } } as PretrainedModel;
-  }
-  const spec = torchvisionModel(name);
-  const model = await loadTorchvision(name, stateDict, {
-    inputSize: config.imgSize,
-  });
-  log(
-    `pretrained: torchvision ${name} from ${resolved.path} (${model.layers.length} layers, ` +
-      `input ${config.imgSize}×${config.imgSize}×3, ImageNet normalisation)`,
-  );
-  const { mean, std } = spec.preprocessing;
-  return { model, normalization: { mean, std } } as PretrainedModel;
-}
-
-/** A zoo model built for the data, with the PyTorch weights of `--pretrained` in it. */
-function pendingModel(
-  config: TrainConfig,
-  pending: NonNullable<PretrainedModel["pending"]>,
-  inputShape: [number, number, number],
-): LayersModel {
-  const { stateDict, source } = pending;
-  // The checkpoint's own head size: its last 2D weight is the classifier's (out, in).
-  const head = [...stateDict.values()].filter((t) => t.shape.length === 2).at(-1)?.shape[0];
-  const model = createModel(config.model, {
-    inputShape,
-    numClasses: head ?? 1000,
-    seed: config.seed,
-  });
-  try {
-    loadStateDict(model, stateDict, { source });
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-  return model;
 }
 
 function prepareTransfer(model: LayersModel, config: TrainConfig, numClasses: number) {
@@ -494,6 +395,9 @@ async function saveRunModel(
   warn: (line: string) => void,
 ) {
   const modelDir = join(runDir, "model");
+  const origin = config.weights ?? undefined;
+  // model.json says what it is too (architecture, weights), for a model/ folder copied alone.
+  if (origin !== undefined) model.setUserDefinedMetadata(originMetadata(origin));
   await model.save(fileHandler(modelDir, { quantization: config.quantize }));
   const preprocessing: Preprocessing = {
     classes: [...data.classes],
@@ -506,13 +410,22 @@ async function saveRunModel(
   );
   if (!config.onnx) return;
   // model.onnx beside model/; a model the export cannot write is a warning, not a lost run.
-  await exportOnnx(model, join(runDir, "model.onnx"), { metadata: onnxMetadata(preprocessing) })
+  const metadata = onnxMetadata(preprocessing, origin);
+  await exportOnnx(model, join(runDir, "model.onnx"), { metadata })
     .catch((error) => warn(`${error.message} (model/ is complete; --no-onnx skips this)`));
   if (config.qatEpochs > 0) {
     // After QAT, the int8 weights too (QDQ), on the grid the training learned.
-    await writeQdqOnnx(model, join(runDir, "model.int8.onnx"), onnxMetadata(preprocessing))
+    await writeQdqOnnx(model, join(runDir, "model.int8.onnx"), metadata)
       .catch((error) => warn(`model.int8.onnx: ${error.message}`));
   }
+}
+
+/** Where the starting weights came from, in words (the report's subtitle). */
+function describeWeights(config: TrainConfig): string {
+  const origin = config.weights;
+  if (origin === null || origin.format === "none") return `random (seed ${config.seed})`;
+  const torchvision = origin.torchvision ? `torchvision ${origin.torchvision}, ` : "";
+  return `${origin.source} (${torchvision}${origin.format === "tfjs" ? "TF.js" : "PyTorch"})`;
 }
 
 /** report.html: curves, distribution, samples, confusion, per-class table, mistakes. */
@@ -526,10 +439,11 @@ async function writeReport(
 ) {
   const numClasses = data.classes.length;
   const html = renderReport({
-    title: `${config.name}: ${
-      run.fineTuned ? "fine-tuned " + config.pretrained : config.model
+    title: `${config.name}: ${config.model}${
+      run.fineTuned ? " fine-tuned from " + config.pretrained : ""
     } on ${config.dataset}`,
     subtitle: [
+      `model ${config.model}, weights ${describeWeights(config)}`,
       `${data.train.length.toLocaleString("en-US")} training and ${
         data.validation.length.toLocaleString("en-US")
       } validation images, ${numClasses} classes, input ${data.inputShape.join("×")}`,
@@ -576,7 +490,16 @@ async function writeRunOutputs(
   };
   await writeFileAtomic(
     join(runDir, "evaluation.json"),
-    JSON.stringify({ ...summary, confusion: [...evaluation.confusion] }, null, 1) + "\n",
+    JSON.stringify(
+      {
+        model: config.model,
+        weights: config.weights,
+        ...summary,
+        confusion: [...evaluation.confusion],
+      },
+      null,
+      1,
+    ) + "\n",
   );
   await writeReport(runDir, config, model, data, evaluation, run);
   return summary;
@@ -673,6 +596,8 @@ export async function trainRun(
   if (backend.name === "wasm") log(`wasm: ${describeWasmThreads()}`);
 
   const pretrained = await buildModel(config, log, options.weightsDir);
+  // From here on `model` is the architecture built (a torchvision .pth decides its own).
+  config = withOrigin(config, pretrained.origin);
   const data = await openRunData(config, {
     warn,
     inputSide: pretrained.inputSide,

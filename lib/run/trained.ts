@@ -13,6 +13,7 @@ import { Rng } from "../_internal/rng.ts";
 import { transformFromSpec } from "../transforms/compose.ts";
 import { resize } from "../transforms/geometry.ts";
 import type { AnyImage, Transform } from "../transforms/types.ts";
+import { originFromMetadata, type WeightsOrigin } from "../export/metadata.ts";
 import type { TrainConfig } from "./config.ts";
 import type { Preprocessing } from "./train_run.ts";
 import { pathExists as exists } from "../_internal/fs.ts";
@@ -36,8 +37,26 @@ export interface TrainedModel {
   transform: Transform;
   /** The run's config, when loaded from a run directory. */
   config?: TrainConfig;
+  /**
+   * The architecture and where its weights came from, when known: the run's config.json
+   * `weights`, the model.json metadata a run writes, or the torchvision weights opened.
+   */
+  origin?: WeightsOrigin;
   /** The folder holding model.json. */
   modelDir: string;
+}
+
+/**
+ * What a run's model is: config.json's `weights`, else model.json's metadata, else (a run from
+ * before either, trained from scratch) config.json's `model`. A fine-tuned run from before them
+ * recorded `--model`'s value, not what the weights built: unknown.
+ */
+function runOrigin(config: TrainConfig | undefined, model: LayersModel): WeightsOrigin | undefined {
+  if (config?.weights) return config.weights;
+  const stored = originFromMetadata(model.getUserDefinedMetadata());
+  if (stored !== undefined) return stored;
+  if (config === undefined || (config.pretrained ?? null) !== null) return undefined;
+  return { architecture: config.model, source: "none", format: "none" };
 }
 
 /**
@@ -73,6 +92,7 @@ export async function openTrainedModel(source: string): Promise<TrainedModel> {
     preprocessing,
     transform: transformFromSpec(preprocessing.transform),
     config,
+    origin: runOrigin(config, model),
     modelDir,
   };
 }
@@ -115,6 +135,12 @@ export async function openTorchvisionModel(source: string): Promise<TrainedModel
       transform: { name: transform.name, options: transform.options },
     },
     transform,
+    origin: {
+      architecture: torchvisionModel(architecture).model,
+      source,
+      format: "pytorch",
+      torchvision: torchvisionModel(architecture).name,
+    },
     modelDir: resolved.path,
   };
 }

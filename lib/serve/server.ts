@@ -37,7 +37,10 @@ export interface ServeOptions {
   drainTimeoutMs?: number;
   /** Labels per image when the request has no `?topk=`. Default: 5. */
   topK?: number;
-  /** The model's name for `/healthz` and the page. Default: the run's model, or its folder. */
+  /**
+   * The model's name for `/healthz` and the page. Default: the architecture the run built, or
+   * its folder.
+   */
   name?: string;
   /** Hears of unexpected failures (500s), one line each. Default: console.error. */
   log?: (line: string) => void;
@@ -137,7 +140,11 @@ export function createPredictService(
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const defaultTopK = options.topK ?? 5;
   const log = options.log ?? ((line: string) => console.error(line));
-  const name = options.name ?? trained.config?.model ?? basename(trained.modelDir);
+  const name = options.name ?? trained.origin?.architecture ?? trained.config?.model ??
+    basename(trained.modelDir);
+  // Where the weights came from (a .pth, torchvision:<name>, a TF.js model; none: trained from
+  // scratch); null when the run does not say.
+  const weights = trained.origin?.source ?? null;
   const metrics = new ServeMetrics();
   const page = pageHtml(name, classes.length);
   let draining = false;
@@ -258,6 +265,7 @@ export function createPredictService(
         return json({
           status: "ok",
           model: name,
+          weights,
           classes: classes.length,
           inputShape,
           backend: tf.getBackend(),
