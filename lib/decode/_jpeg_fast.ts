@@ -2,9 +2,11 @@
 // interleaved scan) or progressive, gray, YCbCr or RGB (libjpeg's guess from JFIF, Adobe and
 // component ids), chroma 4:4:4, 4:2:2 or 4:2:0. It follows libjpeg's integer IDCT (jidctint), fancy
 // upsampling and colour conversion, so its output equals PIL's (libjpeg-turbo) bit for bit. Junk
-// where a marker should be is skipped, as libjpeg does. Anything else (arithmetic coding, CMYK/YCCK,
-// 12-bit, or data it cannot account for, such as a truncated or corrupt scan) returns null, and the
-// caller falls back to the arithmetic decoder or jpeg-js.
+// where a marker should be is skipped, and a baseline scan's restart markers that are missing or
+// out of order, or data cut short by a marker, are resolved as libjpeg does (_jpeg_restart.ts).
+// Anything else (CMYK/YCCK, 12-bit, or data it cannot account for, such as a truncated or corrupt
+// scan, or a progressive one whose restart markers are out of order) returns null, and the caller
+// falls back to jpeg-js.
 //
 // Why not jpeg-js alone: it allocates a block per 8×8 coefficient set and decodes Huffman codes a
 // bit at a time; the first epoch of an image-folder run is bound by JPEG decoding (BENCHMARKS.md).
@@ -17,6 +19,7 @@ import {
   readConditioning,
 } from "./_jpeg_arith.ts";
 import { findMarker } from "./_jpeg_markers.ts";
+import { readSegments, refusedAfterScan, restart } from "./_jpeg_restart.ts";
 
 /** A decoded JPEG: RGB (gray replicated) HWC, 8 bits. */
 export interface FastJpeg {
@@ -26,6 +29,8 @@ export interface FastJpeg {
   components: 1 | 3;
   /** RGB, row-major. */
   data: Uint8Array;
+  /** What was tolerated, in libjpeg's words (restart markers out of order, data cut short). */
+  warnings: string[];
 }
 
 /** Zigzag position → natural (row-major) position in an 8×8 block. */
@@ -335,10 +340,19 @@ export function decodeJpegFast(bytes: Uint8Array): FastJpeg | null {
       if (layout === null) return null;
       const quants = scanOrder.map((c) => quantTables[c.quant]);
       if (quants.some((q) => q === undefined)) return null;
-      if (!decodeScan(bytes, end, layout, scanOrder, quants as Int32Array[], restartInterval)) {
-        return null;
-      }
-      return toRgb(components, width, height, isRgb(components, sawJfif, adobeTransform));
+      const warnings: string[] = [];
+      const decoded = decodeScan(
+        bytes,
+        end,
+        layout,
+        scanOrder,
+        quants as Int32Array[],
+        restartInterval,
+        warnings,
+      );
+      if (!decoded) return null;
+      const rgb = isRgb(components, sawJfif, adobeTransform);
+      return toRgb(components, width, height, rgb, [...new Set(warnings)]);
     }
     at = end;
   }
@@ -419,7 +433,14 @@ function planLayout(components: Component[], width: number, height: number): Lay
   return { hMax, vMax, mcusX, mcusY };
 }
 
-/** Decodes a baseline scan into each component's plane; false when the data is bad. */
+/** Bits one block can take at most: a DC code and value, then 63 AC codes and values. */
+const MAX_BLOCK_BITS = 16 + 11 + 63 * (16 + 15);
+
+/**
+ * Decodes a baseline scan into each component's plane; false when the data is bad or the file
+ * ends inside the scan. Restart markers that are missing or out of order, and data that runs out
+ * at a marker, are handled as libjpeg does (see _jpeg_restart.ts), with its warnings.
+ */
 function decodeScan(
   bytes: Uint8Array,
   start: number,
@@ -427,35 +448,118 @@ function decodeScan(
   components: Component[],
   quants: Int32Array[],
   restartInterval: number,
+  warnings: string[],
 ): boolean {
-  const block = new Int32Array(64);
-  const workspace = new Int32Array(64);
-  const predictors = new Int32Array(components.length);
-  const totalMcus = mcusX * mcusY;
-  const intervals = restartInterval > 0 ? Math.ceil(totalMcus / restartInterval) : 1;
-  const { data, starts } = unstuff(bytes, start, intervals);
+  const mcu = new McuDecoder(components, quants);
+  // An MCU that runs past its segment's bytes reads at most this far beyond them.
+  const padding = (mcu.blocks * MAX_BLOCK_BITS >> 3) + 8;
+  const segments = readSegments(bytes, start, padding);
+  const { data, bounds } = segments;
   const view = new DataView(data.buffer);
-  if (starts.length < intervals + 1) return false; // restart markers missing: truncated
+  const lastSegment = bounds.length - 2;
+  // Where the bits run out at a marker, libjpeg reads zeros: the MCU is decoded again from a copy
+  // of its bytes followed by zeros (rare: only damaged files get here).
+  const scratch = new Uint8Array(2 * padding);
+  const scratchView = new DataView(scratch.buffer);
+  const saved = new Int32Array(components.length);
 
-  // The only reader state is the bit position `bp` in the unstuffed data: a read is four byte
-  // loads into a left-aligned 32-bit word (at least 25 valid bits), with no refill bookkeeping.
-  let bp = starts[0] * 8;
-  let interval = 0;
+  const totalMcus = mcusX * mcusY;
+  let segment = 0;
+  let atMarker = false; // the decoder stands before the marker after `segment`: no data left
+  let insufficient = false; // the data ran out in this interval: its other MCUs stay zero
+  let bp = 0;
+  let limit = bounds[1] * 8;
+  let expected = 0;
   let intervalEnd = restartInterval > 0 ? restartInterval : totalMcus;
-  for (let mcu = 0; mcu < totalMcus; mcu++) {
-    if (mcu === intervalEnd) {
-      // Every interval must end inside its own bytes; the next starts after its RSTn marker.
-      if (bp > starts[interval + 1] * 8) return false;
-      interval++;
-      bp = starts[interval] * 8;
+  for (let index = 0; index < totalMcus; index++) {
+    if (index === intervalEnd) {
+      const next = restart(segments, segment, expected, warnings);
+      if (next === null) return false;
+      expected = (expected + 1) & 7;
       intervalEnd += restartInterval;
-      predictors.fill(0);
+      mcu.predictors.fill(0);
+      segment = next.segment;
+      atMarker = next.atMarker;
+      if (!atMarker) {
+        insufficient = false;
+        bp = bounds[segment] * 8;
+        limit = bounds[segment + 1] * 8;
+      }
     }
-    const mcuX = mcu % mcusX;
-    const mcuY = (mcu - mcuX) / mcusX;
+    const mcuX = index % mcusX;
+    const mcuY = (index - mcuX) / mcusX;
+    if (insufficient) {
+      mcu.fillFlat(mcuX, mcuY);
+      continue;
+    }
+    if (atMarker) {
+      // No data before the marker: the whole MCU comes from zeros.
+      scratch.fill(0);
+      if (mcu.decode(scratchView, 0, mcuX, mcuY) < 0) return false;
+      insufficient = true;
+      warnings.push("Corrupt JPEG data: premature end of data segment");
+      continue;
+    }
+    const risky = limit - bp < mcu.blocks * MAX_BLOCK_BITS;
+    if (risky) saved.set(mcu.predictors);
+    const from = bp;
+    bp = mcu.decode(view, bp, mcuX, mcuY);
+    if (bp < 0) return false;
+    if (bp > limit) {
+      // The data ran out inside this MCU: decode it again with zeros after the segment's bytes.
+      if (segment === lastSegment && segments.markers[segment] < 0) return false; // truncated
+      const first = from >>> 3;
+      scratch.fill(0);
+      scratch.set(data.subarray(first, limit >>> 3));
+      mcu.predictors.set(saved);
+      if (mcu.decode(scratchView, from & 7, mcuX, mcuY) < 0) return false;
+      insufficient = true;
+      warnings.push("Corrupt JPEG data: premature end of data segment");
+    }
+  }
+  return !refusedAfterScan(segments, segment);
+}
+
+/** Decodes one MCU of a baseline scan at a time into the components' planes. */
+class McuDecoder {
+  /** Blocks in one MCU. */
+  readonly blocks: number;
+  /** Each component's DC prediction, in scan order. */
+  readonly predictors: Int32Array;
+  readonly #block = new Int32Array(64);
+  readonly #workspace = new Int32Array(64);
+
+  constructor(readonly components: Component[], readonly quants: Int32Array[]) {
+    this.blocks = components.reduce((sum, c) => sum + c.h * c.v, 0);
+    this.predictors = new Int32Array(components.length);
+  }
+
+  /** Writes every block of an MCU as libjpeg leaves one it has no data for: zero, so flat 128. */
+  fillFlat(mcuX: number, mcuY: number): void {
+    for (const c of this.components) {
+      for (let by = 0; by < c.v; by++) {
+        const o = ((mcuY * c.v + by) * 8) * c.stride + (mcuX * c.h) * 8;
+        for (let row = 0; row < 8; row++) {
+          c.plane.fill(128, o + row * c.stride, o + row * c.stride + c.h * 8);
+        }
+      }
+    }
+  }
+
+  /**
+   * Decodes the MCU at bit `bp` of `view`; returns the bit position after it, or −1 for data no
+   * table can decode. A read may go past the MCU's data: the caller checks the position.
+   *
+   * The only reader state is the bit position `bp` in the unstuffed data: a read is four byte
+   * loads into a left-aligned 32-bit word (at least 25 valid bits), with no refill bookkeeping.
+   */
+  decode(view: DataView, bp: number, mcuX: number, mcuY: number): number {
+    const block = this.#block;
+    const components = this.components;
+    const predictors = this.predictors;
     for (let ci = 0; ci < components.length; ci++) {
       const c = components[ci];
-      const q = quants[ci];
+      const q = this.quants[ci];
       const dc = c.dcTable!;
       const ac = c.acTable!;
       const fastAc = ac.fastAc;
@@ -472,11 +576,11 @@ function decodeScan(
             symbol = entry & 255;
           } else {
             length = slowLength(dc, word >>> 16);
-            if (length > 16) return false;
+            if (length > 16) return -1;
             symbol = dc.symbols[(word >>> (32 - length)) + dc.delta[length]];
           }
           bp += length;
-          if (symbol > 11) return false;
+          if (symbol > 11) return -1;
           let diff = 0;
           if (symbol !== 0) {
             p = bp >>> 3;
@@ -498,7 +602,7 @@ function decodeScan(
               // Code and value in one lookup.
               bp += fast & 255;
               k += (fast >> 8) & 255;
-              if (k > 63) return false;
+              if (k > 63) return -1;
               block[ZIGZAG[k]] = (fast >> 16) * q[k];
               hasAc = true;
               k++;
@@ -510,7 +614,7 @@ function decodeScan(
               symbol = entry & 255;
             } else {
               length = slowLength(ac, word >>> 16);
-              if (length > 16) return false;
+              if (length > 16) return -1;
               symbol = ac.symbols[(word >>> (32 - length)) + ac.delta[length]];
             }
             bp += length;
@@ -522,7 +626,7 @@ function decodeScan(
               continue;
             }
             k += run;
-            if (k > 63) return false;
+            if (k > 63) return -1;
             p = bp >>> 3;
             word = view.getInt32(p) <<
               (bp & 7);
@@ -536,7 +640,7 @@ function decodeScan(
           const x = (mcuX * c.h + bx) * 8;
           const y = (mcuY * c.v + by) * 8;
           if (hasAc) {
-            inverseDct(block, workspace, c.plane, y * c.stride + x, c.stride);
+            inverseDct(block, this.#workspace, c.plane, y * c.stride + x, c.stride);
             block.fill(0);
           } else {
             // A flat block: both IDCT passes reduce to this (exactly, rounding included).
@@ -548,9 +652,8 @@ function decodeScan(
         }
       }
     }
-    if (bp > starts[interval + 1] * 8) return false; // read past the data: truncated or corrupt
+    return bp;
   }
-  return true;
 }
 
 const isText = (bytes: Uint8Array, at: number, text: string) =>
@@ -567,15 +670,23 @@ function isRgb(components: Component[], sawJfif: boolean, adobeTransform: number
 }
 
 /** Gray, YCbCr or RGB planes to RGB. */
-function toRgb(components: Component[], width: number, height: number, rgb: boolean): FastJpeg {
+function toRgb(
+  components: Component[],
+  width: number,
+  height: number,
+  rgb: boolean,
+  warnings: string[] = [],
+): FastJpeg {
   if (components.length === 1) {
-    return { width, height, components: 1, data: grayToRgb(components[0], width, height) };
+    const data = grayToRgb(components[0], width, height);
+    return { width, height, components: 1, data, warnings };
   }
   return {
     width,
     height,
     components: 3,
     data: rgb ? planesToRgb(components, width, height) : yccToRgb(components, width, height),
+    warnings,
   };
 }
 
@@ -1095,6 +1206,8 @@ interface Plane {
 /**
  * A chroma plane brought to the luma's resolution. 2×2, 2×1 and 1×2 subsampling use libjpeg's
  * "fancy" (triangle-filter) upsampling, PIL's default, with its rounding biases; others replicate.
+ * So do 2×2 and 2×1 planes at most 2 samples wide (an image at most 4 pixels wide): libjpeg's
+ * jinit_upsampler takes the fancy filter only for a downsampled width above 2.
  */
 function upsample(c: Component, hMax: number, vMax: number, width: number, height: number): Plane {
   const sw = Math.ceil((width * c.h) / hMax); // the component's real (unpadded) size
@@ -1104,7 +1217,7 @@ function upsample(c: Component, hMax: number, vMax: number, width: number, heigh
   const stride = sw * hScale;
   const out = new Uint8ClampedArray(stride * sh * vScale);
   const input = c.plane;
-  if (hScale === 2 && sw >= 2) {
+  if (hScale === 2 && sw > 2) {
     for (let y = 0; y < sh * vScale; y++) {
       const o = y * stride;
       const here = (vScale === 2 ? y >> 1 : y) * c.stride;

@@ -103,6 +103,8 @@ interface RawPixels {
   gray: boolean;
   hasAlpha: boolean;
   data: Uint8Array;
+  /** What the decoder tolerated (libjpeg's warnings from the scan). */
+  warnings?: string[];
 }
 
 function decodeJpeg(
@@ -111,7 +113,8 @@ function decodeJpeg(
   options: DecodeOptions,
 ): RawPixels {
   // Our libjpeg-exact path first; jpeg-js for every file it hands back (CMYK, damaged, …).
-  const image = decodeJpegFast(bytes) ?? decodeWithJpegJs(withAdobeMarker(bytes, header), options);
+  const fast = decodeJpegFast(bytes);
+  const image = fast ?? decodeWithJpegJs(withAdobeMarker(bytes, header), options);
   return {
     width: image.width,
     height: image.height,
@@ -119,6 +122,7 @@ function decodeJpeg(
     gray: header.components === 1,
     hasAlpha: false,
     data: image.data,
+    warnings: fast?.warnings,
   };
 }
 
@@ -266,7 +270,8 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   if (options.exifOrientation && header.exif !== undefined) {
     image = applyOrientation(image, readExifOrientation(header.exif));
   }
-  if (header.warnings !== undefined) warnings.unshift(...header.warnings);
+  if (header.warnings !== undefined) warnings.push(...header.warnings);
+  if (raw.warnings !== undefined) warnings.push(...raw.warnings);
   return {
     width: image.width,
     height: image.height,

@@ -9,13 +9,15 @@ const PHOTOS = new URL("../../../shared/datasets/hymenoptera/", import.meta.url)
 
 /**
  * The tolerance seeds from jpeg_odd/ and png_odd/: arithmetic-coded JPEG, junk before markers,
- * broken APPn and Adobe segments, colour-key and odd-stream PNGs. `few` keeps one of each kind.
+ * restart markers out of order, broken APPn and Adobe segments, colour-key and odd-stream PNGs.
+ * `few` keeps one of each kind.
  */
-const ODD_SEEDS = /^(arith|junk|adobe|app|broken|cmyk|trns|idat|ljt_testimgari)/;
+const ODD_SEEDS = /^(arith|junk|adobe|app|broken|cmyk|trns|idat|ljt_testimgari|restart|eoi)/;
 const FEW_SEEDS = [
   "jpeg_odd/arith_420.jpg",
   "jpeg_odd/arith_progressive_odd.jpg",
   "jpeg_odd/junk_after_app0.jpg",
+  "jpeg_odd/restart_swapped.jpg",
   "jpeg_odd/adobe_rgb.jpg",
   "png_odd/trns_rgb16.png",
   "png_odd/idat_empty.png",

@@ -1,6 +1,8 @@
-// The fast JPEG path (baseline and progressive): which files it takes, and that it hands everything else (and
-// every damaged file) to jpeg-js instead of decoding garbage or throwing.
+// The fast JPEG path (baseline and progressive): which files it takes, that it decodes the damage
+// libjpeg recovers from (restart markers out of order) as libjpeg does, and that it hands everything
+// else (and every other damaged file) to jpeg-js instead of decoding garbage or throwing.
 import assert from "node:assert/strict";
+import { gunzipSync } from "node:zlib";
 import { decodeJpegFast } from "../../lib/decode/_jpeg_fast.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -25,6 +27,31 @@ Deno.test("baseline and progressive files take the fast path; CMYK goes to jpeg-
   }
 });
 
+Deno.test("damaged restart markers and images narrower than one MCU decode bit-exact to PIL", () => {
+  // libjpeg's resync (restart_*), a scan cut short by EOI, and chroma planes 2 samples wide, which
+  // libjpeg upsamples by replication rather than its fancy filter (tiny_adobe_*).
+  const names = [
+    "restart_missing.jpg",
+    "restart_missing_last.jpg",
+    "restart_swapped.jpg",
+    "restart_repeated.jpg",
+    "restart_invalid_marker.jpg",
+    "eoi_inside_scan.jpg",
+    "tiny_adobe_420.jpg",
+    "tiny_adobe_422.jpg",
+  ];
+  for (const name of names) {
+    const image = decodeJpegFast(read(`jpeg_odd/${name}`));
+    assert.ok(image !== null, name);
+    const expected = gunzipSync(read(`jpeg_odd/${name}.rgb.gz`));
+    const same = image.data.length === expected.length &&
+      image.data.every((value, i) => value === expected[i]);
+    assert.ok(same, `${name} differs from PIL`);
+  }
+  // An invalid marker inside a scan without restarts: PIL refuses the file after the scan.
+  assert.ok(decodeJpegFast(read("jpeg_odd/invalid_marker_in_scan.jpg")) === null);
+});
+
 Deno.test("a truncated scan is never decoded by the fast path, at any length", () => {
   for (const name of ["baseline420.jpg", "restart420.jpg", "progressive_restart.jpg"]) {
     const bytes = read(name);
@@ -40,7 +67,11 @@ Deno.test("a truncated scan is never decoded by the fast path, at any length", (
 });
 
 Deno.test("damaged bytes return null or an image, never throw", () => {
-  for (const name of ["restart420.jpg", "progressive_restart.jpg"]) damage(read(name));
+  for (
+    const name of ["restart420.jpg", "progressive_restart.jpg", "jpeg_odd/restart_swapped.jpg"]
+  ) {
+    damage(read(name));
+  }
 });
 
 function damage(bytes: Uint8Array) {
