@@ -45,6 +45,9 @@ import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { softmaxCrossEntropyConfig } from "./_wasm_kernels/softmax_cross_entropy.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
+import { type KernelSet, kernelSet, recordKernelSet } from "./_kernel_choice.ts";
+
+export type { KernelSet } from "./_kernel_choice.ts";
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -90,12 +93,15 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [...TRAINING_KERNELS, ..
  * ```
  */
 export function registerWasmTrainingKernels(): void {
+  if (kernelSet("wasm") === "stock") return; // setWasmKernels("ours") registers them again
   for (const config of TRAINING_KERNELS) {
     if (getKernel(config.kernelName, "wasm") === undefined) registerKernel(config);
   }
   for (const config of REPLACED_KERNELS) {
-    if (getKernel(config.kernelName, "wasm")?.kernelFunc === config.kernelFunc) continue;
-    if (getKernel(config.kernelName, "wasm") !== undefined) {
+    const current = getKernel(config.kernelName, "wasm");
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    if (current !== undefined) {
+      builtIns.set(config.kernelName, current);
       unregisterKernel(config.kernelName, "wasm");
     }
     registerKernel(config);
@@ -104,11 +110,65 @@ export function registerWasmTrainingKernels(): void {
   for (const [name, wrap] of WRAPPED_KERNELS) {
     const builtIn = getKernel(name, "wasm");
     if (builtIn === undefined || wrappers.has(builtIn.kernelFunc)) continue;
+    builtIns.set(name, builtIn);
     const wrapped = wrap(builtIn);
     wrappers.add(wrapped.kernelFunc);
     unregisterKernel(name, "wasm");
     registerKernel(wrapped);
   }
+}
+
+/** tfjs-backend-wasm's own kernels that ours replaced or wrapped, by name. */
+const builtIns = new Map<string, KernelConfig>();
+
+/**
+ * Kernels of ours that "stock" keeps: the convolution gradients tfjs-backend-wasm 4.22 lacks, on
+ * their paths composed from its own kernels (the SIMD modules are off in "stock").
+ */
+const MISSING_IN_STOCK = new Set(
+  [conv2dBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig]
+    .map((config) => config.kernelName),
+);
+
+/**
+ * Chooses the wasm backend's kernels: `"ours"` (the default: our SIMD kernels, fused training
+ * ops and fast paths) or `"stock"`, tfjs-backend-wasm 4.22's own kernels. As it lacks the filter
+ * gradient of convolutions and both depthwise gradients, "stock" keeps ours for those three, on
+ * their paths built from its own kernels (XNNPACK's convolution and transposes). "stock" is the
+ * reference the zoo's training tests hold ours to, and a baseline for benchmarks; training code
+ * that fuses ops (batch norm, cross-entropy, Adam) composes them from tfjs ops when our kernels
+ * are absent. Returns the previous choice.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getKernel } from "@tensorflow/tfjs-core";
+ * import { setWasmKernels } from "./wasm.ts";
+ * const previous = setWasmKernels("stock");
+ * assert.equal(getKernel("DenovisionBatchNormTrain", "wasm"), undefined);
+ * assert.ok(getKernel("Conv2DBackpropFilter", "wasm") !== undefined); // tfjs lacks it
+ * setWasmKernels(previous);
+ * assert.ok(getKernel("DenovisionBatchNormTrain", "wasm") !== undefined);
+ * ```
+ */
+export function setWasmKernels(set: KernelSet): KernelSet {
+  const previous = recordKernelSet("wasm", set);
+  if (set === "ours") {
+    registerWasmTrainingKernels();
+    return previous;
+  }
+  for (const config of TRAINING_KERNELS) {
+    if (MISSING_IN_STOCK.has(config.kernelName)) continue;
+    if (getKernel(config.kernelName, "wasm")?.kernelFunc === config.kernelFunc) {
+      unregisterKernel(config.kernelName, "wasm");
+    }
+  }
+  for (const [name, builtIn] of builtIns) {
+    if (getKernel(name, "wasm")?.kernelFunc === builtIn.kernelFunc) continue;
+    unregisterKernel(name, "wasm");
+    registerKernel(builtIn);
+  }
+  return previous;
 }
 
 /**

@@ -10,6 +10,7 @@
 // has wasm SIMD, the same arithmetic runs as our SIMD module (lib/backend/_wasm_simd/adam.c, four
 // values a step, bit-identical to the loop): ResNet-18's 11M weights took ~100 ms a step in the loop.
 import * as tf from "@tensorflow/tfjs-core";
+import { kernelSet } from "../backend/_kernel_choice.ts";
 import { heapOffset, simdModule } from "../backend/_wasm_simd/_module.ts";
 import { ADAM_PLAIN, ADAM_SHARED } from "../backend/_wasm_simd/adam_wasm.ts";
 
@@ -80,7 +81,8 @@ export function adamScalars(
 
 /** True when the fused pass can update `tensors` (all float32, on the wasm backend). */
 export function canFuseAdam(tensors: readonly tf.Tensor[]): boolean {
-  return tf.getBackend() === "wasm" && tensors.every((t) => t.dtype === "float32");
+  return tf.getBackend() === "wasm" && kernelSet("wasm") === "ours" &&
+    tensors.every((t) => t.dtype === "float32");
 }
 
 /**

@@ -30,6 +30,8 @@ export interface StepCase {
   mixupAlpha?: number;
   /** Freeze every layer up to this one (the frozen-prefix path), or all but the last (`true`). */
   freezeUpTo?: string | true;
+  /** The batch itself (real photos, NHWC), instead of normal noise and labels 0, 1, 2, …. */
+  data?: { images: Float32Array; labels: Int32Array };
 }
 
 /** What one step produced, in plain arrays. */
@@ -53,6 +55,7 @@ export interface StepResult {
 
 /** The batch of a case: normal images and labels 0, 1, 2, …, the same on every backend. */
 export function caseBatch(c: StepCase): { images: Float32Array; labels: Int32Array } {
+  if (c.data !== undefined) return c.data;
   const channels = c.channels ?? 3;
   const size = c.batch * c.side * c.side * channels;
   let state = 12345;

@@ -1,5 +1,6 @@
 // Internal: instantiates one of this folder's WebAssembly SIMD modules on tfjs-backend-wasm's own
 // memory, so that its functions work in place on the backend's tensors.
+import { kernelSet } from "../_kernel_choice.ts";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 
 /** A module of ours, built twice by build.sh: for a shared memory and for an unshared one. */
@@ -57,6 +58,7 @@ export function compiledModule(source: SimdModuleSource, shared: boolean): WebAs
  * and on many.
  */
 export function simdModule<T>(backend: unknown, source: SimdModuleSource): T | null {
+  if (kernelSet("wasm") === "stock") return null; // the reference: tfjs-backend-wasm's own paths
   const memory = backendMemory(backend);
   if (memory === undefined) return null;
   let byMemory = instances.get(source);
