@@ -237,3 +237,41 @@ export function adamResidual(result: StepResult, lr = 1e-3, eps = 1e-8): number 
   });
   return worst;
 }
+
+/**
+ * The loss of each of `steps` Adam steps (lr 1e-3) on `c`'s batch, trained again and again
+ * through the trainer's step on `backend`, from the model's seeded weights.
+ */
+export async function repeatedLosses(
+  backend: BackendName,
+  c: StepCase,
+  steps: number,
+): Promise<number[]> {
+  await useBackend(backend);
+  useLeanTraining();
+  const model = build(c);
+  const optimizer = createOptimizer({ name: "adam", lr: 1e-3 });
+  const numClasses = c.numClasses ?? 10;
+  const context: BatchStepContext = {
+    model,
+    optimizer,
+    numClasses,
+    loss: (logits, targets) => crossEntropy(logits, targets),
+    seed: 5,
+    accumulate: 1,
+    split: splitFrozen(model),
+  };
+  const batch = caseBatch(c);
+  const images = tf.tensor4d(batch.images, [c.batch, c.side, c.side, c.channels ?? 3]);
+  const labels = tf.tensor1d(batch.labels, "int32");
+  const losses: number[] = [];
+  for (let step = 0; step < steps; step++) {
+    const { loss, correct } = batchStep(context, images, labels, 0, step);
+    losses.push((await loss.data())[0]);
+    tf.dispose([loss, correct]);
+  }
+  tf.dispose([images, labels]);
+  optimizer.dispose();
+  model.dispose();
+  return losses;
+}

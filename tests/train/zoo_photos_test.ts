@@ -6,18 +6,9 @@
 // the stock kernels is webgpu_parity's and wasm_training's business. The same models train
 // through `trainRun` itself in tests/run/zoo_photos_test.ts.
 import assert from "node:assert/strict";
-import * as tf from "@tensorflow/tfjs-core";
-import {
-  createModel,
-  createOptimizer,
-  crossEntropy,
-  setWasmKernels,
-  splitFrozen,
-  useBackend,
-} from "../../mod.ts";
-import { batchStep } from "../../lib/train/_batch_step.ts";
-import { setLeanTraining, useLeanTraining } from "../../lib/train/_lean.ts";
-import { gradientErrors, runStep, type StepCase } from "../backend/_parity.ts";
+import { setWasmKernels } from "../../mod.ts";
+import { setLeanTraining } from "../../lib/train/_lean.ts";
+import { gradientErrors, repeatedLosses, runStep, type StepCase } from "../backend/_parity.ts";
 import { PHOTO_MODELS, photoBatch } from "../_photos.ts";
 
 const SIDE = 32;
@@ -33,36 +24,6 @@ async function stockStep(c: StepCase, initial: Float32Array[]) {
     setLeanTraining(true);
     setWasmKernels(previous);
   }
-}
-
-/** The loss of each of `steps` Adam steps on the same batch, through the trainer's step. */
-async function repeatedLosses(model: string, steps: number): Promise<number[]> {
-  await useBackend("wasm");
-  useLeanTraining();
-  const net = createModel(model, { inputShape: [SIDE, SIDE, 3], numClasses: 2, seed: 3 });
-  const optimizer = createOptimizer({ name: "adam", lr: 1e-3 });
-  const images = tf.tensor4d(data.images, [data.labels.length, SIDE, SIDE, 3]);
-  const labels = tf.tensor1d(data.labels, "int32");
-  const context = {
-    model: net,
-    optimizer,
-    numClasses: 2,
-    loss: (logits: tf.Tensor2D, targets: tf.Tensor1D | tf.Tensor2D) =>
-      crossEntropy(logits, targets),
-    seed: 5,
-    accumulate: 1,
-    split: splitFrozen(net),
-  };
-  const losses: number[] = [];
-  for (let step = 0; step < steps; step++) {
-    const { loss, correct } = batchStep(context, images, labels, 0, step);
-    losses.push((await loss.data())[0]);
-    tf.dispose([loss, correct]);
-  }
-  tf.dispose([images, labels]);
-  optimizer.dispose();
-  net.dispose();
-  return losses;
 }
 
 /**
@@ -104,7 +65,7 @@ for (const model of PHOTO_MODELS) {
     console.log(`${model}: worst gradient error ${worst.toExponential(2)} (${where})`);
     assert.ok(worst <= GRADIENT_TOLERANCE[model], `${where}: gradient error ${worst}`);
 
-    const losses = await repeatedLosses(model, 6);
+    const losses = await repeatedLosses("wasm", c, 6);
     assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
     assert.ok(losses[5] < losses[0], `the loss fell on one batch trained 6 times: ${losses}`);
   });
