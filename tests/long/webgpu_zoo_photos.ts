@@ -13,17 +13,18 @@ const data = await photoBatch(SIDE, 2);
 /**
  * Worst per-variable gradient error allowed (gradientErrors) of webgpu against wasm, as in
  * webgpu_parity: deep stacks of training-mode batch norms over 4 images of 1×1 maps amplify
- * rounding (see tests/train/zoo_photos_test.ts); printed figures are the measured ones.
+ * rounding (see tests/train/zoo_photos_test.ts). The test prints the measured figure.
  */
 const TOLERANCE: Record<string, number> = {
-  "compact-cnn": 1e-3,
-  "cifar-cnn": 1e-3,
-  "efficientnet-b0": 0.2,
-  "vgg11-bn": 0.2,
-  "resnet18": 0.2,
-  "resnet50": 0.2,
-  "mobilenetv2": 0.2,
-  "mobilenetv3-large": 0.2,
+  // Measured on lavapipe (Vulkan), 2026-12-07, in the comments.
+  "compact-cnn": 1e-3, // 1.5e-6
+  "cifar-cnn": 1e-3, // 1.4e-5
+  "efficientnet-b0": 1e-3, // 2.9e-5
+  "vgg11-bn": 1e-3, // 4.5e-6
+  "resnet18": 1e-3, // 4.7e-6
+  "resnet50": 0.1, // 1.4e-2
+  "mobilenetv2": 0.1, // 1.2e-2
+  "mobilenetv3-large": 0.05, // 4.5e-3
 };
 
 for (const model of PHOTO_MODELS) {
