@@ -2,6 +2,7 @@
 // backward, Adam update, loss read back), batch of random images of the model's input size.
 // Run: deno task bench train [--model lenet] [--backend wasm] [--batch-size 64] [--steps 20]
 //      [--img-size N] [--freeze] [--adapter high-performance|low-power|software]
+//      [--kernels ours|stock]  (stock: the tfjs backend package's own kernels, for comparison)
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import {
@@ -12,7 +13,9 @@ import {
   parseAdapterChoice,
   parseBackendChoice,
   selectBackend,
+  setWasmKernels,
   setWasmThreads,
+  setWebGpuKernels,
   wasmThreads,
 } from "../mod.ts";
 
@@ -41,9 +44,15 @@ export async function runTrainStepBench(
       steps: { type: "string", default: "20" },
       "img-size": { type: "string" },
       freeze: { type: "boolean", default: false },
+      kernels: { type: "string", default: "ours" },
       json: { type: "boolean", default: false },
     },
   });
+  if (values.kernels !== "ours" && values.kernels !== "stock") {
+    throw new RangeError(`--kernels: expected ours or stock, got '${values.kernels}'`);
+  }
+  setWasmKernels(values.kernels);
+  setWebGpuKernels(values.kernels);
   if (values.threads !== undefined) await setWasmThreads(Number(values.threads));
   const backend = await selectBackend(parseBackendChoice(values.backend!), {
     adapter: values.adapter === undefined ? undefined : parseAdapterChoice(values.adapter),
@@ -88,6 +97,7 @@ export async function runTrainStepBench(
     input: [side, side, channels],
     batch_size: batch,
     frozen: values.freeze,
+    kernels: values.kernels,
     ms_per_step: Math.round((seconds / steps) * 10000) / 10,
     images_per_s: Math.round((batch * steps) / seconds),
     peak_rss_mb: Math.round(Deno.memoryUsage().rss / 2 ** 20),

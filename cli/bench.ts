@@ -16,7 +16,8 @@ const KINDS: Record<string, { summary: string; usage: string; load: () => Promis
     load: async () => (await import("../bench/pipeline.ts")).runPipelineBench,
   },
   train: {
-    summary: "one training step per model and backend (--model, --backend, --batch-size)",
+    summary:
+      "one training step per model and backend (--model, --backend, --batch-size, --kernels)",
     usage: "[--model lenet] [--backend auto] [--batch-size 64] [--steps 20] [--img-size N] " +
       "[--freeze] [--adapter software]",
     load: async () => (await import("../bench/train_step.ts")).runTrainStepBench,

@@ -15,6 +15,7 @@
  */
 export * from "./errors.ts";
 export * from "./webgpu.ts";
+export * from "./webgpu_kernels.ts";
 export * from "./wasm.ts";
 export * from "./select.ts";
 export * from "./info.ts";

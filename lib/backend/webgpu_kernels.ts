@@ -1,0 +1,89 @@
+/**
+ * Our WebGPU kernels for training, registered over tfjs-backend-webgpu 4.22's own (which were
+ * written for inference), as the wasm backend's are in wasm.ts. So far: the convolution filter
+ * gradient as an implicit GEMM (tiled, split-K). {@linkcode setWebGpuKernels} switches between
+ * ours and the stock kernels, for tests and benchmarks.
+ *
+ * @module
+ */
+import "@tensorflow/tfjs-backend-webgpu";
+import {
+  getKernel,
+  type KernelConfig,
+  registerKernel,
+  unregisterKernel,
+} from "@tensorflow/tfjs-core";
+import { type KernelSet, kernelSet, recordKernelSet } from "./_kernel_choice.ts";
+import { conv2dBackpropFilterConfig } from "./_webgpu_kernels/conv2d_backprop_filter.ts";
+
+/** Our kernels, each in place of tfjs-backend-webgpu's kernel of the same name. */
+const OURS: readonly KernelConfig[] = [conv2dBackpropFilterConfig];
+
+/** tfjs-backend-webgpu's kernels that ours replaced, by name. */
+const stock = new Map<string, KernelConfig>();
+
+/**
+ * Names of the webgpu kernels this toolkit replaces.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WEBGPU_OWN_KERNELS } from "./webgpu_kernels.ts";
+ * assert.ok(WEBGPU_OWN_KERNELS.includes("Conv2DBackpropFilter"));
+ * ```
+ */
+export const WEBGPU_OWN_KERNELS: readonly string[] = OURS.map((k) => k.kernelName);
+
+/**
+ * Puts our kernels in place (when the choice is "ours", the default). Importing this module
+ * already does it; calling again is harmless.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getKernel } from "@tensorflow/tfjs-core";
+ * import { registerWebGpuTrainingKernels } from "./webgpu_kernels.ts";
+ * registerWebGpuTrainingKernels();
+ * assert.ok(getKernel("Conv2DBackpropFilter", "webgpu") !== undefined);
+ * ```
+ */
+export function registerWebGpuTrainingKernels(): void {
+  if (kernelSet("webgpu") === "stock") return;
+  for (const config of OURS) {
+    const current = getKernel(config.kernelName, "webgpu");
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    if (current !== undefined) {
+      stock.set(config.kernelName, current);
+      unregisterKernel(config.kernelName, "webgpu");
+    }
+    registerKernel(config);
+  }
+}
+
+/**
+ * Chooses the webgpu backend's kernels: `"ours"` (the default) or `"stock"`, tfjs-backend-webgpu
+ * 4.22's own. Returns the previous choice.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { setWebGpuKernels } from "./webgpu_kernels.ts";
+ * const previous = setWebGpuKernels("stock");
+ * assert.equal(setWebGpuKernels(previous), "stock");
+ * ```
+ */
+export function setWebGpuKernels(set: KernelSet): KernelSet {
+  const previous = recordKernelSet("webgpu", set);
+  if (set === "ours") {
+    registerWebGpuTrainingKernels();
+    return previous;
+  }
+  for (const [name, builtIn] of stock) {
+    if (getKernel(name, "webgpu")?.kernelFunc === builtIn.kernelFunc) continue;
+    unregisterKernel(name, "webgpu");
+    registerKernel(builtIn);
+  }
+  return previous;
+}
+
+registerWebGpuTrainingKernels();

@@ -1,0 +1,75 @@
+// Our WebGPU Conv2DBackpropFilter (implicit GEMM, split-K) against the cpu backend on odd shapes:
+// stride 2, same and valid padding, batch 1, channel counts that are not multiples of 4, 1×1 and
+// 7×7 filters, and a long P that takes the split-K path.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { useBackend } from "../../mod.ts";
+import { filterGradientSplits } from "../../lib/backend/_webgpu_kernels/conv2d_backprop_filter.ts";
+import { adapterLine, gpuAdapter } from "./_parity_cases.ts";
+
+interface Case {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: number;
+  pad: "same" | "valid";
+}
+
+const CASES: Case[] = [
+  { x: [2, 9, 9, 3], filter: [3, 3, 3, 5], stride: 2, pad: "same" },
+  { x: [1, 8, 7, 6], filter: [3, 3, 6, 7], stride: 1, pad: "valid" },
+  { x: [3, 6, 6, 33], filter: [1, 1, 33, 17], stride: 1, pad: "same" },
+  { x: [1, 15, 15, 3], filter: [7, 7, 3, 10], stride: 2, pad: "same" },
+  { x: [4, 32, 32, 16], filter: [1, 1, 16, 24], stride: 1, pad: "same" }, // split-K
+  { x: [2, 10, 10, 40], filter: [3, 3, 40, 36], stride: 2, pad: "valid" }, // several tiles
+];
+
+function values(shape: number[], seed: number): Float32Array {
+  return tf.tidy(() => tf.randomNormal(shape, 0, 1, "float32", seed).dataSync() as Float32Array)
+    .slice();
+}
+
+async function filterGradient(c: Case, x: Float32Array, dy: Float32Array, dyShape: number[]) {
+  const result = tf.engine().runKernel("Conv2DBackpropFilter", {
+    x: tf.tensor4d(x, c.x),
+    dy: tf.tensor(dy, dyShape),
+  }, { strides: [c.stride, c.stride], pad: c.pad, dataFormat: "NHWC", filterShape: c.filter });
+  const out = await (result as tf.Tensor).data() as Float32Array;
+  return { shape: (result as tf.Tensor).shape, values: out };
+}
+
+Deno.test("filterGradientSplits: split-K only when the tiles are few and P is long", () => {
+  assert.equal(filterGradientSplits(9 * 512, 512, 64), 1); // many tiles, short P
+  assert.equal(filterGradientSplits(16, 24, 4096), 32); // one tile, 128 slices of P: 4 each
+  assert.equal(filterGradientSplits(16, 24, 100), 1); // too short to split
+});
+
+Deno.test({
+  name: `webgpu Conv2DBackpropFilter (ours) = cpu on odd shapes, on ${adapterLine}`,
+  ignore: gpuAdapter == null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    for (const [i, c] of CASES.entries()) {
+      await useBackend("cpu");
+      const outShape =
+        tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad)
+          .shape;
+      const x = values(c.x, 10 + i);
+      const dy = values(outShape, 20 + i);
+      const expected = await filterGradient(c, x, dy, outShape);
+      await useBackend("webgpu");
+      const actual = await filterGradient(c, x, dy, outShape);
+      assert.deepEqual(actual.shape, c.filter);
+      let worst = 0;
+      let scale = 1e-6;
+      for (let k = 0; k < expected.values.length; k++) {
+        worst = Math.max(worst, Math.abs(actual.values[k] - expected.values[k]));
+        scale = Math.max(scale, Math.abs(expected.values[k]));
+      }
+      assert.ok(
+        worst / scale < 1e-5,
+        `case ${i} (${JSON.stringify(c)}): relative error ${worst / scale}`,
+      );
+    }
+  },
+});
