@@ -1,6 +1,6 @@
 // Our WebGPU Conv2DBackpropFilter (implicit GEMM, split-K) against the cpu backend on odd shapes:
 // stride 2, same and valid padding, batch 1, channel counts that are not multiples of 4, 1×1 and
-// 7×7 filters, and a long P that takes the split-K path.
+// 7×7 filters, and a long P that takes the split-K path; the depthwise filter gradient likewise.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
@@ -59,6 +59,74 @@ Deno.test({
       const expected = await filterGradient(c, x, dy, outShape);
       await useBackend("webgpu");
       const actual = await filterGradient(c, x, dy, outShape);
+      assert.deepEqual(actual.shape, c.filter);
+      let worst = 0;
+      let scale = 1e-6;
+      for (let k = 0; k < expected.values.length; k++) {
+        worst = Math.max(worst, Math.abs(actual.values[k] - expected.values[k]));
+        scale = Math.max(scale, Math.abs(expected.values[k]));
+      }
+      assert.ok(
+        worst / scale < 1e-5,
+        `case ${i} (${JSON.stringify(c)}): relative error ${worst / scale}`,
+      );
+    }
+  },
+});
+
+interface DepthwiseCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: number;
+  pad: "same" | "valid";
+}
+
+const DEPTHWISE: DepthwiseCase[] = [
+  { x: [2, 9, 9, 5], filter: [3, 3, 5, 1], stride: 2, pad: "same" },
+  { x: [1, 8, 7, 70], filter: [3, 3, 70, 1], stride: 1, pad: "valid" }, // two channel groups
+  { x: [3, 12, 12, 7], filter: [5, 5, 7, 1], stride: 1, pad: "same" },
+  { x: [8, 32, 32, 6], filter: [3, 3, 6, 1], stride: 1, pad: "same" }, // split over pixels
+  { x: [2, 6, 6, 3], filter: [3, 3, 3, 2], stride: 1, pad: "same" }, // multiplier 2: stock
+];
+
+async function depthwiseFilterGradient(c: DepthwiseCase, x: Float32Array, dy: Float32Array) {
+  const dyShape = tf.depthwiseConv2d(
+    tf.zeros(c.x) as tf.Tensor4D,
+    tf.zeros(c.filter) as tf.Tensor4D,
+    c.stride,
+    c.pad,
+  ).shape;
+  const result = tf.engine().runKernel("DepthwiseConv2dNativeBackpropFilter", {
+    x: tf.tensor4d(x, c.x),
+    dy: tf.tensor(dy, dyShape),
+  }, {
+    strides: [c.stride, c.stride],
+    dilations: [1, 1],
+    pad: c.pad,
+    filterShape: c.filter,
+  }) as tf.Tensor;
+  return { shape: result.shape, values: await result.data() as Float32Array, dyShape };
+}
+
+Deno.test({
+  name: `webgpu DepthwiseConv2dNativeBackpropFilter (ours) = cpu on odd shapes, on ${adapterLine}`,
+  ignore: gpuAdapter == null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    for (const [i, c] of DEPTHWISE.entries()) {
+      await useBackend("cpu");
+      const x = values(c.x, 30 + i);
+      const dyShape = tf.depthwiseConv2d(
+        tf.zeros(c.x) as tf.Tensor4D,
+        tf.zeros(c.filter) as tf.Tensor4D,
+        c.stride,
+        c.pad,
+      ).shape;
+      const dy = values(dyShape, 40 + i);
+      const expected = await depthwiseFilterGradient(c, x, dy);
+      await useBackend("webgpu");
+      const actual = await depthwiseFilterGradient(c, x, dy);
       assert.deepEqual(actual.shape, c.filter);
       let worst = 0;
       let scale = 1e-6;

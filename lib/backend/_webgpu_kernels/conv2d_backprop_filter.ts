@@ -17,24 +17,13 @@ import type {
   KernelFunc,
   TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { getKernel } from "@tensorflow/tfjs-core";
+import { finishSplits, type WebGpuBackendInternals } from "./_split_sum.ts";
 
 /** The tile of dW a workgroup computes, and the pixels it stages per round. */
 const TILE = 32;
 const SLICE = 32;
 /** Fewer workgroups than this leave a GPU's cores idle: split P until the grid has as many. */
 const TARGET_WORKGROUPS = 256;
-
-/** The part of tfjs-backend-webgpu's WebGPUBackend this kernel uses. */
-interface WebGpuBackendInternals {
-  runWebGPUProgram(
-    program: unknown,
-    inputs: TensorInfo[],
-    dtype: "float32",
-    uniforms: { type: "int32"; data: number[] }[],
-  ): TensorInfo;
-  disposeData(dataId: unknown): void;
-}
 
 /** A tfjs-backend-webgpu program (its WebGPUProgram interface): what it compiles and runs. */
 class FilterGradientProgram {
@@ -180,17 +169,7 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     { type: "int32", data: [m, n, p] },
     { type: "int32", data: [rounds] },
   ]);
-  const run = (name: string, input: TensorInfo, kernelAttrs: Record<string, unknown>) =>
-    getKernel(name, "webgpu")!.kernelFunc({
-      inputs: { x: input },
-      backend,
-      attrs: kernelAttrs as never,
-    }) as TensorInfo;
-  const summed = splits === 1 ? partial : run("Sum", partial, { axis: [0], keepDims: false });
-  const output = run("Reshape", summed, { shape: filterShape });
-  if (summed !== partial) gpu.disposeData(summed.dataId);
-  gpu.disposeData(partial.dataId);
-  return output;
+  return finishSplits(backend, partial, splits, filterShape);
 };
 
 /** Our Conv2DBackpropFilter on `webgpu`, in place of tfjs-backend-webgpu's. */
