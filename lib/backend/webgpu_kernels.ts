@@ -1,8 +1,8 @@
 /**
  * Our WebGPU kernels for training, registered over tfjs-backend-webgpu 4.22's own (which were
  * written for inference), as the wasm backend's are in wasm.ts. So far: the convolution filter
- * gradient as an implicit GEMM (tiled, split-K) and the depthwise filter gradient split over
- * pixels. {@linkcode setWebGpuKernels} switches between
+ * gradient as an implicit GEMM (tiled, split-K), the depthwise filter gradient split over
+ * pixels, and the input gradient on tfjs's tiled GEMM program where a layer has many channels. {@linkcode setWebGpuKernels} switches between
  * ours and the stock kernels, for tests and benchmarks.
  *
  * @module
@@ -16,11 +16,13 @@ import {
 } from "@tensorflow/tfjs-core";
 import { type KernelSet, kernelSet, recordKernelSet } from "./_kernel_choice.ts";
 import { conv2dBackpropFilterConfig } from "./_webgpu_kernels/conv2d_backprop_filter.ts";
+import { conv2dBackpropInputConfig } from "./_webgpu_kernels/conv2d_backprop_input.ts";
 import { depthwiseBackpropFilterConfig } from "./_webgpu_kernels/depthwise_backprop_filter.ts";
 
 /** Our kernels, each in place of tfjs-backend-webgpu's kernel of the same name. */
 const OURS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
   depthwiseBackpropFilterConfig,
 ];
 

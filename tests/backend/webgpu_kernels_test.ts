@@ -1,4 +1,5 @@
-// Our WebGPU Conv2DBackpropFilter (implicit GEMM, split-K) against the cpu backend on odd shapes:
+// Our WebGPU kernels (lib/backend/webgpu_kernels.ts) against the cpu backend. Conv2DBackpropFilter
+// (implicit GEMM, split-K) against the cpu backend on odd shapes:
 // stride 2, same and valid padding, batch 1, channel counts that are not multiples of 4, 1×1 and
 // 7×7 filters, and a long P that takes the split-K path; the depthwise filter gradient likewise.
 import assert from "node:assert/strict";
@@ -128,6 +129,60 @@ Deno.test({
       await useBackend("webgpu");
       const actual = await depthwiseFilterGradient(c, x, dy);
       assert.deepEqual(actual.shape, c.filter);
+      let worst = 0;
+      let scale = 1e-6;
+      for (let k = 0; k < expected.values.length; k++) {
+        worst = Math.max(worst, Math.abs(actual.values[k] - expected.values[k]));
+        scale = Math.max(scale, Math.abs(expected.values[k]));
+      }
+      assert.ok(
+        worst / scale < 1e-5,
+        `case ${i} (${JSON.stringify(c)}): relative error ${worst / scale}`,
+      );
+    }
+  },
+});
+
+const INPUT_GRADIENT: Case[] = [
+  { x: [2, 9, 9, 3], filter: [3, 3, 3, 5], stride: 2, pad: "same" }, // direct
+  { x: [1, 8, 7, 33], filter: [3, 3, 33, 7], stride: 1, pad: "valid" }, // GEMM, odd channels
+  { x: [3, 6, 6, 64], filter: [1, 1, 64, 17], stride: 1, pad: "same" },
+  { x: [2, 11, 11, 40], filter: [3, 3, 40, 36], stride: 2, pad: "same" },
+];
+
+async function inputGradient(c: Case, dy: Float32Array, filter: Float32Array, dyShape: number[]) {
+  const result = tf.engine().runKernel("Conv2DBackpropInput", {
+    dy: tf.tensor(dy, dyShape),
+    filter: tf.tensor4d(filter, c.filter),
+  }, {
+    strides: [c.stride, c.stride],
+    pad: c.pad,
+    dataFormat: "NHWC",
+    inputShape: c.x,
+  }) as tf.Tensor;
+  return { shape: result.shape, values: await result.data() as Float32Array };
+}
+
+Deno.test({
+  name: `webgpu Conv2DBackpropInput (ours: direct or GEMM by channels) = cpu, on ${adapterLine}`,
+  ignore: gpuAdapter == null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    for (const [i, c] of INPUT_GRADIENT.entries()) {
+      await useBackend("cpu");
+      const dyShape = tf.conv2d(
+        tf.zeros(c.x) as tf.Tensor4D,
+        tf.zeros(c.filter) as tf.Tensor4D,
+        c.stride,
+        c.pad,
+      ).shape;
+      const dy = values(dyShape, 50 + i);
+      const filter = values(c.filter, 60 + i);
+      const expected = await inputGradient(c, dy, filter, dyShape);
+      await useBackend("webgpu");
+      const actual = await inputGradient(c, dy, filter, dyShape);
+      assert.deepEqual(actual.shape, c.x);
       let worst = 0;
       let scale = 1e-6;
       for (let k = 0; k < expected.values.length; k++) {
