@@ -1,7 +1,8 @@
-// Our WebGPU kernels (lib/backend/webgpu_kernels.ts) against the cpu backend. Conv2DBackpropFilter
-// (implicit GEMM, split-K) against the cpu backend on odd shapes:
-// stride 2, same and valid padding, batch 1, channel counts that are not multiples of 4, 1×1 and
-// 7×7 filters, and a long P that takes the split-K path; the depthwise filter gradient likewise.
+// Our WebGPU kernels (lib/backend/webgpu_kernels.ts) against the cpu backend, on odd shapes:
+// stride 2, same and valid padding, batch 1, channel counts that are not multiples of 4, 1×1 to
+// 7×7 filters. The filter gradient (implicit GEMM) also on a long P that takes split-K; the
+// depthwise filter gradient on pixels split across workgroups and on the stock fallback; the
+// input gradient on both of its programs.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
