@@ -2,7 +2,8 @@
  * Our WebGPU kernels for training, registered over tfjs-backend-webgpu 4.22's own (which were
  * written for inference), as the wasm backend's are in wasm.ts. So far: the convolution filter
  * gradient as an implicit GEMM (tiled, split-K), the depthwise filter gradient split over
- * pixels, and the input gradient on tfjs's tiled GEMM program where a layer has many channels. {@linkcode setWebGpuKernels} switches between
+ * pixels, the input gradient on tfjs's tiled GEMM program where a layer has many channels, and
+ * batch norm's training pass and gradient (the kernels the lean training path calls by name). {@linkcode setWebGpuKernels} switches between
  * ours and the stock kernels, for tests and benchmarks.
  *
  * @module
@@ -18,12 +19,14 @@ import { type KernelSet, kernelSet, recordKernelSet } from "./_kernel_choice.ts"
 import { conv2dBackpropFilterConfig } from "./_webgpu_kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./_webgpu_kernels/conv2d_backprop_input.ts";
 import { depthwiseBackpropFilterConfig } from "./_webgpu_kernels/depthwise_backprop_filter.ts";
+import { batchNormTrainConfigs } from "./_webgpu_kernels/batch_norm_train.ts";
 
 /** Our kernels, each in place of tfjs-backend-webgpu's kernel of the same name. */
 const OURS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
   conv2dBackpropInputConfig,
   depthwiseBackpropFilterConfig,
+  ...batchNormTrainConfigs,
 ];
 
 /** tfjs-backend-webgpu's kernels that ours replaced, by name. */
@@ -85,10 +88,11 @@ export function setWebGpuKernels(set: KernelSet): KernelSet {
     registerWebGpuTrainingKernels();
     return previous;
   }
-  for (const [name, builtIn] of stock) {
-    if (getKernel(name, "webgpu")?.kernelFunc === builtIn.kernelFunc) continue;
-    unregisterKernel(name, "webgpu");
-    registerKernel(builtIn);
+  for (const config of OURS) {
+    if (getKernel(config.kernelName, "webgpu")?.kernelFunc !== config.kernelFunc) continue;
+    unregisterKernel(config.kernelName, "webgpu");
+    const builtIn = stock.get(config.kernelName);
+    if (builtIn !== undefined) registerKernel(builtIn); // ours with no stock twin just go
   }
   return previous;
 }

@@ -2,7 +2,8 @@
 // stride 2, same and valid padding, batch 1, channel counts that are not multiples of 4, 1×1 to
 // 7×7 filters. The filter gradient (implicit GEMM) also on a long P that takes split-K; the
 // depthwise filter gradient on pixels split across workgroups and on the stock fallback; the
-// input gradient on both of its programs.
+// input gradient on both of its programs. Batch norm's training kernels against the wasm ones (which
+// tests/backend/batch_norm_train_test.ts holds to tfjs' ops), each activation.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
@@ -194,6 +195,75 @@ Deno.test({
         worst / scale < 1e-5,
         `case ${i} (${JSON.stringify(c)}): relative error ${worst / scale}`,
       );
+    }
+  },
+});
+
+const BATCH_NORM_SHAPES: [number, number, number, number][] = [
+  [2, 5, 5, 7],
+  [3, 4, 4, 70], // two workgroups of channels
+  [1, 1, 1, 9], // one pixel
+];
+
+/** Batch norm's training pass and gradient (and add + ReLU's gradient) on `backend`. */
+async function batchNormKernels(
+  backend: "wasm" | "webgpu",
+  shape: number[],
+  activation: boolean,
+  cap: number,
+) {
+  await useBackend(backend);
+  const channels = shape[3];
+  const x = tf.tensor(values(shape, 70), shape);
+  const dy = tf.tensor(values(shape, 71), shape);
+  const b = tf.tensor(values(shape, 72), shape);
+  const gamma = tf.tensor(values([channels], 73));
+  const beta = tf.tensor(values([channels], 74));
+  const attrs = { epsilon: 1e-3, activation, cap };
+  const [y, mean, variance, invStd] = tf.engine().runKernel(
+    "DenovisionBatchNormTrain",
+    { x, gamma, beta },
+    attrs as never,
+  ) as tf.Tensor[];
+  const grads = tf.engine().runKernel(
+    "DenovisionBatchNormTrainGrad",
+    { dy, x, mean, invStd, gamma, beta },
+    attrs as never,
+  ) as tf.Tensor[];
+  const addGrad = tf.engine().runKernel("DenovisionAddReluGrad", { dy, a: x, b }, {
+    activation: true,
+    cap,
+  }) as tf.Tensor;
+  const outputs = [y, mean, variance, invStd, ...grads, addGrad];
+  const read = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose([...outputs, x, dy, b, gamma, beta]);
+  return read;
+}
+
+Deno.test({
+  name: `webgpu batch norm training kernels (ours) = wasm's, on ${adapterLine}`,
+  ignore: gpuAdapter == null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const names = ["y", "mean", "variance", "invStd", "dx", "dGamma", "dBeta", "add+relu grad"];
+    for (const shape of BATCH_NORM_SHAPES) {
+      for (const [activation, cap] of [[false, Infinity], [true, Infinity], [true, 6]] as const) {
+        const expected = await batchNormKernels("wasm", shape, activation, cap);
+        const actual = await batchNormKernels("webgpu", shape, activation, cap);
+        expected.forEach((want, i) => {
+          let worst = 0;
+          let scale = 1e-6;
+          for (let k = 0; k < want.length; k++) {
+            worst = Math.max(worst, Math.abs(actual[i][k] - want[k]));
+            scale = Math.max(scale, Math.abs(want[k]));
+          }
+          assert.ok(
+            worst / scale < 1e-4,
+            `${names[i]} of ${shape}, activation ${activation} cap ${cap}: error ${worst / scale}`,
+          );
+        });
+      }
     }
   },
 });
