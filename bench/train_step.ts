@@ -29,6 +29,28 @@ const DEFAULT_SIZE: Record<string, [number, number]> = {
   mobilenetv2: [224, 3],
 };
 
+/**
+ * Counts WebGPU compute dispatches (every kernel tfjs or we run is one) from now until `stop`,
+ * by wrapping GPUComputePassEncoder's dispatchWorkgroups.
+ */
+function countDispatches(): { stop(): number } {
+  const encoder = (globalThis as { GPUComputePassEncoder?: { prototype: object } })
+    .GPUComputePassEncoder?.prototype as { dispatchWorkgroups?: (...args: number[]) => void };
+  const original = encoder?.dispatchWorkgroups;
+  if (encoder === undefined || original === undefined) return { stop: () => 0 };
+  let count = 0;
+  encoder.dispatchWorkgroups = function (this: unknown, ...args: number[]) {
+    count++;
+    return original.apply(this, args);
+  };
+  return {
+    stop() {
+      encoder.dispatchWorkgroups = original;
+      return count;
+    },
+  };
+}
+
 /** Times `steps` training steps after 3 warm-up steps; returns the figures. */
 export async function runTrainStepBench(
   args: string[] = Deno.args,
@@ -78,6 +100,7 @@ export async function runTrainStepBench(
     loss.dispose();
   }
   const steps = Number(values.steps);
+  const dispatches = countDispatches();
   const start = performance.now();
   for (let i = 0; i < steps; i++) {
     const loss = step(x, y);
@@ -85,6 +108,7 @@ export async function runTrainStepBench(
     loss.dispose();
   }
   const seconds = (performance.now() - start) / 1000;
+  const dispatched = dispatches.stop();
   tf.dispose([x, y]);
   optimizer.inner.dispose();
   model.dispose();
@@ -99,6 +123,7 @@ export async function runTrainStepBench(
     frozen: values.freeze,
     kernels: values.kernels,
     ms_per_step: Math.round((seconds / steps) * 10000) / 10,
+    ...(backend.name === "webgpu" ? { dispatches_per_step: Math.round(dispatched / steps) } : {}),
     images_per_s: Math.round((batch * steps) / seconds),
     peak_rss_mb: Math.round(Deno.memoryUsage().rss / 2 ** 20),
   };
