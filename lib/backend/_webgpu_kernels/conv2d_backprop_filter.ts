@@ -96,7 +96,10 @@ class FilterGradientProgram {
             tileB[k][j] = b;
           }
           workgroupBarrier();
-          for (var k = 0; k < ${SLICE}; k++) {
+          // A short P (the last layers of a small input: 8 pixels at ResNet's 1×1 maps) leaves
+          // most of a slice empty: only its filled rows are multiplied.
+          let rows = min(${SLICE}, end - p0);
+          for (var k = 0; k < rows; k++) {
             let a = vec4<f32>(tileA[k][ty * 4], tileA[k][ty * 4 + 1], tileA[k][ty * 4 + 2],
               tileA[k][ty * 4 + 3]);
             let b = vec4<f32>(tileB[k][tx * 4], tileB[k][tx * 4 + 1], tileB[k][tx * 4 + 2],
