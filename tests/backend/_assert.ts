@@ -1,14 +1,15 @@
-// Assertions shared by the wasm kernel tests: closeness to a reference backend, and bit equality.
+// Assertions shared by the kernel tests (wasm and WebGPU): closeness to a reference backend, and bit equality.
 import assert from "node:assert/strict";
 
 /** Relative error the kernels may have against tfjs-backend-cpu: max |a − e| / max |e|. */
 export const TOLERANCE = 1e-4;
 
-/** `actual` within TOLERANCE of `expected`, relative to `expected`'s largest magnitude. */
+/** `actual` within `tolerance` of `expected`, relative to `expected`'s largest magnitude. */
 export function assertClose(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
   label: string,
+  tolerance = TOLERANCE,
 ): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
   let maxError = 0;
@@ -18,8 +19,8 @@ export function assertClose(
     scale = Math.max(scale, Math.abs(expected[i]));
   }
   assert.ok(
-    maxError / scale <= TOLERANCE,
-    `${label}: relative error ${(maxError / scale).toExponential(2)} > ${TOLERANCE}`,
+    maxError / scale <= tolerance,
+    `${label}: relative error ${(maxError / scale).toExponential(2)} > ${tolerance}`,
   );
 }
 

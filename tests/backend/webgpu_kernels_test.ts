@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
 import { filterGradientSplits } from "../../lib/backend/_webgpu_kernels/conv2d_backprop_filter.ts";
 import { adapterLine, gpuAdapter } from "./_parity_cases.ts";
+import { assertClose } from "./_assert.ts";
 
 interface Case {
   x: [number, number, number, number];
@@ -63,16 +64,7 @@ Deno.test({
       await useBackend("webgpu");
       const actual = await filterGradient(c, x, dy, outShape);
       assert.deepEqual(actual.shape, c.filter);
-      let worst = 0;
-      let scale = 1e-6;
-      for (let k = 0; k < expected.values.length; k++) {
-        worst = Math.max(worst, Math.abs(actual.values[k] - expected.values[k]));
-        scale = Math.max(scale, Math.abs(expected.values[k]));
-      }
-      assert.ok(
-        worst / scale < 1e-5,
-        `case ${i} (${JSON.stringify(c)}): relative error ${worst / scale}`,
-      );
+      assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
     }
   },
 });
@@ -131,16 +123,7 @@ Deno.test({
       await useBackend("webgpu");
       const actual = await depthwiseFilterGradient(c, x, dy);
       assert.deepEqual(actual.shape, c.filter);
-      let worst = 0;
-      let scale = 1e-6;
-      for (let k = 0; k < expected.values.length; k++) {
-        worst = Math.max(worst, Math.abs(actual.values[k] - expected.values[k]));
-        scale = Math.max(scale, Math.abs(expected.values[k]));
-      }
-      assert.ok(
-        worst / scale < 1e-5,
-        `case ${i} (${JSON.stringify(c)}): relative error ${worst / scale}`,
-      );
+      assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
     }
   },
 });
@@ -185,16 +168,7 @@ Deno.test({
       await useBackend("webgpu");
       const actual = await inputGradient(c, dy, filter, dyShape);
       assert.deepEqual(actual.shape, c.x);
-      let worst = 0;
-      let scale = 1e-6;
-      for (let k = 0; k < expected.values.length; k++) {
-        worst = Math.max(worst, Math.abs(actual.values[k] - expected.values[k]));
-        scale = Math.max(scale, Math.abs(expected.values[k]));
-      }
-      assert.ok(
-        worst / scale < 1e-5,
-        `case ${i} (${JSON.stringify(c)}): relative error ${worst / scale}`,
-      );
+      assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
     }
   },
 });
@@ -251,18 +225,13 @@ Deno.test({
       for (const [activation, cap] of [[false, Infinity], [true, Infinity], [true, 6]] as const) {
         const expected = await batchNormKernels("wasm", shape, activation, cap);
         const actual = await batchNormKernels("webgpu", shape, activation, cap);
-        expected.forEach((want, i) => {
-          let worst = 0;
-          let scale = 1e-6;
-          for (let k = 0; k < want.length; k++) {
-            worst = Math.max(worst, Math.abs(actual[i][k] - want[k]));
-            scale = Math.max(scale, Math.abs(want[k]));
-          }
-          assert.ok(
-            worst / scale < 1e-4,
-            `${names[i]} of ${shape}, activation ${activation} cap ${cap}: error ${worst / scale}`,
-          );
-        });
+        expected.forEach((want, i) =>
+          assertClose(
+            actual[i],
+            want,
+            `${names[i]} of ${shape}, activation ${activation} cap ${cap}`,
+          )
+        );
       }
     }
   },
