@@ -466,3 +466,18 @@ Deno.test("Transpose on wasm: training's permutations (fast paths) and every oth
     }
   }
 });
+
+Deno.test("the wasm depthwise filter gradient of a large batch, in chunks of samples, matches cpu", async () => {
+  // dy of 2.2M floats a sample, over CHUNK_FLOATS / 2: one sample a chunk, two partial sums
+  // (a 1×1 filter keeps the cpu backend's reference to seconds).
+  const x: Shape4 = [2, 128, 128, 136];
+  const filterShape: Shape4 = [1, 1, 136, 1];
+  const xs = random(x, 6);
+  const dy = random([2, 128, 128, 136], 7);
+  const attrs = { strides: [1, 1], pad: "same", dilations: [1, 1], filterShape };
+  const name = "DepthwiseConv2dNativeBackpropFilter";
+  const expected = await on("cpu", () => runKernel(name, { x: xs, dy }, attrs));
+  const actual = await on("wasm", () => runKernel(name, { x: xs, dy }, attrs));
+  assert.deepEqual(actual.shape, expected.shape);
+  assertClose(actual.values, expected.values, "chunked depthwise filter gradient");
+});

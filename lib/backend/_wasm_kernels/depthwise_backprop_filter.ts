@@ -1,5 +1,9 @@
 // Internal: DepthwiseConv2dNativeBackpropFilter for the wasm backend (missing in 4.22).
-import { backend_util, DepthwiseConv2dNativeBackpropFilter } from "@tensorflow/tfjs-core";
+import {
+  backend_util,
+  DepthwiseConv2dNativeBackpropFilter,
+  getKernel,
+} from "@tensorflow/tfjs-core";
 import type {
   DepthwiseConv2dNativeBackpropFilterAttrs,
   KernelBackend,
@@ -10,25 +14,29 @@ import type {
 import { withScratch } from "./_scratch.ts";
 
 /**
+ * Floats of dy a composed call may treat as its filter. XNNPACK packs that filter and builds an
+ * indirection buffer over it: on MobileNetV2 at 64 px, one call over a batch of 16 raised the heap
+ * by 291 MB, and a batch of 32 ran the 4 GiB heap out ("memory access out of bounds"). So the batch
+ * goes through in chunks of samples whose dy holds at most this many floats (16 MB; smaller chunks cost more than they save: at 2 MB a
+ * batch of 8 took twice as long a step), their partial
+ * gradients summed.
+ */
+const CHUNK_FLOATS = 2 ** 22;
+
+/**
  * dW[a, b, c, q] = Σ_{n,i,j} x[n, i·s + a·d − padTop, …, c] · dy[n, i, j, c·M + q].
  *
  * Every (sample, channel) pair becomes one depthwise channel: input [1, H, W, N·C], filter
  * dy as [Ho, Wo, N·C, M] with dilation = forward stride and stride = forward dilation; the
  * depthwise output [1, kh, kw, N·C·M] is then summed over the batch.
  */
-const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, dy } = inputs as Record<"x" | "dy", TensorInfo>;
-  const { strides, dilations, pad, dimRoundingMode, filterShape } =
-    attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
+function composedGradient(
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  backend: KernelBackend,
+  filterShape: [number, number, number, number],
+): TensorInfo {
   const [batch, inHeight, inWidth, channels] = x.shape;
   const multiplier = filterShape[3];
   const { filterHeight, filterWidth, dilationHeight, dilationWidth } = info;
@@ -39,7 +47,7 @@ const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const top = info.padInfo.top;
   const left = info.padInfo.left;
 
-  return withScratch(backend as KernelBackend, (scratch) => {
+  return withScratch(backend, (scratch) => {
     const padded = scratch.padOrCrop(
       x,
       top,
@@ -66,6 +74,63 @@ const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     const summed = scratch.run("Sum", { x: split }, { axis: [2], keepDims: false });
     return scratch.run("Reshape", { x: summed }, { shape: filterShape });
   });
+}
+
+const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as Record<"x" | "dy", TensorInfo>;
+  const { strides, dilations, pad, dimRoundingMode, filterShape } =
+    attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    true,
+  );
+  const kernelBackend = backend as KernelBackend;
+  const batch = x.shape[0];
+  const dyPerSample = dy.shape.slice(1).reduce((a, b) => a * b, 1);
+  const chunk = Math.max(1, Math.floor(CHUNK_FLOATS / dyPerSample));
+  if (chunk >= batch) return composedGradient(x, dy, info, kernelBackend, filterShape);
+  const slice = (t: TensorInfo, start: number, size: number) =>
+    getKernel("Slice", "wasm")!.kernelFunc({
+      inputs: { x: t },
+      backend: kernelBackend,
+      attrs: { begin: [start, 0, 0, 0], size: [size, ...t.shape.slice(1)] },
+    }) as TensorInfo;
+  let total: TensorInfo | undefined;
+  for (let start = 0; start < batch; start += chunk) {
+    const size = Math.min(chunk, batch - start);
+    const xs = slice(x, start, size);
+    const dys = slice(dy, start, size);
+    try {
+      const part = composedGradient(
+        xs,
+        dys,
+        { ...info, batchSize: size },
+        kernelBackend,
+        filterShape,
+      );
+      if (total === undefined) {
+        total = part;
+      } else {
+        const sum = getKernel("Add", "wasm")!.kernelFunc({
+          inputs: { a: total, b: part },
+          backend: kernelBackend,
+          attrs: {},
+        }) as TensorInfo;
+        kernelBackend.disposeData(total.dataId);
+        kernelBackend.disposeData(part.dataId);
+        total = sum;
+      }
+    } finally {
+      kernelBackend.disposeData(xs.dataId);
+      kernelBackend.disposeData(dys.dataId);
+    }
+  }
+  return total!;
 };
 
 /** Kernel registration for `DepthwiseConv2dNativeBackpropFilter` on `wasm`. */
