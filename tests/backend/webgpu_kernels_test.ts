@@ -27,6 +27,14 @@ const CASES: Case[] = [
   { x: [2, 10, 10, 40], filter: [3, 3, 40, 36], stride: 2, pad: "valid" }, // several tiles
 ];
 
+/** dy's shape for case `c`: the output of its convolution (depthwise or not), on cpu. */
+function dyShapeOf(c: Case, depthwise = false): number[] {
+  return tf.tidy(() => {
+    const [x, filter] = [tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D];
+    return (depthwise ? tf.depthwiseConv2d : tf.conv2d)(x, filter, c.stride, c.pad).shape;
+  });
+}
+
 function values(shape: number[], seed: number): Float32Array {
   return tf.tidy(() => tf.randomNormal(shape, 0, 1, "float32", seed).dataSync() as Float32Array)
     .slice();
@@ -55,9 +63,7 @@ Deno.test({
   fn: async () => {
     for (const [i, c] of CASES.entries()) {
       await useBackend("cpu");
-      const outShape =
-        tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad)
-          .shape;
+      const outShape = dyShapeOf(c);
       const x = values(c.x, 10 + i);
       const dy = values(outShape, 20 + i);
       const expected = await filterGradient(c, x, dy, outShape);
@@ -69,14 +75,7 @@ Deno.test({
   },
 });
 
-interface DepthwiseCase {
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  stride: number;
-  pad: "same" | "valid";
-}
-
-const DEPTHWISE: DepthwiseCase[] = [
+const DEPTHWISE: Case[] = [
   { x: [2, 9, 9, 5], filter: [3, 3, 5, 1], stride: 2, pad: "same" },
   { x: [1, 8, 7, 70], filter: [3, 3, 70, 1], stride: 1, pad: "valid" }, // two channel groups
   { x: [3, 12, 12, 7], filter: [5, 5, 7, 1], stride: 1, pad: "same" },
@@ -84,13 +83,12 @@ const DEPTHWISE: DepthwiseCase[] = [
   { x: [2, 6, 6, 3], filter: [3, 3, 3, 2], stride: 1, pad: "same" }, // multiplier 2: stock
 ];
 
-async function depthwiseFilterGradient(c: DepthwiseCase, x: Float32Array, dy: Float32Array) {
-  const dyShape = tf.depthwiseConv2d(
-    tf.zeros(c.x) as tf.Tensor4D,
-    tf.zeros(c.filter) as tf.Tensor4D,
-    c.stride,
-    c.pad,
-  ).shape;
+async function depthwiseFilterGradient(
+  c: Case,
+  x: Float32Array,
+  dy: Float32Array,
+  dyShape: number[],
+) {
   const result = tf.engine().runKernel("DepthwiseConv2dNativeBackpropFilter", {
     x: tf.tensor4d(x, c.x),
     dy: tf.tensor(dy, dyShape),
@@ -100,7 +98,7 @@ async function depthwiseFilterGradient(c: DepthwiseCase, x: Float32Array, dy: Fl
     pad: c.pad,
     filterShape: c.filter,
   }) as tf.Tensor;
-  return { shape: result.shape, values: await result.data() as Float32Array, dyShape };
+  return { shape: result.shape, values: await result.data() as Float32Array };
 }
 
 Deno.test({
@@ -112,16 +110,11 @@ Deno.test({
     for (const [i, c] of DEPTHWISE.entries()) {
       await useBackend("cpu");
       const x = values(c.x, 30 + i);
-      const dyShape = tf.depthwiseConv2d(
-        tf.zeros(c.x) as tf.Tensor4D,
-        tf.zeros(c.filter) as tf.Tensor4D,
-        c.stride,
-        c.pad,
-      ).shape;
+      const dyShape = dyShapeOf(c, true);
       const dy = values(dyShape, 40 + i);
-      const expected = await depthwiseFilterGradient(c, x, dy);
+      const expected = await depthwiseFilterGradient(c, x, dy, dyShape);
       await useBackend("webgpu");
-      const actual = await depthwiseFilterGradient(c, x, dy);
+      const actual = await depthwiseFilterGradient(c, x, dy, dyShape);
       assert.deepEqual(actual.shape, c.filter);
       assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
     }
@@ -156,12 +149,7 @@ Deno.test({
   fn: async () => {
     for (const [i, c] of INPUT_GRADIENT.entries()) {
       await useBackend("cpu");
-      const dyShape = tf.conv2d(
-        tf.zeros(c.x) as tf.Tensor4D,
-        tf.zeros(c.filter) as tf.Tensor4D,
-        c.stride,
-        c.pad,
-      ).shape;
+      const dyShape = dyShapeOf(c);
       const dy = values(dyShape, 50 + i);
       const filter = values(c.filter, 60 + i);
       const expected = await inputGradient(c, dy, filter, dyShape);
