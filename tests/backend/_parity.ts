@@ -89,6 +89,28 @@ function build(c: StepCase): tfl.LayersModel {
   return model;
 }
 
+/** The trainer's step context for `c` (its dropout seed `seed`), and `c`'s batch as tensors. */
+function stepInputs(
+  c: StepCase,
+  model: tfl.LayersModel,
+  optimizer: BatchStepContext["optimizer"],
+  seed: number,
+): { context: BatchStepContext; images: tf.Tensor4D; labels: tf.Tensor1D } {
+  const context: BatchStepContext = {
+    model,
+    optimizer,
+    numClasses: c.numClasses ?? 10,
+    loss: (logits, targets) => crossEntropy(logits, targets),
+    seed,
+    mixupAlpha: c.mixupAlpha,
+    accumulate: 1,
+    split: splitFrozen(model),
+  };
+  const batch = caseBatch(c);
+  const images = tf.tensor4d(batch.images, [c.batch, c.side, c.side, c.channels ?? 3]);
+  return { context, images, labels: tf.tensor1d(batch.labels, "int32") };
+}
+
 /**
  * Runs one step of `c` on `backend`, starting from `initial` weights (or the model's seeded
  * ones), and returns what it produced. Leaves no tensors behind.
@@ -119,21 +141,7 @@ export async function runStep(
     for (const [name, grad] of Object.entries(grads)) captured[name] = tf.keep(tf.clone(grad));
     apply(grads, variables);
   };
-  const numClasses = c.numClasses ?? 10;
-  const context: BatchStepContext = {
-    model,
-    optimizer,
-    numClasses,
-    loss: (logits, targets) => crossEntropy(logits, targets),
-    seed: 11,
-    mixupAlpha: c.mixupAlpha,
-    accumulate: 1,
-    split: splitFrozen(model),
-  };
-  const batch = caseBatch(c);
-  const channels = c.channels ?? 3;
-  const images = tf.tensor4d(batch.images, [c.batch, c.side, c.side, channels]);
-  const labels = tf.tensor1d(batch.labels, "int32");
+  const { context, images, labels } = stepInputs(c, model, optimizer, 11);
   const { loss, correct } = batchStep(context, images, labels, 0, 0);
   const logits = tf.tidy(() => model.apply(images, { training: false }) as tf.Tensor);
   const result: StepResult = {
@@ -251,19 +259,7 @@ export async function repeatedLosses(
   useLeanTraining();
   const model = build(c);
   const optimizer = createOptimizer({ name: "adam", lr: 1e-3 });
-  const numClasses = c.numClasses ?? 10;
-  const context: BatchStepContext = {
-    model,
-    optimizer,
-    numClasses,
-    loss: (logits, targets) => crossEntropy(logits, targets),
-    seed: 5,
-    accumulate: 1,
-    split: splitFrozen(model),
-  };
-  const batch = caseBatch(c);
-  const images = tf.tensor4d(batch.images, [c.batch, c.side, c.side, c.channels ?? 3]);
-  const labels = tf.tensor1d(batch.labels, "int32");
+  const { context, images, labels } = stepInputs(c, model, optimizer, 5);
   const losses: number[] = [];
   for (let step = 0; step < steps; step++) {
     const { loss, correct } = batchStep(context, images, labels, 0, step);
