@@ -10,6 +10,7 @@ import type { LayersModel } from "@tensorflow/tfjs-layers";
 
 /** Raised when a layer cannot be found or is not spatial, or the image does not fit the model. */
 export class ExplainError extends Error {
+  /** Always `ExplainError`. */
   override name = "ExplainError";
 }
 

@@ -17,5 +17,6 @@
  * ```
  */
 export class OnnxExportError extends Error {
+  /** Always `OnnxExportError`. */
   override name = "OnnxExportError";
 }

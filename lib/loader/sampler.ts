@@ -19,6 +19,7 @@ export interface Sampler {
 
 /** A sampler's settings was out of range (weights, sample count). */
 export class SamplerError extends RangeError {
+  /** Always `SamplerError`. */
   override name = "SamplerError";
 }
 

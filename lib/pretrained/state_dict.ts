@@ -15,6 +15,7 @@ import { flattenedFrom, permute, TORCH_PARAMS, weightName } from "./_layout.ts";
 
 /** A state dict that does not fit the model: the message names the parameter. */
 export class StateDictError extends Error {
+  /** Always `StateDictError`. */
   override name = "StateDictError";
 }
 

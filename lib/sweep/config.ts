@@ -44,6 +44,7 @@ export interface SweepConfig {
 
 /** A sweep setting that cannot be used; the message names it. */
 export class SweepConfigError extends Error {
+  /** Always `SweepConfigError`. */
   override name = "SweepConfigError";
 }
 

@@ -9,12 +9,15 @@ export const DEFAULT_QUEUE_NAME = "denovision-trials";
 
 /** A `--queue` value that is not `redis://host:port`. */
 export class QueueUrlError extends Error {
+  /** Always `QueueUrlError`. */
   override name = "QueueUrlError";
 }
 
 /** Where redis-server listens. */
 export interface RedisAddress {
+  /** Host name or IP address. */
   host: string;
+  /** TCP port (6379 when the URL leaves it out). */
   port: number;
   /** Database number (`redis://host:port/2`). Default: 0. */
   db: number;

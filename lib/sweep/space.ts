@@ -23,6 +23,7 @@ export type TrialParams = Record<string, ParamValue>;
 
 /** A search space that cannot be used: the message names the flag and what was wrong. */
 export class SearchSpaceError extends Error {
+  /** Always `SearchSpaceError`. */
   override name = "SearchSpaceError";
 }
 

@@ -15,7 +15,9 @@ import {
 
 /** A finished trial as TPE sees it. */
 export interface TpeObservation {
+  /** The values the trial ran with. */
   params: TrialParams;
+  /** The metric the sweep optimizes, as the trial reached it. */
   objective: number;
 }
 

@@ -41,6 +41,7 @@ export type TrialState = "new" | "partial" | "done";
 
 /** A trial process that failed; the message carries its last error line. */
 export class TrialError extends Error {
+  /** Always `TrialError`. */
   override name = "TrialError";
 }
 

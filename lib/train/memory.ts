@@ -49,6 +49,7 @@ export interface PlanOptions {
 
 /** Thrown when not even one image's step fits: says what it needs and what the heap holds. */
 export class MemoryLimitError extends Error {
+  /** Always `MemoryLimitError`. */
   override name = "MemoryLimitError";
   /** Bytes one image's training step needs (measured, or estimated when `estimated`). */
   readonly neededBytes: number;
