@@ -4,7 +4,7 @@
 // (torchvision's layout), DataLoaders decode and augment the photos, `createModel` builds a zoo
 // model, `fit` trains it, `evaluate` scores it, and `model.save(fileHandler(...))` writes a
 // TF.js model with the `preprocessing.json` that `openTrainedModel` and `deno task predict` read.
-// By default it trains compact-cnn at 64 px for 4 epochs on the hymenoptera photos (244 ants
+// By default it trains compact-cnn at 64 px for 8 epochs on the hymenoptera photos (244 ants
 // and bees to train on, 153 to validate), under a minute on two CPU cores.
 //
 // Run:    deno run --allow-read --allow-write=data examples/train_folder.ts [root]
