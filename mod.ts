@@ -28,3 +28,33 @@ export * from "./lib/run/mod.ts";
 export * from "./lib/serve/mod.ts";
 export * from "./lib/sweep/mod.ts";
 export * from "./lib/explain/mod.ts";
+
+/**
+ * TensorFlow.js types that this API takes and returns (models, tensors, optimizers, IO
+ * handlers), re-exported so callers can name them without importing tfjs themselves. They are
+ * tfjs's own types, unchanged; tfjs's `Optimizer` is re-exported as `TfjsOptimizer` beside this
+ * package's {@linkcode Optimizer}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createModel, type LayersModel, type Tensor, useBackend } from "./mod.ts";
+ * await useBackend("cpu");
+ * const model: LayersModel = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
+ * const weights: Tensor[] = model.getWeights();
+ * assert.ok(weights.length > 0);
+ * model.dispose();
+ * ```
+ */
+export type { LayersModel } from "@tensorflow/tfjs-layers";
+export type {
+  NamedTensorMap,
+  Optimizer as TfjsOptimizer,
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor4D,
+  Variable,
+} from "@tensorflow/tfjs-core";
+export type { IOHandler } from "@tensorflow/tfjs-core/dist/io/types";
