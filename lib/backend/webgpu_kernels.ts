@@ -16,6 +16,7 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { type KernelSet, kernelSet, recordKernelSet } from "./_kernel_choice.ts";
+import { conv2dConfig, fusedConv2dConfig } from "./_webgpu_kernels/conv2d.ts";
 import { conv2dBackpropFilterConfig } from "./_webgpu_kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./_webgpu_kernels/conv2d_backprop_input.ts";
 import { depthwiseBackpropFilterConfig } from "./_webgpu_kernels/depthwise_backprop_filter.ts";
@@ -23,6 +24,8 @@ import { batchNormTrainConfigs } from "./_webgpu_kernels/batch_norm_train.ts";
 
 /** Our kernels, each in place of tfjs-backend-webgpu's kernel of the same name. */
 const OURS: readonly KernelConfig[] = [
+  conv2dConfig,
+  fusedConv2dConfig,
   conv2dBackpropFilterConfig,
   conv2dBackpropInputConfig,
   depthwiseBackpropFilterConfig,

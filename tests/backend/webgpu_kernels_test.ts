@@ -25,6 +25,12 @@ const CASES: Case[] = [
   { x: [1, 15, 15, 3], filter: [7, 7, 3, 10], stride: 2, pad: "same" },
   { x: [4, 32, 32, 16], filter: [1, 1, 16, 24], stride: 1, pad: "same" }, // split-K
   { x: [2, 10, 10, 40], filter: [3, 3, 40, 36], stride: 2, pad: "valid" }, // several tiles
+  // Output channels a multiple of 4: the register-tiled GEMM, with x read as scalars (Cin 3)
+  // or as vec4s, split over pixel rows or not.
+  { x: [2, 9, 9, 3], filter: [3, 3, 3, 8], stride: 2, pad: "same" },
+  { x: [1, 15, 15, 3], filter: [7, 7, 3, 12], stride: 2, pad: "same" },
+  { x: [1, 8, 7, 12], filter: [3, 3, 12, 8], stride: 1, pad: "valid" },
+  { x: [2, 8, 8, 16], filter: [3, 3, 16, 16], stride: 2, pad: "same" },
 ];
 
 /** dy's shape for case `c`: the output of its convolution (depthwise or not), on cpu. */
@@ -121,11 +127,65 @@ Deno.test({
   },
 });
 
+/** conv2d (fused with bias and `activation` when one is given) on the current backend. */
+async function forward(
+  c: Case,
+  x: Float32Array,
+  filter: Float32Array,
+  bias: Float32Array,
+  activation: "linear" | "relu" | "relu6" | "elu" | undefined,
+) {
+  const result = tf.tidy(() => {
+    const xs = tf.tensor4d(x, c.x);
+    const w = tf.tensor4d(filter, c.filter);
+    if (activation === undefined) return tf.conv2d(xs, w, c.stride, c.pad);
+    return tf.fused.conv2d({
+      x: xs,
+      filter: w,
+      strides: c.stride,
+      pad: c.pad,
+      bias: tf.tensor1d(bias),
+      activation,
+    });
+  });
+  const out = await result.data() as Float32Array;
+  result.dispose();
+  return { shape: result.shape, values: out };
+}
+
+Deno.test({
+  name: `webgpu Conv2D and FusedConv2D (ours) = cpu on odd shapes, each activation, on ${adapterLine}`,
+  ignore: gpuAdapter == null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const activations = [undefined, "linear", "relu", "relu6", "elu"] as const; // elu: stock
+    for (const [i, c] of CASES.entries()) {
+      const x = values(c.x, 80 + i);
+      const filter = values(c.filter, 90 + i);
+      const bias = values([c.filter[3]], 100 + i);
+      for (const activation of activations) {
+        await useBackend("cpu");
+        const expected = await forward(c, x, filter, bias, activation);
+        await useBackend("webgpu");
+        const actual = await forward(c, x, filter, bias, activation);
+        assert.deepEqual(actual.shape, expected.shape);
+        const label = `case ${i} (${JSON.stringify(c)}), ${activation ?? "conv2d"}`;
+        assertClose(actual.values, expected.values, label, 1e-5);
+      }
+    }
+  },
+});
+
 const INPUT_GRADIENT: Case[] = [
   { x: [2, 9, 9, 3], filter: [3, 3, 3, 5], stride: 2, pad: "same" }, // direct
   { x: [1, 8, 7, 33], filter: [3, 3, 33, 7], stride: 1, pad: "valid" }, // GEMM, odd channels
   { x: [3, 6, 6, 64], filter: [1, 1, 64, 17], stride: 1, pad: "same" },
-  { x: [2, 11, 11, 40], filter: [3, 3, 40, 36], stride: 2, pad: "same" },
+  { x: [2, 11, 11, 40], filter: [3, 3, 40, 36], stride: 2, pad: "same" }, // register GEMM
+  { x: [1, 8, 7, 12], filter: [3, 3, 12, 8], stride: 1, pad: "valid" },
+  { x: [3, 6, 6, 64], filter: [1, 1, 64, 20], stride: 1, pad: "same" },
+  { x: [2, 9, 9, 8], filter: [3, 3, 8, 12], stride: 2, pad: "valid" },
+  { x: [2, 8, 8, 16], filter: [3, 3, 16, 16], stride: 2, pad: "same" }, // pad on one side
 ];
 
 async function inputGradient(c: Case, dy: Float32Array, filter: Float32Array, dyShape: number[]) {

@@ -10,6 +10,9 @@
 // 4×4 values a thread, from 32-pixel slices of A and dY staged in workgroup memory. When P is
 // long and the tiles few (small layers with large maps, the common case in a backward pass), P
 // is split across workgroups (split-K) and the partial tiles are summed by one Sum dispatch.
+//
+// Layers with output channels a multiple of 4 (nearly all) take the register-tiled program of
+// _conv_gemm.ts instead, which needs no workgroup memory: on lavapipe it is several times faster.
 import { backend_util, Conv2DBackpropFilter } from "@tensorflow/tfjs-core";
 import type {
   Conv2DBackpropFilterAttrs,
@@ -18,6 +21,7 @@ import type {
   TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { finishSplits, type WebGpuBackendInternals } from "./_split_sum.ts";
+import { convFilterGradient, filterGradientFits } from "./_conv_gemm.ts";
 
 /** The tile of dW a workgroup computes, and the pixels it stages per round. */
 const TILE = 32;
@@ -157,6 +161,7 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     false,
     "channelsLast",
   );
+  if (filterGradientFits(info)) return convFilterGradient(backend, x, dy, info);
   const m = info.filterHeight * info.filterWidth * info.inChannels;
   const n = info.outChannels;
   const p = info.batchSize * info.outHeight * info.outWidth;
