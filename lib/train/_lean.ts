@@ -22,6 +22,7 @@ import {
   ADD_RELU_GRAD,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
+  MOVING_AVERAGES,
 } from "../backend/_wasm_kernels/batch_norm_train.ts";
 import { RELU_BIAS_GRAD } from "../backend/_wasm_kernels/relu_bias_grad.ts";
 
@@ -175,6 +176,21 @@ function leanBatchNormCall(original: LayerCall): LayerCall {
     const cap = soleReluConsumer(this);
     // The moving averages as tfjs-layers updates them: v ← v − (v − value)·(1 − momentum).
     const updateMovingAverages = (mean: tf.Tensor, variance: tf.Tensor) => {
+      if (hasKernel(MOVING_AVERAGES)) {
+        // One dispatch for both (webgpu), instead of three kernels each.
+        tf.tidy(() => {
+          const [movingMean, movingVariance] = [layer.movingMean, layer.movingVariance];
+          const [newMean, newVariance] = tf.engine().runKernel(MOVING_AVERAGES, {
+            mean,
+            variance,
+            movingMean: movingMean.read(),
+            movingVariance: movingVariance.read(),
+          }, { momentum: layer.momentum }) as tf.Tensor[];
+          movingMean.write(newMean);
+          movingVariance.write(newVariance);
+        });
+        return;
+      }
       for (
         const [variable, value] of [[layer.movingMean, mean], [layer.movingVariance, variance]]
       ) {

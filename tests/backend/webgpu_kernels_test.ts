@@ -154,7 +154,8 @@ async function forward(
 }
 
 Deno.test({
-  name: `webgpu Conv2D and FusedConv2D (ours) = cpu on odd shapes, each activation, on ${adapterLine}`,
+  name:
+    `webgpu Conv2D and FusedConv2D (ours) = cpu on odd shapes, each activation, on ${adapterLine}`,
   ignore: gpuAdapter == null,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -225,6 +226,8 @@ const BATCH_NORM_SHAPES: [number, number, number, number][] = [
   [2, 5, 5, 7],
   [3, 4, 4, 70], // two workgroups of channels
   [1, 1, 1, 9], // one pixel
+  [4, 9, 9, 12], // vec4 channel groups, the pixels in splits
+  [8, 16, 16, 32], // many splits
 ];
 
 /** Batch norm's training pass and gradient (and add + ReLU's gradient) on `backend`. */
@@ -282,5 +285,34 @@ Deno.test({
         );
       }
     }
+  },
+});
+
+Deno.test({
+  name: `webgpu moving averages' update (ours) = tfjs-layers' formula, on ${adapterLine}`,
+  ignore: gpuAdapter == null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("webgpu");
+    const [mean, variance, movingMean, movingVariance] = [81, 82, 83, 84].map((seed) =>
+      tf.tensor1d(values([37], seed))
+    );
+    const momentum = 0.9;
+    const [newMean, newVariance] = tf.engine().runKernel("DenovisionMovingAverages", {
+      mean,
+      variance,
+      movingMean,
+      movingVariance,
+    }, { momentum } as never) as tf.Tensor[];
+    const expect = (moving: tf.Tensor, batch: tf.Tensor) =>
+      tf.sub(moving, tf.mul(tf.sub(moving, batch), 1 - momentum));
+    assertClose(await newMean.data(), await expect(movingMean, mean).data(), "mean", 1e-6);
+    assertClose(
+      await newVariance.data(),
+      await expect(movingVariance, variance).data(),
+      "variance",
+      1e-6,
+    );
   },
 });

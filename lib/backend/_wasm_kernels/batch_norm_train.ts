@@ -26,6 +26,11 @@ export const BATCH_NORM_TRAIN = "DenovisionBatchNormTrain";
 export const BATCH_NORM_TRAIN_GRAD = "DenovisionBatchNormTrainGrad";
 /** Kernel name of a fused add + ReLU's gradient: dy, a, b → dy where a + b passes the ReLU. */
 export const ADD_RELU_GRAD = "DenovisionAddReluGrad";
+/**
+ * Kernel name of batch norm's moving averages' update (webgpu only): mean, variance, movingMean,
+ * movingVariance → the new moving mean and variance, m − (m − batch)·(1 − momentum).
+ */
+export const MOVING_AVERAGES = "DenovisionMovingAverages";
 
 /**
  * Attributes of the three kernels: `epsilon` (batch norm only) and the activation fused in

@@ -3,28 +3,31 @@
 // has them. Composed from tfjs ops, one batch norm's forward pass ran ~10 kernels and its
 // gradient ~12, each a full pass over the activation with its own buffer.
 //
-// Forward: one program reduces each channel over the B·H·W pixels (256 threads a workgroup: 64
-// channels × 4 pixel lanes, the lanes summed in workgroup memory; the mean first, then the
-// squares about it, as the wasm kernel does in double precision) into [mean; variance; 1/σ],
-// three slices give them out as tensors, and one elementwise program writes y = act(x·s + t).
-// Backward: one program sums d and d·x̂ per channel (d = dy where the activation passed), two
-// slices give dβ and dγ, one elementwise program writes dx.
+// Each is two dispatches (_raw_program.ts, several outputs each), neither with workgroup memory:
+// - forward: threads (channel group, split of the pixels) reduce their split to its mean and sum
+//   of squares about it; then threads (channel group, larger split) combine those (Chan et al.'s
+//   pairwise update, so no Σx² − (Σx)² cancellation), write y = act(x·s + t) over their split,
+//   and the first split writes the mean, variance and 1/σ;
+// - backward: the splits sum d and d·x̂ (d = dy where the activation passed); then each thread
+//   combines them, writes dx over its split, and the first split writes dγ and dβ.
+// A channel group is a vec4 of channels when C is a multiple of 4, else one channel. The moving
+// averages' update (v − (v − batch)·(1 − momentum), as tfjs-layers writes it) is one more.
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
-import { getKernel } from "@tensorflow/tfjs-core";
 import { webgpu_util } from "@tensorflow/tfjs-backend-webgpu";
 import {
   ADD_RELU_GRAD,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
   type FusedActivationAttrs,
+  MOVING_AVERAGES,
 } from "../_wasm_kernels/batch_norm_train.ts";
 import type { WebGpuBackendInternals } from "./_split_sum.ts";
+import { type Element, runRawProgram, type Uniform } from "./_raw_program.ts";
 
-/** Channels per workgroup, and pixel lanes per channel. */
-const CHANNELS = 64;
-const LANES = 4;
-
-type Uniform = { type: "int32" | "float32"; data: number[] };
+/** Threads wanted per pass; most splits of the pixels; fewest pixels a split takes. */
+const TARGET_THREADS = 16384;
+const MAX_SPLITS = 64;
+const MIN_PIXELS = 16;
 
 /** The activation as the shaders' `mode`: 0 none, 1 ReLU, 2 ReLU capped at `cap`. */
 function mode({ activation, cap }: FusedActivationAttrs): number {
@@ -45,91 +48,240 @@ const ACTIVATION = `
   }
 `;
 
-/** A per-channel reduction over the pixels: [rows, C] out, one workgroup per 64 channels. */
-class ChannelSumsProgram {
-  readonly uniforms = "pixels : i32, channels : i32, epsilon : f32, mode : i32, cap : f32,";
-  readonly workgroupSize: [number, number, number] = [CHANNELS, LANES, 1];
-  readonly outputShape: number[];
-  readonly dispatchLayout = { x: [1], y: [0] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
-
-  constructor(
-    readonly variableNames: string[],
-    rows: number,
-    channels: number,
-    private readonly gradient: boolean,
-  ) {
-    this.outputShape = [rows, channels];
-    this.dispatch = [Math.ceil(channels / CHANNELS), 1, 1];
-    this.shaderKey = `denovisionBatchNormSums_${gradient}`;
+/** The same over V (a float or a vec4), B being its bool type, for the raw programs. */
+const ACTIVATION_V = `
+  fn activateV(z : V) -> V {
+    if (uniforms.mode == 1) { return max(z, V(0.0)); }
+    if (uniforms.mode == 2) { return clamp(z, V(0.0), V(uniforms.cap)); }
+    return z;
   }
+  fn passesV(z : V) -> B {
+    if (uniforms.mode == 1) { return z > V(0.0); }
+    if (uniforms.mode == 2) { return (z >= V(0.0)) & (z <= V(uniforms.cap)); }
+    return B(true);
+  }
+`;
 
-  getUserCode(): string {
-    // Forward: Σx, then Σ(x − mean)². Gradient: Σd and Σd·x̂, in one pass over dy and x.
-    const body = this.gradient
-      ? `
-        let scale = invStd[c] * gamma[c];
-        let shift = beta[c] - mean[c] * scale;
-        for (var p = lane; p < P; p += ${LANES}) {
-          let v = x[p * C + c];
-          let z = v * scale + shift;
-          var d = 0.0;
-          if (passes(z, uniforms.mode, uniforms.cap)) { d = dy[p * C + c]; }
-          first += d;
-          second += d * ((v - mean[c]) * invStd[c]);
-        }`
-      : `
-        for (var p = lane; p < P; p += ${LANES}) { first += x[p * C + c]; }`;
-    const finish = this.gradient
-      ? `
-        setOutputAtIndex(c, a);
-        setOutputAtIndex(C + c, b);`
-      : `
-        setOutputAtIndex(c, a);
-        setOutputAtIndex(C + c, b);
-        setOutputAtIndex(2 * C + c, 1.0 / sqrt(b + uniforms.epsilon));`;
-    const secondPass = this.gradient ? "" : `
-        let m = firstTotal / f32(P);
-        for (var p = lane; p < P; p += ${LANES}) {
-          let d = x[p * C + c] - m;
-          second += d * d;
-        }`;
-    return `
-      ${ACTIVATION}
-      var<workgroup> firsts : array<array<f32, ${CHANNELS}>, ${LANES}>;
-      var<workgroup> seconds : array<array<f32, ${CHANNELS}>, ${LANES}>;
+/** How a [P, C] activation is cut: channel groups, and the two passes' splits of P. */
+interface Layout {
+  vec: boolean;
+  lanes: number;
+  pixels: number;
+  chunk: number;
+  splits: number;
+  applyChunk: number;
+  applySplits: number;
+}
 
-      fn main() {
-        let P = uniforms.pixels;
-        let C = uniforms.channels;
-        let ch = i32(localId.x);
-        let lane = i32(localId.y);
-        // Threads past the last channel read channel C − 1 and write nothing: every thread
-        // reaches the barriers.
-        let c = min(i32(workgroupId.x) * ${CHANNELS} + ch, C - 1);
-        var first = 0.0;
-        var second = 0.0;
-        ${body}
-        firsts[lane][ch] = first;
-        workgroupBarrier();
-        var firstTotal = 0.0;
-        for (var l = 0; l < ${LANES}; l++) { firstTotal += firsts[l][ch]; }
-        ${secondPass}
-        seconds[lane][ch] = second;
-        workgroupBarrier();
-        var secondTotal = 0.0;
-        for (var l = 0; l < ${LANES}; l++) { secondTotal += seconds[l][ch]; }
-        if (lane == 0 && i32(workgroupId.x) * ${CHANNELS} + ch < C) {
-          ${this.gradient ? "let a = firstTotal;\n          let b = secondTotal;" : ""}
-          ${
-      this.gradient ? "" : "let a = firstTotal / f32(P);\n          let b = secondTotal / f32(P);"
-    }
-          ${finish}
-        }
+function layout(shape: readonly number[]): Layout {
+  const channels = shape[shape.length - 1];
+  const pixels = shape.reduce((p, q) => p * q, 1) / channels;
+  const vec = channels % 4 === 0;
+  const lanes = vec ? channels / 4 : channels;
+  const wanted = Math.min(MAX_SPLITS, Math.ceil(TARGET_THREADS / lanes));
+  const chunk = Math.ceil(pixels / Math.max(1, Math.min(wanted, Math.ceil(pixels / MIN_PIXELS))));
+  const splits = Math.ceil(pixels / chunk);
+  // The second pass combines every split in each thread: its splits take 4× as many pixels.
+  const applyChunk = Math.max(4 * splits, Math.ceil((pixels * lanes) / TARGET_THREADS));
+  return {
+    vec,
+    lanes,
+    pixels,
+    chunk,
+    splits,
+    applyChunk,
+    applySplits: Math.ceil(pixels / applyChunk),
+  };
+}
+
+const UNIFORMS = "pixels : i32, lanes : i32, chunk : i32, splits : i32, applyChunk : i32, " +
+  "epsilon : f32, mode : i32, cap : f32,";
+
+function uniforms(l: Layout, attrs: FusedActivationAttrs): Uniform[] {
+  const cap = attrs.cap === Infinity || attrs.cap === null ? 0 : attrs.cap;
+  return [
+    { type: "int32", data: [l.pixels] },
+    { type: "int32", data: [l.lanes] },
+    { type: "int32", data: [l.chunk] },
+    { type: "int32", data: [l.splits] },
+    { type: "int32", data: [l.applyChunk] },
+    { type: "float32", data: [attrs.epsilon ?? 0] },
+    { type: "int32", data: [mode(attrs)] },
+    { type: "float32", data: [cap] },
+  ];
+}
+
+/** WGSL prelude of the raw programs: V and B, the thread's channel group and split. */
+function prelude(vec: boolean): string {
+  return `
+    alias V = ${vec ? "vec4<f32>" : "f32"};
+    alias B = ${vec ? "vec4<bool>" : "bool"};
+    ${ACTIVATION_V}
+    // Pixels in split s of the first pass.
+    fn count(s : i32) -> f32 {
+      return f32(clamp(uniforms.pixels - s * uniforms.chunk, 0, uniforms.chunk));
+    }`;
+}
+
+function element(vec: boolean): Element {
+  return vec ? "vec4<f32>" : "f32";
+}
+
+/** The first pass of the forward: each split's mean and sum of squared deviations. */
+function statsPartials(vec: boolean, channels: number, splits: number) {
+  return {
+    key: `denovisionBatchNormStats_${vec}`,
+    outputs: [{ name: "partial", element: element(vec), shape: [splits, 2, channels] }],
+    inputs: [{ name: "x", element: element(vec) }],
+    uniforms: UNIFORMS,
+    workgroupSize: 64,
+    main: `${prelude(vec)}
+    fn main(t : i32) {
+      let L = uniforms.lanes;
+      let lane = t % L;
+      let s = t / L;
+      let begin = s * uniforms.chunk;
+      let end = min(uniforms.pixels, begin + uniforms.chunk);
+      var sum = V(0.0);
+      for (var p = begin; p < end; p++) { sum += x[p * L + lane]; }
+      let mean = sum / max(count(s), 1.0);
+      var squares = V(0.0);
+      for (var p = begin; p < end; p++) {
+        let d = x[p * L + lane] - mean;
+        squares += d * d;
       }
-    `;
-  }
+      partial[2 * s * L + lane] = mean;
+      partial[(2 * s + 1) * L + lane] = squares;
+    }`,
+  };
+}
+
+/** The second pass of the forward: the statistics, y over the split, the statistics out. */
+function normalize(vec: boolean, shape: number[], channels: number) {
+  const e = element(vec);
+  return {
+    key: `denovisionBatchNormNormalize_${vec}`,
+    outputs: [
+      { name: "y", element: e, shape },
+      { name: "meanOut", element: e, shape: [channels] },
+      { name: "varianceOut", element: e, shape: [channels] },
+      { name: "invStdOut", element: e, shape: [channels] },
+    ],
+    inputs: ["x", "partial", "gamma", "beta"].map((name) => ({ name, element: e })),
+    uniforms: UNIFORMS,
+    workgroupSize: 64,
+    main: `${prelude(vec)}
+    fn main(t : i32) {
+      let L = uniforms.lanes;
+      let lane = t % L;
+      let s = t / L;
+      let n = f32(uniforms.pixels);
+      var total = V(0.0);
+      for (var k = 0; k < uniforms.splits; k++) { total += partial[2 * k * L + lane] * count(k); }
+      let mean = total / n;
+      var squares = V(0.0);
+      for (var k = 0; k < uniforms.splits; k++) {
+        let d = partial[2 * k * L + lane] - mean;
+        squares += partial[(2 * k + 1) * L + lane] + count(k) * d * d;
+      }
+      let variance = squares / n;
+      let invStd = V(1.0) / sqrt(variance + V(uniforms.epsilon));
+      if (s == 0) {
+        meanOut[lane] = mean;
+        varianceOut[lane] = variance;
+        invStdOut[lane] = invStd;
+      }
+      let scale = invStd * gamma[lane];
+      let shift = beta[lane] - mean * scale;
+      let begin = s * uniforms.applyChunk;
+      let end = min(uniforms.pixels, begin + uniforms.applyChunk);
+      for (var p = begin; p < end; p++) {
+        y[p * L + lane] = activateV(x[p * L + lane] * scale + shift);
+      }
+    }`,
+  };
+}
+
+/** WGSL: d and x̂ at pixel p (d = dy where the activation passed at the forward's output). */
+const GRADIENT_AT = `
+      let scale = invStd[lane] * gamma[lane];
+      let shift = beta[lane] - mean[lane] * scale;`;
+const GRADIENT_PIXEL = `
+        let v = x[p * L + lane];
+        let d = select(V(0.0), dy[p * L + lane], passesV(v * scale + shift));
+        let xHat = (v - mean[lane]) * invStd[lane];`;
+
+/** The first pass of the gradient: each split's Σd and Σd·x̂. */
+function gradientPartials(vec: boolean, channels: number, splits: number) {
+  const e = element(vec);
+  return {
+    key: `denovisionBatchNormGradSums_${vec}`,
+    outputs: [{ name: "partial", element: e, shape: [splits, 2, channels] }],
+    inputs: ["dy", "x", "mean", "invStd", "gamma", "beta"].map((name) => ({ name, element: e })),
+    uniforms: UNIFORMS,
+    workgroupSize: 64,
+    main: `${prelude(vec)}
+    fn main(t : i32) {
+      let L = uniforms.lanes;
+      let lane = t % L;
+      let s = t / L;
+      ${GRADIENT_AT}
+      let begin = s * uniforms.chunk;
+      let end = min(uniforms.pixels, begin + uniforms.chunk);
+      var sumD = V(0.0);
+      var sumDX = V(0.0);
+      for (var p = begin; p < end; p++) {
+        ${GRADIENT_PIXEL}
+        sumD += d;
+        sumDX += d * xHat;
+      }
+      partial[2 * s * L + lane] = sumD;
+      partial[(2 * s + 1) * L + lane] = sumDX;
+    }`,
+  };
+}
+
+/** The second pass of the gradient: dx over the split; dγ and dβ from the first split. */
+function inputGradient(vec: boolean, shape: number[], channels: number) {
+  const e = element(vec);
+  return {
+    key: `denovisionBatchNormGrad_${vec}`,
+    outputs: [
+      { name: "dx", element: e, shape },
+      { name: "dGamma", element: e, shape: [channels] },
+      { name: "dBeta", element: e, shape: [channels] },
+    ],
+    inputs: ["dy", "x", "mean", "invStd", "gamma", "beta", "partial"].map((name) => ({
+      name,
+      element: e,
+    })),
+    uniforms: UNIFORMS,
+    workgroupSize: 64,
+    main: `${prelude(vec)}
+    fn main(t : i32) {
+      let L = uniforms.lanes;
+      let lane = t % L;
+      let s = t / L;
+      var sumD = V(0.0);
+      var sumDX = V(0.0);
+      for (var k = 0; k < uniforms.splits; k++) {
+        sumD += partial[2 * k * L + lane];
+        sumDX += partial[(2 * k + 1) * L + lane];
+      }
+      if (s == 0) {
+        dGamma[lane] = sumDX;
+        dBeta[lane] = sumD;
+      }
+      ${GRADIENT_AT}
+      let n = f32(uniforms.pixels);
+      let begin = s * uniforms.applyChunk;
+      let end = min(uniforms.pixels, begin + uniforms.applyChunk);
+      for (var p = begin; p < end; p++) {
+        ${GRADIENT_PIXEL}
+        dx[p * L + lane] = (scale / n) * (n * d - sumD - xHat * sumDX);
+      }
+    }`,
+  };
 }
 
 /** An elementwise program over an NHWC tensor, channel c = index mod C. */
@@ -164,40 +316,10 @@ class ElementwiseProgram {
   }
 }
 
-const NORMALIZE = `
-  let scale = stats[2 * uniforms.channels + c] * gamma[c];
-  let shift = beta[c] - stats[c] * scale;
-  setOutputAtIndex(index, activate(x[index] * scale + shift, uniforms.mode, uniforms.cap));`;
-
-const INPUT_GRADIENT = `
-  let C = uniforms.channels;
-  let n = f32(uniforms.pixels);
-  let scale = invStd[c] * gamma[c];
-  let z = x[index] * scale + (beta[c] - mean[c] * scale);
-  var d = 0.0;
-  if (passes(z, uniforms.mode, uniforms.cap)) { d = dy[index]; }
-  let xHat = (x[index] - mean[c]) * invStd[c];
-  setOutputAtIndex(index, (scale / n) * (n * d - sums[c] - xHat * sums[C + c]));`;
-
 const ADD_GRADIENT = `
   var d = 0.0;
   if (passes(a[index] + b[index], uniforms.mode, uniforms.cap)) { d = dy[index]; }
   setOutputAtIndex(index, d);`;
-
-/** Row `row` of a [rows, C] tensor, as a [C] tensor (the backend's Slice and Reshape). */
-function row(backend: unknown, stats: TensorInfo, index: number): TensorInfo {
-  const run = (name: string, x: TensorInfo, attrs: Record<string, unknown>) =>
-    getKernel(name, "webgpu")!.kernelFunc({
-      inputs: { x },
-      backend: backend as never,
-      attrs: attrs as never,
-    }) as TensorInfo;
-  const channels = stats.shape[1];
-  const slice = run("Slice", stats, { begin: [index, 0], size: [1, channels] });
-  const out = run("Reshape", slice, { shape: [channels] });
-  (backend as WebGpuBackendInternals).disposeData(slice.dataId);
-  return out;
-}
 
 function activationUniforms(attrs: FusedActivationAttrs): Uniform[] {
   const cap = attrs.cap === Infinity || attrs.cap === null ? 0 : attrs.cap;
@@ -207,38 +329,25 @@ function activationUniforms(attrs: FusedActivationAttrs): Uniform[] {
 const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, gamma, beta } = inputs as Record<"x" | "gamma" | "beta", TensorInfo>;
   const a = attrs as unknown as FusedActivationAttrs;
-  const gpu = backend as unknown as WebGpuBackendInternals;
+  const l = layout(x.shape);
   const channels = x.shape[x.shape.length - 1];
-  const pixels = x.shape.reduce((p, q) => p * q, 1) / channels;
-  const stats = gpu.runWebGPUProgram(
-    new ChannelSumsProgram(["x"], 3, channels, false),
+  const values = uniforms(l, a);
+  const [partial] = runRawProgram(
+    backend,
+    statsPartials(l.vec, channels, l.splits),
     [x],
-    "float32",
-    [
-      { type: "int32", data: [pixels] },
-      { type: "int32", data: [channels] },
-      { type: "float32", data: [a.epsilon!] },
-      ...activationUniforms(a),
-    ] as never,
+    values,
+    l.lanes * l.splits,
   );
-  const y = gpu.runWebGPUProgram(
-    new ElementwiseProgram(
-      ["x", "stats", "gamma", "beta"],
-      [...x.shape],
-      "denovisionBatchNormApply",
-      NORMALIZE,
-    ),
-    [x, stats, gamma, beta],
-    "float32",
-    [
-      { type: "int32", data: [channels] },
-      { type: "int32", data: [pixels] },
-      ...activationUniforms(a),
-    ] as never,
+  const outputs = runRawProgram(
+    backend,
+    normalize(l.vec, [...x.shape], channels),
+    [x, partial, gamma, beta],
+    values,
+    l.lanes * l.applySplits,
   );
-  const outputs = [y, row(backend, stats, 0), row(backend, stats, 1), row(backend, stats, 2)];
-  gpu.disposeData(stats.dataId);
-  return outputs;
+  (backend as unknown as WebGpuBackendInternals).disposeData(partial.dataId);
+  return outputs; // y, mean, variance, 1/σ
 };
 
 const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -246,40 +355,56 @@ const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     "dy" | "x" | "mean" | "invStd" | "gamma" | "beta",
     TensorInfo
   >;
-  const a = attrs as unknown as FusedActivationAttrs;
-  const gpu = backend as unknown as WebGpuBackendInternals;
+  const l = layout(x.shape);
   const channels = x.shape[x.shape.length - 1];
-  const pixels = x.shape.reduce((p, q) => p * q, 1) / channels;
-  const names = ["dy", "x", "mean", "invStd", "gamma", "beta"];
-  const sums = gpu.runWebGPUProgram(
-    new ChannelSumsProgram(names, 2, channels, true),
-    [dy, x, mean, invStd, gamma, beta],
-    "float32",
-    [
-      { type: "int32", data: [pixels] },
-      { type: "int32", data: [channels] },
-      { type: "float32", data: [0] },
-      ...activationUniforms(a),
-    ] as never,
+  const values = uniforms(l, attrs as unknown as FusedActivationAttrs);
+  const common = [dy, x, mean, invStd, gamma, beta];
+  const [partial] = runRawProgram(
+    backend,
+    gradientPartials(l.vec, channels, l.splits),
+    common,
+    values,
+    l.lanes * l.splits,
   );
-  const dx = gpu.runWebGPUProgram(
-    new ElementwiseProgram(
-      [...names, "sums"],
-      [...x.shape],
-      "denovisionBatchNormInputGradient",
-      INPUT_GRADIENT,
-    ),
-    [dy, x, mean, invStd, gamma, beta, sums],
-    "float32",
-    [
-      { type: "int32", data: [channels] },
-      { type: "int32", data: [pixels] },
-      ...activationUniforms(a),
-    ] as never,
+  const outputs = runRawProgram(
+    backend,
+    inputGradient(l.vec, [...x.shape], channels),
+    [...common, partial],
+    values,
+    l.lanes * l.applySplits,
   );
-  const outputs = [dx, row(backend, sums, 1), row(backend, sums, 0)]; // dx, dγ, dβ
-  gpu.disposeData(sums.dataId);
-  return outputs;
+  (backend as unknown as WebGpuBackendInternals).disposeData(partial.dataId);
+  return outputs; // dx, dγ, dβ
+};
+
+/** The moving averages' update: m − (m − batch)·(1 − momentum), for the mean and variance. */
+function movingAveragesProgram(shape: number[]) {
+  return {
+    key: "denovisionMovingAverages",
+    outputs: ["newMean", "newVariance"].map((name) => ({ name, element: "f32" as Element, shape })),
+    inputs: ["mean", "variance", "movingMean", "movingVariance"].map((name) => ({
+      name,
+      element: "f32" as Element,
+    })),
+    uniforms: "rate : f32,",
+    workgroupSize: 64,
+    main: `
+    fn main(t : i32) {
+      newMean[t] = movingMean[t] - (movingMean[t] - mean[t]) * uniforms.rate;
+      newVariance[t] = movingVariance[t] - (movingVariance[t] - variance[t]) * uniforms.rate;
+    }`,
+  };
+}
+
+const movingAverages: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { mean, variance, movingMean, movingVariance } = inputs as Record<string, TensorInfo>;
+  const { momentum } = attrs as unknown as { momentum: number };
+  const shape = [...movingMean.shape];
+  const size = shape.reduce((p, q) => p * q, 1);
+  const program = movingAveragesProgram(shape);
+  return runRawProgram(backend, program, [mean, variance, movingMean, movingVariance], [
+    { type: "float32", data: [1 - momentum] },
+  ], size);
 };
 
 const addReluGrad: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -298,9 +423,13 @@ const addReluGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   );
 };
 
-/** Kernel registrations on `webgpu`: batch norm's training pass and gradient, add + ReLU's. */
+/**
+ * Kernel registrations on `webgpu`: batch norm's training pass and gradient, add + ReLU's, the
+ * moving averages' update.
+ */
 export const batchNormTrainConfigs: readonly KernelConfig[] = [
   { kernelName: BATCH_NORM_TRAIN, backendName: "webgpu", kernelFunc: batchNormTrain },
   { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: "webgpu", kernelFunc: batchNormTrainGrad },
   { kernelName: ADD_RELU_GRAD, backendName: "webgpu", kernelFunc: addReluGrad },
+  { kernelName: MOVING_AVERAGES, backendName: "webgpu", kernelFunc: movingAverages },
 ];
