@@ -10,7 +10,7 @@
 // come before a final `normalize` (the loader rebuilds what precedes it to fuse the normalize
 // into batching); after it, as here, is fine.
 //
-// Run:    deno run --allow-read --allow-write=data examples/custom_transform.ts
+// Run:    deno run --allow-read --allow-write=data/examples examples/custom_transform.ts
 // Prints: how much of each image of the first batch was erased, whether the same seed repeats
 //         the batch and a new epoch changes it, and the preview written to
 //         data/examples/custom_transform/batch.png (the batch side by side).

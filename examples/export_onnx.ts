@@ -7,8 +7,8 @@
 // in its metadata. ONNX Runtime (onnxruntime-web's wasm build, a dependency of the library) then
 // runs every validation photo, and its logits are compared with TF.js's.
 //
-// Run:    deno run --allow-read --allow-write=data examples/export_onnx.ts [model dir] [val dir]
-//         (after examples/train_folder.ts, whose model is the default)
+// Run:    deno run --allow-read --allow-write=data/examples examples/export_onnx.ts \
+//           [model dir] [val dir]     (after examples/train_folder.ts: its model is the default)
 // Prints: validation accuracy and macro F1, the ONNX file's interface, and the largest logit
 //         difference between ONNX Runtime and TF.js over the photos (about 1e-6).
 import * as tf from "@tensorflow/tfjs-core";

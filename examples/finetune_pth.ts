@@ -9,7 +9,7 @@
 // an argument the example first writes a stand-in resnet18.pth in torch.save's format from a
 // freshly initialised zoo model (random features, so expect little better than chance).
 //
-// Run:    deno run --allow-read --allow-write=data examples/finetune_pth.ts [weights.pth]
+// Run:    deno run --allow-read --allow-write=data/examples examples/finetune_pth.ts [weights.pth]
 // Prints: the architecture and tensor count read from the file, the largest difference between
 //         the file's first tensor (conv1.weight) and the model's (0: loaded as stored), then
 //         per-epoch figures and the validation accuracy.

@@ -5,7 +5,7 @@
 // score) and draws the heatmap over the photo with the top classes below it. It takes the model
 // folder train_folder.ts saves (or a `deno task train` run directory) and any JPEG or PNG.
 //
-// Run:    deno run --allow-read --allow-write=data examples/gradcam.ts [model dir] [image]
+// Run:    deno run --allow-read --allow-write=data/examples examples/gradcam.ts [model dir] [image]
 //         (after examples/train_folder.ts, whose model is the default)
 // Prints: the layer looked at, the class explained and the top classes, the heatmap as text
 //         (denser characters: more attention), and the picture written to

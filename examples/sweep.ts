@@ -8,7 +8,7 @@
 // to stay under a minute. runSweep continues a stopped sweep from its `sweep.jsonl`, so this
 // example clears the folder first.
 //
-// Run:    deno run --allow-read --allow-write=data examples/sweep.ts
+// Run:    deno run --allow-read --allow-write=data/examples examples/sweep.ts
 // Prints: each trial's values as it starts and its best val_accuracy as it ends, then the best
 //         trial; the table is in data/examples/sweep/lr-smoothing/sweep.html.
 import {
@@ -68,7 +68,7 @@ const result = await runSweep(config, {
       epochs: history.length,
       curve,
       resumed: false,
-      seconds: (performance.now() - started) / 1000,
+      seconds: Math.round(performance.now() - started) / 1000,
     };
   },
 });

@@ -7,7 +7,7 @@
 // By default it trains compact-cnn at 64 px for 8 epochs on the hymenoptera photos (244 ants
 // and bees to train on, 153 to validate), under a minute on two CPU cores.
 //
-// Run:    deno run --allow-read --allow-write=data examples/train_folder.ts [root]
+// Run:    deno run --allow-read --allow-write=data/examples examples/train_folder.ts [root]
 // Prints: one line per epoch (loss, accuracy, val_loss, val_accuracy), the final validation
 //         accuracy, and the folder the model was saved to (data/examples/train_folder/model).
 import {
