@@ -11,7 +11,7 @@
 // All three take channels-last tensors with the output's channel count (or, for the input
 // gradient, both channel counts) a multiple of 4; the callers keep the stock programs for the
 // other layers.
-import { backend_util, type TensorInfo } from "@tensorflow/tfjs-core";
+import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
 import { finishSplits, type WebGpuBackendInternals } from "./_split_sum.ts";
 
 /** Threads per workgroup (one dimension: the dispatch is flat). */

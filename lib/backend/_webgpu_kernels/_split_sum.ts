@@ -1,6 +1,9 @@
 // Internal: what our split-K WebGPU kernels share: the backend's program runner, and the last
-// step, which sums the splits' partial results (one Sum dispatch) and gives them their shape.
-import { getKernel, type KernelBackend, type TensorInfo } from "@tensorflow/tfjs-core";
+// step, which sums the splits' partial results in one dispatch and gives them their shape.
+// (tfjs's Sum over the first axis of [splits, n] first transposes the whole partial buffer so
+// that the summed axis is innermost: two dispatches, one of them tiled in workgroup memory.)
+import type { TensorInfo } from "@tensorflow/tfjs-core";
+import { runRawProgram } from "./_raw_program.ts";
 
 /** The part of tfjs-backend-webgpu's WebGPUBackend our kernels use. */
 export interface WebGpuBackendInternals {
@@ -13,23 +16,29 @@ export interface WebGpuBackendInternals {
   disposeData(dataId: unknown): void;
 }
 
-/** Runs the webgpu backend's own kernel `name` on one input. */
-function runKernel(
-  name: string,
-  backend: unknown,
-  input: TensorInfo,
-  attrs: Record<string, unknown>,
-): TensorInfo {
-  return getKernel(name, "webgpu")!.kernelFunc({
-    inputs: { x: input },
-    backend: backend as KernelBackend,
-    attrs: attrs as never,
-  }) as TensorInfo;
+/** out[i] = Σ_s partial[s, i], a thread per 4 values (or per value when n is not a multiple). */
+function splitSumProgram(vec: boolean, shape: number[]) {
+  const element = vec ? "vec4<f32>" as const : "f32" as const;
+  return {
+    key: `denovisionSplitSum_${vec}`,
+    outputs: [{ name: "total", element, shape }],
+    inputs: [{ name: "partial", element }],
+    uniforms: "splits : i32, width : i32,",
+    workgroupSize: 64,
+    main: `
+    fn main(t : i32) {
+      var sum = partial[t];
+      for (var s = 1; s < uniforms.splits; s++) {
+        sum += partial[s * uniforms.width + t];
+      }
+      total[t] = sum;
+    }`,
+  };
 }
 
 /**
- * `partial` ([splits, …]) summed over its first axis when `splits` > 1, reshaped to `shape`;
- * the intermediate buffers are released.
+ * `partial` ([splits, …]) summed over its first axis, in `shape`; `partial` is released. With one
+ * split, it is only given the shape.
  */
 export function finishSplits(
   backend: unknown,
@@ -37,12 +46,15 @@ export function finishSplits(
   splits: number,
   shape: number[],
 ): TensorInfo {
-  const gpu = backend as unknown as WebGpuBackendInternals;
-  const summed = splits === 1
-    ? partial
-    : runKernel("Sum", backend, partial, { axis: [0], keepDims: false });
-  const output = runKernel("Reshape", backend, summed, { shape });
-  if (summed !== partial) gpu.disposeData(summed.dataId);
-  gpu.disposeData(partial.dataId);
+  // One split: the same buffer under the new shape, its one reference handed on.
+  if (splits === 1) return { dataId: partial.dataId, shape, dtype: partial.dtype };
+  const size = shape.reduce((p, q) => p * q, 1);
+  const vec = size % 4 === 0;
+  const width = vec ? size / 4 : size;
+  const [output] = runRawProgram(backend, splitSumProgram(vec, shape), [partial], [
+    { type: "int32", data: [splits] },
+    { type: "int32", data: [width] },
+  ], width);
+  (backend as WebGpuBackendInternals).disposeData(partial.dataId);
   return output;
 }

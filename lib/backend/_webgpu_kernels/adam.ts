@@ -1,51 +1,37 @@
-// Internal: Adam's update of one variable on WebGPU in 3 dispatches instead of tfjs's ~12 (two
+// Internal: Adam's update of one variable on WebGPU in one dispatch instead of tfjs's ~12 (two
 // moments, two bias corrections, the step, the assignment, each its own kernel): one shader
-// reads the weight, gradient and both moments and writes the new weight, first or second moment
-// (a uniform says which), so the three share one compiled pipeline. The bias corrections
-// 1 − β₁ᵗ and 1 − β₂ᵗ come in as one-element tensors: they live on the device, and Deno's WebGPU
-// has no synchronous read to bring them to the host. The arithmetic is tfjs's Adam's.
+// reads the weight, gradient and both moments and writes the new weight and both moments
+// (_raw_program.ts), a vec4 a thread where the size allows. The bias corrections 1 − β₁ᵗ and
+// 1 − β₂ᵗ come in as one-element tensors: they live on the device, and Deno's WebGPU has no
+// synchronous read to bring them to the host. The arithmetic is tfjs's Adam's.
 import * as tf from "@tensorflow/tfjs-core";
-import { webgpu_util } from "@tensorflow/tfjs-backend-webgpu";
-import type { WebGpuBackendInternals } from "./_split_sum.ts";
+import { runRawProgram } from "./_raw_program.ts";
 
-class AdamProgram {
-  readonly variableNames = ["w", "g", "m", "v", "c1", "c2"];
-  readonly uniforms = "beta1 : f32, beta2 : f32, oneMinusBeta1 : f32, oneMinusBeta2 : f32, " +
-    "epsilon : f32, negativeLr : f32, which : i32,";
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
-  readonly size = true;
-  readonly outputShape: number[];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey = "denovisionAdam";
-
-  constructor(shape: number[]) {
-    this.outputShape = shape;
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(shape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, shape, this.workgroupSize);
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index >= uniforms.size) {
-          return;
-        }
-        let gi = g[index];
-        let mi = m[index] * uniforms.beta1 + gi * uniforms.oneMinusBeta1;
-        let vi = v[index] * uniforms.beta2 + (gi * gi) * uniforms.oneMinusBeta2;
-        if (uniforms.which == 1) {
-          setOutputAtIndex(index, mi);
-        } else if (uniforms.which == 2) {
-          setOutputAtIndex(index, vi);
-        } else {
-          let mHat = mi / c1[0];
-          let vHat = vi / c2[0];
-          setOutputAtIndex(index, (mHat / (sqrt(vHat) + uniforms.epsilon)) * uniforms.negativeLr + w[index]);
-        }
-      }
-    `;
-  }
+function adamProgram(vec: boolean, shape: number[]) {
+  const element = vec ? "vec4<f32>" as const : "f32" as const;
+  return {
+    key: `denovisionAdam_${vec}`,
+    outputs: ["newW", "newM", "newV"].map((name) => ({ name, element, shape })),
+    inputs: [
+      ...["w", "g", "m", "v"].map((name) => ({ name, element })),
+      { name: "c1", element: "f32" as const },
+      { name: "c2", element: "f32" as const },
+    ],
+    uniforms: "beta1 : f32, beta2 : f32, oneMinusBeta1 : f32, oneMinusBeta2 : f32, " +
+      "epsilon : f32, negativeLr : f32,",
+    workgroupSize: 64,
+    main: `
+    fn main(t : i32) {
+      let gi = g[t];
+      let mi = m[t] * uniforms.beta1 + gi * uniforms.oneMinusBeta1;
+      let vi = v[t] * uniforms.beta2 + (gi * gi) * uniforms.oneMinusBeta2;
+      let mHat = mi / c1[0];
+      let vHat = vi / c2[0];
+      newM[t] = mi;
+      newV[t] = vi;
+      newW[t] = (mHat / (sqrt(vHat) + uniforms.epsilon)) * uniforms.negativeLr + w[t];
+    }`,
+  };
 }
 
 /** Adam's hyperparameters, as tfjs's AdamOptimizer holds them. */
@@ -70,29 +56,27 @@ export function webGpuAdamUpdate(
   oneMinusAccBeta2: tf.Tensor,
   hyper: AdamHyper,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const backend = tf.backend() as unknown as WebGpuBackendInternals;
-  const program = new AdamProgram(value.shape);
-  const inputs = [value, gradient, first, second, oneMinusAccBeta1, oneMinusAccBeta2];
-  const engine = tf.engine() as unknown as {
-    makeTensorFromTensorInfo(info: tf.TensorInfo): tf.Tensor;
-  };
-  // One entry per scalar uniform: tfjs aligns each entry by its length.
-  const scalars = [
+  const vec = value.size % 4 === 0;
+  const uniforms = [
     hyper.beta1,
     hyper.beta2,
     1 - hyper.beta1,
     1 - hyper.beta2,
     hyper.epsilon,
     -hyper.learningRate,
-  ].map((value) => ({ type: "float32", data: [value] }));
-  const run = (which: number) =>
-    engine.makeTensorFromTensorInfo(
-      backend.runWebGPUProgram(program, inputs, "float32", [
-        ...scalars,
-        { type: "int32", data: [which] },
-      ] as never),
-    );
-  return [run(0), run(1), run(2)];
+  ].map((v) => ({ type: "float32" as const, data: [v] }));
+  const outputs = runRawProgram(
+    tf.backend(),
+    adamProgram(vec, value.shape),
+    [value, gradient, first, second, oneMinusAccBeta1, oneMinusAccBeta2],
+    uniforms,
+    vec ? value.size / 4 : value.size,
+  );
+  const engine = tf.engine() as unknown as {
+    makeTensorFromTensorInfo(info: tf.TensorInfo): tf.Tensor;
+  };
+  const [w, m, v] = outputs.map((info) => engine.makeTensorFromTensorInfo(info));
+  return [w, m, v];
 }
 
 /** Whether Adam's update can run as webGpuAdamUpdate: the webgpu backend, float32 tensors. */
