@@ -83,7 +83,9 @@ Deno.test({
 
 const DEPTHWISE: Case[] = [
   { x: [2, 9, 9, 5], filter: [3, 3, 5, 1], stride: 2, pad: "same" },
-  { x: [1, 8, 7, 70], filter: [3, 3, 70, 1], stride: 1, pad: "valid" }, // two channel groups
+  { x: [1, 8, 7, 70], filter: [3, 3, 70, 1], stride: 1, pad: "valid" },
+  { x: [2, 9, 9, 12], filter: [3, 3, 12, 1], stride: 2, pad: "same" }, // vec4 channel groups
+  { x: [8, 16, 16, 32], filter: [3, 3, 32, 1], stride: 1, pad: "same" }, // vec4, split rows
   { x: [3, 12, 12, 7], filter: [5, 5, 7, 1], stride: 1, pad: "same" },
   { x: [8, 32, 32, 6], filter: [3, 3, 6, 1], stride: 1, pad: "same" }, // split over pixels
   { x: [2, 6, 6, 3], filter: [3, 3, 3, 2], stride: 1, pad: "same" }, // multiplier 2: stock

@@ -1,8 +1,9 @@
 // Internal: DepthwiseConv2dNativeBackpropFilter on WebGPU. tfjs-backend-webgpu 4.22 gives each
 // filter element (kh·kw·C of them: 3·3·32 = 288 threads for a MobileNetV2 layer) one thread that
-// loops over every output pixel alone. Here the pixels are split across workgroups as well:
-// thread (c, tap, split) sums its slice of pixels for one channel and tap, neighbouring threads
-// reading neighbouring channels of x and dy, and one Sum adds the splits' partial filters.
+// loops over every output pixel alone. Here the output pixels' rows are split across threads as
+// well: thread (channel group, tap, split) sums its rows for one tap and a vec4 of channels (one
+// channel when C is not a multiple of 4), neighbouring threads reading neighbouring channels of
+// x and dy, with no workgroup memory, and one dispatch adds the splits' partial filters.
 // Depthwise layers with a channel multiplier other than 1, or dilation, take the stock kernel.
 import {
   backend_util,
@@ -15,70 +16,73 @@ import type {
   KernelFunc,
   TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { finishSplits, type WebGpuBackendInternals } from "./_split_sum.ts";
+import { finishSplits } from "./_split_sum.ts";
+import { runRawProgram } from "./_raw_program.ts";
 
 /** The stock kernel, for the layers this one leaves to it (read before ours is registered). */
 const stockKernel = getKernel(DepthwiseConv2dNativeBackpropFilter, "webgpu");
 
-/** Threads per workgroup, one channel each. */
-const WIDTH = 64;
-/** Workgroups wanted in flight; fewest pixels a split sums. */
-const TARGET_WORKGROUPS = 256;
+/** Threads wanted in all; fewest output pixels a split sums. */
+const TARGET_THREADS = 16384;
 const MIN_PIXELS = 64;
 
-class DepthwiseFilterGradientProgram {
-  readonly variableNames = ["x", "dy"];
-  readonly uniforms = "inShape : vec4<i32>, kernel : vec2<i32>, pads : vec2<i32>, " +
-    "strides : vec2<i32>, outSize : vec2<i32>, pixels : i32, chunk : i32,";
-  readonly workgroupSize: [number, number, number] = [WIDTH, 1, 1];
-  readonly outputShape: number[];
-  readonly dispatchLayout = { x: [2], y: [1], z: [0] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey = "denovisionDepthwiseFilterGradient";
-
-  constructor(channels: number, taps: number, splits: number) {
-    this.outputShape = [splits, taps, channels];
-    this.dispatch = [Math.ceil(channels / WIDTH), taps, splits];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main() {
-        let C = uniforms.inShape[3];
-        let c = i32(workgroupId.x) * ${WIDTH} + i32(localId.x);
-        let tap = i32(workgroupId.y);
-        let split = i32(workgroupId.z);
-        let a = tap / uniforms.kernel[1];
-        let b = tap % uniforms.kernel[1];
-        let begin = split * uniforms.chunk;
-        let end = min(uniforms.pixels, begin + uniforms.chunk);
-        if (c >= C) {
-          return;
+/**
+ * Thread (channel group, tap, split) sums x · dy over its split of the output pixels' rows
+ * (image, oh) for one tap, a channel group being a vec4 of channels when C is a multiple of 4.
+ */
+function filterGradientProgram(vec: boolean, taps: number, channels: number, splits: number) {
+  const element = vec ? "vec4<f32>" as const : "f32" as const;
+  return {
+    key: `denovisionDepthwiseFilterGradient_${vec}`,
+    outputs: [{ name: "partial", element, shape: [splits, taps, channels] }],
+    inputs: [{ name: "x", element }, { name: "dy", element }],
+    uniforms:
+      "inDims : vec4<i32>, outDims : vec4<i32>, kernel : vec4<i32>, geometry : vec4<i32>, " +
+      "splitRows : i32,",
+    workgroupSize: 64,
+    main: `
+    alias V = ${element};
+    fn main(t : i32) {
+      let L = uniforms.inDims[3];
+      let taps = uniforms.kernel[0] * uniforms.kernel[1];
+      let lane = t % L;
+      let tap = (t / L) % taps;
+      let split = t / (L * taps);
+      let a = tap / uniforms.kernel[1];
+      let b = tap % uniforms.kernel[1];
+      let rows = uniforms.outDims[0] * uniforms.outDims[1];
+      let first = split * uniforms.splitRows;
+      let last = min(rows, first + uniforms.splitRows);
+      var acc = V(0.0);
+      for (var row = first; row < last; row++) {
+        let n = row / uniforms.outDims[1];
+        let ih = (row % uniforms.outDims[1]) * uniforms.geometry[0] + a - uniforms.geometry[2];
+        if (ih < 0 || ih >= uniforms.inDims[1]) {
+          continue;
         }
-        var acc = 0.0;
-        for (var p = begin; p < end; p++) {
-          let ow = p % uniforms.outSize[1];
-          let rest = p / uniforms.outSize[1];
-          let oh = rest % uniforms.outSize[0];
-          let n = rest / uniforms.outSize[0];
-          let ih = oh * uniforms.strides[0] + a - uniforms.pads[0];
-          let iw = ow * uniforms.strides[1] + b - uniforms.pads[1];
-          if (ih >= 0 && ih < uniforms.inShape[1] && iw >= 0 && iw < uniforms.inShape[2]) {
-            let xv = x[((n * uniforms.inShape[1] + ih) * uniforms.inShape[2] + iw) * C + c];
-            acc = fma(xv, dy[p * C + c], acc);
+        let xRow = (n * uniforms.inDims[1] + ih) * uniforms.inDims[2];
+        for (var ow = 0; ow < uniforms.outDims[2]; ow++) {
+          let iw = ow * uniforms.geometry[1] + b - uniforms.geometry[3];
+          if (iw >= 0 && iw < uniforms.inDims[2]) {
+            acc += x[(xRow + iw) * L + lane] * dy[(row * uniforms.outDims[2] + ow) * L + lane];
           }
         }
-        result[(split * ${"uniforms.kernel[0] * uniforms.kernel[1]"} + tap) * C + c] = acc;
       }
-    `;
-  }
+      partial[(split * taps + tap) * L + lane] = acc;
+    }`,
+  };
 }
 
-/** Pixel splits: enough workgroups to fill a GPU, each split at least MIN_PIXELS pixels. */
-export function depthwiseFilterSplits(channels: number, taps: number, pixels: number): number {
-  const groups = Math.ceil(channels / WIDTH) * taps;
-  const wanted = Math.ceil(TARGET_WORKGROUPS / groups);
-  return Math.max(1, Math.min(wanted, Math.floor(pixels / MIN_PIXELS)));
+/** Splits of the output rows: TARGET_THREADS threads in all, each split ≥ MIN_PIXELS pixels. */
+export function depthwiseFilterSplits(
+  lanes: number,
+  taps: number,
+  rows: number,
+  width: number,
+): number {
+  const wanted = Math.ceil(TARGET_THREADS / (lanes * taps));
+  const most = Math.max(1, Math.floor(rows / Math.ceil(MIN_PIXELS / width)));
+  return Math.max(1, Math.min(wanted, most));
 }
 
 const depthwiseBackpropFilter: KernelFunc = (args) => {
@@ -101,19 +105,23 @@ const depthwiseBackpropFilter: KernelFunc = (args) => {
     return stockKernel!.kernelFunc(args);
   }
   const taps = info.filterHeight * info.filterWidth;
-  const pixels = info.batchSize * info.outHeight * info.outWidth;
-  const splits = depthwiseFilterSplits(info.inChannels, taps, pixels);
-  const program = new DepthwiseFilterGradientProgram(info.inChannels, taps, splits);
-  const gpu = backend as unknown as WebGpuBackendInternals;
-  const partial = gpu.runWebGPUProgram(program, [x, dy], "float32", [
-    { type: "int32", data: [info.batchSize, info.inHeight, info.inWidth, info.inChannels] },
-    { type: "int32", data: [info.filterHeight, info.filterWidth] },
-    { type: "int32", data: [info.padInfo.top, info.padInfo.left] },
-    { type: "int32", data: [info.strideHeight, info.strideWidth] },
-    { type: "int32", data: [info.outHeight, info.outWidth] },
-    { type: "int32", data: [pixels] },
-    { type: "int32", data: [Math.ceil(pixels / splits)] },
-  ]);
+  const vec = info.inChannels % 4 === 0;
+  const lanes = vec ? info.inChannels / 4 : info.inChannels;
+  const rows = info.batchSize * info.outHeight;
+  const splits = depthwiseFilterSplits(lanes, taps, rows, info.outWidth);
+  const [partial] = runRawProgram(
+    backend,
+    filterGradientProgram(vec, taps, info.inChannels, splits),
+    [x, dy],
+    [
+      [info.batchSize, info.inHeight, info.inWidth, lanes],
+      [info.batchSize, info.outHeight, info.outWidth, lanes],
+      [info.filterHeight, info.filterWidth, 0, 0],
+      [info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left],
+      [Math.ceil(rows / splits)],
+    ].map((data) => ({ type: "int32" as const, data })),
+    lanes * taps * splits,
+  );
   return finishSplits(backend, partial, splits, filterShape);
 };
 
