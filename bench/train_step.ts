@@ -2,7 +2,10 @@
 // backward, Adam update, loss read back), batch of random images of the model's input size.
 // Run: deno task bench train [--model lenet] [--backend wasm] [--batch-size 64] [--steps 20]
 //      [--img-size N] [--freeze] [--adapter high-performance|low-power|software]
-//      [--kernels ours|stock]  (stock: the tfjs backend package's own kernels, for comparison)
+//      [--kernels ours|stock|ours,stock]  (stock: the tfjs backend package's own kernels; a list
+//      times each in this one process and adds their ratios)
+// On webgpu the JSON also gives dispatches_per_step and host_ms_per_step: the JavaScript time of
+// a step outside GPUQueue.submit and outside the wait for the loss's read-back.
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import {
@@ -51,10 +54,67 @@ function countDispatches(): { stop(): number } {
   };
 }
 
-/** Times `steps` training steps after 3 warm-up steps; returns the figures. */
+/** Milliseconds spent inside GPUQueue.submit from now until `stop`. */
+function timeSubmits(): { stop(): number } {
+  const queue = (globalThis as { GPUQueue?: { prototype: object } }).GPUQueue?.prototype as {
+    submit?: (...args: unknown[]) => unknown;
+  };
+  const original = queue?.submit;
+  if (queue === undefined || original === undefined) return { stop: () => 0 };
+  let ms = 0;
+  queue.submit = function (this: unknown, ...args: unknown[]) {
+    const start = performance.now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      ms += performance.now() - start;
+    }
+  };
+  return {
+    stop() {
+      queue.submit = original;
+      return ms;
+    },
+  };
+}
+
+/**
+ * Times `steps` training steps after 3 warm-up steps, with each kernel set `--kernels` lists;
+ * returns the figures (one set), or each set's figures and their ratios (several).
+ */
 export async function runTrainStepBench(
   args: string[] = Deno.args,
 ): Promise<Record<string, unknown>> {
+  const sets = (args.find((_, i) => args[i - 1] === "--kernels") ?? "ours").split(",");
+  for (const set of sets) {
+    if (set !== "ours" && set !== "stock") {
+      throw new RangeError(`--kernels: expected ours, stock or ours,stock, got '${set}'`);
+    }
+  }
+  if (sets.length === 1) return await timeSteps(args);
+  const runs: Record<string, unknown>[] = [];
+  for (const set of sets) {
+    const rest = args.filter((arg, i) => arg !== "--kernels" && args[i - 1] !== "--kernels");
+    runs.push(await timeSteps([...rest, "--kernels", set]));
+  }
+  const [first, second] = runs as Record<string, number>[];
+  const ratio = (key: string) =>
+    typeof first[key] === "number" && typeof second[key] === "number"
+      ? Math.round((second[key] / first[key]) * 100) / 100
+      : undefined;
+  return {
+    kernels: sets.join(","),
+    runs,
+    [`${sets[1]}_over_${sets[0]}`]: {
+      ms_per_step: ratio("ms_per_step"),
+      dispatches_per_step: ratio("dispatches_per_step"),
+      host_ms_per_step: ratio("host_ms_per_step"),
+    },
+  };
+}
+
+/** One kernel set's figures. */
+async function timeSteps(args: string[]): Promise<Record<string, unknown>> {
   const { values } = parseArgs({
     args,
     options: {
@@ -70,11 +130,9 @@ export async function runTrainStepBench(
       json: { type: "boolean", default: false },
     },
   });
-  if (values.kernels !== "ours" && values.kernels !== "stock") {
-    throw new RangeError(`--kernels: expected ours or stock, got '${values.kernels}'`);
-  }
-  setWasmKernels(values.kernels);
-  setWebGpuKernels(values.kernels);
+  const kernels = values.kernels as "ours" | "stock";
+  setWasmKernels(kernels);
+  setWebGpuKernels(kernels);
   if (values.threads !== undefined) await setWasmThreads(Number(values.threads));
   const backend = await selectBackend(parseBackendChoice(values.backend!), {
     adapter: values.adapter === undefined ? undefined : parseAdapterChoice(values.adapter),
@@ -101,14 +159,20 @@ export async function runTrainStepBench(
   }
   const steps = Number(values.steps);
   const dispatches = countDispatches();
+  const submits = timeSubmits();
+  let waitMs = 0;
   const start = performance.now();
   for (let i = 0; i < steps; i++) {
     const loss = step(x, y);
+    const waitStart = performance.now();
     await loss.data();
+    waitMs += performance.now() - waitStart;
     loss.dispose();
   }
   const seconds = (performance.now() - start) / 1000;
   const dispatched = dispatches.stop();
+  const submitMs = submits.stop();
+  const hostMs = (seconds * 1000 - submitMs - waitMs) / steps;
   tf.dispose([x, y]);
   optimizer.inner.dispose();
   model.dispose();
@@ -123,7 +187,12 @@ export async function runTrainStepBench(
     frozen: values.freeze,
     kernels: values.kernels,
     ms_per_step: Math.round((seconds / steps) * 10000) / 10,
-    ...(backend.name === "webgpu" ? { dispatches_per_step: Math.round(dispatched / steps) } : {}),
+    ...(backend.name === "webgpu"
+      ? {
+        dispatches_per_step: Math.round(dispatched / steps),
+        host_ms_per_step: Math.round(hostMs * 10) / 10,
+      }
+      : {}),
     images_per_s: Math.round((batch * steps) / seconds),
     peak_rss_mb: Math.round(Deno.memoryUsage().rss / 2 ** 20),
   };

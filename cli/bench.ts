@@ -19,7 +19,7 @@ const KINDS: Record<string, { summary: string; usage: string; load: () => Promis
     summary:
       "one training step per model and backend (--model, --backend, --batch-size, --kernels)",
     usage: "[--model lenet] [--backend auto] [--batch-size 64] [--steps 20] [--img-size N] " +
-      "[--freeze] [--adapter software]",
+      "[--freeze] [--adapter software] [--kernels ours|stock|ours,stock]",
     load: async () => (await import("../bench/train_step.ts")).runTrainStepBench,
   },
   infer: {
