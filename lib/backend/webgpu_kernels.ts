@@ -1,10 +1,17 @@
 /**
  * Our WebGPU kernels for training, registered over tfjs-backend-webgpu 4.22's own (which were
- * written for inference), as the wasm backend's are in wasm.ts. So far: the convolution filter
- * gradient as an implicit GEMM (tiled, split-K), the depthwise filter gradient split over
- * pixels, the input gradient on tfjs's tiled GEMM program where a layer has many channels, and
- * batch norm's training pass and gradient (the kernels the lean training path calls by name). {@linkcode setWebGpuKernels} switches between
- * ours and the stock kernels, for tests and benchmarks.
+ * written for inference), as the wasm backend's are in wasm.ts:
+ * - the convolution forward (bias and ReLU/ReLU6 fused), its input gradient and its filter
+ *   gradient as implicit GEMMs tiled in registers, with no workgroup memory (split-K for the
+ *   filter gradient, one dispatch summing the splits);
+ * - the depthwise filter gradient, a vec4 of channels a thread over splits of the output rows;
+ * - batch norm's training pass and gradient, two dispatches each with their statistics as
+ *   outputs, and the moving averages' update in one;
+ * - Adam's update in one dispatch a variable (used by lib/train/_adam.ts).
+ *
+ * Layers these do not take (channel counts not multiples of 4, dilated or multiplier-2
+ * depthwise layers, other activations) keep the stock programs. {@linkcode setWebGpuKernels}
+ * switches between ours and the stock kernels, for tests and benchmarks.
  *
  * @module
  */
