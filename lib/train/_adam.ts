@@ -58,7 +58,7 @@ export class LeanAdamOptimizer extends tf.AdamOptimizer {
         state.accBeta2.dataSync()[0],
       )
       : undefined;
-    // On WebGPU, 3 dispatches per variable (our shader) instead of ~12 kernels.
+    // On WebGPU, one dispatch per variable (our shader) instead of ~12 kernels.
     const onGpu = scalars === undefined && kernelSet("webgpu") === "ours" &&
       canUseWebGpuAdam(entries.flatMap(([, g]) => g ?? []));
     entries.forEach(([name, gradient], i) => {
