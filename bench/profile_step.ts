@@ -112,7 +112,9 @@ if (import.meta.main) {
       console.log(
         `${msPerStep.toFixed(1)} ms a step (${threads} wasm threads), ${calls} kernel calls`,
       );
-      for (const { kernel, calls, ms } of kernels.slice(0, 20)) {
+      for (
+        const { kernel, calls, ms } of kernels.slice(0, Number(Deno.env.get("PROFILE_ROWS") ?? 20))
+      ) {
         console.log(
           `${kernel.padEnd(30)} ${String(calls).padStart(4)} ${ms.toFixed(2).padStart(9)} ms`,
         );

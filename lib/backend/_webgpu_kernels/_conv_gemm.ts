@@ -67,9 +67,27 @@ abstract class GemmProgram {
   }
 }
 
+/** `body(i)` for i = 0 … n − 1, joined: the shaders' loops over a thread's tile, unrolled. */
+function each(n: number, body: (i: number) => string): string {
+  return Array.from({ length: n }, (_, i) => body(i)).join("\n");
+}
+
+/** The widest tile of vec4 columns, at most `most`, that divides `columns`. */
+function tileColumns(columns: number, most: number): number {
+  for (let c = most; c > 1; c /= 2) if (columns % c === 0) return c;
+  return 1;
+}
+
+/** Output pixels a thread of the forward and input-gradient programs computes. */
+const ROWS = 8;
+/** Most vec4 columns a thread computes: forward and input gradient, filter gradient. */
+const COLUMNS = 2;
+const FILTER_COLUMNS = 4;
+
 /**
- * y = act(conv(x, w) + bias): thread (p4, c4) computes output pixels 4·p4 … 4·p4 + 3 at output
- * channels 4·c4 … 4·c4 + 3. With Cin a multiple of 4, x is read a vec4 of channels at a time.
+ * y = act(conv(x, w) + bias): a thread computes ROWS consecutive output pixels at `cols` vec4s of
+ * output channels, the accumulators unrolled into registers. With Cin a multiple of 4, x is read
+ * a vec4 of channels at a time against four filter rows.
  */
 class ForwardProgram extends GemmProgram {
   readonly variableNames: string[];
@@ -82,6 +100,7 @@ class ForwardProgram extends GemmProgram {
   constructor(
     info: backend_util.Conv2DInfo,
     readonly threads: number,
+    private readonly cols: number,
     private readonly bias: boolean,
     private readonly activation: ConvActivation,
   ) {
@@ -91,27 +110,36 @@ class ForwardProgram extends GemmProgram {
     this.variableComponents = bias ? [this.vecX ? 4 : 1, 4, 4] : [this.vecX ? 4 : 1, 4];
     this.outputShape = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
     this.dispatch = grid(threads);
-    this.shaderKey = `denovisionConvForward_${this.vecX}_${bias}_${activation}`;
+    this.shaderKey = `denovisionConvForward_${this.vecX}_${cols}_${bias}_${activation}`;
   }
 
   getUserCode(): string {
+    const C = this.cols;
     const accumulate = this.vecX
       ? `for (var c = 0; c < cin; c += 4) {
             let wRow = (tap * cin + c) * n4 + col;
-            let w0 = w[wRow];
-            let w1 = w[wRow + n4];
-            let w2 = w[wRow + 2 * n4];
-            let w3 = w[wRow + 3 * n4];
-            for (var r = 0; r < 4; r++) {
-              let v = x[(offset[r] + c) / 4] * mask[r];
-              acc[r] += v.x * w0 + v.y * w1 + v.z * w2 + v.w * w3;
-            }
+            ${each(4, (k) => each(C, (j) => `let w${k}_${j} = w[wRow + ${k} * n4 + ${j}];`))}
+            ${
+        each(ROWS, (r) =>
+          `{
+              let v = x[(offset${r} + c) / 4] * mask${r};
+              ${
+            each(C, (j) =>
+              `acc${r}_${j} += v.x * w0_${j} + v.y * w1_${j} + v.z * w2_${j} + v.w * w3_${j};`)
+          }
+            }`)
+      }
           }`
       : `for (var c = 0; c < cin; c++) {
-            let wc = w[(tap * cin + c) * n4 + col];
-            for (var r = 0; r < 4; r++) {
-              acc[r] += (x[offset[r] + c] * mask[r]) * wc;
-            }
+            let wRow = (tap * cin + c) * n4 + col;
+            ${each(C, (j) => `let w_${j} = w[wRow + ${j}];`)}
+            ${
+        each(ROWS, (r) =>
+          `{
+              let v = x[offset${r} + c] * mask${r};
+              ${each(C, (j) => `acc${r}_${j} += v * w_${j};`)}
+            }`)
+      }
           }`;
     const activate = {
       linear: "",
@@ -123,141 +151,148 @@ class ForwardProgram extends GemmProgram {
         ${THREAD_INDEX}
         let cin = uniforms.inDims[3];
         let n4 = uniforms.outDims[3] / 4;
-        let col = t % n4;
-        let p0 = (t / n4) * 4;
+        let col = (t % (n4 / ${C})) * ${C};
+        let p0 = (t / (n4 / ${C})) * ${ROWS};
         let pixels = uniforms.outDims[0] * uniforms.outDims[1] * uniforms.outDims[2];
-        // Where each of the 4 output pixels' window starts in x (its corner may lie outside).
-        var image : array<i32, 4>;
-        var top : array<i32, 4>;
-        var left : array<i32, 4>;
-        for (var r = 0; r < 4; r++) {
-          let p = min(p0 + r, pixels - 1);
-          let ow = p % uniforms.outDims[2];
-          let rest = p / uniforms.outDims[2];
-          image[r] = rest / uniforms.outDims[1];
-          top[r] = (rest % uniforms.outDims[1]) * uniforms.strides[0] - uniforms.pads[0];
-          left[r] = ow * uniforms.strides[1] - uniforms.pads[1];
-        }
-        var acc : array<vec4<f32>, 4>;
-        var offset : array<i32, 4>;
-        var mask : array<f32, 4>;
+        // Where each output pixel's window starts in x (its corner may lie outside).
+        ${
+      each(ROWS, (r) => `
+        let q${r} = min(p0 + ${r}, pixels - 1);
+        let image${r} = q${r} / (uniforms.outDims[1] * uniforms.outDims[2]);
+        let top${r} = ((q${r} / uniforms.outDims[2]) % uniforms.outDims[1]) * uniforms.strides[0] -
+          uniforms.pads[0];
+        let left${r} = (q${r} % uniforms.outDims[2]) * uniforms.strides[1] - uniforms.pads[1];`)
+    }
+        ${each(ROWS, (r) => each(C, (j) => `var acc${r}_${j} = vec4<f32>(0.0);`))}
         for (var a = 0; a < uniforms.kernel[0]; a++) {
           for (var b = 0; b < uniforms.kernel[1]; b++) {
             let tap = a * uniforms.kernel[1] + b;
-            for (var r = 0; r < 4; r++) {
-              let ih = top[r] + a * uniforms.dilations[0];
-              let iw = left[r] + b * uniforms.dilations[1];
-              let inside = ih >= 0 && ih < uniforms.inDims[1] && iw >= 0 &&
-                iw < uniforms.inDims[2];
-              mask[r] = select(0.0, 1.0, inside);
-              offset[r] = select(0,
-                ((image[r] * uniforms.inDims[1] + ih) * uniforms.inDims[2] + iw) * cin, inside);
-            }
+            ${
+      each(ROWS, (r) => `
+            let ih${r} = top${r} + a * uniforms.dilations[0];
+            let iw${r} = left${r} + b * uniforms.dilations[1];
+            let inside${r} = ih${r} >= 0 && ih${r} < uniforms.inDims[1] && iw${r} >= 0 &&
+              iw${r} < uniforms.inDims[2];
+            let mask${r} = select(0.0, 1.0, inside${r});
+            let offset${r} = select(0,
+              ((image${r} * uniforms.inDims[1] + ih${r}) * uniforms.inDims[2] + iw${r}) * cin,
+              inside${r});`)
+    }
             ${accumulate}
           }
         }
-        for (var r = 0; r < 4; r++) {
-          if (p0 + r < pixels) {
-            var v = acc[r];
-            ${this.bias ? "v += bias[col];" : ""}
+        ${
+      each(ROWS, (r) => `
+        if (p0 + ${r} < pixels) {
+          ${
+        each(C, (j) =>
+          `{
+            var v = acc${r}_${j};
+            ${this.bias ? `v += bias[col + ${j}];` : ""}
             ${activate}
-            result[(p0 + r) * n4 + col] = v;
-          }
-        }
+            result[(p0 + ${r}) * n4 + col + ${j}] = v;
+          }`)
+      }
+        }`)
+    }
       }
     `;
   }
 }
 
 /**
- * dx = dy ⋆ w (the transposed convolution): thread (p4, c4) computes input pixels 4·p4 … + 3 at
- * input channels 4·c4 … + 3, each a sum over the taps whose window covered the pixel and over
- * dy's channels, read a vec4 at a time against the filter's rows for those 4 input channels.
+ * dx = dy ⋆ w (the transposed convolution): a thread computes ROWS consecutive input pixels at
+ * `cols` vec4s of input channels, each a sum over the taps whose window covered the pixel and
+ * over dy's channels, read a vec4 at a time against the filter's rows for those input channels.
  */
 class InputGradientProgram extends GemmProgram {
   readonly variableNames = ["dy", "w"];
   readonly variableComponents = [4, 4];
   readonly outputShape: number[];
   readonly dispatch: [number, number, number];
-  readonly shaderKey = "denovisionConvInputGradient";
+  readonly shaderKey: string;
 
-  constructor(info: backend_util.Conv2DInfo, readonly threads: number) {
+  constructor(info: backend_util.Conv2DInfo, readonly threads: number, private cols: number) {
     super();
     this.outputShape = [info.batchSize, info.inHeight, info.inWidth, info.inChannels];
     this.dispatch = grid(threads);
+    this.shaderKey = `denovisionConvInputGradient_${cols}`;
   }
 
   getUserCode(): string {
+    const C = this.cols;
     return `
       fn main(globalIndex : i32) {
         ${THREAD_INDEX}
         let cin4 = uniforms.inDims[3] / 4;
         let cout4 = uniforms.outDims[3] / 4;
-        let col = t % cin4;
-        let p0 = (t / cin4) * 4;
+        let col = (t % (cin4 / ${C})) * ${C};
+        let p0 = (t / (cin4 / ${C})) * ${ROWS};
         let pixels = uniforms.inDims[0] * uniforms.inDims[1] * uniforms.inDims[2];
-        var image : array<i32, 4>;
-        var ih : array<i32, 4>;
-        var iw : array<i32, 4>;
-        for (var r = 0; r < 4; r++) {
-          let p = min(p0 + r, pixels - 1);
-          iw[r] = p % uniforms.inDims[2] + uniforms.pads[1];
-          let rest = p / uniforms.inDims[2];
-          ih[r] = rest % uniforms.inDims[1] + uniforms.pads[0];
-          image[r] = rest / uniforms.inDims[1];
-        }
-        var acc : array<vec4<f32>, 4>;
-        var offset : array<i32, 4>;
-        var mask : array<f32, 4>;
+        ${
+      each(ROWS, (r) => `
+        let q${r} = min(p0 + ${r}, pixels - 1);
+        let iw${r} = q${r} % uniforms.inDims[2] + uniforms.pads[1];
+        let ih${r} = (q${r} / uniforms.inDims[2]) % uniforms.inDims[1] + uniforms.pads[0];
+        let image${r} = q${r} / (uniforms.inDims[1] * uniforms.inDims[2]);`)
+    }
+        ${each(ROWS, (r) => each(C, (j) => `var acc${r}_${j} = vec4<f32>(0.0);`))}
         for (var a = 0; a < uniforms.kernel[0]; a++) {
           for (var b = 0; b < uniforms.kernel[1]; b++) {
-            var hitAny = false;
-            for (var r = 0; r < 4; r++) {
-              // The output pixel whose window put tap (a, b) on this input pixel, if any.
-              let oy = ih[r] - a * uniforms.dilations[0];
-              let ox = iw[r] - b * uniforms.dilations[1];
-              let oh = oy / uniforms.strides[0];
-              let ow = ox / uniforms.strides[1];
-              let hit = oy >= 0 && ox >= 0 && oh * uniforms.strides[0] == oy &&
-                ow * uniforms.strides[1] == ox && oh < uniforms.outDims[1] &&
-                ow < uniforms.outDims[2];
-              hitAny = hitAny || hit;
-              mask[r] = select(0.0, 1.0, hit);
-              offset[r] = select(0,
-                ((image[r] * uniforms.outDims[1] + oh) * uniforms.outDims[2] + ow) * cout4, hit);
-            }
-            if (!hitAny) {
+            // The output pixel whose window put tap (a, b) on each input pixel, if any.
+            ${
+      each(ROWS, (r) => `
+            let oy${r} = ih${r} - a * uniforms.dilations[0];
+            let ox${r} = iw${r} - b * uniforms.dilations[1];
+            let oh${r} = oy${r} / uniforms.strides[0];
+            let ow${r} = ox${r} / uniforms.strides[1];
+            let hit${r} = oy${r} >= 0 && ox${r} >= 0 && oh${r} * uniforms.strides[0] == oy${r} &&
+              ow${r} * uniforms.strides[1] == ox${r} && oh${r} < uniforms.outDims[1] &&
+              ow${r} < uniforms.outDims[2];
+            let mask${r} = select(0.0, 1.0, hit${r});
+            let offset${r} = select(0,
+              ((image${r} * uniforms.outDims[1] + oh${r}) * uniforms.outDims[2] + ow${r}) * cout4,
+              hit${r});`)
+    }
+            if (!(${each(ROWS, (r) => `hit${r}`).split("\n").join(" || ")})) {
               continue;
             }
-            // Filter rows (a, b, 4·col + k) for k = 0…3, as vec4s over output channels.
+            // Filter rows (a, b, 4·(col + j) + k), as vec4s over output channels.
             let wRow = ((a * uniforms.kernel[1] + b) * uniforms.inDims[3] + col * 4) * cout4;
             for (var c = 0; c < cout4; c++) {
-              let w0 = w[wRow + c];
-              let w1 = w[wRow + cout4 + c];
-              let w2 = w[wRow + 2 * cout4 + c];
-              let w3 = w[wRow + 3 * cout4 + c];
-              for (var r = 0; r < 4; r++) {
-                let g = dy[offset[r] + c] * mask[r];
-                acc[r] += vec4<f32>(dot(g, w0), dot(g, w1), dot(g, w2), dot(g, w3));
-              }
+              ${
+      each(C, (j) => each(4, (k) => `let w${j}_${k} = w[wRow + ${j * 4 + k} * cout4 + c];`))
+    }
+              ${
+      each(ROWS, (r) =>
+        `{
+                let g = dy[offset${r} + c] * mask${r};
+                ${
+          each(C, (j) =>
+            `acc${r}_${j} += vec4<f32>(dot(g, w${j}_0), dot(g, w${j}_1), dot(g, w${j}_2), ` +
+            `dot(g, w${j}_3));`)
+        }
+              }`)
+    }
             }
           }
         }
-        for (var r = 0; r < 4; r++) {
-          if (p0 + r < pixels) {
-            result[(p0 + r) * cin4 + col] = acc[r];
-          }
-        }
+        ${
+      each(ROWS, (r) => `
+        if (p0 + ${r} < pixels) {
+          ${each(C, (j) => `result[(p0 + ${r}) * cin4 + col + ${j}] = acc${r}_${j};`)}
+        }`)
+    }
       }
     `;
   }
 }
 
 /**
- * dW = im2col(x)ᵀ · dy over the output pixels, dW seen as [kh·kw·Cin, Cout]: thread (m4, c4, s)
- * computes filter rows 4·m4 … + 3 at output channels 4·c4 … + 3 over split s of the rows of
- * output pixels (image, oh). With Cin a multiple of 4 the 4 filter rows share a tap and x is read
- * a vec4 at a time; otherwise each row reads its own tap.
+ * dW = im2col(x)ᵀ · dy over the output pixels, dW seen as [kh·kw·Cin, Cout]: a thread computes
+ * 4 filter rows at `cols` vec4s of output channels over its split of the rows of output pixels
+ * (image, oh). With Cin a multiple of 4 the 4 filter rows share a tap and x is read a vec4 at a
+ * time; otherwise each row reads its own tap.
  */
 class FilterGradientProgram extends GemmProgram {
   readonly variableNames = ["x", "dy"];
@@ -267,52 +302,57 @@ class FilterGradientProgram extends GemmProgram {
   readonly shaderKey: string;
   private readonly vecX: boolean;
 
-  constructor(info: backend_util.Conv2DInfo, readonly threads: number, splits: number) {
+  constructor(
+    info: backend_util.Conv2DInfo,
+    readonly threads: number,
+    splits: number,
+    private readonly cols: number,
+  ) {
     super();
     this.vecX = info.inChannels % 4 === 0;
     this.variableComponents = [this.vecX ? 4 : 1, 4];
     const rows = info.filterHeight * info.filterWidth * info.inChannels;
     this.outputShape = [splits, rows, info.outChannels];
     this.dispatch = grid(threads, splits);
-    this.shaderKey = `denovisionConvFilterGradient_${this.vecX}`;
+    this.shaderKey = `denovisionConvFilterGradient_${this.vecX}_${cols}`;
   }
 
   getUserCode(): string {
-    // x's value for filter row r at input pixel (ih, iw) of image n, masked to 0 outside.
-    const accumulate = this.vecX
-      ? `let v = x[(((n * uniforms.inDims[1] + ih) * uniforms.inDims[2] + iw) * cin + ci[0]) / 4];
-              acc[0] += v.x * g;
-              acc[1] += v.y * g;
-              acc[2] += v.z * g;
-              acc[3] += v.w * g;`
-      : `let base = ((n * uniforms.inDims[1] + ih) * uniforms.inDims[2] + iw) * cin;
-              for (var r = 0; r < 4; r++) {
-                acc[r] += x[base + ci[r]] * g;
-              }`;
-    // In the scalar case each row has its own tap: the window test is per row.
+    const C = this.cols;
+    const loadDy = each(
+      C,
+      (j) => `let g${j} = dy[(row * uniforms.outDims[2] + ow) * n4 + col + ${j}];`,
+    );
+    // In the vec4 case the 4 rows share a tap: one window test; otherwise one per row.
     const body = this.vecX
-      ? `let ih = oh * uniforms.strides[0] - uniforms.pads[0] + ta[0] * uniforms.dilations[0];
+      ? `let ih = oh * uniforms.strides[0] - uniforms.pads[0] + ta0 * uniforms.dilations[0];
           if (ih < 0 || ih >= uniforms.inDims[1]) {
             continue;
           }
+          let xRow = (n * uniforms.inDims[1] + ih) * uniforms.inDims[2];
           for (var ow = 0; ow < uniforms.outDims[2]; ow++) {
-            let iw = ow * uniforms.strides[1] - uniforms.pads[1] + tb[0] * uniforms.dilations[1];
+            let iw = ow * uniforms.strides[1] - uniforms.pads[1] + tb0 * uniforms.dilations[1];
             if (iw >= 0 && iw < uniforms.inDims[2]) {
-              let g = dy[(row * uniforms.outDims[2] + ow) * n4 + col];
-              ${accumulate}
+              ${loadDy}
+              let v = x[((xRow + iw) * cin + ci0) / 4];
+              ${each(4, (r) => each(C, (j) => `acc${r}_${j} += v[${r}] * g${j};`))}
             }
           }`
       : `for (var ow = 0; ow < uniforms.outDims[2]; ow++) {
-            let g = dy[(row * uniforms.outDims[2] + ow) * n4 + col];
-            for (var r = 0; r < 4; r++) {
-              let ih = oh * uniforms.strides[0] - uniforms.pads[0] + ta[r] * uniforms.dilations[0];
-              let iw = ow * uniforms.strides[1] - uniforms.pads[1] + tb[r] * uniforms.dilations[1];
+            ${loadDy}
+            ${
+        each(4, (r) =>
+          `{
+              let ih = oh * uniforms.strides[0] - uniforms.pads[0] + ta${r} * uniforms.dilations[0];
+              let iw = ow * uniforms.strides[1] - uniforms.pads[1] + tb${r} * uniforms.dilations[1];
               let inside = ih >= 0 && ih < uniforms.inDims[1] && iw >= 0 &&
-                iw < uniforms.inDims[2] && live[r];
+                iw < uniforms.inDims[2] && live${r};
               let at = select(0,
-                ((n * uniforms.inDims[1] + ih) * uniforms.inDims[2] + iw) * cin + ci[r], inside);
-              acc[r] += (x[at] * select(0.0, 1.0, inside)) * g;
-            }
+                ((n * uniforms.inDims[1] + ih) * uniforms.inDims[2] + iw) * cin + ci${r}, inside);
+              let v = x[at] * select(0.0, 1.0, inside);
+              ${each(C, (j) => `acc${r}_${j} += v * g${j};`)}
+            }`)
+      }
           }`;
     return `
       fn main(globalIndex : i32) {
@@ -320,22 +360,18 @@ class FilterGradientProgram extends GemmProgram {
         let cin = uniforms.inDims[3];
         let n4 = uniforms.outDims[3] / 4;
         let rowsW = uniforms.kernel[0] * uniforms.kernel[1] * cin;
-        let col = t % n4;
-        let m0 = (t / n4) * 4;
+        let col = (t % (n4 / ${C})) * ${C};
+        let mBase = (t / (n4 / ${C})) * 4;
         let split = i32(workgroupId.z);
-        var ta : array<i32, 4>;
-        var tb : array<i32, 4>;
-        var ci : array<i32, 4>;
-        var live : array<bool, 4>;
-        for (var r = 0; r < 4; r++) {
-          let m = min(m0 + r, rowsW - 1);
-          live[r] = m0 + r < rowsW;
-          ci[r] = m % cin;
-          let tap = m / cin;
-          ta[r] = tap / uniforms.kernel[1];
-          tb[r] = tap % uniforms.kernel[1];
-        }
-        var acc : array<vec4<f32>, 4>;
+        ${
+      each(4, (r) => `
+        let m${r} = min(mBase + ${r}, rowsW - 1);
+        let live${r} = mBase + ${r} < rowsW;
+        let ci${r} = m${r} % cin;
+        let ta${r} = (m${r} / cin) / uniforms.kernel[1];
+        let tb${r} = (m${r} / cin) % uniforms.kernel[1];`)
+    }
+        ${each(4, (r) => each(C, (j) => `var acc${r}_${j} = vec4<f32>(0.0);`))}
         let rows = uniforms.outDims[0] * uniforms.outDims[1];
         let first = split * uniforms.splitRows;
         let last = min(rows, first + uniforms.splitRows);
@@ -344,11 +380,14 @@ class FilterGradientProgram extends GemmProgram {
           let oh = row % uniforms.outDims[1];
           ${body}
         }
-        for (var r = 0; r < 4; r++) {
-          if (live[r]) {
-            result[(split * rowsW + m0 + r) * n4 + col] = acc[r];
-          }
-        }
+        ${
+      each(4, (r) => `
+        if (live${r}) {
+          ${
+        each(C, (j) => `result[(split * rowsW + mBase + ${r}) * n4 + col + ${j}] = acc${r}_${j};`)
+      }
+        }`)
+    }
       }
     `;
   }
@@ -400,8 +439,9 @@ export function convForward(
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
   const pixels = info.batchSize * info.outHeight * info.outWidth;
-  const threads = Math.ceil(pixels / 4) * (info.outChannels / 4);
-  const program = new ForwardProgram(info, threads, bias !== undefined, activation);
+  const cols = tileColumns(info.outChannels / 4, COLUMNS);
+  const threads = Math.ceil(pixels / ROWS) * (info.outChannels / 4 / cols);
+  const program = new ForwardProgram(info, threads, cols, bias !== undefined, activation);
   const inputs = bias === undefined ? [x, w] : [x, w, bias];
   return (backend as WebGpuBackendInternals).runWebGPUProgram(
     program,
@@ -419,8 +459,9 @@ export function convInputGradient(
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
   const pixels = info.batchSize * info.inHeight * info.inWidth;
-  const threads = Math.ceil(pixels / 4) * (info.inChannels / 4);
-  const program = new InputGradientProgram(info, threads);
+  const cols = tileColumns(info.inChannels / 4, COLUMNS);
+  const threads = Math.ceil(pixels / ROWS) * (info.inChannels / 4 / cols);
+  const program = new InputGradientProgram(info, threads, cols);
   return (backend as WebGpuBackendInternals).runWebGPUProgram(
     program,
     [dy, w],
@@ -448,10 +489,11 @@ export function convFilterGradient(
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
   const rowsW = info.filterHeight * info.filterWidth * info.inChannels;
-  const threads = Math.ceil(rowsW / 4) * (info.outChannels / 4);
+  const cols = tileColumns(info.outChannels / 4, FILTER_COLUMNS);
+  const threads = Math.ceil(rowsW / 4) * (info.outChannels / 4 / cols);
   const splits = filterGradientSplits(info, threads);
   const splitRows = Math.ceil((info.batchSize * info.outHeight) / splits);
-  const program = new FilterGradientProgram(info, threads, splits);
+  const program = new FilterGradientProgram(info, threads, splits, cols);
   const partial = (backend as WebGpuBackendInternals).runWebGPUProgram(
     program,
     [x, dy],
