@@ -86,6 +86,7 @@ const DEPTHWISE: Case[] = [
   { x: [1, 8, 7, 70], filter: [3, 3, 70, 1], stride: 1, pad: "valid" },
   { x: [2, 9, 9, 12], filter: [3, 3, 12, 1], stride: 2, pad: "same" }, // vec4 channel groups
   { x: [8, 16, 16, 32], filter: [3, 3, 32, 1], stride: 1, pad: "same" }, // vec4, split rows
+  { x: [2, 8, 8, 16], filter: [3, 3, 16, 1], stride: 2, pad: "same" }, // pad on one side
   { x: [3, 12, 12, 7], filter: [5, 5, 7, 1], stride: 1, pad: "same" },
   { x: [8, 32, 32, 6], filter: [3, 3, 6, 1], stride: 1, pad: "same" }, // split over pixels
   { x: [2, 6, 6, 3], filter: [3, 3, 3, 2], stride: 1, pad: "same" }, // multiplier 2: stock
@@ -176,6 +177,44 @@ Deno.test({
         const label = `case ${i} (${JSON.stringify(c)}), ${activation ?? "conv2d"}`;
         assertClose(actual.values, expected.values, label, 1e-5);
       }
+    }
+  },
+});
+
+async function depthwiseInputGradient(
+  c: Case,
+  dy: Float32Array,
+  filter: Float32Array,
+  dyShape: number[],
+) {
+  const result = tf.engine().runKernel("DepthwiseConv2dNativeBackpropInput", {
+    dy: tf.tensor(dy, dyShape),
+    filter: tf.tensor4d(filter, c.filter),
+  }, {
+    strides: [c.stride, c.stride],
+    dilations: [1, 1],
+    pad: c.pad,
+    inputShape: c.x,
+  }) as tf.Tensor;
+  return { shape: result.shape, values: await result.data() as Float32Array };
+}
+
+Deno.test({
+  name: `webgpu DepthwiseConv2dNativeBackpropInput (ours) = cpu on odd shapes, on ${adapterLine}`,
+  ignore: gpuAdapter == null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    for (const [i, c] of DEPTHWISE.entries()) {
+      await useBackend("cpu");
+      const dyShape = dyShapeOf(c, true);
+      const dy = values(dyShape, 110 + i);
+      const filter = values(c.filter, 120 + i);
+      const expected = await depthwiseInputGradient(c, dy, filter, dyShape);
+      await useBackend("webgpu");
+      const actual = await depthwiseInputGradient(c, dy, filter, dyShape);
+      assert.deepEqual(actual.shape, c.x);
+      assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
     }
   },
 });
