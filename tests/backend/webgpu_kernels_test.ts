@@ -1,9 +1,11 @@
 // Our WebGPU kernels (lib/backend/webgpu_kernels.ts) against the cpu backend, on odd shapes:
-// stride 2, same and valid padding, batch 1, channel counts that are not multiples of 4, 1×1 to
-// 7×7 filters. The filter gradient (implicit GEMM) also on a long P that takes split-K; the
-// depthwise filter gradient on pixels split across workgroups and on the stock fallback; the
-// input gradient on both of its programs. Batch norm's training kernels against the wasm ones (which
-// tests/backend/batch_norm_train_test.ts holds to tfjs' ops), each activation.
+// stride 2, same and valid padding (padding on one side), batch 1, channel counts that are not
+// multiples of 4, 1×1 to 7×7 filters. The convolution forward (each fused activation), filter
+// gradient (register tiles of 1, 2 and 4 vec4 columns, split over pixel rows, and the tiled
+// program kept for other layers) and input gradient (ours, or tfjs's two programs); the depthwise
+// filter and input gradients on scalar and vec4 channel groups and on the stock fallback. Batch
+// norm's training kernels against the wasm ones (which tests/backend/batch_norm_train_test.ts
+// holds to tfjs' ops), each activation, and the moving averages' update.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
@@ -55,31 +57,59 @@ async function filterGradient(c: Case, x: Float32Array, dy: Float32Array, dyShap
   return { shape: (result as tf.Tensor).shape, values: out };
 }
 
+/** A kernel's result: its shape and values. */
+interface Result {
+  shape: number[];
+  values: Float32Array;
+}
+
+/**
+ * Registers a test that runs a kernel on each case on cpu, then on webgpu (ours), with the same
+ * inputs (`prepare` makes them on cpu), and holds the shapes equal to `shapeOf(case)` and the
+ * values within 1e-5.
+ */
+function testAgainstCpu<T>(
+  name: string,
+  cases: Case[],
+  prepare: (c: Case, i: number) => T,
+  run: (c: Case, inputs: T) => Promise<Result>,
+  shapeOf: (c: Case) => number[],
+): void {
+  Deno.test({
+    name: `webgpu ${name} = cpu on odd shapes, on ${adapterLine}`,
+    ignore: gpuAdapter == null,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      for (const [i, c] of cases.entries()) {
+        await useBackend("cpu");
+        const inputs = prepare(c, i);
+        const expected = await run(c, inputs);
+        await useBackend("webgpu");
+        const actual = await run(c, inputs);
+        assert.deepEqual(actual.shape, shapeOf(c));
+        assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
+      }
+    },
+  });
+}
+
 Deno.test("filterGradientSplits: split-K only when the tiles are few and P is long", () => {
   assert.equal(filterGradientSplits(9 * 512, 512, 64), 1); // many tiles, short P
   assert.equal(filterGradientSplits(16, 24, 4096), 32); // one tile, 128 slices of P: 4 each
   assert.equal(filterGradientSplits(16, 24, 100), 1); // too short to split
 });
 
-Deno.test({
-  name: `webgpu Conv2DBackpropFilter (ours) = cpu on odd shapes, on ${adapterLine}`,
-  ignore: gpuAdapter == null,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    for (const [i, c] of CASES.entries()) {
-      await useBackend("cpu");
-      const outShape = dyShapeOf(c);
-      const x = values(c.x, 10 + i);
-      const dy = values(outShape, 20 + i);
-      const expected = await filterGradient(c, x, dy, outShape);
-      await useBackend("webgpu");
-      const actual = await filterGradient(c, x, dy, outShape);
-      assert.deepEqual(actual.shape, c.filter);
-      assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
-    }
+testAgainstCpu(
+  "Conv2DBackpropFilter (ours)",
+  CASES,
+  (c, i) => {
+    const dyShape = dyShapeOf(c);
+    return { x: values(c.x, 10 + i), dy: values(dyShape, 20 + i), dyShape };
   },
-});
+  (c, { x, dy, dyShape }) => filterGradient(c, x, dy, dyShape),
+  (c) => c.filter,
+);
 
 const DEPTHWISE: Case[] = [
   { x: [2, 9, 9, 5], filter: [3, 3, 5, 1], stride: 2, pad: "same" },
@@ -110,25 +140,16 @@ async function depthwiseFilterGradient(
   return { shape: result.shape, values: await result.data() as Float32Array };
 }
 
-Deno.test({
-  name: `webgpu DepthwiseConv2dNativeBackpropFilter (ours) = cpu on odd shapes, on ${adapterLine}`,
-  ignore: gpuAdapter == null,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    for (const [i, c] of DEPTHWISE.entries()) {
-      await useBackend("cpu");
-      const x = values(c.x, 30 + i);
-      const dyShape = dyShapeOf(c, true);
-      const dy = values(dyShape, 40 + i);
-      const expected = await depthwiseFilterGradient(c, x, dy, dyShape);
-      await useBackend("webgpu");
-      const actual = await depthwiseFilterGradient(c, x, dy, dyShape);
-      assert.deepEqual(actual.shape, c.filter);
-      assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
-    }
+testAgainstCpu(
+  "DepthwiseConv2dNativeBackpropFilter (ours)",
+  DEPTHWISE,
+  (c, i) => {
+    const dyShape = dyShapeOf(c, true);
+    return { x: values(c.x, 30 + i), dy: values(dyShape, 40 + i), dyShape };
   },
-});
+  (c, { x, dy, dyShape }) => depthwiseFilterGradient(c, x, dy, dyShape),
+  (c) => c.filter,
+);
 
 /** conv2d (fused with bias and `activation` when one is given) on the current backend. */
 async function forward(
@@ -199,25 +220,16 @@ async function depthwiseInputGradient(
   return { shape: result.shape, values: await result.data() as Float32Array };
 }
 
-Deno.test({
-  name: `webgpu DepthwiseConv2dNativeBackpropInput (ours) = cpu on odd shapes, on ${adapterLine}`,
-  ignore: gpuAdapter == null,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    for (const [i, c] of DEPTHWISE.entries()) {
-      await useBackend("cpu");
-      const dyShape = dyShapeOf(c, true);
-      const dy = values(dyShape, 110 + i);
-      const filter = values(c.filter, 120 + i);
-      const expected = await depthwiseInputGradient(c, dy, filter, dyShape);
-      await useBackend("webgpu");
-      const actual = await depthwiseInputGradient(c, dy, filter, dyShape);
-      assert.deepEqual(actual.shape, c.x);
-      assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
-    }
+testAgainstCpu(
+  "DepthwiseConv2dNativeBackpropInput (ours)",
+  DEPTHWISE,
+  (c, i) => {
+    const dyShape = dyShapeOf(c, true);
+    return { dy: values(dyShape, 110 + i), filter: values(c.filter, 120 + i), dyShape };
   },
-});
+  (c, { dy, filter, dyShape }) => depthwiseInputGradient(c, dy, filter, dyShape),
+  (c) => c.x,
+);
 
 const INPUT_GRADIENT: Case[] = [
   { x: [2, 9, 9, 3], filter: [3, 3, 3, 5], stride: 2, pad: "same" }, // direct
@@ -243,25 +255,16 @@ async function inputGradient(c: Case, dy: Float32Array, filter: Float32Array, dy
   return { shape: result.shape, values: await result.data() as Float32Array };
 }
 
-Deno.test({
-  name: `webgpu Conv2DBackpropInput (ours: direct or GEMM by channels) = cpu, on ${adapterLine}`,
-  ignore: gpuAdapter == null,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    for (const [i, c] of INPUT_GRADIENT.entries()) {
-      await useBackend("cpu");
-      const dyShape = dyShapeOf(c);
-      const dy = values(dyShape, 50 + i);
-      const filter = values(c.filter, 60 + i);
-      const expected = await inputGradient(c, dy, filter, dyShape);
-      await useBackend("webgpu");
-      const actual = await inputGradient(c, dy, filter, dyShape);
-      assert.deepEqual(actual.shape, c.x);
-      assertClose(actual.values, expected.values, `case ${i} (${JSON.stringify(c)})`, 1e-5);
-    }
+testAgainstCpu(
+  "Conv2DBackpropInput (ours: our GEMM, or tfjs's direct or GEMM program by channels)",
+  INPUT_GRADIENT,
+  (c, i) => {
+    const dyShape = dyShapeOf(c);
+    return { dy: values(dyShape, 50 + i), filter: values(c.filter, 60 + i), dyShape };
   },
-});
+  (c, { dy, filter, dyShape }) => inputGradient(c, dy, filter, dyShape),
+  (c) => c.x,
+);
 
 const BATCH_NORM_SHAPES: [number, number, number, number][] = [
   [2, 5, 5, 7],

@@ -5,11 +5,7 @@
 // channel when C is not a multiple of 4), neighbouring threads reading neighbouring channels of
 // x and dy, with no workgroup memory, and one dispatch adds the splits' partial filters.
 // Depthwise layers with a channel multiplier other than 1, or dilation, take the stock kernel.
-import {
-  backend_util,
-  DepthwiseConv2dNativeBackpropFilter,
-  getKernel,
-} from "@tensorflow/tfjs-core";
+import { DepthwiseConv2dNativeBackpropFilter, getKernel } from "@tensorflow/tfjs-core";
 import type {
   DepthwiseConv2dNativeBackpropFilterAttrs,
   KernelConfig,
@@ -18,6 +14,7 @@ import type {
 } from "@tensorflow/tfjs-core";
 import { finishSplits } from "./_split_sum.ts";
 import { runRawProgram } from "./_raw_program.ts";
+import { type DEPTHWISE_UNIFORMS, depthwiseLayer } from "./_depthwise.ts";
 
 /** The stock kernel, for the layers this one leaves to it (read before ours is registered). */
 const stockKernel = getKernel(DepthwiseConv2dNativeBackpropFilter, "webgpu");
@@ -88,38 +85,19 @@ export function depthwiseFilterSplits(
 const depthwiseBackpropFilter: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs as Record<"x" | "dy", TensorInfo>;
-  const { strides, dilations, pad, dimRoundingMode, filterShape } =
-    attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
-  if (
-    info.outChannels !== info.inChannels || info.dilationHeight !== 1 || info.dilationWidth !== 1
-  ) {
-    return stockKernel!.kernelFunc(args);
-  }
+  const attributes = attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
+  const filterShape = attributes.filterShape;
+  const layer = depthwiseLayer(x.shape, filterShape, attributes);
+  if (layer === undefined) return stockKernel!.kernelFunc(args);
+  const { info, vec, lanes } = layer;
   const taps = info.filterHeight * info.filterWidth;
-  const vec = info.inChannels % 4 === 0;
-  const lanes = vec ? info.inChannels / 4 : info.inChannels;
   const rows = info.batchSize * info.outHeight;
   const splits = depthwiseFilterSplits(lanes, taps, rows, info.outWidth);
   const [partial] = runRawProgram(
     backend,
     filterGradientProgram(vec, taps, info.inChannels, splits),
     [x, dy],
-    [
-      [info.batchSize, info.inHeight, info.inWidth, lanes],
-      [info.batchSize, info.outHeight, info.outWidth, lanes],
-      [info.filterHeight, info.filterWidth, 0, 0],
-      [info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left],
-      [Math.ceil(rows / splits)],
-    ].map((data) => ({ type: "int32" as const, data })),
+    [...layer.uniforms, { type: "int32", data: [Math.ceil(rows / splits)] }],
     lanes * taps * splits,
   );
   return finishSplits(backend, partial, splits, filterShape);

@@ -5,7 +5,7 @@
 // filter tap once for the 4 and summing dy over the taps whose window covered each pixel, with
 // no workgroup memory. Layers with a channel multiplier other than 1, or dilation, take the
 // stock kernel.
-import { backend_util, DepthwiseConv2dNativeBackpropInput, getKernel } from "@tensorflow/tfjs-core";
+import { DepthwiseConv2dNativeBackpropInput, getKernel } from "@tensorflow/tfjs-core";
 import type {
   DepthwiseConv2dNativeBackpropInputAttrs,
   KernelConfig,
@@ -13,6 +13,7 @@ import type {
   TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { runRawProgram } from "./_raw_program.ts";
+import { DEPTHWISE_UNIFORMS, depthwiseLayer } from "./_depthwise.ts";
 
 /** The stock kernel, for the layers this one leaves to it (read before ours is registered). */
 const stockKernel = getKernel(DepthwiseConv2dNativeBackpropInput, "webgpu");
@@ -27,7 +28,7 @@ function inputGradientProgram(vec: boolean, shape: number[]) {
     key: `denovisionDepthwiseInputGradient_${vec}`,
     outputs: [{ name: "dx", element, shape }],
     inputs: [{ name: "dy", element }, { name: "w", element }],
-    uniforms: "inDims : vec4<i32>, outDims : vec4<i32>, kernel : vec4<i32>, geometry : vec4<i32>,",
+    uniforms: DEPTHWISE_UNIFORMS,
     workgroupSize: 64,
     main: `
     alias V = ${element};
@@ -77,35 +78,16 @@ function inputGradientProgram(vec: boolean, shape: number[]) {
 const depthwiseBackpropInput: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs as Record<"dy" | "filter", TensorInfo>;
-  const { strides, dilations, pad, dimRoundingMode, inputShape } =
-    attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs;
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
-  if (
-    info.outChannels !== info.inChannels || info.dilationHeight !== 1 || info.dilationWidth !== 1
-  ) {
-    return stockKernel!.kernelFunc(args);
-  }
-  const vec = info.inChannels % 4 === 0;
-  const lanes = vec ? info.inChannels / 4 : info.inChannels;
+  const attributes = attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs;
+  const layer = depthwiseLayer(attributes.inputShape, filter.shape, attributes);
+  if (layer === undefined) return stockKernel!.kernelFunc(args);
+  const { info, vec, lanes } = layer;
   const pixels = info.batchSize * info.inHeight * info.inWidth;
   const [dx] = runRawProgram(
     backend,
-    inputGradientProgram(vec, [...inputShape]),
+    inputGradientProgram(vec, [...attributes.inputShape]),
     [dy, filter],
-    [
-      [info.batchSize, info.inHeight, info.inWidth, lanes],
-      [info.batchSize, info.outHeight, info.outWidth, lanes],
-      [info.filterHeight, info.filterWidth, 0, 0],
-      [info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left],
-    ].map((data) => ({ type: "int32" as const, data })),
+    layer.uniforms,
     lanes * Math.ceil(pixels / ROWS),
   );
   return dx;
