@@ -127,12 +127,22 @@ function element(vec: boolean): Element {
   return vec ? "vec4<f32>" : "f32";
 }
 
-/** The first pass of the forward: each split's mean and sum of squared deviations. */
-function statsPartials(vec: boolean, channels: number, splits: number) {
+/**
+ * A raw program over (channel group `lane`, split `s`) threads: the prelude, the thread's
+ * indices, then `body`.
+ */
+function program(
+  key: string,
+  vec: boolean,
+  outputs: { name: string; shape: number[] }[],
+  inputs: string[],
+  body: string,
+) {
+  const e = element(vec);
   return {
-    key: `denovisionBatchNormStats_${vec}`,
-    outputs: [{ name: "partial", element: element(vec), shape: [splits, 2, channels] }],
-    inputs: [{ name: "x", element: element(vec) }],
+    key: `${key}_${vec}`,
+    outputs: outputs.map((o) => ({ ...o, element: e })),
+    inputs: inputs.map((name) => ({ name, element: e })),
     uniforms: UNIFORMS,
     workgroupSize: 64,
     main: `${prelude(vec)}
@@ -140,7 +150,19 @@ function statsPartials(vec: boolean, channels: number, splits: number) {
       let L = uniforms.lanes;
       let lane = t % L;
       let s = t / L;
-      let begin = s * uniforms.chunk;
+      ${body}
+    }`,
+  };
+}
+
+/** The first pass of the forward: each split's mean and sum of squared deviations. */
+function statsPartials(vec: boolean, channels: number, splits: number) {
+  return program(
+    "denovisionBatchNormStats",
+    vec,
+    [{ name: "partial", shape: [splits, 2, channels] }],
+    ["x"],
+    `let begin = s * uniforms.chunk;
       let end = min(uniforms.pixels, begin + uniforms.chunk);
       var sum = V(0.0);
       for (var p = begin; p < end; p++) { sum += x[p * L + lane]; }
@@ -151,31 +173,23 @@ function statsPartials(vec: boolean, channels: number, splits: number) {
         squares += d * d;
       }
       partial[2 * s * L + lane] = mean;
-      partial[(2 * s + 1) * L + lane] = squares;
-    }`,
-  };
+      partial[(2 * s + 1) * L + lane] = squares;`,
+  );
 }
 
 /** The second pass of the forward: the statistics, y over the split, the statistics out. */
 function normalize(vec: boolean, shape: number[], channels: number) {
-  const e = element(vec);
-  return {
-    key: `denovisionBatchNormNormalize_${vec}`,
-    outputs: [
-      { name: "y", element: e, shape },
-      { name: "meanOut", element: e, shape: [channels] },
-      { name: "varianceOut", element: e, shape: [channels] },
-      { name: "invStdOut", element: e, shape: [channels] },
+  return program(
+    "denovisionBatchNormNormalize",
+    vec,
+    [
+      { name: "y", shape },
+      { name: "meanOut", shape: [channels] },
+      { name: "varianceOut", shape: [channels] },
+      { name: "invStdOut", shape: [channels] },
     ],
-    inputs: ["x", "partial", "gamma", "beta"].map((name) => ({ name, element: e })),
-    uniforms: UNIFORMS,
-    workgroupSize: 64,
-    main: `${prelude(vec)}
-    fn main(t : i32) {
-      let L = uniforms.lanes;
-      let lane = t % L;
-      let s = t / L;
-      let n = f32(uniforms.pixels);
+    ["x", "partial", "gamma", "beta"],
+    `let n = f32(uniforms.pixels);
       var total = V(0.0);
       for (var k = 0; k < uniforms.splits; k++) { total += partial[2 * k * L + lane] * count(k); }
       let mean = total / n;
@@ -197,9 +211,8 @@ function normalize(vec: boolean, shape: number[], channels: number) {
       let end = min(uniforms.pixels, begin + uniforms.applyChunk);
       for (var p = begin; p < end; p++) {
         y[p * L + lane] = activateV(x[p * L + lane] * scale + shift);
-      }
-    }`,
-  };
+      }`,
+  );
 }
 
 /** WGSL: d and x̂ at pixel p (d = dy where the activation passed at the forward's output). */
@@ -213,19 +226,12 @@ const GRADIENT_PIXEL = `
 
 /** The first pass of the gradient: each split's Σd and Σd·x̂. */
 function gradientPartials(vec: boolean, channels: number, splits: number) {
-  const e = element(vec);
-  return {
-    key: `denovisionBatchNormGradSums_${vec}`,
-    outputs: [{ name: "partial", element: e, shape: [splits, 2, channels] }],
-    inputs: ["dy", "x", "mean", "invStd", "gamma", "beta"].map((name) => ({ name, element: e })),
-    uniforms: UNIFORMS,
-    workgroupSize: 64,
-    main: `${prelude(vec)}
-    fn main(t : i32) {
-      let L = uniforms.lanes;
-      let lane = t % L;
-      let s = t / L;
-      ${GRADIENT_AT}
+  return program(
+    "denovisionBatchNormGradSums",
+    vec,
+    [{ name: "partial", shape: [splits, 2, channels] }],
+    ["dy", "x", "mean", "invStd", "gamma", "beta"],
+    `${GRADIENT_AT}
       let begin = s * uniforms.chunk;
       let end = min(uniforms.pixels, begin + uniforms.chunk);
       var sumD = V(0.0);
@@ -236,33 +242,22 @@ function gradientPartials(vec: boolean, channels: number, splits: number) {
         sumDX += d * xHat;
       }
       partial[2 * s * L + lane] = sumD;
-      partial[(2 * s + 1) * L + lane] = sumDX;
-    }`,
-  };
+      partial[(2 * s + 1) * L + lane] = sumDX;`,
+  );
 }
 
 /** The second pass of the gradient: dx over the split; dγ and dβ from the first split. */
 function inputGradient(vec: boolean, shape: number[], channels: number) {
-  const e = element(vec);
-  return {
-    key: `denovisionBatchNormGrad_${vec}`,
-    outputs: [
-      { name: "dx", element: e, shape },
-      { name: "dGamma", element: e, shape: [channels] },
-      { name: "dBeta", element: e, shape: [channels] },
+  return program(
+    "denovisionBatchNormGrad",
+    vec,
+    [
+      { name: "dx", shape },
+      { name: "dGamma", shape: [channels] },
+      { name: "dBeta", shape: [channels] },
     ],
-    inputs: ["dy", "x", "mean", "invStd", "gamma", "beta", "partial"].map((name) => ({
-      name,
-      element: e,
-    })),
-    uniforms: UNIFORMS,
-    workgroupSize: 64,
-    main: `${prelude(vec)}
-    fn main(t : i32) {
-      let L = uniforms.lanes;
-      let lane = t % L;
-      let s = t / L;
-      var sumD = V(0.0);
+    ["dy", "x", "mean", "invStd", "gamma", "beta", "partial"],
+    `var sumD = V(0.0);
       var sumDX = V(0.0);
       for (var k = 0; k < uniforms.splits; k++) {
         sumD += partial[2 * k * L + lane];
@@ -279,9 +274,8 @@ function inputGradient(vec: boolean, shape: number[], channels: number) {
       for (var p = begin; p < end; p++) {
         ${GRADIENT_PIXEL}
         dx[p * L + lane] = (scale / n) * (n * d - sumD - xHat * sumDX);
-      }
-    }`,
-  };
+      }`,
+  );
 }
 
 /** An elementwise program over an NHWC tensor, channel c = index mod C. */
