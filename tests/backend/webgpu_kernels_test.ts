@@ -360,3 +360,37 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    `webgpu: a repeated step writes no uniforms again (ours keep them by content), on ${adapterLine}`,
+  ignore: gpuAdapter == null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("webgpu");
+    const x = tf.tensor4d(values([2, 9, 9, 8], 130), [2, 9, 9, 8]);
+    const w = tf.tensor4d(values([3, 3, 8, 12], 131), [3, 3, 8, 12]);
+    const run = () =>
+      tf.tidy(() =>
+        tf.grad((input: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, w, 2, "same"))(x)
+      );
+    const first = await run().data();
+    const queue = GPUQueue.prototype;
+    const write = queue.writeBuffer;
+    let writes = 0;
+    queue.writeBuffer = function (this: GPUQueue, ...args: Parameters<GPUQueue["writeBuffer"]>) {
+      writes++;
+      return write.apply(this, args);
+    };
+    let second: Float32Array;
+    try {
+      second = await run().data() as Float32Array;
+    } finally {
+      queue.writeBuffer = write;
+    }
+    assert.equal(writes, 0);
+    assertClose(second, first, "the same gradient from the kept uniforms", 0);
+    tf.dispose([x, w]);
+  },
+});

@@ -13,6 +13,7 @@
 // other layers.
 import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
 import { finishSplits, type WebGpuBackendInternals } from "./_split_sum.ts";
+import { reuseUniforms } from "./_reuse.ts";
 
 /** Threads per workgroup (one dimension: the dispatch is flat). */
 const GROUP = 64;
@@ -441,6 +442,7 @@ export function convForward(
   const pixels = info.batchSize * info.outHeight * info.outWidth;
   const cols = tileColumns(info.outChannels / 4, COLUMNS);
   const threads = Math.ceil(pixels / ROWS) * (info.outChannels / 4 / cols);
+  reuseUniforms(backend);
   const program = new ForwardProgram(info, threads, cols, bias !== undefined, activation);
   const inputs = bias === undefined ? [x, w] : [x, w, bias];
   return (backend as WebGpuBackendInternals).runWebGPUProgram(
@@ -461,6 +463,7 @@ export function convInputGradient(
   const pixels = info.batchSize * info.inHeight * info.inWidth;
   const cols = tileColumns(info.inChannels / 4, COLUMNS);
   const threads = Math.ceil(pixels / ROWS) * (info.inChannels / 4 / cols);
+  reuseUniforms(backend);
   const program = new InputGradientProgram(info, threads, cols);
   return (backend as WebGpuBackendInternals).runWebGPUProgram(
     program,
@@ -493,6 +496,7 @@ export function convFilterGradient(
   const threads = Math.ceil(rowsW / 4) * (info.outChannels / 4 / cols);
   const splits = filterGradientSplits(info, threads);
   const splitRows = Math.ceil((info.batchSize * info.outHeight) / splits);
+  reuseUniforms(backend);
   const program = new FilterGradientProgram(info, threads, splits, cols);
   const partial = (backend as WebGpuBackendInternals).runWebGPUProgram(
     program,

@@ -5,8 +5,10 @@
 // outputs are new tensors of the backend, and the dispatch is recorded into the backend's current
 // compute pass with the same bookkeeping as its runWebGPUProgram: the buffers marked in use by the
 // queue, the pass submitted every WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches, and a timestamp
-// query per dispatch while tf.profile is timing.
+// query per dispatch while tf.profile is timing. Uniform buffers and bind groups are reused
+// where the step repeats (_reuse.ts).
 import { env, type TensorInfo } from "@tensorflow/tfjs-core";
+import { bindGroupFor, reuseUniforms } from "./_reuse.ts";
 
 /** The parts of tfjs-backend-webgpu 4.22's WebGPUBackend this module drives. */
 interface Backend {
@@ -107,6 +109,7 @@ export function runRawProgram(
   threads: number,
 ): TensorInfo[] {
   const backend = backendObject as Backend;
+  reuseUniforms(backend);
   const outputs = program.outputs.map((o) => backend.makeTensorInfo(o.shape, "float32"));
   const tensors = [...outputs, ...inputs];
   for (const t of tensors) backend.uploadToGPU(t.dataId);
@@ -118,13 +121,10 @@ export function runRawProgram(
     ...uniforms,
   ]);
   const compiled = pipeline(backend.device, program);
-  const bindGroup = backend.device.createBindGroup({
-    layout: compiled.getBindGroupLayout(0),
-    entries: [...tensors.map((t) => backend.tensorToBinding(t)), uniformBinding].map((
-      resource,
-      binding,
-    ) => ({ binding, resource })),
-  });
+  const bindGroup = bindGroupFor(backend.device, program.key, compiled, [
+    ...tensors.map((t) => backend.tensorToBinding(t)),
+    uniformBinding,
+  ]);
   for (const t of tensors) backend.commandQueueOwnedIds.add(t.dataId);
   const timed = backend.activeTimers !== null && backend.activeTimers !== undefined;
   backend.ensureCommandEncoderReady();
