@@ -179,7 +179,9 @@ function unfreezeBackbone(model: LayersModel, optimizer: Optimizer, config: Trai
 
 /**
  * Micro-batches per step: `--accumulate` when given, else the fewest whose step fits the wasm
- * heap (measured on the model before the first epoch), said in one line when more than one.
+ * heap (measured on the model before the first epoch), said in one line when more than one. A run
+ * that unfreezes its backbone later is measured unfrozen: its largest step is that one, and a plan
+ * made on the frozen model ran the wasm heap out at the unfreeze.
  */
 function chooseAccumulation(
   model: LayersModel,
@@ -200,6 +202,8 @@ function chooseAccumulation(
     return config.accumulate;
   }
   let plan: MicroBatchPlan | undefined;
+  const trainable = model.layers.map((layer) => layer.trainable);
+  if (config.unfreezeAt > 0) unfreeze(model);
   try {
     plan = planMicroBatches(model, { batchSize: batch, numClasses });
   } catch (error) {
@@ -210,6 +214,8 @@ function chooseAccumulation(
     error.message = `${config.model} at ${inputShape[0]} px: ${error.message}; try ` +
       `--img-size ${side} or --backend webgpu`;
     throw error;
+  } finally {
+    model.layers.forEach((layer, i) => layer.trainable = trainable[i]);
   }
   if (plan === undefined || plan.accumulate === 1) return 1;
   const gb = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
