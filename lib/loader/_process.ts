@@ -4,6 +4,7 @@ import { decodeImageFile, type RawImage } from "../decode/decode.ts";
 import { DecodeError } from "../decode/errors.ts";
 import { Rng } from "../_internal/rng.ts";
 import { compose, sampleRng, transformFromSpec } from "../transforms/compose.ts";
+import { partsOf } from "../transforms/_parts.ts";
 import { resizedSize, resizeImage } from "../transforms/geometry.ts";
 import type { CachedSample } from "./cache.ts";
 import type { AnyImage, Transform, TransformSpec } from "../transforms/types.ts";
@@ -157,8 +158,11 @@ function split(transform: Transform): SplitTransform {
   const last = steps.at(-1);
   if (last?.name === "normalize") {
     const { mean, std } = last.options as { mean: number[]; std: number[] };
+    // The steps before it as they are (a custom one has no spec to rebuild it from); a compose
+    // that came from a worker's spec is rebuilt, its steps being the library's own.
+    const parts = partsOf(transform);
     result = {
-      head: compose(steps.slice(0, -1).map(transformFromSpec)),
+      head: compose(parts?.slice(0, -1) ?? steps.slice(0, -1).map(transformFromSpec)),
       affine: { a: std.map((s) => 1 / 255 / s), b: mean.map((m, c) => -m / std[c]) },
     };
   }

@@ -6,7 +6,7 @@
  */
 import { Rng } from "../_internal/rng.ts";
 import type { Dataset } from "../datasets/types.ts";
-import { compose } from "../transforms/compose.ts";
+import { compose, transformFromSpec } from "../transforms/compose.ts";
 import type { Transform } from "../transforms/types.ts";
 import {
   badSample,
@@ -64,7 +64,10 @@ export interface DataLoaderOptions {
   dropLast?: boolean;
   /** Applied to each sample; its output size must be the same for every sample. */
   transform?: Transform;
-  /** Worker count; 0 loads on the calling thread. Default: CPU cores − 1, at least 1. */
+  /**
+   * Worker count; 0 loads on the calling thread. Default: CPU cores − 1, at least 1. Workers
+   * rebuild `transform` from its spec, so a custom transform needs 0.
+   */
   numWorkers?: number;
   /** Most batches requested but not yet consumed. Default: 2 per worker (2 inline). */
   prefetch?: number;
@@ -188,6 +191,19 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
     if (!Number.isInteger(this.numWorkers) || this.numWorkers < 0) {
       throw new RangeError(`numWorkers must be 0 or more, got ${this.numWorkers}`);
+    }
+    if (this.numWorkers > 0 && options.transform !== undefined) {
+      // Workers rebuild the transform from its spec: say now, not at the first batch, when a
+      // step is one no factory knows.
+      try {
+        transformFromSpec(options.transform);
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        throw new RangeError(
+          `transform: ${error.message.split(";")[0]}: workers rebuild only the library's ` +
+            `transforms from their specs; load a custom transform with numWorkers: 0`,
+        );
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import * as color from "./color.ts";
 import * as geometry from "./geometry.ts";
 import * as tensor from "./tensor.ts";
 import type { AnyImage, Transform, TransformSpec } from "./types.ts";
+import { recordParts } from "./_parts.ts";
 
 /**
  * Compose: applies transforms in order, all drawing from the same generator.
@@ -25,11 +26,13 @@ import type { AnyImage, Transform, TransformSpec } from "./types.ts";
  * ```
  */
 export function compose(transforms: readonly Transform[]): Transform {
-  return {
+  const composed: Transform = {
     name: "compose",
     options: { transforms: transforms.map(({ name, options }) => ({ name, options })) },
     apply: (image: AnyImage, rng: Rng) => transforms.reduce((img, t) => t.apply(img, rng), image),
   };
+  recordParts(composed, [...transforms]);
+  return composed;
 }
 
 /**

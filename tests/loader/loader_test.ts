@@ -356,3 +356,43 @@ Deno.test("an unwritable cache folder is one warning line naming the flag; loadi
     "it with --allow-write=/outside-data/cache",
   ]);
 });
+
+Deno.test("a custom transform before a trailing normalize runs as itself in this process", async () => {
+  // An inversion no factory knows: before, the loader rebuilt the steps before normalize from
+  // their specs and failed with "unknown transform 'invert'".
+  const invert = {
+    name: "invert",
+    options: {},
+    apply: (image: { width: number; height: number; channels: 1 | 3; data: Uint8Array }) => ({
+      ...image,
+      data: image.data.map((v) => 255 - v),
+    }),
+  } as unknown as Parameters<typeof compose>[0][number];
+  const stats = { mean: [0, 0, 0], std: [1, 1, 1] };
+  const load = async (transform: Parameters<typeof compose>[0]) => {
+    const loader = new DataLoader(shapes({ size: 4 }), {
+      batchSize: 4,
+      numWorkers: 0,
+      transform: compose(transform),
+    });
+    return (await collect(loader, 0))[0].images as Float32Array;
+  };
+  const plain = await load([normalize(stats)]);
+  const inverted = await load([invert, normalize(stats)]);
+  assert.equal(inverted.length, plain.length);
+  for (let i = 0; i < plain.length; i += 97) {
+    assert.ok(Math.abs(inverted[i] - (1 - plain[i])) < 1e-6, `value ${i}`);
+  }
+});
+
+Deno.test("a custom transform with workers is a one-line error at construction, not at the first batch", () => {
+  const invert = {
+    name: "invert",
+    options: {},
+    apply: (image: unknown) => image,
+  } as unknown as Parameters<typeof compose>[0][number];
+  assert.throws(
+    () => new DataLoader(shapes({ size: 4 }), { batchSize: 4, numWorkers: 1, transform: invert }),
+    /transform: unknown transform 'invert': workers rebuild only the library's transforms/,
+  );
+});
