@@ -6,9 +6,8 @@
 // dataset mean. Every random choice comes from `rng`, which the loader seeds from (seed, epoch,
 // sample index): the same seed gives the same batches, a new epoch new ones. Custom transforms
 // run on the loading thread (`numWorkers: 0`): workers rebuild the pipeline from its JSON spec,
-// and they know only the library's own transforms. For the same reason a custom step cannot
-// come before a final `normalize` (the loader rebuilds what precedes it to fuse the normalize
-// into batching); after it, as here, is fine.
+// and they know only the library's own transforms (with workers, the DataLoader says so when it
+// is made). A custom step may come before or after `normalize`.
 //
 // Run:    deno run --allow-read --allow-write=data/examples examples/custom_transform.ts
 // Prints: how much of each image of the first batch was erased, whether the same seed repeats
