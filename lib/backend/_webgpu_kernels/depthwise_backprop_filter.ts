@@ -14,7 +14,7 @@ import type {
 } from "@tensorflow/tfjs-core";
 import { finishSplits } from "./_split_sum.ts";
 import { runRawProgram } from "./_raw_program.ts";
-import { type DEPTHWISE_UNIFORMS, depthwiseLayer } from "./_depthwise.ts";
+import { DEPTHWISE_UNIFORMS, depthwiseLayer } from "./_depthwise.ts";
 
 /** The stock kernel, for the layers this one leaves to it (read before ours is registered). */
 const stockKernel = getKernel(DepthwiseConv2dNativeBackpropFilter, "webgpu");
@@ -33,9 +33,7 @@ function filterGradientProgram(vec: boolean, taps: number, channels: number, spl
     key: `denovisionDepthwiseFilterGradient_${vec}`,
     outputs: [{ name: "partial", element, shape: [splits, taps, channels] }],
     inputs: [{ name: "x", element }, { name: "dy", element }],
-    uniforms:
-      "inDims : vec4<i32>, outDims : vec4<i32>, kernel : vec4<i32>, geometry : vec4<i32>, " +
-      "splitRows : i32,",
+    uniforms: `${DEPTHWISE_UNIFORMS} splitRows : i32,`,
     workgroupSize: 64,
     main: `
     alias V = ${element};
