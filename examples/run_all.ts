@@ -6,6 +6,8 @@
 //         (deno run --allow-run=deno examples/run_all.ts)
 // Prints: each example's output under a heading, its time, and a summary line.
 
+import { type FlagSpecs, formatHelp, parseArgs, runScript, UsageError } from "../cli/_args.ts";
+
 /** One example: its file under examples/ and the `deno run` permissions it needs. */
 export interface Example {
   /** File name under examples/. */
@@ -32,9 +34,31 @@ export function denoArgs(example: Example): string[] {
   return ["run", ...example.permissions, `examples/${example.file}`];
 }
 
-if (import.meta.main) {
+const FLAGS: FlagSpecs = {
+  only: { type: "string", description: "run just this example (its file name, e.g. gradcam.ts)" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+const HELP = formatHelp(
+  "deno task examples [--only FILE]",
+  "Runs every program in examples/ in order, each in its own `deno run` with the narrowest\n" +
+    "permissions it needs; stops with exit code 1 at the first that fails.",
+  FLAGS,
+  ["deno task examples", "deno task examples --only custom_transform.ts"],
+);
+
+/** Runs the examples `args` select; exits with code 1 at the first that fails. */
+async function runExamples(args: string[]): Promise<void> {
+  const { values } = parseArgs(args, FLAGS);
+  const only = values.only as string | undefined;
+  const chosen = EXAMPLES.filter((example) => only === undefined || example.file === only);
+  if (chosen.length === 0) {
+    throw new UsageError(
+      `--only: no example '${only}'; examples: ${EXAMPLES.map((e) => e.file).join(", ")}`,
+    );
+  }
   const started = performance.now();
-  for (const example of EXAMPLES) {
+  for (const example of chosen) {
     console.log(`\n=== deno ${denoArgs(example).join(" ")}`);
     const start = performance.now();
     const { code } = await new Deno.Command("deno", {
@@ -50,5 +74,8 @@ if (import.meta.main) {
     console.log(`--- examples/${example.file}: ${seconds} s`);
   }
   const total = ((performance.now() - started) / 1000).toFixed(0);
-  console.log(`\nall ${EXAMPLES.length} examples ran in ${total} s`);
+  const what = chosen.length === 1 ? "the example" : `all ${chosen.length} examples`;
+  console.log(`\n${what} ran in ${total} s`);
 }
+
+if (import.meta.main) Deno.exit(await runScript(Deno.args, HELP, runExamples));
