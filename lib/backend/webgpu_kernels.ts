@@ -5,7 +5,7 @@
  *   gradient as implicit GEMMs tiled in registers, with no workgroup memory (split-K for the
  *   filter gradient, one dispatch summing the splits);
  * - the depthwise filter gradient, a vec4 of channels a thread over splits of the output rows,
- *   and the depthwise input gradient, 4 pixels × a vec4 of channels a thread;
+ *   and the depthwise forward and input gradient, 4 pixels × a vec4 of channels a thread;
  * - batch norm's training pass and gradient, two dispatches each with their statistics as
  *   outputs, and the moving averages' update in one;
  * - Adam's update in one dispatch a variable (used by lib/train/_adam.ts).
@@ -27,6 +27,7 @@ import { type KernelSet, kernelSet, recordKernelSet } from "./_kernel_choice.ts"
 import { conv2dConfig, fusedConv2dConfig } from "./_webgpu_kernels/conv2d.ts";
 import { conv2dBackpropFilterConfig } from "./_webgpu_kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./_webgpu_kernels/conv2d_backprop_input.ts";
+import { depthwiseConv2dConfig } from "./_webgpu_kernels/depthwise_conv2d.ts";
 import { depthwiseBackpropInputConfig } from "./_webgpu_kernels/depthwise_backprop_input.ts";
 import { depthwiseBackpropFilterConfig } from "./_webgpu_kernels/depthwise_backprop_filter.ts";
 import { batchNormTrainConfigs } from "./_webgpu_kernels/batch_norm_train.ts";
@@ -37,6 +38,7 @@ const OURS: readonly KernelConfig[] = [
   fusedConv2dConfig,
   conv2dBackpropFilterConfig,
   conv2dBackpropInputConfig,
+  depthwiseConv2dConfig,
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   ...batchNormTrainConfigs,

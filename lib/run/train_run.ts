@@ -35,7 +35,12 @@ import {
   NonFiniteLossError,
 } from "../train/fit.ts";
 import { createOptimizer, type Optimizer } from "../train/optimizers.ts";
-import { MemoryLimitError, type MicroBatchPlan, planMicroBatches } from "../train/memory.ts";
+import {
+  MemoryLimitError,
+  type MicroBatchPlan,
+  planMicroBatches,
+  planWebGpuMicroBatches,
+} from "../train/memory.ts";
 import {
   cosineLR,
   type LrSchedule,
@@ -189,6 +194,7 @@ function chooseAccumulation(
   inputShape: [number, number, number],
   numClasses: number,
   log: (line: string) => void,
+  backendName: string,
 ): number {
   const batch = config.batchSize;
   if (config.accumulate > 0) {
@@ -200,6 +206,22 @@ function chooseAccumulation(
       );
     }
     return config.accumulate;
+  }
+  const device = backendName === "webgpu" ? webGpuDeviceHandle()?.device : undefined;
+  if (device !== undefined) {
+    const limit = device.limits.maxStorageBufferBindingSize;
+    const gpu = planWebGpuMicroBatches(model, batch, limit);
+    if (gpu.accumulate > 1) {
+      log(
+        `batch ${batch}: a layer's output would be ${
+          (gpu.largestBytes * batch / 2 ** 20).toFixed(0)
+        } ` +
+          `MB, more than the device binds (${(limit / 2 ** 20).toFixed(0)} MB): training ` +
+          `micro-batches of ${gpu.microBatch}, gradients accumulated over ${gpu.accumulate} per ` +
+          `step (--accumulate ${gpu.accumulate})`,
+      );
+    }
+    return gpu.accumulate;
   }
   let plan: MicroBatchPlan | undefined;
   const trainable = model.layers.map((layer) => layer.trainable);
@@ -619,7 +641,14 @@ export async function trainRun(
     log,
   );
   const compression = await runCompression(config, model, numClasses, log);
-  const accumulate = chooseAccumulation(model, config, data.inputShape, numClasses, log);
+  const accumulate = chooseAccumulation(
+    model,
+    config,
+    data.inputShape,
+    numClasses,
+    log,
+    backend.name,
+  );
   const optimizer: Optimizer = createOptimizer({
     name: config.optimizer,
     lr: config.lr,

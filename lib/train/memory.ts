@@ -250,6 +250,49 @@ export function planMicroBatches(
 }
 
 /** Bytes of all layer outputs for one image (float32). */
+/** Each layer's output shapes, without the batch axis. */
+function outputShapes(model: LayersModel): (number | null)[][] {
+  return model.layers.flatMap((layer) =>
+    Array.isArray((layer.outputShape as unknown[])[0])
+      ? layer.outputShape as (number | null)[][]
+      : [layer.outputShape as (number | null)[]]
+  ).map((shape) => shape.slice(1));
+}
+
+/**
+ * Micro-batches for a WebGPU device: a step's largest tensors are its activations (and their
+ * gradients, of the same size), and a device binds no buffer larger than its
+ * `maxStorageBufferBindingSize` (128 MiB by default, and on lavapipe). A larger one makes every
+ * dispatch submitted with it do nothing, silently: MobileNetV2 at 64 px, batch 64, got all-zero
+ * maps and NaN gradients. So the micro-batch is the most images whose largest layer output fits.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createModel } from "../models/registry.ts";
+ * import "../models/mod.ts";
+ * import { useBackend } from "../backend/select.ts";
+ * import { planWebGpuMicroBatches } from "./memory.ts";
+ * await useBackend("cpu");
+ * const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10 });
+ * assert.equal(planWebGpuMicroBatches(model, 64, 2 ** 27).accumulate, 1);
+ * assert.ok(planWebGpuMicroBatches(model, 64, 64 * 1024).accumulate > 1);
+ * model.dispose();
+ * ```
+ */
+export function planWebGpuMicroBatches(
+  model: LayersModel,
+  batchSize: number,
+  bindingLimitBytes: number,
+): { microBatch: number; accumulate: number; largestBytes: number } {
+  const largest = Math.max(
+    ...outputShapes(model).map((shape) => shape.reduce((a: number, b) => a * (b ?? 1), 1) * 4),
+  );
+  const fits = Math.max(1, Math.floor(bindingLimitBytes / largest));
+  const accumulate = Math.ceil(batchSize / Math.min(batchSize, fits));
+  return { microBatch: Math.ceil(batchSize / accumulate), accumulate, largestBytes: largest };
+}
+
 function activationBytes(model: LayersModel): number {
   let total = 0;
   for (const layer of model.layers) {

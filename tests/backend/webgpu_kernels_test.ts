@@ -231,6 +231,22 @@ testAgainstCpu(
   (c) => c.x,
 );
 
+testAgainstCpu(
+  "DepthwiseConv2dNative (ours)",
+  DEPTHWISE,
+  (c, i) => ({ x: values(c.x, 140 + i), filter: values(c.filter, 150 + i) }),
+  async (c, { x, filter }) => {
+    const result = tf.depthwiseConv2d(
+      tf.tensor4d(x, c.x),
+      tf.tensor4d(filter, c.filter),
+      c.stride,
+      c.pad,
+    );
+    return { shape: result.shape, values: await result.data() as Float32Array };
+  },
+  (c) => dyShapeOf(c, true),
+);
+
 const INPUT_GRADIENT: Case[] = [
   { x: [2, 9, 9, 3], filter: [3, 3, 3, 5], stride: 2, pad: "same" }, // direct
   { x: [1, 8, 7, 33], filter: [3, 3, 33, 7], stride: 1, pad: "valid" }, // GEMM, odd channels
