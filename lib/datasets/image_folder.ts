@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { decodeImageFile, type DecodeOptions } from "../decode/decode.ts";
+import type { DecodeOptions } from "../decode/decode.ts";
+import { decodeImageFile } from "../decode/file.ts";
 import { describeMagic, sniffFormat } from "../decode/sniff.ts";
 import { join } from "../_internal/path.ts";
 import { DatasetError } from "./errors.ts";

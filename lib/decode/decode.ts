@@ -281,26 +281,3 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
     warnings: [...new Set(warnings)],
   };
 }
-
-/**
- * Reads and decodes one image file; errors name the file.
- *
- * @example
- * ```ts ignore
- * import { decodeImageFile } from "./decode.ts";
- * const image = await decodeImageFile("photo.jpg", { channels: 3 });
- * console.log(image.width, image.height);
- * ```
- */
-export async function decodeImageFile(
-  path: string,
-  options: DecodeOptions = {},
-): Promise<DecodedImage> {
-  const bytes = await Deno.readFile(path);
-  try {
-    return decodeImage(bytes, options);
-  } catch (error) {
-    if (error instanceof DecodeError) throw error.withPath(path);
-    throw error;
-  }
-}

@@ -17,3 +17,4 @@ export * from "./errors.ts";
 export * from "./sniff.ts";
 export * from "./exif.ts";
 export * from "./decode.ts";
+export * from "./file.ts";

@@ -18,6 +18,7 @@
  * @module
  */
 export * from "./onnx.ts";
+export * from "./onnx_file.ts";
 export * from "./metadata.ts";
 export * from "./errors.ts";
 export * from "./qdq.ts";

@@ -6,8 +6,6 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
-import { dirname } from "../_internal/path.ts";
-import { writeFileAtomic } from "../io/_atomic.ts";
 import { convertModel, type Value } from "./_convert.ts";
 import { FLOAT, GraphBuilder } from "./_graph.ts";
 import { decodeModel, encodeModel } from "./_proto.ts";
@@ -123,41 +121,6 @@ export function toOnnx(model: tfl.LayersModel, options: OnnxExportOptions = {}):
     },
     metadata_props: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
-}
-
-/**
- * Writes {@linkcode toOnnx}'s protobuf of `model` to `path` (atomically: a reader never sees half
- * a file). A model it cannot export throws an {@linkcode OnnxExportError} that also names `path`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import * as tfl from "@tensorflow/tfjs-layers";
- * import { useBackend } from "../backend/mod.ts";
- * import { exportOnnx } from "./onnx.ts";
- * await useBackend("cpu");
- * const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 2 })] });
- * const dir = await Deno.makeTempDir({ dir: "data" }).catch(() => Deno.makeTempDir());
- * await exportOnnx(model, `${dir}/model.onnx`);
- * assert.ok((await Deno.stat(`${dir}/model.onnx`)).size > 0);
- * await Deno.remove(dir, { recursive: true });
- * model.dispose();
- * ```
- */
-export async function exportOnnx(
-  model: tfl.LayersModel,
-  path: string,
-  options: OnnxExportOptions = {},
-): Promise<void> {
-  let bytes: Uint8Array;
-  try {
-    bytes = toOnnx(model, options);
-  } catch (error) {
-    if (error instanceof OnnxExportError) throw new OnnxExportError(`${path}: ${error.message}`);
-    throw error;
-  }
-  await Deno.mkdir(dirname(path), { recursive: true });
-  await writeFileAtomic(path, bytes);
 }
 
 /**

@@ -1,11 +1,10 @@
 // Internal: turns a list of sample indices into one collated batch. The same code runs inline
 // (numWorkers: 0) and inside each worker, which is what makes batches byte-identical either way.
-import { decodeImageFile, type RawImage } from "../decode/decode.ts";
+import type { RawImage } from "../decode/decode.ts";
 import { DecodeError } from "../decode/errors.ts";
 import { Rng } from "../_internal/rng.ts";
 import { compose, sampleRng, transformFromSpec } from "../transforms/compose.ts";
 import { partsOf } from "../transforms/_parts.ts";
-import { resizedSize, resizeImage } from "../transforms/geometry.ts";
 import type { CachedSample } from "./cache.ts";
 import type { AnyImage, Transform, TransformSpec } from "../transforms/types.ts";
 import type { SampleSource } from "./source.ts";
@@ -83,36 +82,17 @@ export interface ProcessedBatch {
   cached?: CachedSample[];
 }
 
-const openFiles = new Map<string, Deno.FsFile>();
+/** Loads a sample from a file or from the decoded-sample cache (needs Deno: see _read_files.ts). */
+export type StoredSampleReader = (
+  source: Exclude<SampleSource, { kind: "memory" }>,
+  index: number,
+) => Promise<RawImage & { warnings?: string[] }>;
 
-/** Reads `length` bytes at `offset`, synchronously: a worker may block, and sync reads cost two
- * fewer promise round trips per sample than seek + read. */
-function readPacked(path: string, offset: number, length: number): Uint8Array {
-  let file = openFiles.get(path);
-  if (file === undefined) {
-    file = Deno.openSync(path);
-    openFiles.set(path, file);
-  }
-  const out = new Uint8Array(length);
-  file.seekSync(offset, Deno.SeekMode.Start);
-  let filled = 0;
-  while (filled < length) {
-    const n = file.readSync(out.subarray(filled));
-    if (n === null) throw new Error(`${path}: cache file ends early; delete it to rebuild`);
-    filled += n;
-  }
-  return out;
-}
+let storedReader: StoredSampleReader | undefined;
 
-/** Cache files this thread holds open (for leak checks). */
-export function openCacheFiles(): number {
-  return openFiles.size;
-}
-
-/** Closes cache files this thread opened. */
-export function closeFiles(): void {
-  for (const file of openFiles.values()) file.close();
-  openFiles.clear();
+/** Installs the reader of file and cache sources (_read_files.ts does on import). */
+export function setStoredSampleReader(reader: StoredSampleReader): void {
+  storedReader = reader;
 }
 
 /** Loads one sample's pixels, before any transform, with what the decoder tolerated in it. */
@@ -120,18 +100,14 @@ export async function loadSample(
   source: SampleSource,
   index: number,
 ): Promise<RawImage & { warnings?: string[] }> {
-  if (source.kind === "files") {
-    const image = await decodeImageFile(source.files[index], source.decode);
-    if (source.shorterSide === undefined) return image;
-    const [h, w] = resizedSize(image.height, image.width, source.shorterSide);
-    return { ...resizeImage(image, h, w), warnings: image.warnings };
-  }
-  if (source.kind === "packed") {
-    const bad = source.bad?.[index];
-    if (bad !== undefined) throw new CachedBadSample(bad);
-    const [height, width, channels] = source.dims.subarray(index * 3, index * 3 + 3);
-    const data = readPacked(source.path, source.offsets[index], height * width * channels);
-    return { width, height, channels: channels as 1 | 3, data };
+  if (source.kind !== "memory") {
+    if (storedReader === undefined) {
+      throw new TypeError(
+        `${source.kind} sources are read with Deno (import lib/loader/loader.ts); ` +
+          "in a web page, load decoded images into an InMemoryDataset",
+      );
+    }
+    return await storedReader(source, index);
   }
   const [height, width, channels] = source.shape;
   const size = height * width * channels;

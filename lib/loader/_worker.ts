@@ -5,6 +5,7 @@
 import { transformFromSpec } from "../transforms/compose.ts";
 import type { Transform, TransformSpec } from "../transforms/types.ts";
 import { type BatchRequest, processBatch } from "./_process.ts";
+import "./_read_files.ts";
 import type { SampleSource } from "./source.ts";
 
 let source: SampleSource;

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { Rng } from "../_internal/rng.ts";
 import type { Dataset } from "../datasets/types.ts";
 import { compose, transformFromSpec } from "../transforms/compose.ts";
 import type { Transform } from "../transforms/types.ts";
@@ -12,7 +11,6 @@ import {
   badSample,
   type Batch,
   type BatchRequest,
-  closeFiles,
   loadSample,
   processBatch,
   type ProcessedBatch,
@@ -25,6 +23,8 @@ import {
   CacheWriter,
   openCache,
 } from "./cache.ts";
+import { closeFiles } from "./_read_files.ts";
+import { batchCount, type BatchLoader, planEpoch, repeatCounts } from "./batch_loader.ts";
 import type { Sampler } from "./sampler.ts";
 import {
   type FileSource,
@@ -34,18 +34,6 @@ import {
 } from "./source.ts";
 
 export type { Batch, SkippedSample } from "./_process.ts";
-
-/** For each sample of each batch: how many times the epoch drew it before (0 for a first draw). */
-function repeatCounts(plan: number[][]): number[][] {
-  const seen = new Map<number, number>();
-  return plan.map((batch) =>
-    batch.map((index) => {
-      const count = seen.get(index) ?? 0;
-      seen.set(index, count + 1);
-      return count;
-    })
-  );
-}
 
 /** Options for {@linkcode DataLoader}. */
 export interface DataLoaderOptions {
@@ -133,7 +121,7 @@ function pending(): Pending {
  * assert.equal(seen, 64);
  * ```
  */
-export class DataLoader implements AsyncIterable<Batch> {
+export class DataLoader implements BatchLoader {
   /** The dataset batches come from. */
   readonly dataset: Dataset;
   /** Samples per batch. */
@@ -209,8 +197,7 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Batches per epoch. */
   get length(): number {
-    const n = (this.sampler?.length ?? this.dataset.length) / this.batchSize;
-    return this.dropLast ? Math.floor(n) : Math.ceil(n);
+    return batchCount(this.sampler?.length ?? this.dataset.length, this.batchSize, this.dropLast);
   }
 
   /** Batches requested from workers and not yet handed to the consumer. */
@@ -230,16 +217,7 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** The loader indices of each batch of `epoch`, in order. */
   plan(epoch: number): number[][] {
-    const order = this.sampler?.indices(epoch) ??
-      Array.from({ length: this.dataset.length }, (_, i) => i);
-    if (this.shuffle) new Rng(this.seed, epoch, 0x5ffe).shuffle(order);
-    const batches: number[][] = [];
-    for (let start = 0; start < order.length; start += this.batchSize) {
-      const batch = order.slice(start, start + this.batchSize);
-      if (batch.length < this.batchSize && this.dropLast) break;
-      batches.push(batch);
-    }
-    return batches;
+    return planEpoch(this.dataset.length, epoch, this);
   }
 
   /** The next epoch's batches (`for await` counts epochs from 0). */

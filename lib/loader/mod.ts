@@ -15,6 +15,8 @@
  * @module
  */
 export * from "./loader.ts";
+export * from "./batch_loader.ts";
+export * from "./memory_loader.ts";
 export * from "./source.ts";
 export * from "./cache.ts";
 export * from "./sampler.ts";

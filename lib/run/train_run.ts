@@ -19,7 +19,7 @@ import { type CheckpointState, loadCheckpoint, saveCheckpoint } from "../io/chec
 import { fileHandler } from "../io/file_handler.ts";
 import { renderReport, type ReportSample, type ReportSamples } from "../io/report.ts";
 import { SummaryWriter } from "../io/tensorboard.ts";
-import { exportOnnx } from "../export/onnx.ts";
+import { exportOnnx } from "../export/onnx_file.ts";
 import { onnxMetadata, originMetadata } from "../export/metadata.ts";
 import { DataLoader } from "../loader/loader.ts";
 import { createModel } from "../models/registry.ts";

@@ -6,7 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { decodeImageFile, type RawImage } from "../decode/decode.ts";
+import type { RawImage } from "../decode/decode.ts";
+import { decodeImageFile } from "../decode/file.ts";
 import { join } from "../_internal/path.ts";
 import { loadModel } from "../io/file_handler.ts";
 import { Rng } from "../_internal/rng.ts";

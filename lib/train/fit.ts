@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type FrozenSplit, splitFrozen } from "../models/transfer.ts";
 import { batchStep, type BatchStepContext } from "./_batch_step.ts";
-import type { Batch, DataLoader } from "../loader/loader.ts";
+import type { Batch, BatchLoader } from "../loader/batch_loader.ts";
 import {
   type ClassificationReport,
   classificationReport,
@@ -176,7 +176,7 @@ export interface FitOptions {
   /** Learning-rate schedule. Default: constant. */
   schedule?: LrSchedule;
   /** Evaluated after each epoch (val_loss, val_accuracy). */
-  validation?: DataLoader;
+  validation?: BatchLoader;
   /** Stop when the monitored value stops improving. */
   earlyStopping?: EarlyStoppingOptions;
   /** Clip gradients to this global L2 norm. */
@@ -276,7 +276,7 @@ function lossFor(options: LossOptions | undefined) {
  */
 export async function fit(
   model: LayersModel,
-  train: DataLoader,
+  train: BatchLoader,
   options: FitOptions,
 ): Promise<FitResult> {
   useLeanTraining();
@@ -531,7 +531,7 @@ export interface EvaluationResult {
  */
 export async function evaluate(
   model: LayersModel,
-  loader: DataLoader,
+  loader: BatchLoader,
   options: EvaluateOptions,
 ): Promise<EvaluationResult> {
   const k = Math.min(options.topK ?? 5, options.numClasses);

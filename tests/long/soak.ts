@@ -15,7 +15,7 @@ import {
   shapes,
   useBackend,
 } from "../../mod.ts";
-import { openCacheFiles } from "../../lib/loader/_process.ts";
+import { openCacheFiles } from "../../lib/loader/_read_files.ts";
 import { tempDir } from "../_tmp.ts";
 
 const EPOCHS = 50;

@@ -20,7 +20,6 @@
 // a part it did not take up in time) the calling thread runs that part itself afterwards: same
 // results. A helper that failed is not replaced; the pool ends with its backend's memory.
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
-import { NodeWorker } from "../_pthreads.ts";
 import { backendMemory, compiledModule, simdModule, type SimdModuleSource } from "./_module.ts";
 import {
   COMMAND,
@@ -30,9 +29,32 @@ import {
   MAX_ARGS,
   MAX_MODULES,
   STATE,
-} from "./_helper_worker.ts";
+} from "./_helper_protocol.ts";
 
 const WORKER_URL = new URL("./_helper_worker.ts", import.meta.url);
+
+/** The part of Node's `Worker` the helpers use. */
+export interface HelperWorker {
+  unref(): void;
+  on(event: "error" | "exit", listener: () => void): unknown;
+  postMessage(message: unknown): void;
+  terminate(): unknown;
+}
+
+/** Starts a helper's worker from its script's URL. */
+export type HelperWorkerClass = new (url: URL) => HelperWorker;
+
+/**
+ * The worker class helpers run in: Node's `Worker` (whose `unref` lets the process end while a
+ * helper sleeps), installed by wasm.ts in Deno. None elsewhere (a web page): no helpers start, and
+ * the calling thread runs every part.
+ */
+let HelperWorkerClass: HelperWorkerClass | undefined;
+
+/** Installs the worker class helper threads run in (wasm.ts does, in Deno). */
+export function setHelperWorkerClass(workerClass: HelperWorkerClass): void {
+  HelperWorkerClass = workerClass;
+}
 
 /**
  * Busy-wait iterations, over all its helpers' parts together, before the calling thread sleeps on
@@ -72,7 +94,7 @@ function indexOf(source: SimdModuleSource, name: string): number {
 class Helper {
   readonly memory: WebAssembly.Memory;
   readonly #control: Int32Array;
-  readonly #worker: InstanceType<typeof NodeWorker>;
+  readonly #worker: HelperWorker;
   /** Modules posted to the worker (it may not have loaded them yet). */
   readonly #posted = new Set<number>();
   /** A module was posted since the worker last went back to its event loop to take messages. */
@@ -81,6 +103,7 @@ class Helper {
   dead = false;
 
   constructor(backend: unknown, memory: WebAssembly.Memory) {
+    if (HelperWorkerClass === undefined) throw new Error("no worker class for helper threads");
     this.memory = memory;
     // On tfjs' heap, kept for the helper's life (the backend's: a new one brings a new memory);
     // malloc'd rather than a tensor, so that it counts among nobody's buffers.
@@ -89,7 +112,7 @@ class Helper {
     if (offset <= 0 || offset % 4 !== 0) throw new Error("no heap for the helper's control block");
     this.#control = new Int32Array(memory.buffer, offset, CONTROL.length);
     this.#control.fill(0);
-    this.#worker = new NodeWorker(WORKER_URL);
+    this.#worker = new HelperWorkerClass(WORKER_URL);
     this.#worker.unref();
     this.#worker.on("error", () => this.dead = true);
     this.#worker.on("exit", () => this.dead = true);

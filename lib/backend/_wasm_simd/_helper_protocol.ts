@@ -1,0 +1,50 @@
+// Internal: the control block a helper thread of our SIMD kernels shares with the calling thread,
+// and the messages it is sent (see _helper_thread.ts and _helper_worker.ts). Apart from the
+// worker's own file so that the calling side imports no `node:` module.
+
+/** Int32 slots of the control block (on tfjs' heap, kept while the helper lives). */
+export const CONTROL = {
+  /** Bumped by the calling thread for each command; the helper waits on it. */
+  seq: 0,
+  /** The current command's state (STATE below); the calling thread waits on it. */
+  state: 1,
+  /** The command: COMMAND below. */
+  command: 2,
+  /** The module (its index in the order they were loaded) and the export (its index in
+   * `WebAssembly.Module.exports`, functions only) to call. */
+  module: 3,
+  function: 4,
+  /** How many int arguments follow at `args`. */
+  argc: 5,
+  /** 1 once the helper waits for commands. */
+  ready: 6,
+  /** The arguments. */
+  args: 8,
+  /** 1 at `loaded + i` once module i is instantiated on the helper. */
+  loaded: 32,
+  /** The block's length. */
+  length: 64,
+} as const;
+
+/** At most this many int arguments per call. */
+export const MAX_ARGS = CONTROL.loaded - CONTROL.args;
+/** At most this many modules. */
+export const MAX_MODULES = CONTROL.length - CONTROL.loaded;
+
+/** A command's life: posted, taken by the helper (or cancelled by the calling thread), done. */
+export const STATE = { idle: 0, posted: 1, running: 2, done: 3, failed: 4, cancelled: 5 } as const;
+
+/** What the helper is asked: call an export, go back to its event loop (to take messages), end. */
+export const COMMAND = { call: 0, yield: 1, exit: 2 } as const;
+
+/** The first message: the memory, the control block's address, the first module. */
+export interface HelperStart {
+  memory: WebAssembly.Memory;
+  control: number;
+}
+
+/** A module to instantiate, as module `index`. */
+export interface HelperLoad {
+  index: number;
+  module: WebAssembly.Module;
+}
