@@ -28,6 +28,7 @@ export * from "./lib/run/mod.ts";
 export * from "./lib/serve/mod.ts";
 export * from "./lib/sweep/mod.ts";
 export * from "./lib/explain/mod.ts";
+export * from "./lib/web/mod.ts";
 
 /**
  * TensorFlow.js types that this API takes and returns (models, tensors, optimizers, IO

@@ -9,6 +9,7 @@ import { exportCommand } from "./export.ts";
 import { explainCommand } from "./explain.ts";
 import { sweepCommand } from "./sweep.ts";
 import { workerCommand } from "./worker.ts";
+import { webCommand } from "./web.ts";
 import { UsageError } from "./_args.ts";
 import { describeDenial } from "./_permissions.ts";
 
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summa
   export: { run: exportCommand, summary: "a run's model as ONNX (model.onnx) or TF.js" },
   explain: { run: explainCommand, summary: "Grad-CAM, feature maps and kernels of a run, as PNGs" },
   serve: { run: serveCommand, summary: "HTTP server: POST /predict, a page, /healthz, /metrics" },
+  web: { run: webCommand, summary: "builds the page that trains in a browser tab; --serve" },
   info: { run: infoCommand, summary: "versions, backends, WebGPU adapter and wasm features" },
 };
 

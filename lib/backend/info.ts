@@ -23,6 +23,7 @@ import {
 } from "./webgpu.ts";
 import { type WasmFeatures, wasmFeatures } from "./wasm.ts";
 import { probeAdapters, type RawAdapter } from "./_adapter_probe.ts";
+import { runnableDeno } from "../_internal/deno.ts";
 
 /** Whether one backend initialised, and how long that took. */
 export interface BackendReport {
@@ -84,14 +85,6 @@ function apisOf(os: string): GraphicsApi[] {
   if (os === "darwin") return ["metal"];
   if (os === "windows") return ["dx12", "vulkan", "gl"];
   return ["vulkan", "gl"];
-}
-
-/** The Deno executable this process may run (itself, or `deno` on the PATH), or null. */
-function runnableDeno(): string | null {
-  for (const command of [Deno.execPath(), "deno"]) {
-    if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return command;
-  }
-  return null;
 }
 
 async function probeChild(deno: string, api: GraphicsApi): Promise<RawAdapter[]> {

@@ -52,9 +52,7 @@ export function badSample(index: number, error: string): CachedSample {
 /** Errors that mean "this one file is bad", as opposed to a broken loader or cache. */
 function isBadFile(error: unknown): error is Error {
   return error instanceof DecodeError || error instanceof CachedBadSample ||
-    error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
-    error instanceof Deno.errors.IsADirectory || error instanceof Deno.errors.FilesystemLoop ||
-    error instanceof Deno.errors.InvalidData || error instanceof Deno.errors.UnexpectedEof;
+    (error instanceof Error && storedBadFile?.(error) === true);
 }
 
 /** What a worker is asked to do for one batch. */
@@ -89,10 +87,18 @@ export type StoredSampleReader = (
 ) => Promise<RawImage & { warnings?: string[] }>;
 
 let storedReader: StoredSampleReader | undefined;
+let storedBadFile: ((error: Error) => boolean) | undefined;
 
-/** Installs the reader of file and cache sources (_read_files.ts does on import). */
-export function setStoredSampleReader(reader: StoredSampleReader): void {
+/**
+ * Installs the reader of file and cache sources, and what among its errors means "this one file
+ * is bad" (_read_files.ts does both on import).
+ */
+export function setStoredSampleReader(
+  reader: StoredSampleReader,
+  isBadFile: (error: Error) => boolean,
+): void {
   storedReader = reader;
+  storedBadFile = isBadFile;
 }
 
 /** Loads one sample's pixels, before any transform, with what the decoder tolerated in it. */

@@ -57,4 +57,11 @@ async function loadStoredSample(
   return { width, height, channels: channels as 1 | 3, data };
 }
 
-setStoredSampleReader(loadStoredSample);
+/** The file-system errors that mean one file is bad (skipped), not a broken loader. */
+function isBadFileError(error: Error): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.IsADirectory || error instanceof Deno.errors.FilesystemLoop ||
+    error instanceof Deno.errors.InvalidData || error instanceof Deno.errors.UnexpectedEof;
+}
+
+setStoredSampleReader(loadStoredSample, isBadFileError);

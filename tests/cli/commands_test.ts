@@ -108,8 +108,9 @@ Deno.test("deno.json: no -A anywhere; train writes only runs/ and data/ and reac
     // Deno once per graphics API (DENO_WEBGPU_BACKEND) to list the adapters of each; sweep runs
     // each trial as a `deno task train` child (the train task's own permissions); the default
     // suite and the long one also start Debian's redis-server (the sweep queue's tests); examples
-    // runs each example as a `deno run` child with that example's own narrow permissions.
-    if (name === "info" || name === "sweep" || name === "examples") {
+    // runs each example as a `deno run` child with that example's own narrow permissions; web
+    // runs `deno info` (the page's import graph) and `deno bundle` (the page's bundle).
+    if (name === "info" || name === "sweep" || name === "examples" || name === "web") {
       assert.match(line, /--allow-run=deno(\s|$)/);
     } else if (name === "test:long") {
       assert.match(line, /--allow-run=deno,\/usr\/bin\/redis-server(\s|$)/);

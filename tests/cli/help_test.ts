@@ -20,6 +20,7 @@ const EXPECTED = [
   "export",
   "explain",
   "info",
+  "web",
   "bench:pipeline",
   "bench:mnist",
   "bench:profile",
