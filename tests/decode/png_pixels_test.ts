@@ -233,6 +233,71 @@ function syntheticCases(): Mutant[] {
       }
     }
   }
+  // zlib streams cut short: a few bytes (a 1×1 gray image's two bytes as fixed-Huffman literals,
+  // then its end and checksum), and stored (uncompressed) blocks cut inside their length fields,
+  // their data, or past the last row.
+  const tiny: Spec = { width: 1, height: 1, depth: 8, colorType: 0, interlaced: false };
+  const tinyStream = zlibSync(Uint8Array.of(0, 0), { level: 1 });
+  for (let k = 1; k <= tinyStream.length; k++) {
+    out.push({
+      name: `synthetic 1×1 IDAT of ${k} bytes`,
+      bytes: pngFile(tiny, [tinyStream.subarray(0, k)]),
+    });
+  }
+  const big: Spec = { width: 200, height: 120, depth: 8, colorType: 2, interlaced: false };
+  const bigRows = filteredRows(big, new Rng(0x9e6, 7), "noise", 0);
+  const extra = new Uint8Array(bigRows.length + 1000);
+  extra.set(bigRows);
+  const stored = zlibSync(extra, { level: 0 }); // blocks of 65,535 bytes: a header every 65,540
+  for (
+    const cut of [
+      3,
+      5,
+      6,
+      7,
+      100,
+      65_541,
+      65_544,
+      65_545,
+      65_546,
+      70_000,
+      bigRows.length + 11,
+      bigRows.length + 15,
+      stored.length - 4,
+    ]
+  ) {
+    out.push({
+      name: `synthetic stored stream cut at ${cut}`,
+      bytes: pngFile(big, [stored.subarray(0, cut)]),
+    });
+  }
+  const badLength = stored.slice();
+  badLength[65_544] ^= 1; // the second block's NLEN
+  for (const cut of [65_541, 65_546, 70_000, badLength.length]) {
+    out.push({
+      name: `synthetic stored stream with a bad NLEN cut at ${cut}`,
+      bytes: pngFile(big, [badLength.subarray(0, cut)]),
+    });
+  }
+  // Indices past the palette in an interlaced image: the error names the first in raster order,
+  // (1, 0) from pass 6, not (0, 4) from pass 3.
+  const adam7: Spec = { width: 8, height: 8, depth: 8, colorType: 3, interlaced: true };
+  adam7.plte = Uint8Array.of(10, 20, 30, 40, 50, 60);
+  const index = (
+    x: number,
+    y: number,
+  ) => (x === 1 && y === 0 ? 7 : x === 0 && y === 4 ? 9 : (x + y) & 1);
+  const adam7Rows: number[] = [];
+  for (const [x0, y0, dx, dy] of ADAM7) {
+    for (let y = y0; y < 8; y += dy) {
+      adam7Rows.push(0);
+      for (let x = x0; x < 8; x += dx) adam7Rows.push(index(x, y));
+    }
+  }
+  out.push({
+    name: "synthetic adam7 palette indices past the palette",
+    bytes: pngFile(adam7, [zlibSync(Uint8Array.from(adam7Rows))]),
+  });
   // A palette image with an index past the palette, at each depth.
   for (const depth of DEPTHS[3]) {
     const spec: Spec = { width: 8, height: 2, depth, colorType: 3, interlaced: false };
