@@ -30,7 +30,7 @@ import {
   resize,
   selectWebBackend,
   shapes,
-  toOnnx,
+  toOnnxAsync,
   TORCHVISION_MODELS,
   trainInMemory,
   type Transform,
@@ -244,6 +244,12 @@ async function onDrop(event: DragEvent): Promise<void> {
 
 // ---- training ---------------------------------------------------------------------------------
 
+/** `?kernels=ours|stock` picks the WebGPU kernels; otherwise the backend decides. */
+function kernelChoice(): "ours" | "stock" | "auto" {
+  const value = params.get("kernels");
+  return value === "ours" || value === "stock" ? value : "auto";
+}
+
 function numberInput(id: string, param: string): number {
   const value = params.get(param) ?? ($(id) as HTMLInputElement).value;
   const parsed = Number(value);
@@ -311,7 +317,7 @@ function showEvaluation(d: PageData, evaluation: EvaluationResult): void {
 
 /** The ONNX bytes, and TF.js's logits for the first validation images, for the test to check. */
 async function probe(d: PageData, model: LayersModel, evalTransform: Transform) {
-  const onnx = toOnnx(model, { metadata: { classes: JSON.stringify(d.classes) } });
+  const onnx = await toOnnxAsync(model, { metadata: { classes: JSON.stringify(d.classes) } });
   const set = d.validation ?? d.train;
   const n = Math.min(4, set.length);
   const size = d.side * d.side * set.shape[2];
@@ -352,7 +358,7 @@ async function train(): Promise<void> {
     const seed = numberInput("seed", "seed");
     const choice = (params.get("backend") ??
       ($("backend-choice") as HTMLSelectElement).value) as WebBackendName | "auto";
-    backend = await selectWebBackend(choice);
+    backend = await selectWebBackend(choice, { kernels: kernelChoice() });
     status("backend", `backend: ${backend.name} (${backend.reason})`);
     trained?.model.dispose();
     trained = undefined;
@@ -411,6 +417,7 @@ async function train(): Promise<void> {
       result.textContent = JSON.stringify({
         backend: backend.name,
         adapter: backend.adapter,
+        kernels: backend.kernels,
         model: typeof model === "string" ? model : model.name,
         seed,
         stepLosses: run.stepLosses,
@@ -510,10 +517,11 @@ function setUp(): void {
   drop.addEventListener("drop", (event) => void onDrop(event));
   $("train").addEventListener("click", () => void train());
   $("stop").addEventListener("click", () => stopper?.abort());
-  $("download-onnx").addEventListener("click", () => {
+  $("download-onnx").addEventListener("click", async () => {
     if (trained === undefined) return;
+    const { model, classes } = trained;
     download(
-      toOnnx(trained.model, { metadata: { classes: JSON.stringify(trained.classes) } }),
+      await toOnnxAsync(model, { metadata: { classes: JSON.stringify(classes) } }),
       "model.onnx",
     );
   });
@@ -538,7 +546,7 @@ async function start(): Promise<void> {
   setUp();
   try {
     const choice = (params.get("backend") ?? "auto") as WebBackendName | "auto";
-    backend = await selectWebBackend(choice);
+    backend = await selectWebBackend(choice, { kernels: kernelChoice() });
     ($("backend-choice") as HTMLSelectElement).value = choice;
     status("backend", `backend: ${backend.name} (${backend.reason})`);
   } catch (error) {

@@ -11,21 +11,8 @@ import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { engine, type KernelBackend, registerBackend, removeBackend } from "@tensorflow/tfjs-core";
 import { BackendUnavailableError, WebGpuDeviceLostError } from "./errors.ts";
 
-/** Features tfjs-backend-webgpu can use; each is requested only if the adapter has it. */
-export const WEBGPU_WANTED_FEATURES: readonly string[] = ["timestamp-query", "bgra8unorm-storage"];
-
-/** Limits raised from the WebGPU defaults to whatever the adapter supports. */
-export const WEBGPU_RAISED_LIMITS: readonly string[] = [
-  "maxBufferSize",
-  "maxStorageBufferBindingSize",
-  "maxStorageBuffersPerShaderStage",
-  "maxComputeWorkgroupStorageSize",
-  "maxComputeWorkgroupsPerDimension",
-  "maxComputeInvocationsPerWorkgroup",
-  "maxComputeWorkgroupSizeX",
-  "maxComputeWorkgroupSizeY",
-  "maxComputeWorkgroupSizeZ",
-];
+export { WEBGPU_RAISED_LIMITS, WEBGPU_WANTED_FEATURES } from "./_webgpu_limits.ts";
+import { WEBGPU_RAISED_LIMITS, WEBGPU_WANTED_FEATURES } from "./_webgpu_limits.ts";
 
 /** A plain copy of `GPUAdapterInfo`, safe to keep after the device exists. */
 export interface WebGpuAdapterInfo {

@@ -87,13 +87,34 @@ function fail(layer: Layer, problem: string): never {
   throw new OnnxExportError(`${describe(layer)}: ${problem}`);
 }
 
+/** Weight values read ahead (asynchronously), by variable id, while a conversion runs. */
+let readAhead: ReadonlyMap<number, Float32Array> | undefined;
+
+/**
+ * Runs `convert` with weight values read beforehand, so that it reads nothing from the backend
+ * synchronously (on a browser's WebGPU a synchronous read goes through a canvas and can lose the
+ * device).
+ */
+export function withWeightValues<T>(
+  values: ReadonlyMap<number, Float32Array>,
+  convert: () => T,
+): T {
+  readAhead = values;
+  try {
+    return convert();
+  } finally {
+    readAhead = undefined;
+  }
+}
+
 /** The layer's weights by their short name (`kernel`, `bias`, `gamma`, `moving_mean`...). */
 function weightsOf(layer: Layer): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   const values = layer.getWeights();
   layer.weights.forEach((variable, i) => {
     const short = variable.originalName.split("/").pop() as string;
-    out.set(short, { shape: [...values[i].shape], data: Float32Array.from(values[i].dataSync()) });
+    const data = readAhead?.get(variable.id) ?? Float32Array.from(values[i].dataSync());
+    out.set(short, { shape: [...values[i].shape], data });
   });
   return out;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
-import { convertModel, type Value } from "./_convert.ts";
+import { convertModel, type Value, withWeightValues } from "./_convert.ts";
 import { FLOAT, GraphBuilder } from "./_graph.ts";
 import { decodeModel, encodeModel } from "./_proto.ts";
 import { OnnxExportError } from "./errors.ts";
@@ -121,6 +121,37 @@ export function toOnnx(model: tfl.LayersModel, options: OnnxExportOptions = {}):
     },
     metadata_props: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
+}
+
+/**
+ * {@linkcode toOnnx}, with the weights read asynchronously first: the form to use on a browser's
+ * WebGPU backend, where a synchronous read goes through a canvas and can lose the device.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tfl from "@tensorflow/tfjs-layers";
+ * import { useBackend } from "../backend/mod.ts";
+ * import { toOnnx, toOnnxAsync } from "./onnx.ts";
+ * await useBackend("cpu");
+ * const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 2 })] });
+ * assert.deepEqual(await toOnnxAsync(model), toOnnx(model));
+ * model.dispose();
+ * ```
+ */
+export async function toOnnxAsync(
+  model: tfl.LayersModel,
+  options: OnnxExportOptions = {},
+): Promise<Uint8Array> {
+  const values = new Map<number, Float32Array>();
+  for (const variable of model.weights) {
+    const data = await variable.read().data();
+    values.set(
+      variable.id,
+      data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>),
+    );
+  }
+  return withWeightValues(values, () => toOnnx(model, options));
 }
 
 /**
