@@ -112,8 +112,8 @@ async function activate(name: WebBackendName): Promise<string | null> {
 }
 
 /**
- * Makes `choice` the active backend. `auto` takes WebGPU wherever the browser has an adapter
- * (software ones included: the user picked this page to use it), then wasm, then cpu; a named
+ * Makes `choice` the active backend. `auto` takes WebGPU on a GPU, else wasm (a CPU renderer
+ * such as SwiftShader is slower than wasm, as Deno's `auto` also judges), else cpu; a named
  * backend that cannot start is an error naming why.
  *
  * @example
@@ -156,7 +156,11 @@ async function choose(
   const skipped: string[] = [];
   if (choice === "auto" || choice === "webgpu") {
     const adapter = await probeAdapter();
-    const why = adapter === null ? "this browser has no WebGPU adapter" : await activate("webgpu");
+    const why = adapter === null
+      ? "this browser has no WebGPU adapter"
+      : choice === "auto" && adapter.software
+      ? `its WebGPU adapter (${adapter.name}) renders on the CPU, slower than wasm`
+      : await activate("webgpu");
     if (why === null && adapter !== null) {
       const kernels = kernelChoice === "auto"
         ? (adapter.software ? "stock" : "ours")

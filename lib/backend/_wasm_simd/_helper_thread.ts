@@ -20,7 +20,13 @@
 // a part it did not take up in time) the calling thread runs that part itself afterwards: same
 // results. A helper that failed is not replaced; the pool ends with its backend's memory.
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
-import { backendMemory, compiledModule, simdModule, type SimdModuleSource } from "./_module.ts";
+import {
+  backendMemory,
+  compiledModule,
+  isShared,
+  simdModule,
+  type SimdModuleSource,
+} from "./_module.ts";
 import {
   COMMAND,
   CONTROL,
@@ -228,7 +234,7 @@ let unavailable: string | undefined = WORKER_URL.protocol === "file:"
 /** Threads calls on `backend` may use, helpers dead or not: 1 without a shared memory. */
 function poolThreads(backend: unknown): number {
   const memory = backendMemory(backend);
-  if (memory === undefined || !(memory.buffer instanceof SharedArrayBuffer)) return 1;
+  if (memory === undefined || !(isShared(memory.buffer))) return 1;
   if (unavailable !== undefined) return 1;
   const count = getThreadsCount();
   return count >= 2 ? Math.min(count, MAX_THREADS) : 1;

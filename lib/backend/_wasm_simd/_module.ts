@@ -64,7 +64,7 @@ export function simdModule<T>(backend: unknown, source: SimdModuleSource): T | n
   let byMemory = instances.get(source);
   if (byMemory === undefined) instances.set(source, byMemory = new WeakMap());
   if (!byMemory.has(memory)) {
-    const shared = memory.buffer instanceof SharedArrayBuffer;
+    const shared = isShared(memory.buffer);
     let exports: unknown = null;
     try {
       const module = compiledModule(source, shared);
@@ -80,4 +80,12 @@ export function simdModule<T>(backend: unknown, source: SimdModuleSource): T | n
 /** The heap address of a tensor's data: stable for the tensor's life, however the heap grows. */
 export function heapOffset(backend: unknown, info: TensorInfo): number {
   return (backend as WasmBackendInternals).dataIdMap.get(info.dataId)!.memoryOffset;
+}
+
+/**
+ * Whether `buffer` is shared memory (the threaded build's). A page that is not cross-origin
+ * isolated has no `SharedArrayBuffer` global at all.
+ */
+export function isShared(buffer: ArrayBufferLike): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
 }
