@@ -17,6 +17,11 @@ export interface ChromiumPage {
   evaluate<T = unknown>(expression: string): Promise<T>;
   /** Polls `expression` every ~200 ms until truthy, returning its value; on timeout throws an Error that includes the page's last console lines. */
   waitFor<T = unknown>(expression: string, timeoutMs: number): Promise<T>;
+  /**
+   * Gives the file input at `selector` these files (absolute paths; a folder for a
+   * `webkitdirectory` input), as a user picking them would; its `change` event fires.
+   */
+  setInputFiles(selector: string, files: string[]): Promise<void>;
   /** Console messages and uncaught exceptions so far, one line each ("log: ...", "error: ..."). */
   readonly console: string[];
 }
@@ -133,7 +138,14 @@ export async function withChromiumPage<T>(
             lines.slice(-20).join("\n"),
         );
       };
-      return await fn({ evaluate, waitFor, console: lines });
+      const setInputFiles = async (selector: string, files: string[]): Promise<void> => {
+        const { result, exceptionDetails } = await cdp.send("Runtime.evaluate", {
+          expression: `document.querySelector(${JSON.stringify(selector)})`,
+        }, sessionId);
+        if (exceptionDetails || !result.objectId) throw new Error(`no element ${selector}`);
+        await cdp.send("DOM.setFileInputFiles", { files, objectId: result.objectId }, sessionId);
+      };
+      return await fn({ evaluate, waitFor, setInputFiles, console: lines });
     };
     return await Promise.race([run(), timedOut]);
   } finally {

@@ -143,3 +143,115 @@ Deno.test({
     }
   },
 });
+
+/** Copies `n` photos of each class and split of the hymenoptera set (plus its GIF) to `dir`. */
+async function photoFolder(dir: string, n: number): Promise<void> {
+  const root = "../shared/datasets/hymenoptera";
+  for (const split of ["train", "val"]) {
+    for (const cls of ["ants", "bees"]) {
+      await Deno.mkdir(`${dir}/${split}/${cls}`, { recursive: true });
+      const names = [];
+      for await (const entry of Deno.readDir(`${root}/${split}/${cls}`)) {
+        if (entry.name.endsWith(".jpg")) names.push(entry.name);
+      }
+      for (const name of names.sort().slice(0, n)) {
+        await Deno.copyFile(`${root}/${split}/${cls}/${name}`, `${dir}/${split}/${cls}/${name}`);
+      }
+    }
+  }
+  await Deno.copyFile(`${root}/train/ants/imageNotFound.gif`, `${dir}/train/ants/not-a-photo.gif`);
+}
+
+Deno.test({
+  name:
+    "the web page as a user drives it: a photo folder, training, confusion, predict, a bad photo",
+  ignore: !hasChromium,
+  async fn() {
+    const dir = await tempDir("web-folder-");
+    const stop = new AbortController();
+    try {
+      const { dir: site } = await buildWebPage({ outDir: `${dir}/site` });
+      const photos = await Deno.realPath(dir).then((real) => `${real}/hymenoptera`);
+      await photoFolder(photos, 8);
+      let ready!: (url: URL) => void;
+      const listening = new Promise<URL>((resolve) => ready = resolve);
+      const server = serveWebPage(site, { port: 0, signal: stop.signal, onListen: ready });
+      const base = await listening;
+      await withChromiumPage(
+        new URL("?backend=wasm", base),
+        { timeoutMs: 120_000 },
+        async (page) => {
+          const set = (id: string, value: string) =>
+            page.evaluate(
+              `document.getElementById(${JSON.stringify(id)}).value = ${JSON.stringify(value)}`,
+            );
+          await set("side", "32");
+          await page.setInputFiles("#folder", [photos]);
+          const status = await page.waitFor<string>(
+            "document.getElementById('data-status').textContent.includes('classes') && " +
+              "document.getElementById('data-status').textContent",
+            30_000,
+          );
+          assert.match(status, /16 training and 16 validation images in 2 classes, 32×32; 1 files/);
+          assert.equal(
+            await page.evaluate("document.getElementById('counts').innerText"),
+            "class\ttrain\tvalidation\nants\t8\t8\nbees\t8\t8",
+          );
+          // Up to 12 samples a class: all 8 of each here.
+          await page.waitFor("document.querySelectorAll('#samples canvas').length === 16", 10_000);
+          await set("model", "compact-cnn");
+          await set("epochs", "2");
+          await set("batch", "8");
+          await page.evaluate("document.getElementById('train').click()");
+          const done = await page.waitFor<string>(
+            "document.getElementById('train-status').textContent.startsWith('done') && " +
+              "document.getElementById('train-status').textContent",
+            90_000,
+          );
+          assert.match(done, /^done in [\d.]+ s: validation accuracy \d+\.\d%$/);
+          assert.equal(
+            await page.evaluate("document.querySelectorAll('#epochs-table tbody tr').length"),
+            2,
+          );
+          const cells = await page.evaluate<number[]>(
+            "[...document.querySelectorAll('#confusion td')].map((td) => Number(td.textContent))",
+          );
+          assert.equal(cells.length, 4);
+          assert.equal(cells.reduce((a, b) => a + b, 0), 16, "every validation photo counted once");
+          assert.equal(
+            await page.evaluate("document.getElementById('download-onnx').disabled"),
+            false,
+          );
+          // A photo to classify, then a file that is not one.
+          await page.setInputFiles("#predict-file", [
+            `${photos}/val/bees/${(await firstJpeg(`${photos}/val/bees`))}`,
+          ]);
+          const top = await page.waitFor<string>(
+            "document.querySelectorAll('#prediction li').length === 2 && " +
+              "document.getElementById('prediction').innerText",
+            20_000,
+          );
+          assert.match(top, /^(ants|bees): \d+\.\d%\n(ants|bees): \d+\.\d%$/);
+          await page.setInputFiles("#predict-file", [`${photos}/train/ants/not-a-photo.gif`]);
+          const error = await page.waitFor<string>(
+            "document.getElementById('prediction').innerText.includes('not-a-photo') && " +
+              "document.getElementById('prediction').innerText",
+            20_000,
+          );
+          assert.match(error, /^not-a-photo\.gif: .*(GIF|format)/i);
+        },
+      );
+      stop.abort();
+      await server.finished;
+    } finally {
+      stop.abort();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function firstJpeg(dir: string): Promise<string> {
+  const names = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort()[0];
+}
