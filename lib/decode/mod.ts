@@ -1,6 +1,6 @@
 /**
  * Image decoding in pure TypeScript: JPEG (our PIL-exact decoder, jpeg-js for the rest) and PNG
- * (pngjs, behind a PIL-compatible chunk reader) bytes to uint8 HWC pixels, with the format sniffed
+ * (our PIL-compatible reader, fflate inflating) bytes to uint8 HWC pixels, with the format sniffed
  * from magic bytes, size limits checked before allocation, optional EXIF orientation, libjpeg's
  * tolerance of damaged files (reported in `warnings`), and one error type, {@linkcode DecodeError}.
  *
