@@ -28,6 +28,7 @@ import {
   predictImage,
   type RawImage,
   resize,
+  Rng,
   selectWebBackend,
   shapes,
   toOnnxAsync,
@@ -324,7 +325,7 @@ async function probe(d: PageData, model: LayersModel, evalTransform: Transform) 
   const input = new Float32Array(n * size);
   for (let i = 0; i < n; i++) {
     const [image] = await set.get(i);
-    input.set(evalTransform.apply(image, undefined as never).data, i * size);
+    input.set(evalTransform.apply(image, new Rng(0)).data, i * size);
   }
   const shape: [number, number, number, number] = [n, d.side, d.side, set.shape[2]];
   const logits = tf.tidy(() => model.predict(tf.tensor4d(input, shape)) as tf.Tensor);

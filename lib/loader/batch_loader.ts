@@ -108,3 +108,25 @@ export function batchCount(samples: number, batchSize: number, dropLast: boolean
   const n = samples / batchSize;
   return dropLast ? Math.floor(n) : Math.ceil(n);
 }
+
+/**
+ * Checks the options every loader shares: a positive whole batch size, and a sampler only
+ * without shuffling (the sampler orders the epoch), as PyTorch's DataLoader does.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkBatchOptions } from "./batch_loader.ts";
+ * assert.throws(() => checkBatchOptions({ batchSize: 0, shuffle: false }), /batchSize/);
+ * ```
+ */
+export function checkBatchOptions(
+  options: { batchSize: number; shuffle: boolean; sampler?: Sampler },
+): void {
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+  }
+  if (options.sampler !== undefined && options.shuffle) {
+    throw new RangeError("sampler and shuffle are exclusive: the sampler orders the epoch");
+  }
+}

@@ -24,7 +24,13 @@ import {
   openCache,
 } from "./cache.ts";
 import { closeFiles } from "./_read_files.ts";
-import { batchCount, type BatchLoader, planEpoch, repeatCounts } from "./batch_loader.ts";
+import {
+  batchCount,
+  type BatchLoader,
+  checkBatchOptions,
+  planEpoch,
+  repeatCounts,
+} from "./batch_loader.ts";
 import type { Sampler } from "./sampler.ts";
 import {
   type FileSource,
@@ -171,12 +177,7 @@ export class DataLoader implements BatchLoader {
     this.persistentWorkers = options.persistentWorkers ?? false;
     this.skipBadSamples = options.skipBadSamples ?? true;
     this.#warn = options.onWarning ?? ((line) => console.warn(line));
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
-      throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
-    }
-    if (this.sampler !== undefined && this.shuffle) {
-      throw new RangeError("sampler and shuffle are exclusive: the sampler orders the epoch");
-    }
+    checkBatchOptions(this);
     if (!Number.isInteger(this.numWorkers) || this.numWorkers < 0) {
       throw new RangeError(`numWorkers must be 0 or more, got ${this.numWorkers}`);
     }

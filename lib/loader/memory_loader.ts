@@ -12,9 +12,16 @@ import { Subset } from "../datasets/subset.ts";
 import { compose } from "../transforms/compose.ts";
 import type { Transform } from "../transforms/types.ts";
 import { type Batch, processBatch } from "./_process.ts";
-import { batchCount, type BatchLoader, planEpoch, repeatCounts } from "./batch_loader.ts";
+import {
+  batchCount,
+  type BatchLoader,
+  checkBatchOptions,
+  planEpoch,
+  repeatCounts,
+} from "./batch_loader.ts";
 import type { Sampler } from "./sampler.ts";
 import type { MemorySource } from "./source.ts";
+import { memorySourceOf } from "./_memory_source.ts";
 
 /** Options for {@linkcode MemoryLoader}: the in-process subset of `DataLoaderOptions`. */
 export interface MemoryLoaderOptions {
@@ -43,12 +50,7 @@ function memorySource(dataset: Dataset): { source: MemorySource; indices: Int32A
   }
   if (dataset instanceof InMemoryDataset) {
     return {
-      source: {
-        kind: "memory",
-        images: dataset.images,
-        labels: Int32Array.from(dataset.labels),
-        shape: dataset.shape,
-      },
+      source: memorySourceOf(dataset),
       indices: Int32Array.from({ length: dataset.length }, (_, i) => i),
     };
   }
@@ -105,12 +107,7 @@ export class MemoryLoader implements BatchLoader {
     this.sampler = options.sampler;
     this.dropLast = options.dropLast ?? false;
     this.transform = options.transform ?? compose([]);
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
-      throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
-    }
-    if (this.sampler !== undefined && this.shuffle) {
-      throw new RangeError("sampler and shuffle are exclusive: the sampler orders the epoch");
-    }
+    checkBatchOptions(this);
     this.#resolved = memorySource(dataset);
   }
 

@@ -9,6 +9,7 @@ import { ImageFolder } from "../datasets/image_folder.ts";
 import { InMemoryDataset } from "../datasets/in_memory.ts";
 import { Subset } from "../datasets/subset.ts";
 import type { Dataset } from "../datasets/types.ts";
+import { memorySourceOf } from "./_memory_source.ts";
 
 /** Image files with labels, decoded in the worker. */
 export interface FileSource {
@@ -102,15 +103,7 @@ export function resolveSource(dataset: Dataset, shared: boolean): ResolvedSource
       images = new Uint8Array(new SharedArrayBuffer(images.length));
       images.set(dataset.images);
     }
-    return {
-      source: {
-        kind: "memory",
-        images,
-        labels: Int32Array.from(dataset.labels),
-        shape: dataset.shape,
-      },
-      indices: all,
-    };
+    return { source: memorySourceOf(dataset, images), indices: all };
   }
   throw new TypeError(
     `${dataset.constructor.name} cannot be loaded in workers (ImageFolder, InMemoryDataset and ` +

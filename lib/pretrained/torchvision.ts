@@ -11,6 +11,7 @@ import { basename, join } from "../_internal/path.ts";
 import { pathExists } from "../_internal/fs.ts";
 import { type DownloadOptions, downloadResource } from "../datasets/download.ts";
 import { CheckpointError, readStateDict, type StateDict } from "./checkpoint/mod.ts";
+import { fetchCheckpoint } from "./_fetch.ts";
 import {
   type LoadTorchvisionOptions,
   torchvisionFromStateDict,
@@ -89,25 +90,17 @@ async function readWeights(
   if (weights instanceof Uint8Array) return [weights, "weights"];
   const text = String(weights);
   if (/^https?:\/\//.test(text)) {
-    let response: Response;
-    try {
-      response = await fetcher(text);
-    } catch (error) {
-      if (
+    return await fetchCheckpoint(
+      new URL(text),
+      fetcher,
+      (error) =>
         error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
-      ) {
-        throw new CheckpointError(
-          `${text}: network access refused by Deno's permissions; allow it with ` +
-            `--allow-net=${new URL(text).host}`,
-        );
-      }
-      throw new CheckpointError(`${text}: ${error instanceof Error ? error.message : error}`);
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new CheckpointError(`${text}: HTTP ${response.status} ${response.statusText}`);
-    }
-    return [new Uint8Array(await response.arrayBuffer()), basename(new URL(text).pathname)];
+          ? "network access refused by Deno's permissions; allow it with " +
+            `--allow-net=${new URL(text).host}`
+          : error instanceof Error
+          ? error.message
+          : String(error),
+    );
   }
   try {
     return [await Deno.readFile(text), text];

@@ -5,7 +5,8 @@
  * @module
  */
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { CheckpointError, readStateDict, type StateDict } from "../pretrained/checkpoint/mod.ts";
+import { readStateDict, type StateDict } from "../pretrained/checkpoint/mod.ts";
+import { fetchCheckpoint } from "../pretrained/_fetch.ts";
 import {
   type LoadTorchvisionOptions,
   torchvisionFromStateDict,
@@ -13,28 +14,6 @@ import {
 
 /** Bytes of a checkpoint, a URL to fetch it from (relative to the page), or a state dict. */
 export type WebWeightsSource = Uint8Array | URL | string | StateDict;
-
-/** The bytes behind a URL, with the file's name for messages. */
-async function fetchWeights(
-  url: URL,
-  fetcher: typeof fetch,
-): Promise<[Uint8Array, string]> {
-  let response: Response;
-  try {
-    response = await fetcher(url);
-  } catch (error) {
-    throw new CheckpointError(
-      `${url}: ${error instanceof Error ? error.message : error} (a server must allow this ` +
-        "page to fetch it: same origin, or CORS)",
-    );
-  }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new CheckpointError(`${url}: HTTP ${response.status} ${response.statusText}`);
-  }
-  const name = url.pathname.split("/").pop() || url.href;
-  return [new Uint8Array(await response.arrayBuffer()), name];
-}
 
 /**
  * Builds torchvision's `name` (`resnet18`, `mobilenet_v2`, …) and loads PyTorch weights into it,
@@ -65,7 +44,13 @@ export async function loadTorchvision(
   } else {
     const base = globalThis.location?.href;
     const url = weights instanceof URL ? weights : new URL(weights, base);
-    [bytes, source] = await fetchWeights(url, options.fetch ?? fetch);
+    [bytes, source] = await fetchCheckpoint(
+      url,
+      options.fetch ?? fetch,
+      (error) =>
+        `${error instanceof Error ? error.message : error} (a server must allow this page to ` +
+        "fetch it: same origin, or CORS)",
+    );
   }
   return torchvisionFromStateDict(name, readStateDict(bytes, { source }), source, options);
 }
