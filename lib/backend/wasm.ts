@@ -4,12 +4,15 @@
  * wasm backend's own XNNPACK-backed kernels; and we replace its convolution input gradient,
  * which was the slowest kernel of a training step, with one built the same way.
  *
- * It also runs on every core: tfjs-backend-wasm's threaded build (XNNPACK on a pthread pool)
- * starts in Deno through our pthread workers, with {@linkcode setWasmThreads} choosing the pool.
+ * It also runs on every core: tfjs-backend-wasm's threaded build starts in Deno through our
+ * pthread workers, for its shared memory, and {@linkcode setWasmThreads} chooses the threads. Our
+ * SIMD kernels (every convolution pass, batch norm, pooling gradients) split their work over our
+ * own pool of that many threads; XNNPACK's pool is kept at one thread, because two pools
+ * spinning and sleeping on the same cores made every small kernel several times slower.
  *
  * @module
  */
-import { getThreadsCount, setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import { setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import {
   engine,
   env,
@@ -27,7 +30,7 @@ import {
   terminatePthreadWorkers,
   withLogicalCores,
 } from "./_pthreads.ts";
-import { setHelperWorkerClass } from "./_wasm_simd/_helper_thread.ts";
+import { setHelperWorkerClass, setKernelThreads } from "./_wasm_simd/_helper_thread.ts";
 import "./wasm_kernels.ts";
 
 export * from "./wasm_kernels.ts";
@@ -40,7 +43,7 @@ export interface WasmFeatures {
   simd: boolean;
   /** Shared-memory threads (the engine can run the threaded build). */
   threads: boolean;
-  /** Threads the wasm backend computes with now (XNNPACK's pool, the calling thread included). */
+  /** Threads the wasm backend computes with now (the calling thread included). */
   threadsInUse: number;
 }
 
@@ -103,10 +106,13 @@ function clampThreads(threads: number): number {
 let requestedThreads = defaultWasmThreads();
 /** Set when the threaded build failed to start here, so later starts go straight to one. */
 let threadedFailure: string | undefined;
+/** Threads the running backend computes with: its last start's count. */
+let startedThreads = 1;
 
 /**
- * Threads the wasm backend computes with: XNNPACK's pool, the calling thread included. 1 when the
- * backend has not started yet or runs the single-threaded build.
+ * Threads the wasm backend computes with, the calling thread included: our kernels' pool (XNNPACK's
+ * own kernels run on one). 1 when the backend has not started yet or runs the single-threaded
+ * build.
  *
  * @example
  * ```ts
@@ -116,9 +122,8 @@ let threadedFailure: string | undefined;
  * ```
  */
 export function wasmThreads(): number {
-  if (engine().registry["wasm"] === undefined) return 1; // not started: tfjs would throw
-  const count = getThreadsCount();
-  return count >= 1 ? count : 1;
+  if (engine().registry["wasm"] === undefined) return 1; // not started
+  return startedThreads;
 }
 
 /**
@@ -152,13 +157,13 @@ export function describeWasmThreads(): string {
   if (threadedFailure !== undefined && requestedThreads > 1) {
     return `${count} (asked for ${requestedThreads}; the threaded build failed: ${threadedFailure})`;
   }
-  return `${count} (XNNPACK and our SIMD kernels; --threads to change)`;
+  return `${count} (our SIMD kernels; XNNPACK's on one; --threads to change)`;
 }
 
 /**
  * Sets how many threads the wasm backend computes with (`--threads`), restarting it when it
  * already runs with another count. Call it before creating tensors on wasm: a restart drops the
- * backend's tensors. Results do not depend on the count: XNNPACK splits work by output tiles,
+ * backend's tensors. Results do not depend on the count: our kernels split work by output ranges,
  * each summed in the same order on whichever thread. Returns the threads in use afterwards.
  *
  * @example
@@ -228,9 +233,13 @@ async function startWasm(
 ): Promise<KernelBackend> {
   if (threads > 1) installPthreadWorkers();
   env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
-  setThreadsCount(threads);
+  // The threaded build for its shared memory, XNNPACK on one thread: our pool takes the others.
+  setThreadsCount(1);
+  setKernelThreads(threads);
   try {
-    return await withLogicalCores(threads, async () => await factory());
+    const backend = await withLogicalCores(threads, async () => await factory());
+    startedThreads = threads;
+    return backend;
   } finally {
     restoreGlobalWorker();
   }

@@ -67,7 +67,7 @@ Deno.test({
   },
 });
 
-for (const name of ["compact-cnn", "mobilenetv2"]) {
+for (const name of ["lenet", "compact-cnn", "mobilenetv2"]) {
   Deno.test({
     name: `wasm: ${name} trains to identical weights on 2 threads twice, and as on 1 and 3`,
     ignore: !threaded,

@@ -17,6 +17,11 @@ export class WasmScratch {
     this.#backend = backend;
   }
 
+  /** The backend the intermediates live on. */
+  get backend(): KernelBackend {
+    return this.#backend;
+  }
+
   /** Runs the wasm kernel `name` and remembers its output for disposal. */
   run(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
     const kernel = getKernel(name, "wasm");
@@ -32,6 +37,12 @@ export class WasmScratch {
   /** A new tensor on the wasm heap (float32 unless said), freed with the other intermediates. */
   make(shape: number[], dtype: "float32" | "int32" = "float32"): TensorInfo {
     const info = (this.#backend as unknown as WasmHeap).makeOutput(shape, dtype);
+    this.#created.push(info);
+    return info;
+  }
+
+  /** Takes `info`, made by another kernel, to free it with the other intermediates. */
+  adopt(info: TensorInfo): TensorInfo {
     this.#created.push(info);
     return info;
   }

@@ -13,6 +13,7 @@
 // wasm SIMD) and as the reference the tests compare the module with.
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { BATCH_NORM_PLAIN, BATCH_NORM_SHARED } from "../_wasm_simd/batch_norm_wasm.ts";
+import { cutBounds, runParts, threadsFor } from "../_wasm_simd/_helper_thread.ts";
 import {
   heapOffset,
   simdModule,
@@ -55,6 +56,47 @@ export interface SimdKernels {
 }
 
 const SOURCE: SimdModuleSource = { shared: BATCH_NORM_SHARED, plain: BATCH_NORM_PLAIN };
+
+/**
+ * Runs export `name` over `units` (channels, or elements), cut at even units into one range per
+ * thread, each part `args` then its range [from, to). Each channel (element) is computed alike in
+ * any range, so the results do not depend on the thread count.
+ */
+export function runByRanges(
+  backend: unknown,
+  name: string,
+  args: readonly number[],
+  units: number,
+): void {
+  const pairs = Math.ceil(units / 2);
+  const bounds = cutBounds(pairs, Math.max(1, Math.min(threadsFor(backend), pairs)));
+  const parts = bounds.slice(0, -1).map((start, p) => [
+    ...args,
+    2 * start,
+    Math.min(units, 2 * bounds[p + 1]),
+  ]);
+  runParts(backend, SOURCE, name, parts);
+}
+
+/**
+ * Runs `body` with two float64 parameters on the heap (a helper thread takes int arguments only:
+ * the kernels read their f64 parameters from this address), freed afterwards.
+ */
+export function withF64Params(
+  backend: unknown,
+  values: readonly [number, number],
+  body: (address: number) => void,
+): void {
+  const heap = backend as WasmHeapBackend;
+  const params = heap.makeOutput([4], "float32"); // 16 bytes, 8-aligned like every tfjs buffer
+  try {
+    const view = heap.typedArrayFromHeap(params);
+    new Float64Array(view.buffer, view.byteOffset, 2).set(values);
+    body(heapOffset(heap, params));
+  } finally {
+    heap.disposeData(params.dataId);
+  }
+}
 
 let simdEnabled = true;
 
@@ -197,17 +239,10 @@ const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
     const at = (t: TensorInfo) => heapOffset(heap, t);
     const mode = activationMode({ activation, cap });
-    kernel.bn_train(
-      at(x),
-      at(gamma),
-      at(beta),
-      ...outputs.map(at),
-      pixels,
-      channels,
-      epsilon!,
-      mode,
-      cap,
-    );
+    const args = [at(x), at(gamma), at(beta), ...outputs.map(at), pixels, channels];
+    withF64Params(backend, [epsilon!, cap], (params) => {
+      runByRanges(backend, "bn_train", [...args, params, mode], channels);
+    });
     return outputs;
   }
   const [xs, g, b] = [x, gamma, beta].map((t) => heap.typedArrayFromHeap(t));
@@ -296,12 +331,10 @@ const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   if (kernel !== null) {
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
     const at = (t: TensorInfo) => heapOffset(heap, t);
-    kernel.bn_train_grad(
-      ...[dy, x, mean, invStd, gamma, beta, ...outputs].map(at),
-      pixels,
-      channels,
-      ...window,
-    );
+    const args = [...[dy, x, mean, invStd, gamma, beta, ...outputs].map(at), pixels, channels];
+    withF64Params(backend, window, (params) => {
+      runByRanges(backend, "bn_train_grad", [...args, params], channels);
+    });
     return outputs;
   }
   const [dys, xs, m, s, g, b] = [dy, x, mean, invStd, gamma, beta].map((t) =>
@@ -340,7 +373,11 @@ const addReluGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const kernel = simdKernels(backend);
   if (kernel !== null) {
     const size = dy.shape.reduce((a, b) => a * b, 1);
-    kernel.add_relu_grad(...[dy, a, b, output].map((t) => heapOffset(heap, t)), size, ...window);
+    const args = [dy, a, b, output].map((t) => heapOffset(heap, t));
+    // Each part's range: [from, n) with n its end (the export's loop bound).
+    withF64Params(backend, window, (params) => {
+      runByRanges(backend, "add_relu_grad", [...args, params], size);
+    });
     return output;
   }
   const [dys, as, bs, out] = [dy, a, b, output].map((t) => heap.typedArrayFromHeap(t));

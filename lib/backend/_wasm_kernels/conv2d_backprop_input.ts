@@ -1,7 +1,8 @@
 // Internal: Conv2DBackpropInput for the wasm backend. tfjs-backend-wasm 4.22 has one, but it
 // was the slowest kernel of a LeNet training step (18.7 ms of 44 on our 2-core machine); this
 // one runs stride-1 layers on our WebAssembly SIMD kernel (../_wasm_simd/conv2d_input_grad.ts)
-// and the others as forward XNNPACK convolutions, like the other kernels here.
+// and the others as one forward convolution per phase, on our SIMD forward kernel (every thread)
+// where it runs, else XNNPACK.
 import { backend_util, Conv2DBackpropInput } from "@tensorflow/tfjs-core";
 import type {
   Conv2DBackpropInputAttrs,
@@ -11,6 +12,7 @@ import type {
   TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { simdInputGradient } from "../_wasm_simd/conv2d_input_grad.ts";
+import { simdConvForward } from "../_wasm_simd/conv2d_forward.ts";
 import { type WasmScratch, withScratch } from "./_scratch.ts";
 
 /** One phase of a strided input gradient: the rows and columns of dx it covers, and its part. */
@@ -73,12 +75,12 @@ function phasedInputGradient(
       }
       const padTop = tapRows - 1 - firstRow;
       const padLeft = tapCols - 1 - firstCol;
-      const part = scratch.convolvePadded(dy, sub, [
+      const part = phaseConvolution(scratch, dy, sub, [
         padTop,
         rows - outHeight - padTop + tapRows - 1,
         padLeft,
         cols - outWidth - padLeft + tapCols - 1,
-      ], [1, 1]);
+      ]);
       phases.push({ rowPhase, colPhase, firstRow, firstCol, part });
     }
   }
@@ -107,6 +109,31 @@ function phasedInputGradient(
  * dx = correlation of the stride-spread dy with the spatially reversed filter, its in/out
  * channels swapped ([kh, kw, Cout, Cin]), padded (kh − 1) − padTop on top, stride 1.
  */
+/**
+ * One phase's `valid` stride-1 convolution of dy after padding by [top, bottom, left, right]
+ * (negative: a crop): our SIMD forward kernel where it runs (it pads by itself), else XNNPACK.
+ */
+function phaseConvolution(
+  scratch: WasmScratch,
+  dy: TensorInfo,
+  sub: TensorInfo,
+  pads: [number, number, number, number],
+): TensorInfo {
+  if (Math.min(...pads) >= 0) {
+    const [top, bottom, left, right] = pads;
+    const info = backend_util.computeConv2DInfo(
+      dy.shape as [number, number, number, number],
+      sub.shape as [number, number, number, number],
+      1,
+      1,
+      [[0, 0], [top, bottom], [left, right], [0, 0]],
+    );
+    const out = simdConvForward(scratch.backend, dy, sub, undefined, info, "linear");
+    if (out !== undefined) return scratch.adopt(out);
+  }
+  return scratch.convolvePadded(dy, sub, pads, [1, 1]);
+}
+
 const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, filter } = inputs as Record<"dy" | "filter", TensorInfo>;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } =

@@ -4,7 +4,7 @@
 // WebAssembly SIMD (batch_norm.c's relu_bias_grad) where the engine has it, else the loop below.
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapOffset } from "../_wasm_simd/_module.ts";
-import { simdKernels } from "./batch_norm_train.ts";
+import { runByRanges, simdKernels } from "./batch_norm_train.ts";
 
 /** Kernel name: dy, y (the ReLU's output) → dz = dy where y > 0 else 0, and Σdz per channel. */
 export const RELU_BIAS_GRAD = "DenovisionReluBiasGrad";
@@ -39,12 +39,12 @@ const reluBiasGrad: KernelFunc = ({ inputs, backend }) => {
   if (simd !== null) { // batch_norm.c: the same arithmetic, bit for bit
     const [dz, bias] = outputs;
     const at = (t: TensorInfo) => heapOffset(backend, t);
-    simd.relu_bias_grad(
-      at(dy),
-      at(y),
-      at(dz),
-      at(bias),
-      y.shape.reduce((a, b) => a * b, 1) / channels,
+    const pixels = y.shape.reduce((a, b) => a * b, 1) / channels;
+    // Ranges of channels, one per thread: each channel summed alike in any range.
+    runByRanges(
+      backend,
+      "relu_bias_grad",
+      [at(dy), at(y), at(dz), at(bias), pixels, channels],
       channels,
     );
     return outputs;

@@ -1,17 +1,18 @@
 // Internal: a pool of helper threads for our WebAssembly SIMD kernels on the threaded wasm backend.
 //
-// Why: our kernels run on the calling thread, while XNNPACK's kernels use its whole pool
-// (`getThreadsCount()` threads, the calling one included). A kernel cuts its output into as many
-// parts as {@linkcode threadsFor} says (the filter gradient: ranges of taps, the input gradient:
-// ranges of dx rows); {@linkcode runParts} runs part 0 on the calling thread and gives part i to
-// helper i, one worker per extra thread of the backend (started as calls need them). Each output
-// is computed the same way whichever thread does it and however many parts there are, so results
-// do not depend on the cut nor on the thread count. A message round trip per call would cost more
-// than small kernels take, so each helper, a worker started once (lazily, on first use),
-// instantiates the same modules on tfjs' shared memory and waits in `Atomics.wait` (after a short
-// spin) on its own small control block (on tfjs' heap, kept while the helper lives); a call
-// writes an export's index and int arguments into the block of each helper taking a part and
-// wakes it, runs its own part, then waits for each.
+// Why: one pool for every thread of the backend. Our kernels cut their output into as many parts
+// as {@linkcode threadsFor} says (the filter gradient: ranges of taps, the input gradient and the
+// forward convolution: ranges of rows); {@linkcode runParts} runs part 0 on the calling thread and
+// gives part i to helper i, one worker per extra thread (started as calls need them). XNNPACK's
+// own pool is kept at one thread (wasm.ts): two pools spinning and sleeping on the same cores
+// made small kernels several times slower (LeNet's max-pool 0.27 → 2.1 ms a step on 2 threads).
+// Each output is computed the same way whichever thread does it and however many parts there
+// are, so results do not depend on the cut nor on the thread count. A message round trip per
+// call would cost more than small kernels take, so each helper, a worker started once (lazily,
+// on first use), instantiates the same modules on tfjs' shared memory and waits in
+// `Atomics.wait` (after a short spin) on its own small control block (on tfjs' heap, kept while
+// the helper lives); a call writes an export's index and int arguments into the block of each
+// helper taking a part and wakes it, runs its own part, then waits for each.
 //
 // They run under `node:worker_threads`, whose `unref` lets the process end while helpers sleep
 // (a Deno worker would keep it alive), started from this folder's file like _pthreads.ts's
@@ -56,6 +57,17 @@ export type HelperWorkerClass = new (url: URL) => HelperWorker;
  * the calling thread runs every part.
  */
 let HelperWorkerClass: HelperWorkerClass | undefined;
+
+/**
+ * Threads our kernels cut their work for (the calling one included), set by wasm.ts when it
+ * starts the threaded build; undefined: tfjs-backend-wasm's own count (`getThreadsCount()`).
+ */
+let configuredThreads: number | undefined;
+
+/** Sets the threads our kernels use on the threaded build (wasm.ts, at each start). */
+export function setKernelThreads(threads: number | undefined): void {
+  configuredThreads = threads;
+}
 
 /** Installs the worker class helper threads run in (wasm.ts does, in Deno). */
 export function setHelperWorkerClass(workerClass: HelperWorkerClass): void {
@@ -236,7 +248,7 @@ function poolThreads(backend: unknown): number {
   const memory = backendMemory(backend);
   if (memory === undefined || !(isShared(memory.buffer))) return 1;
   if (unavailable !== undefined) return 1;
-  const count = getThreadsCount();
+  const count = configuredThreads ?? getThreadsCount();
   return count >= 2 ? Math.min(count, MAX_THREADS) : 1;
 }
 
@@ -250,7 +262,7 @@ function forgetOtherMemory(backend: unknown): void {
 
 /**
  * How many parts calls on `backend` should cut their work into: the backend's thread count
- * (`getThreadsCount()`, the threaded build; `--threads 1` means one), capped, less the helpers
+ * (set by wasm.ts on the threaded build; `--threads 1` means one), capped, less the helpers
  * that failed or died; 1 on the single-threaded build or where no helper can start. Helpers may
  * still be starting: {@linkcode runParts} then runs their parts here, with the same results.
  */

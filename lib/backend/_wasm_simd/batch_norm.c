@@ -17,7 +17,8 @@
 // Channels go in blocks of up to 16 (8 pairs), each block's loops running over every pixel with
 // its per-channel sums and constants in locals (registers), the loops unrolled for the block's
 // size (switch over 0..8 pairs); more channels take more blocks, each reading its slice of every
-// row. The order of each channel's sums is the same, pixel by pixel. Measured on `compact-cnn`'s
+// row. The order of each channel's sums is the same, pixel by pixel, so ranges of channels (cut at
+// even channels) are threads' parts with the same results however they are cut. Measured on `compact-cnn`'s
 // shapes, the blocks beat one pass over all channels with the sums in a scratch buffer: with 32
 // and 64 channels the forward pass ran ~1.7 and the gradient ~1.25 times faster. Build:
 // sh lib/backend/_wasm_simd/build.sh
@@ -165,27 +166,30 @@ INLINE void train_block(const float *x, const float *gamma, const float *beta, f
 // The forward pass, block by block, for one activation `mode`.
 INLINE void train_mode(const float *x, const float *gamma, const float *beta, float *y,
                        float *mean, float *variance, float *invStd, int P, int C,
-                       double epsilon, int mode, double cap) {
-  for (int c = 0; c < C; c += 2 * REG_PAIRS) {
-    const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
+                       double epsilon, int mode, double cap, int from, int to) {
+  for (int c = from; c < to; c += 2 * REG_PAIRS) {
+    const int n = to - c < 2 * REG_PAIRS ? to - c : 2 * REG_PAIRS;
     train_block(x + c, gamma + c, beta + c, y + c, mean + c, variance + c, invStd + c, P, C,
                 n >> 1, n & 1, epsilon, mode, cap);
   }
 }
 
 // The forward pass: x [P, C] → y (activation `mode`, 0: none, 1: ReLU, 2: capped at `cap`),
-// mean, variance, invStd [C].
+// mean, variance, invStd [C], for channels [from, to) (from even: a thread's part; each channel
+// is computed alike in any part). params: epsilon, cap (f64, on the heap: a helper thread gets
+// int arguments only).
 __attribute__((export_name("bn_train"))) void bn_train(const float *x, const float *gamma,
                                                         const float *beta, float *y, float *mean,
                                                         float *variance, float *invStd, int P,
-                                                        int C, double epsilon, int mode,
-                                                        double cap) {
+                                                        int C, const double *params, int mode,
+                                                        int from, int to) {
+  const double epsilon = params[0], cap = params[1];
   if (mode == 1)
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 1, cap);
+    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 1, cap, from, to);
   else if (mode == 2)
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 2, cap);
+    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 2, cap, from, to);
   else
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 0, cap);
+    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 0, cap, from, to);
 }
 
 // The gradient over one block of 2·np (+ odd) channels of P pixels, rows `stride` floats apart;
@@ -293,23 +297,27 @@ static void grad_block(const float *dy, const float *x, const float *mean, const
 }
 
 // The gradient: dy, x [P, C], mean, invStd, gamma, beta [C] → dx [P, C], dGamma, dBeta [C], for
-// pre-activations passing where low ≤ z ≤ high.
+// pre-activations passing where low ≤ z ≤ high (params: low, high), channels [from, to) as above.
 __attribute__((export_name("bn_train_grad"))) void bn_train_grad(
     const float *dy, const float *x, const float *mean, const float *invStd, const float *gamma,
-    const float *beta, float *dx, float *dGamma, float *dBeta, int P, int C, double low,
-    double high) {
-  for (int c = 0; c < C; c += 2 * REG_PAIRS) {
-    const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
+    const float *beta, float *dx, float *dGamma, float *dBeta, int P, int C,
+    const double *params, int from, int to) {
+  const double low = params[0], high = params[1];
+  for (int c = from; c < to; c += 2 * REG_PAIRS) {
+    const int n = to - c < 2 * REG_PAIRS ? to - c : 2 * REG_PAIRS;
     grad_block(dy + c, x + c, mean + c, invStd + c, gamma + c, beta + c, dx + c, dGamma + c,
                dBeta + c, P, C, n >> 1, n & 1, low, high);
   }
 }
 
-// A fused add + activation's gradient: out[i] = dy[i]·(+(z ≥ low)·+(z ≤ high)), z = a[i] + b[i].
+// A fused add + activation's gradient: out[i] = dy[i]·(+(z ≥ low)·+(z ≤ high)), z = a[i] + b[i],
+// for i in [from, n) (from even; params: low, high).
 __attribute__((export_name("add_relu_grad"))) void add_relu_grad(
-    const float *dy, const float *a, const float *b, float *out, int n, double low, double high) {
+    const float *dy, const float *a, const float *b, float *out, const double *params, int from,
+    int n) {
+  const double low = params[0], high = params[1];
   const v128_t lowv = SPLAT(low), highv = SPLAT(high);
-  int i = 0;
+  int i = from;
   for (; i + 2 <= n; i += 2) {
     v128_t z = ADD(load2(a + i), load2(b + i));
     store2(out + i, MUL(load2(dy + i), window(z, lowv, highv)));
@@ -371,12 +379,14 @@ static void relu_bias_block(const float *dy, const float *y, float *dz, float *s
 }
 
 // dy, y [P, C] (y the ReLU's output) → dz = dy where y > 0 else 0 (dy·0: dy's sign, NaN stays
-// NaN), and sums [C] = Σdz per channel: the TypeScript loop's arithmetic, bit for bit.
+// NaN), and sums [C] = Σdz per channel: the TypeScript loop's arithmetic, bit for bit; channels
+// [from, to) (from even).
 __attribute__((export_name("relu_bias_grad"))) void relu_bias_grad(const float *dy,
                                                                     const float *y, float *dz,
-                                                                    float *sums, int P, int C) {
-  for (int c = 0; c < C; c += 2 * REG_PAIRS) {
-    const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
+                                                                    float *sums, int P, int C,
+                                                                    int from, int to) {
+  for (int c = from; c < to; c += 2 * REG_PAIRS) {
+    const int n = to - c < 2 * REG_PAIRS ? to - c : 2 * REG_PAIRS;
     relu_bias_block(dy + c, y + c, dz + c, sums + c, P, C, n >> 1, n & 1);
   }
 }

@@ -2,7 +2,7 @@
 # Builds each WebAssembly SIMD kernel of this folder (NAME.c, listed below) twice, and writes the
 # wasm, base64, into NAME_wasm.ts (committed, so users need no compiler). Needs Debian's clang,
 # lld (wasm-ld), wabt (wasm-objdump) and python3: apt-get install -y clang lld wabt.
-# Run from the repository root: sh lib/backend/_wasm_simd/build.sh
+# Run from the repository root: sh lib/backend/_wasm_simd/build.sh [NAME...] (default: every one)
 #
 # Relaxed SIMD: clang 14 emits the draft opcode of f32x4.relaxed_madd (fd af 01, "f32x4.fma" in
 # its assembly); V8 (Deno 2.9) takes the final one (fd 85 02, same length). _patch_relaxed.py
@@ -11,7 +11,8 @@ set -eu
 dir=$(dirname "$0")
 out=$(mktemp -d)
 trap 'rm -r "$out"' EXIT
-for name in conv2d_filter_grad batch_norm max_pool conv2d_input_grad adam conv2d_forward; do
+names=${*:-conv2d_filter_grad batch_norm max_pool conv2d_input_grad adam conv2d_forward depthwise_filter_grad}
+for name in $names; do
   [ -f "$dir/$name.c" ] || continue
   upper=$(echo "$name" | tr a-z A-Z)
   # Two builds of one source: for the threaded build's shared memory, and for the single-threaded

@@ -4,8 +4,12 @@
 // cpu backend and PyTorch do), 0 elsewhere. The winner is found by six comparisons turned into
 // 0/1 factors, not branches, and dy is multiplied by them, then 0 is added, exactly as the
 // TypeScript fallback in max_pool_grad.ts does, so the two agree bit for bit (a NaN dy stays
-// NaN, a negative dy times 0 becomes +0). Four channels a vector, the rest one at a time.
-// The module works in place on tfjs' heap: no C stack, no static data (build.sh checks).
+// NaN, a negative dy times 0 becomes +0). Four channels a vector; a tail of fewer than four
+// channels is done as one more vector over the last four (it rewrites a few elements with the
+// same values), or one at a time where there are fewer than four channels in all. The window
+// rows [from, to) (row r: image r / OH, window row r % OH) are one thread's part: each part
+// writes only its own rows of dx. The module works in place on tfjs' heap: no C stack, no static
+// data (build.sh checks).
 #include <wasm_simd128.h>
 
 static inline v128_t gt(v128_t a, v128_t b, v128_t one) {
@@ -14,47 +18,55 @@ static inline v128_t gt(v128_t a, v128_t b, v128_t one) {
 
 static inline float gts(float a, float b) { return a > b ? 1.0f : 0.0f; }
 
+// One vector of four channels from c of the window at p00 (p01, p10, p11 its other elements).
+static inline void window4(const float *x, const float *g, float *dx, long p00, long p01,
+                           long p10, long p11, int c, v128_t one, v128_t zero) {
+  const v128_t v0 = wasm_v128_load(x + p00 + c), v1 = wasm_v128_load(x + p01 + c);
+  const v128_t v2 = wasm_v128_load(x + p10 + c), v3 = wasm_v128_load(x + p11 + c);
+  const v128_t gt10 = gt(v1, v0, one), gt20 = gt(v2, v0, one), gt30 = gt(v3, v0, one);
+  const v128_t gt21 = gt(v2, v1, one), gt31 = gt(v3, v1, one), gt32 = gt(v3, v2, one);
+  const v128_t d = wasm_v128_load(g + c);
+  const v128_t w0 = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(one, gt10),
+                                                  wasm_f32x4_sub(one, gt20)),
+                                   wasm_f32x4_sub(one, gt30));
+  const v128_t w1 = wasm_f32x4_mul(wasm_f32x4_mul(gt10, wasm_f32x4_sub(one, gt21)),
+                                   wasm_f32x4_sub(one, gt31));
+  const v128_t w2 = wasm_f32x4_mul(wasm_f32x4_mul(gt20, gt21), wasm_f32x4_sub(one, gt32));
+  const v128_t w3 = wasm_f32x4_mul(wasm_f32x4_mul(gt30, gt31), gt32);
+  wasm_v128_store(dx + p00 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w0), zero));
+  wasm_v128_store(dx + p01 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w1), zero));
+  wasm_v128_store(dx + p10 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w2), zero));
+  wasm_v128_store(dx + p11 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w3), zero));
+}
+
 __attribute__((export_name("max_pool_2x2_grad"))) void max_pool_2x2_grad(
-    const float *x, const float *dy, float *dx, int N, int H, int W, int C, int OH, int OW) {
+    const float *x, const float *dy, float *dx, int H, int W, int C, int OH, int OW, int from,
+    int to) {
   const v128_t one = wasm_f32x4_splat(1.0f);
   const v128_t zero = wasm_f32x4_splat(0.0f);
   const long row = (long)W * C;
   const int vectorEnd = C & ~3;
-  for (int n = 0; n < N; n++) {
-    for (int oh = 0; oh < OH; oh++) {
-      for (int ow = 0; ow < OW; ow++) {
-        const long p00 = ((long)n * H + oh * 2) * row + (long)ow * 2 * C;
-        const long p01 = p00 + C, p10 = p00 + row, p11 = p10 + C;
-        const float *g = dy + (((long)n * OH + oh) * OW + ow) * C;
-        int c = 0;
-        for (; c < vectorEnd; c += 4) {
-          const v128_t v0 = wasm_v128_load(x + p00 + c), v1 = wasm_v128_load(x + p01 + c);
-          const v128_t v2 = wasm_v128_load(x + p10 + c), v3 = wasm_v128_load(x + p11 + c);
-          const v128_t gt10 = gt(v1, v0, one), gt20 = gt(v2, v0, one), gt30 = gt(v3, v0, one);
-          const v128_t gt21 = gt(v2, v1, one), gt31 = gt(v3, v1, one), gt32 = gt(v3, v2, one);
-          const v128_t d = wasm_v128_load(g + c);
-          const v128_t w0 = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(one, gt10),
-                                                          wasm_f32x4_sub(one, gt20)),
-                                           wasm_f32x4_sub(one, gt30));
-          const v128_t w1 = wasm_f32x4_mul(wasm_f32x4_mul(gt10, wasm_f32x4_sub(one, gt21)),
-                                           wasm_f32x4_sub(one, gt31));
-          const v128_t w2 = wasm_f32x4_mul(wasm_f32x4_mul(gt20, gt21), wasm_f32x4_sub(one, gt32));
-          const v128_t w3 = wasm_f32x4_mul(wasm_f32x4_mul(gt30, gt31), gt32);
-          wasm_v128_store(dx + p00 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w0), zero));
-          wasm_v128_store(dx + p01 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w1), zero));
-          wasm_v128_store(dx + p10 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w2), zero));
-          wasm_v128_store(dx + p11 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w3), zero));
-        }
-        for (; c < C; c++) {
-          const float v0 = x[p00 + c], v1 = x[p01 + c], v2 = x[p10 + c], v3 = x[p11 + c];
-          const float gt10 = gts(v1, v0), gt20 = gts(v2, v0), gt30 = gts(v3, v0);
-          const float gt21 = gts(v2, v1), gt31 = gts(v3, v1), gt32 = gts(v3, v2);
-          const float d = g[c];
-          dx[p00 + c] = d * ((1 - gt10) * (1 - gt20) * (1 - gt30)) + 0.0f;
-          dx[p01 + c] = d * (gt10 * (1 - gt21) * (1 - gt31)) + 0.0f;
-          dx[p10 + c] = d * (gt20 * gt21 * (1 - gt32)) + 0.0f;
-          dx[p11 + c] = d * (gt30 * gt31 * gt32) + 0.0f;
-        }
+  for (int r = from; r < to; r++) {
+    const int n = r / OH, oh = r % OH;
+    for (int ow = 0; ow < OW; ow++) {
+      const long p00 = ((long)n * H + oh * 2) * row + (long)ow * 2 * C;
+      const long p01 = p00 + C, p10 = p00 + row, p11 = p10 + C;
+      const float *g = dy + (((long)n * OH + oh) * OW + ow) * C;
+      int c = 0;
+      for (; c < vectorEnd; c += 4) window4(x, g, dx, p00, p01, p10, p11, c, one, zero);
+      if (c < C && C >= 4) {
+        window4(x, g, dx, p00, p01, p10, p11, C - 4, one, zero);
+        c = C;
+      }
+      for (; c < C; c++) {
+        const float v0 = x[p00 + c], v1 = x[p01 + c], v2 = x[p10 + c], v3 = x[p11 + c];
+        const float gt10 = gts(v1, v0), gt20 = gts(v2, v0), gt30 = gts(v3, v0);
+        const float gt21 = gts(v2, v1), gt31 = gts(v3, v1), gt32 = gts(v3, v2);
+        const float d = g[c];
+        dx[p00 + c] = d * ((1 - gt10) * (1 - gt20) * (1 - gt30)) + 0.0f;
+        dx[p01 + c] = d * (gt10 * (1 - gt21) * (1 - gt31)) + 0.0f;
+        dx[p10 + c] = d * (gt20 * gt21 * (1 - gt32)) + 0.0f;
+        dx[p11 + c] = d * (gt30 * gt31 * gt32) + 0.0f;
       }
     }
   }
