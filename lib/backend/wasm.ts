@@ -32,6 +32,7 @@ import {
 } from "./_pthreads.ts";
 import { setHelperWorkerClass, setKernelThreads } from "./_wasm_simd/_helper_thread.ts";
 import "./wasm_kernels.ts";
+import { kernelSet } from "./_kernel_choice.ts";
 
 export * from "./wasm_kernels.ts";
 
@@ -234,7 +235,8 @@ async function startWasm(
   if (threads > 1) installPthreadWorkers();
   env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
   // The threaded build for its shared memory, XNNPACK on one thread: our pool takes the others.
-  setThreadsCount(1);
+  // With tfjs' own kernels ("stock", chosen before the start), XNNPACK gets them all instead.
+  setThreadsCount(kernelSet("wasm") === "stock" ? threads : 1);
   setKernelThreads(threads);
   try {
     const backend = await withLogicalCores(threads, async () => await factory());
