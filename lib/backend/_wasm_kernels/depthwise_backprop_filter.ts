@@ -1,4 +1,6 @@
-// Internal: DepthwiseConv2dNativeBackpropFilter for the wasm backend (missing in 4.22).
+// Internal: DepthwiseConv2dNativeBackpropFilter for the wasm backend (missing in 4.22): our SIMD
+// kernel (channel multiplier 1, no dilation: _wasm_simd/depthwise_filter_grad.ts) where it
+// applies, else a path composed from the backend's own kernels (XNNPACK's depthwise convolution).
 import {
   backend_util,
   DepthwiseConv2dNativeBackpropFilter,
@@ -11,7 +13,25 @@ import type {
   KernelFunc,
   TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { simdDepthwiseFilterGradient } from "../_wasm_simd/depthwise_filter_grad.ts";
 import { withScratch } from "./_scratch.ts";
+
+let useSimd = true;
+
+/**
+ * Turns the SIMD kernel off (false: every call takes the composed path) or back on: the tests
+ * and timings compare the two.
+ *
+ * @example
+ * ```ts
+ * import { setDepthwiseFilterGradSimd } from "./depthwise_backprop_filter.ts";
+ * setDepthwiseFilterGradSimd(false);
+ * setDepthwiseFilterGradSimd(true);
+ * ```
+ */
+export function setDepthwiseFilterGradSimd(enabled: boolean): void {
+  useSimd = enabled;
+}
 
 /**
  * Floats of dy a composed call may treat as its filter. XNNPACK packs that filter and builds an
@@ -89,6 +109,10 @@ const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     dimRoundingMode,
     true,
   );
+  if (useSimd) {
+    const fast = simdDepthwiseFilterGradient(backend, x, dy, info);
+    if (fast !== undefined) return fast;
+  }
   const kernelBackend = backend as KernelBackend;
   const batch = x.shape[0];
   const dyPerSample = dy.shape.slice(1).reduce((a, b) => a * b, 1);
