@@ -54,10 +54,23 @@ __attribute__((export_name("pad_nhwc"))) void pad_nhwc(const float *x, float *xp
   }
 }
 
-// Copies rows of C floats into rows of CP >= C floats, zero-filling the rest.
+// Copies rows [from, to) of C floats into rows of CP >= C floats, zero-filling the rest (a
+// thread's part: each writes only its own rows). Short rows are copied float by float: a
+// memory.copy per row of a few channels cost more than the copy.
 __attribute__((export_name("pad_channels"))) void pad_channels(const float *src, float *dst,
-                                                                int rows, int C, int CP) {
-  for (long r = 0; r < rows; r++) {
+                                                                int C, int CP, int from,
+                                                                int to) {
+  if (C < 16) {
+    for (long r = from; r < to; r++) {
+      const float *s = src + r * C;
+      float *d = dst + r * CP;
+      int c = 0;
+      for (; c < C; c++) d[c] = s[c];
+      for (; c < CP; c++) d[c] = 0.f;
+    }
+    return;
+  }
+  for (long r = from; r < to; r++) {
     __builtin_memcpy(dst + r * CP, src + r * C, C * 4);
     __builtin_memset(dst + r * CP + C, 0, (CP - C) * 4);
   }

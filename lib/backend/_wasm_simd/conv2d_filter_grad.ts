@@ -122,7 +122,17 @@ export function simdFilterGradient(
       info.padInfo.left,
     );
     if (dyPadded !== dy) {
-      kernel.pad_channels(at(dy), at(dyPadded), pixels, outChannels, paddedChannels);
+      // Rows of dy, one range per thread.
+      const bounds = cutBounds(pixels, Math.min(threadsFor(backend), pixels));
+      const parts = bounds.slice(0, -1).map((start, p) => [
+        at(dy),
+        at(dyPadded),
+        outChannels,
+        paddedChannels,
+        start,
+        bounds[p + 1],
+      ]);
+      runParts(backend, SOURCE, "pad_channels", parts);
     }
     kernel.dw_prepare(
       at(offsets),
