@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { withDropoutSeed } from "./_dropout.ts";
+import { leanForward } from "./_lean.ts";
 import type { FrozenSplit } from "../models/transfer.ts";
 import { Rng } from "../_internal/rng.ts";
 import { cutmix, mixup } from "./mix.ts";
@@ -65,7 +66,7 @@ function microStep(
   const { value, grads } = tf.variableGrads(() => {
     const logits = withDropoutSeed(
       dropoutSeed,
-      () => trained.apply(features, { training: true }) as tf.Tensor2D,
+      () => leanForward(() => trained.apply(features, { training: true }) as tf.Tensor2D),
     );
     correct = tf.keep(
       tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), labels), "float32")) as tf.Scalar,

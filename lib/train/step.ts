@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { useLeanTraining } from "./_lean.ts";
+import { leanForward, useLeanTraining } from "./_lean.ts";
 import { crossEntropy } from "./losses.ts";
 import { splitFrozen } from "../models/transfer.ts";
 
@@ -45,7 +45,7 @@ export function createTrainStep(
     const features = split ? tf.tidy(() => split.features.apply(images) as tf.Tensor) : images;
     const trained = split ? split.head : model;
     const loss = optimizer.minimize(() => {
-      const logits = trained.apply(features, { training: true }) as tf.Tensor2D;
+      const logits = leanForward(() => trained.apply(features, { training: true }) as tf.Tensor2D);
       if (logits.shape[1] !== numClasses) {
         throw new RangeError(`the model has ${logits.shape[1]} outputs for ${numClasses} classes`);
       }
