@@ -413,11 +413,14 @@ function releaseUsedGradients() {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "../backend/mod.ts";
  * import { leanForward } from "./_lean.ts";
+ * await useBackend("wasm");
  * const x = tf.variable(tf.ones([2]));
  * const { grads } = tf.variableGrads(() => tf.sum(leanForward(() => tf.square(tf.mul(x, 3)))));
- * console.assert(grads[x.name].dataSync()[0] === 18);
+ * assert.equal(grads[x.name].dataSync()[0], 18);
  * ```
  */
 export function leanForward<T extends tf.TensorContainer>(f: () => T): T {
