@@ -13,7 +13,7 @@
 // wasm SIMD) and as the reference the tests compare the module with.
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { BATCH_NORM_PLAIN, BATCH_NORM_SHARED } from "../_wasm_simd/batch_norm_wasm.ts";
-import { cutBounds, runParts, threadsFor } from "../_wasm_simd/_helper_thread.ts";
+import { runRanges } from "../_wasm_simd/_helper_thread.ts";
 import {
   heapOffset,
   simdModule,
@@ -68,14 +68,7 @@ export function runByRanges(
   args: readonly number[],
   units: number,
 ): void {
-  const pairs = Math.ceil(units / 2);
-  const bounds = cutBounds(pairs, Math.max(1, Math.min(threadsFor(backend), pairs)));
-  const parts = bounds.slice(0, -1).map((start, p) => [
-    ...args,
-    2 * start,
-    Math.min(units, 2 * bounds[p + 1]),
-  ]);
-  runParts(backend, SOURCE, name, parts);
+  runRanges(backend, SOURCE, name, args, units, { step: 2 });
 }
 
 /**

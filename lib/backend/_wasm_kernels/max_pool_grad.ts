@@ -6,7 +6,7 @@
 import { backend_util, MaxPoolGrad } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, MaxPoolGradAttrs, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapOffset, simdModule } from "../_wasm_simd/_module.ts";
-import { cutBounds, runParts, threadsFor } from "../_wasm_simd/_helper_thread.ts";
+import { runRanges } from "../_wasm_simd/_helper_thread.ts";
 import { MAX_POOL_PLAIN, MAX_POOL_SHARED } from "../_wasm_simd/max_pool_wasm.ts";
 
 /** Our SIMD module (max_pool.c): the 2×2 path below, four channels a vector, bit for bit. */
@@ -116,11 +116,8 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     else {
       const at = (t: TensorInfo) => heapOffset(backend, t);
       // Window rows over the whole batch, one range per thread: each writes only its own rows.
-      const rows = batchSize * outHeight;
       const args = [at(input), at(dy), at(dx), inHeight, inWidth, channels, outHeight, outWidth];
-      const bounds = cutBounds(rows, Math.min(threadsFor(backend), rows));
-      const parts = bounds.slice(0, -1).map((start, p) => [...args, start, bounds[p + 1]]);
-      runParts(backend, SIMD, "max_pool_2x2_grad", parts);
+      runRanges(backend, SIMD, "max_pool_2x2_grad", args, batchSize * outHeight);
     }
     return dx;
   }

@@ -335,6 +335,35 @@ export function runParts(
 }
 
 /**
+ * Runs export `name` of `source`'s module over `units` units (rows, channels, taps) cut into one
+ * range per thread ({@linkcode threadsFor}, or `parts`), each range a whole number of `step`
+ * units (the last one ending at `units`): part p gets `args` followed by its range [from, to).
+ * The kernel must compute each unit alike in any range, so results do not depend on the cut.
+ */
+export function runRanges(
+  backend: unknown,
+  source: SimdModuleSource,
+  name: string,
+  args: readonly number[],
+  units: number,
+  { step = 1, parts }: { step?: number; parts?: number } = {},
+): void {
+  const blocks = Math.ceil(units / step);
+  if (blocks === 0) return;
+  const bounds = cutBounds(blocks, Math.max(1, Math.min(parts ?? threadsFor(backend), blocks)));
+  runParts(
+    backend,
+    source,
+    name,
+    bounds.slice(0, -1).map((start, p) => [
+      ...args,
+      start * step,
+      Math.min(bounds[p + 1] * step, units),
+    ]),
+  );
+}
+
+/**
  * Where `parts` parts of `units` units (rows, tiles) begin, and the end: `parts + 1` ascending
  * bounds, part p being [bounds[p], bounds[p + 1]), each ⌊units / parts⌋ or ⌈units / parts⌉ long
  * (2 parts: the first the larger).

@@ -14,7 +14,7 @@
 import type { backend_util, KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
 import { withScratch } from "../_wasm_kernels/_scratch.ts";
 import { CONV2D_FILTER_GRAD_PLAIN, CONV2D_FILTER_GRAD_SHARED } from "./conv2d_filter_grad_wasm.ts";
-import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
+import { runRanges } from "./_helper_thread.ts";
 import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
 
 /**
@@ -123,16 +123,8 @@ export function simdFilterGradient(
     );
     if (dyPadded !== dy) {
       // Rows of dy, one range per thread.
-      const bounds = cutBounds(pixels, Math.min(threadsFor(backend), pixels));
-      const parts = bounds.slice(0, -1).map((start, p) => [
-        at(dy),
-        at(dyPadded),
-        outChannels,
-        paddedChannels,
-        start,
-        bounds[p + 1],
-      ]);
-      runParts(backend, SOURCE, "pad_channels", parts);
+      const args = [at(dy), at(dyPadded), outChannels, paddedChannels];
+      runRanges(backend, SOURCE, "pad_channels", args, pixels);
     }
     kernel.dw_prepare(
       at(offsets),
@@ -164,14 +156,7 @@ export function simdFilterGradient(
     // One range of taps per thread (the first here, the others on helpers, or here after where
     // one cannot take it): a whole number of tiles each, every tap summed in the same order
     // however many ranges.
-    const tiles = paddedTaps / tapsPerTile;
-    const bounds = cutBounds(tiles, Math.min(threadsFor(backend), tiles));
-    const parts = bounds.slice(0, -1).map((start, p) => [
-      ...args,
-      start * tapsPerTile,
-      Math.min(bounds[p + 1] * tapsPerTile, taps),
-    ]);
-    runParts(backend, SOURCE, `dw_${tile}`, parts);
+    runRanges(backend, SOURCE, `dw_${tile}`, args, taps, { step: tapsPerTile });
     return dw;
   });
 }

@@ -13,7 +13,7 @@
 import type { backend_util, KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
 import { withScratch } from "../_wasm_kernels/_scratch.ts";
 import { CONV2D_FORWARD_PLAIN, CONV2D_FORWARD_SHARED } from "./conv2d_forward_wasm.ts";
-import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
+import { runRanges } from "./_helper_thread.ts";
 import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
 
 interface Kernel {
@@ -85,15 +85,11 @@ export function simdConvForward(
       outChannels,
       paddedChannels,
     );
-    const threads = threadsFor(backend);
     let input = x;
     if (!direct) {
       input = scratch.make([batchSize, paddedHeight, paddedWidth, inChannels]);
-      const rows = batchSize * paddedHeight;
       const args = [at(x), at(input), inHeight, inWidth, inChannels, paddedHeight, paddedWidth];
-      const bounds = cutBounds(rows, Math.min(threads, rows));
-      const parts = bounds.slice(0, -1).map((s, p) => [...args, top, left, s, bounds[p + 1]]);
-      runParts(backend, SOURCE, "fw_pad_rows", parts);
+      runRanges(backend, SOURCE, "fw_pad_rows", [...args, top, left], batchSize * paddedHeight);
     }
     const rows = batchSize * outHeight;
     const args = [
@@ -113,9 +109,7 @@ export function simdConvForward(
       activation === "relu" ? 1 : 0,
     ];
     // One range of output rows per thread; each output is computed alike however many ranges.
-    const bounds = cutBounds(rows, Math.min(threads, rows));
-    const parts = bounds.slice(0, -1).map((start, p) => [...args, start, bounds[p + 1]]);
-    runParts(backend, SOURCE, "fw_conv", parts);
+    runRanges(backend, SOURCE, "fw_conv", args, rows);
     return out;
   });
 }

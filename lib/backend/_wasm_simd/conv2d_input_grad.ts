@@ -16,7 +16,7 @@
 import type { backend_util, KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
 import { withScratch } from "../_wasm_kernels/_scratch.ts";
 import { CONV2D_INPUT_GRAD_PLAIN, CONV2D_INPUT_GRAD_SHARED } from "./conv2d_input_grad_wasm.ts";
-import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
+import { runRanges } from "./_helper_thread.ts";
 import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
 
 /**
@@ -128,9 +128,7 @@ export function simdInputGradient(
     ];
     // One range of dx rows per thread (the first here, the others on helpers, or here after
     // where one cannot take it); each row is computed alike however many ranges.
-    const bounds = cutBounds(rows, Math.min(threadsFor(backend), rows));
-    const parts = bounds.slice(0, -1).map((start, p) => [...args, start, bounds[p + 1]]);
-    runParts(backend, SOURCE, `dx_${tileFor(paddedChannels)}`, parts);
+    runRanges(backend, SOURCE, `dx_${tileFor(paddedChannels)}`, args, rows);
     return dx;
   });
 }

@@ -19,7 +19,7 @@ import {
   DEPTHWISE_FILTER_GRAD_PLAIN,
   DEPTHWISE_FILTER_GRAD_SHARED,
 } from "./depthwise_filter_grad_wasm.ts";
-import { cutBounds, runParts, threadsFor } from "./_helper_thread.ts";
+import { runRanges } from "./_helper_thread.ts";
 import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
 
 /**
@@ -114,15 +114,7 @@ export function simdDepthwiseFilterGradient(
     // One range of channels per thread (the first here, the others on helpers, or here after
     // where one cannot take it): whole vectors each, every element summed in the same order
     // however many ranges.
-    const vectors = pitch / 4;
-    const count = Math.min(parts ?? threadsFor(backend), vectors);
-    const bounds = cutBounds(vectors, count);
-    runParts(
-      backend,
-      SOURCE,
-      "dwf",
-      bounds.slice(0, -1).map((start, p) => [...args, start * 4, bounds[p + 1] * 4]),
-    );
+    runRanges(backend, SOURCE, "dwf", args, pitch, { step: 4, parts });
     if (dws !== dw) kernel.dwf_repitch(at(dws), at(dw), taps, channels, pitch, channels);
     return dw;
   });
