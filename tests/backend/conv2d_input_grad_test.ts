@@ -18,14 +18,7 @@ import {
   helperThreadServes,
   threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
-
-type Shape4 = [number, number, number, number];
-type Pad = "same" | "valid" | [
-  [number, number],
-  [number, number],
-  [number, number],
-  [number, number],
-];
+import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
 
 interface Case {
   x: Shape4;
@@ -59,13 +52,6 @@ function info(c: Case): tf.backend_util.Conv2DInfo {
 function dyShape(c: Case): Shape4 {
   const i = info(c);
   return [i.batchSize, i.outHeight, i.outWidth, i.outChannels];
-}
-
-function random(shape: number[], seed: number): Float32Array {
-  const t = tf.randomNormal(shape, 0, 1, "float32", seed);
-  const values = t.dataSync() as Float32Array;
-  t.dispose();
-  return values.slice();
 }
 
 function inputs(c: Case, seed: number) {

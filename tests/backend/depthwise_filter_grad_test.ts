@@ -20,14 +20,7 @@ import {
   helperThreadServes,
   threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
-
-type Shape4 = [number, number, number, number];
-type Pad = "same" | "valid" | [
-  [number, number],
-  [number, number],
-  [number, number],
-  [number, number],
-];
+import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
 
 interface Case {
   x: Shape4;
@@ -87,13 +80,6 @@ function info(k: Case): tf.backend_util.Conv2DInfo {
 function dyShape(k: Case): Shape4 {
   const i = info(k);
   return [i.batchSize, i.outHeight, i.outWidth, i.outChannels];
-}
-
-function random(shape: number[], seed: number): Float32Array {
-  const t = tf.randomNormal(shape, 0, 1, "float32", seed);
-  const values = t.dataSync() as Float32Array;
-  t.dispose();
-  return values.slice();
 }
 
 function inputs(k: Case, seed: number) {
