@@ -25,6 +25,7 @@ import { batchMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
 import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
+import { convReluPoolConfigs } from "./_wasm_kernels/conv_relu_pool.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { softmaxCrossEntropyConfig } from "./_wasm_kernels/softmax_cross_entropy.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
@@ -38,6 +39,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseBackpropInputConfig,
   ...batchNormTrainConfigs,
   reluBiasGradConfig,
+  ...convReluPoolConfigs,
   softmaxCrossEntropyConfig,
 ];
 

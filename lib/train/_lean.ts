@@ -29,6 +29,7 @@ import {
   MOVING_AVERAGES,
 } from "../backend/_wasm_kernels/batch_norm_train.ts";
 import { RELU_BIAS_GRAD } from "../backend/_wasm_kernels/relu_bias_grad.ts";
+import { CONV_RELU_POOL, POOL_RELU_BIAS_GRAD } from "../backend/_wasm_kernels/conv_relu_pool.ts";
 
 type Kwargs = Record<string, unknown>;
 type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -255,9 +256,14 @@ let released: tf.Tensor[] = [];
  * alone (clones sharing the data), and it makes every input gradient of an op before the next
  * op's gradient starts; no gradient here hands `dy` itself on as an input gradient.
  */
-function releaseAfterThisGradient(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]): void {
+function releaseAfterThisGradient(
+  dy: tf.Tensor | (tf.Tensor | null)[],
+  saved: tf.Tensor[],
+): void {
   for (const tensor of released) tensor.dispose();
-  released = Array.isArray(dy) ? [...dy, ...saved] : [dy, ...saved];
+  // An output no gradient reached has a null dy.
+  const dys = Array.isArray(dy) ? dy.filter((d): d is tf.Tensor => d !== null) : [dy];
+  released = [...dys, ...saved];
 }
 
 /**
@@ -272,12 +278,7 @@ const fusedConvReluGrad = {
   outputsToSave: [true],
   gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
     const [x, filter, y] = saved;
-    const { strides, pad, dimRoundingMode, activation } = attrs as unknown as {
-      strides: [number, number];
-      pad: "same" | "valid";
-      dimRoundingMode?: "floor" | "round" | "ceil";
-      activation: string;
-    };
+    const { activation } = attrs as unknown as { activation: string };
     if (activation !== "relu" && activation !== "linear") {
       throw new Error(
         `the lean FusedConv2D gradient handles 'relu' and 'linear', not '${activation}'`,
@@ -294,24 +295,78 @@ const fusedConvReluGrad = {
         });
       released.push(dz, db); // both live until the next op's gradient starts
     }
-    const common: tf.NamedAttrMap = { strides, pad, dataFormat: "NHWC" };
-    if (dimRoundingMode !== undefined) common.dimRoundingMode = dimRoundingMode;
-    // The tape asks for the inputs the kernel had: `bias` only where there was one.
-    return {
-      x: () =>
-        tf.engine().runKernel("Conv2DBackpropInput", { dy: dz, filter }, {
-          ...common,
-          inputShape: x.shape,
-        }) as tf.Tensor,
-      filter: () =>
-        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: dz }, {
-          ...common,
-          filterShape: filter.shape,
-        }) as tf.Tensor,
-      bias: () => db === undefined ? tf.sum(dz, [0, 1, 2]) : tf.clone(db),
-    };
+    return convInputGradients(dz, db, x, filter, attrs);
   },
 };
+
+/** The input gradients of a convolution from dz, the gradient at its output (bias: `db`). */
+function convInputGradients(
+  dz: tf.Tensor,
+  db: tf.Tensor | undefined,
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  attrs: tf.NamedAttrMap,
+) {
+  const { strides, pad, dimRoundingMode } = attrs as unknown as {
+    strides: [number, number];
+    pad: "same" | "valid";
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
+  const common: tf.NamedAttrMap = { strides, pad, dataFormat: "NHWC" };
+  if (dimRoundingMode !== undefined) common.dimRoundingMode = dimRoundingMode;
+  // The tape asks for the inputs the kernel had: `bias` only where there was one.
+  return {
+    x: () =>
+      tf.engine().runKernel("Conv2DBackpropInput", { dy: dz, filter }, {
+        ...common,
+        inputShape: x.shape,
+      }) as tf.Tensor,
+    filter: () =>
+      tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: dz }, {
+        ...common,
+        filterShape: filter.shape,
+      }) as tf.Tensor,
+    bias: () => db === undefined ? tf.sum(dz, [0, 1, 2]) : tf.clone(db),
+  };
+}
+
+/**
+ * The gradient of the fused convolution + bias + ReLU + 2×2 max pool: the pool's and the ReLU's
+ * gradients and the bias's in one kernel, then the convolution's input gradients from dz.
+ */
+const convReluPoolGrad = {
+  kernelName: CONV_RELU_POOL,
+  inputsToSave: ["x", "filter"],
+  outputsToSave: [false, true], // y, the ReLU's output before the pool
+  gradFunc: (dys: tf.Tensor | (tf.Tensor | null)[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [x, filter, y] = saved;
+    const dy = Array.isArray(dys) ? dys[0] : dys;
+    if (dy === null) throw new Error(`${CONV_RELU_POOL}: no gradient reached the pooled output`);
+    const [dz, db] = tf.engine().runKernel(POOL_RELU_BIAS_GRAD, { dy, y }, {}) as tf.Tensor[];
+    released.push(dz, db); // both live until the next op's gradient starts
+    return convInputGradients(dz, db, x, filter, attrs);
+  },
+};
+
+/** Outputs already pooled by the convolution before the pool layer that is its only consumer. */
+const pooledOutputs = new WeakSet<tf.Tensor>();
+
+/** Whether all of `layer`'s consumers are one 2×2, stride-2, unpadded NHWC max-pool layer. */
+function soleMaxPoolConsumer(layer: tfl.layers.Layer): boolean {
+  if (!fuseActivations) return false;
+  const consumers = new Set(layer.outboundNodes.map((node) => node.outboundLayer));
+  if (consumers.size !== 1) return false;
+  const [next] = consumers;
+  if (next === undefined || next.getClassName() !== "MaxPooling2D") return false;
+  const pool = next as unknown as {
+    poolSize: number[];
+    strides: number[];
+    padding: string;
+    dataFormat: string;
+  };
+  return pool.poolSize.join() === "2,2" && pool.strides.join() === "2,2" &&
+    pool.padding === "valid" && pool.dataFormat === "channelsLast";
+}
 
 function leanConvCall(original: LayerCall): LayerCall {
   return function (this: tfl.layers.Layer, inputs, kwargs) {
@@ -328,13 +383,28 @@ function leanConvCall(original: LayerCall): LayerCall {
     }
     const kernelInputs: tf.NamedTensorMap = { x: input, filter: conv.kernel.read() };
     if (conv.bias !== null) kernelInputs.bias = conv.bias.read();
-    return tf.engine().runKernel("FusedConv2D", kernelInputs, {
+    const attrs = {
       strides: conv.strides,
       pad: conv.padding,
       dataFormat: "NHWC",
       dilations: [1, 1],
       activation,
-    }) as tf.Tensor;
+    } as unknown as tf.NamedAttrMap;
+    if (activation === "relu" && hasKernel(CONV_RELU_POOL) && soleMaxPoolConsumer(this)) {
+      const { outHeight, outWidth } = tf.backend_util.computeConv2DInfo(
+        input.shape as [number, number, number, number],
+        kernelInputs.filter.shape as [number, number, number, number],
+        conv.strides as [number, number],
+        1,
+        conv.padding as "same" | "valid",
+      );
+      if (outHeight % 2 === 0 && outWidth % 2 === 0) {
+        const [pooled] = tf.engine().runKernel(CONV_RELU_POOL, kernelInputs, attrs) as tf.Tensor[];
+        pooledOutputs.add(pooled);
+        return pooled;
+      }
+    }
+    return tf.engine().runKernel("FusedConv2D", kernelInputs, attrs) as tf.Tensor;
   };
 }
 
@@ -345,6 +415,15 @@ function leanReluCall(original: LayerCall): LayerCall {
     const maxValue = (this as unknown as { maxValue: number | null }).maxValue;
     if (maxValue === null || maxValue === undefined) return original.call(this, inputs, kwargs);
     return tf.clipByValue(input, 0, maxValue);
+  };
+}
+
+function leanPoolCall(original: LayerCall): LayerCall {
+  return function (this: tfl.layers.Layer, inputs, kwargs) {
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    // Its producer pooled already (and only this layer consumes it).
+    if (pooledOutputs.has(input)) return input;
+    return original.call(this, inputs, kwargs);
   };
 }
 
@@ -374,7 +453,9 @@ function patchLayers() {
   patch(tfl.layers.reLU({}), leanReluCall);
   patch(tfl.layers.add({}), leanAddCall);
   patch(tfl.layers.conv2d({ filters: 1, kernelSize: 1 }), leanConvCall);
+  patch(tfl.layers.maxPooling2d({ poolSize: 2 }), leanPoolCall);
   tf.registerGradient(fusedConvReluGrad as unknown as tf.GradConfig);
+  tf.registerGradient(convReluPoolGrad as unknown as tf.GradConfig);
 }
 
 type GradConfig = {

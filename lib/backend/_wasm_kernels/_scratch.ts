@@ -141,6 +141,12 @@ export class WasmScratch {
     };
   }
 
+  /** Takes `info` out of the intermediates: the caller owns it (an output of the kernel). */
+  keep(info: TensorInfo): void {
+    const at = this.#created.indexOf(info);
+    if (at >= 0) this.#created.splice(at, 1);
+  }
+
   /** Frees every intermediate except `keep`, which the engine takes ownership of. */
   release(keep?: TensorInfo): void {
     for (const info of this.#created) {

@@ -10,7 +10,8 @@ import { runRanges } from "../_wasm_simd/_helper_thread.ts";
 import { MAX_POOL_PLAIN, MAX_POOL_SHARED } from "../_wasm_simd/max_pool_wasm.ts";
 
 /** Our SIMD module (max_pool.c): the 2×2 path below, four channels a vector, bit for bit. */
-const SIMD = { shared: MAX_POOL_SHARED, plain: MAX_POOL_PLAIN };
+export const MAX_POOL_SOURCE = { shared: MAX_POOL_SHARED, plain: MAX_POOL_PLAIN };
+const SIMD = MAX_POOL_SOURCE;
 
 interface MaxPoolSimd {
   max_pool_2x2_grad(...args: number[]): void;

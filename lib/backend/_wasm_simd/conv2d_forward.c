@@ -217,3 +217,52 @@ __attribute__((export_name("fw_conv"))) void fw_conv(const float *xp, const floa
     }
   }
 }
+
+// The larger of a and b as WebAssembly's pmax (b < a ? a : b), one lane.
+static inline float pmax1(float a, float b) { return a < b ? b : a; }
+
+// Windows [from, to) of a 2x2, stride-2 max pool (window row r: image r / OH, row r % OH) of y
+// [N, 2 * OH, 2 * OW, C] into p [N, OH, OW, C]: the max of (0,0), (0,1), (1,0), (1,1) in that
+// order, by pmax. Four channels a vector; a tail of fewer than four is one more vector over the
+// last four (it rewrites a few outputs with the same values), or one at a time below four.
+static void pool_rows(const float *y, float *p, int OH, int OW, int C, int from, int to) {
+  const long row = 2L * OW * C;
+  const int vectorEnd = C & ~3;
+  for (int r = from; r < to; r++) {
+    const float *y0 = y + 2L * r * row;
+    const float *y1 = y0 + row;
+    float *pr = p + (long)r * OW * C;
+    for (int j = 0; j < OW; j++) {
+      const long a = 2L * j * C, b = a + C;
+      float *o = pr + (long)j * C;
+#define POOL4(c)                                                                                  \
+  wasm_v128_store(                                                                                \
+      o + (c), wasm_f32x4_pmax(wasm_f32x4_pmax(wasm_f32x4_pmax(wasm_v128_load(y0 + a + (c)),      \
+                                                               wasm_v128_load(y0 + b + (c))),     \
+                                               wasm_v128_load(y1 + a + (c))),                     \
+                               wasm_v128_load(y1 + b + (c))))
+      int c = 0;
+      for (; c < vectorEnd; c += 4) POOL4(c);
+      if (c < C && C >= 4) {
+        POOL4(C - 4);
+        c = C;
+      }
+#undef POOL4
+      for (; c < C; c++) o[c] = pmax1(pmax1(pmax1(y0[a + c], y0[b + c]), y1[a + c]), y1[b + c]);
+    }
+  }
+}
+
+// fw_conv followed by a 2x2, stride-2 max pool of its output: windows rows [from, to) over the
+// whole batch (window row r covers output rows 2r and 2r + 1, since Ho = 2 * OH), each pair of
+// output rows pooled into p [N, Ho / 2, Wo / 2, Co] right after it is computed, while in cache.
+// Both out and p are written for those rows only, each value as fw_conv and pool_rows compute
+// it alone, so no value depends on the split.
+__attribute__((export_name("fw_conv_pool"))) void fw_conv_pool(
+    const float *xp, const float *wt, float *out, float *p, int Hp, int Wp, int Ci, int KH, int KW,
+    int s, int Ho, int Wo, int Co, int CoP, int relu, int from, int to) {
+  for (int r = from; r < to; r++) {
+    fw_conv(xp, wt, out, Hp, Wp, Ci, KH, KW, s, Ho, Wo, Co, CoP, relu, 2 * r, 2 * r + 2);
+    pool_rows(out, p, Ho / 2, Wo / 2, Co, r, r + 1);
+  }
+}

@@ -55,6 +55,35 @@ export function simdConvForward(
   info: backend_util.Conv2DInfo,
   activation: SimdActivation,
 ): TensorInfo | undefined {
+  return convForward(backend, x, filter, bias, info, activation, false)?.[0];
+}
+
+/**
+ * The same convolution followed by a 2×2, stride-2 max pool, in one call per thread (each pair
+ * of output rows is pooled right after it is computed): `[pooled, out]`, or undefined where the
+ * kernel does not run or the output's height or width is odd.
+ */
+export function simdConvPoolForward(
+  backend: unknown,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | undefined,
+  info: backend_util.Conv2DInfo,
+  activation: SimdActivation,
+): [TensorInfo, TensorInfo] | undefined {
+  if (info.outHeight % 2 !== 0 || info.outWidth % 2 !== 0) return undefined;
+  return convForward(backend, x, filter, bias, info, activation, true) as [TensorInfo, TensorInfo];
+}
+
+function convForward(
+  backend: unknown,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | undefined,
+  info: backend_util.Conv2DInfo,
+  activation: SimdActivation,
+  pool: boolean,
+): TensorInfo[] | undefined {
   if (!simdForwardSupports(info)) return undefined;
   if (x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
   if (bias !== undefined && bias.dtype !== "float32") return undefined;
@@ -73,9 +102,13 @@ export function simdConvForward(
   const [xHeight, xWidth] = direct ? [inHeight, inWidth] : [paddedHeight, paddedWidth];
   const taps = filterHeight * filterWidth * inChannels;
 
-  return withScratch(backend as KernelBackend, (scratch) => {
+  const outputs: TensorInfo[] = [];
+  withScratch(backend as KernelBackend, (scratch) => {
     const transposed = scratch.make([taps + 1, paddedChannels]);
     const out = scratch.make([batchSize, outHeight, outWidth, outChannels]);
+    const pooled = pool
+      ? scratch.make([batchSize, outHeight / 2, outWidth / 2, outChannels])
+      : undefined;
     const at = (t: TensorInfo) => heapOffset(backend, t);
     kernel.fw_prepare_filter(
       at(filter),
@@ -91,25 +124,26 @@ export function simdConvForward(
       const args = [at(x), at(input), inHeight, inWidth, inChannels, paddedHeight, paddedWidth];
       runRanges(backend, SOURCE, "fw_pad_rows", [...args, top, left], batchSize * paddedHeight);
     }
-    const rows = batchSize * outHeight;
-    const args = [
-      at(input),
-      at(transposed),
-      at(out),
-      xHeight,
-      xWidth,
-      inChannels,
-      filterHeight,
-      filterWidth,
-      strideHeight,
-      outHeight,
-      outWidth,
-      outChannels,
-      paddedChannels,
-      activation === "relu" ? 1 : 0,
-    ];
-    // One range of output rows per thread; each output is computed alike however many ranges.
-    runRanges(backend, SOURCE, "fw_conv", args, rows);
+    const shape = [xHeight, xWidth, inChannels, filterHeight, filterWidth, strideHeight];
+    const rest = [outHeight, outWidth, outChannels, paddedChannels, activation === "relu" ? 1 : 0];
+    // One range of output rows (pairs of them, pooling) per thread; each output is computed
+    // alike however many ranges.
+    if (pooled === undefined) {
+      runRanges(
+        backend,
+        SOURCE,
+        "fw_conv",
+        [at(input), at(transposed), at(out), ...shape, ...rest],
+        batchSize * outHeight,
+      );
+    } else {
+      const args = [at(input), at(transposed), at(out), at(pooled), ...shape, ...rest];
+      runRanges(backend, SOURCE, "fw_conv_pool", args, batchSize * outHeight / 2);
+    }
+    // The outputs are the engine's from here: kept out of the scratch's release.
+    outputs.push(...(pooled === undefined ? [out] : [pooled, out]));
+    for (const output of outputs) scratch.keep(output);
     return out;
   });
+  return outputs;
 }
