@@ -78,7 +78,8 @@ Deno.test("wasm: conv + bias + ReLU + 2×2 max pool as one kernel is close to th
         }
         const { x, filter, bias } = named as Record<string, tf.Tensor4D>;
         const z = tf.conv2d(x, filter, k.stride, k.pad);
-        return tf.maxPool(tf.relu(bias === undefined ? z : tf.add(z, bias)), 2, 2, "valid");
+        const biased = bias === undefined ? z : tf.add(z, bias) as tf.Tensor4D;
+        return tf.maxPool(tf.relu(biased), 2, 2, "valid");
       });
       results.push(Array.from(pooled.dataSync()));
       tf.dispose([pooled, ...Object.values(named)]);
