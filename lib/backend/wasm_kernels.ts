@@ -21,7 +21,7 @@ import { maxPoolGradConfig } from "./_wasm_kernels/max_pool_grad.ts";
 import { identityConfig } from "./_wasm_kernels/identity.ts";
 import { reverseConfig } from "./_wasm_kernels/reverse.ts";
 import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
-import { batchMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
+import { batchMatMulConfig, fusedMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
 import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
@@ -158,12 +158,13 @@ export function setWasmKernels(set: KernelSet): KernelSet {
 
 /**
  * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
- * BatchMatMul (transposed operands), Cast (to the same dtype: no copy), FusedConv2D (layers with
- * few input channels, on our SIMD kernel).
+ * BatchMatMul and _FusedMatMul (small products and transposed operands, on our SIMD kernel), Cast
+ * (to the same dtype: no copy), FusedConv2D (every supported convolution, on our SIMD kernel).
  */
 const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig][] = [
   ["Add", biasAddConfig],
   ["BatchMatMul", batchMatMulConfig],
+  ["_FusedMatMul", fusedMatMulConfig],
   ["Cast", castConfig],
   ["FusedConv2D", fusedConv2DConfig],
   ["Transpose", transposeConfig],

@@ -60,3 +60,47 @@ Deno.test("BatchMatMul on wasm frees its transposed copies", async () => {
   assert.equal(tf.backend().numDataIds(), before);
   tf.dispose([x, y]);
 });
+
+const FUSED: {
+  a: [number, number];
+  b: [number, number];
+  ta: boolean;
+  tb: boolean;
+  relu: boolean;
+}[] = [
+  { a: [64, 320], b: [320, 50], ta: false, tb: false, relu: true }, // LeNet's fc1
+  { a: [64, 50], b: [50, 10], ta: false, tb: false, relu: false }, // its logits
+  { a: [9, 7], b: [5, 9], ta: true, tb: true, relu: true },
+  { a: [1, 13], b: [13, 1], ta: false, tb: false, relu: false }, // one row, one column
+  { a: [17, 6], b: [6, 23], ta: false, tb: false, relu: true }, // odd tiles everywhere
+];
+
+Deno.test("_FusedMatMul on wasm (our SIMD kernel): bias + linear or ReLU = cpu", async (t) => {
+  for (const { a, b, ta, tb, relu } of FUSED) {
+    await t.step(`${a}${ta ? "ᵀ" : ""} × ${b}${tb ? "ᵀ" : ""}${relu ? " relu" : ""}`, async () => {
+      const results = [];
+      for (const backend of ["cpu", "wasm"] as const) {
+        await useBackend(backend);
+        const n = tb ? b[0] : b[1];
+        const out = tf.tidy(() =>
+          tf.fused.matMul({
+            a: tf.randomNormal(a, 0, 1, "float32", 3) as tf.Tensor2D,
+            b: tf.randomNormal(b, 0, 1, "float32", 4) as tf.Tensor2D,
+            transposeA: ta,
+            transposeB: tb,
+            bias: tf.randomNormal([n], 0, 1, "float32", 5),
+            activation: relu ? "relu" : "linear",
+          })
+        );
+        results.push({ values: out.dataSync().slice(), shape: out.shape });
+        out.dispose();
+      }
+      assert.deepEqual(results[1].shape, results[0].shape);
+      let error = 0;
+      for (let i = 0; i < results[0].values.length; i++) {
+        error = Math.max(error, Math.abs(results[1].values[i] - results[0].values[i]));
+      }
+      assert.ok(error <= 1e-4, `max error ${error}`);
+    });
+  }
+});

@@ -3,8 +3,10 @@
 // `transposeB` it runs a naive triple loop. A dense layer's two gradients are exactly those
 // products (dx = dy·Wᵀ, dW = xᵀ·dy): in a LeNet step the two took 1.2 ms against 0.06 ms for the
 // forward product of the same size. Transposing the operand first (a copy of one matrix) and
-// taking XNNPACK's path is ten times faster. Every other case goes to the built-in kernel, which
-// this one wraps.
+// taking XNNPACK's path is ten times faster. Small products (a batch of one, up to
+// SIMD_MATMUL_LIMIT multiply-adds: dense layers) go to our SIMD kernel first, which reads
+// transposed operands in place (../_wasm_simd/matmul.ts); _FusedMatMul with a bias and a linear or
+// ReLU activation likewise. Every other case goes to the built-in kernel, which this one wraps.
 import {
   getKernel,
   type KernelConfig,
@@ -12,9 +14,41 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 
+import { simdMatMul } from "../_wasm_simd/matmul.ts";
+
 interface BatchMatMulAttrs {
   transposeA: boolean;
   transposeB: boolean;
+}
+
+/** _FusedMatMul on the wasm backend with our SIMD kernel in front of `builtIn`. */
+export function fusedMatMulConfig(builtIn: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<
+      string,
+      TensorInfo | undefined
+    >;
+    const { transposeA, transposeB, activation } = args.attrs as unknown as BatchMatMulAttrs & {
+      activation: string;
+    };
+    if (
+      a !== undefined && b !== undefined && preluActivationWeights == null &&
+      (activation === "linear" || activation === "relu")
+    ) {
+      const out = simdMatMul(
+        args.backend,
+        a,
+        b,
+        bias ?? undefined,
+        transposeA,
+        transposeB,
+        activation,
+      );
+      if (out !== undefined) return out;
+    }
+    return builtIn.kernelFunc(args);
+  };
+  return { ...builtIn, kernelFunc };
 }
 
 interface WasmBackendInternals {
@@ -26,6 +60,8 @@ export function batchMatMulConfig(builtIn: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { a, b } = args.inputs as Record<"a" | "b", TensorInfo>;
     const { transposeA, transposeB } = args.attrs as unknown as BatchMatMulAttrs;
+    const simd = simdMatMul(args.backend, a, b, undefined, transposeA, transposeB, "linear");
+    if (simd !== undefined) return simd;
     const floats = a.dtype === "float32" && b.dtype === "float32";
     if ((!transposeA && !transposeB) || !floats) return builtIn.kernelFunc(args);
     const transpose = getKernel("Transpose", "wasm")!.kernelFunc;
