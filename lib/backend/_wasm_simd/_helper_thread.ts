@@ -75,10 +75,11 @@ export function setHelperWorkerClass(workerClass: HelperWorkerClass): void {
 }
 
 /**
- * Busy-wait iterations, over all its helpers' parts together, before the calling thread sleeps on
- * the futex for each part still running.
+ * How long the calling thread polls, over all its helpers' parts together, before it sleeps on
+ * the futex for each part still running: a sleeping thread took 60–90 µs to wake on our 2-core VM
+ * (see the helper's own SPIN_MS).
  */
-const SPINS = 20_000;
+const SPIN_MS = 2;
 /** At most this many parts (the calling thread and its helpers): XNNPACK's own cap is 8. */
 const MAX_THREADS = 16;
 /**
@@ -176,10 +177,11 @@ class Helper {
   }
 
   /**
-   * Waits for the posted call; false where the calling thread must run it itself. `spin` holds
-   * the busy-wait iterations left to this call's waits on all helpers (then it sleeps).
+   * Waits for the posted call; false where the calling thread must run it itself. It polls until
+   * `spin.until` (a `performance.now()` time shared by this call's waits on all helpers), then
+   * sleeps.
    */
-  finish(spin: { left: number }): boolean {
+  finish(spin: { until: number; polls: number }): boolean {
     const ctrl = this.#control;
     let since = 0;
     for (;;) {
@@ -192,10 +194,8 @@ class Helper {
         this.dead = true;
         return false;
       }
-      if (spin.left > 0) {
-        spin.left--;
-        continue;
-      }
+      // The clock is read once every 256 polls.
+      if ((++spin.polls & 255) !== 0 || performance.now() < spin.until) continue;
       if (state === STATE.posted) {
         since ||= performance.now();
         if (
@@ -327,7 +327,7 @@ export function runParts(
     posted.push(helper?.post(source, name, parts[i]) ? helper : undefined);
   }
   run(...parts[0]);
-  const spin = { left: SPINS };
+  const spin = { until: performance.now() + SPIN_MS, polls: 0 };
   for (let i = 1; i < parts.length; i++) {
     if (posted[i - 1]?.finish(spin)) continue;
     run(...parts[i]);

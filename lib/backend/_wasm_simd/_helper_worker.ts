@@ -8,8 +8,15 @@
 import { parentPort } from "node:worker_threads";
 import { COMMAND, CONTROL, type HelperLoad, type HelperStart, STATE } from "./_helper_protocol.ts";
 
-/** Busy-wait iterations before sleeping on the futex: a kernel's calls come in bursts. */
-const SPINS = 20_000;
+/**
+ * How long a helper keeps polling for the next call after its last one before it sleeps on the
+ * futex. A training step calls our kernels every few hundred microseconds, with the calling
+ * thread running tfjs' JavaScript in between; waking a sleeping thread took 60–90 µs on our 2-core
+ * VM, more than many of LeNet's kernels take, so within a step the helper must not sleep. Idle
+ * for longer (between epochs, a server between requests), it sleeps. OpenMP's threads under
+ * PyTorch likewise spin a while before they block.
+ */
+export const SPIN_MS = 2;
 
 type Exported = (...args: number[]) => unknown;
 
@@ -21,9 +28,13 @@ const modules: Exported[][] = [];
 /** Serves commands until told to yield or end; returns true to end. */
 function serve(ctrl: Int32Array): boolean {
   for (;;) {
+    const since = performance.now();
     let spins = 0;
     while (Atomics.load(ctrl, CONTROL.seq) === seen) {
-      if (++spins > SPINS) Atomics.wait(ctrl, CONTROL.seq, seen);
+      // The clock is read once every 1,024 polls; after SPIN_MS, sleep until the next call.
+      if ((++spins & 1023) === 0 && performance.now() - since > SPIN_MS) {
+        Atomics.wait(ctrl, CONTROL.seq, seen);
+      }
     }
     seen = Atomics.load(ctrl, CONTROL.seq);
     const command = ctrl[CONTROL.command];
