@@ -1,5 +1,5 @@
 // bench/profile_step.ts (`deno task bench:profile`): one step of LeNet profiled on wasm lists
-// the training kernels, ours included, with their calls.
+// the training kernels, ours included, with their calls: LeNet's layers as fused ops.
 import assert from "node:assert/strict";
 import { profileStep } from "../../bench/profile_step.ts";
 
@@ -14,10 +14,16 @@ Deno.test("bench:profile lists a LeNet step's kernels on wasm, largest first", a
   ]);
   assert.ok(msPerStep > 0 && threads >= 1);
   const names = kernels.map((k) => k.kernel);
-  for (
-    const kernel of ["FusedConv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad"]
-  ) {
-    assert.ok(names.includes(kernel), `${kernel} in ${names.join()}`);
+  // Each conv + bias + ReLU + pool is one op each way (conv_relu_pool.ts).
+  const expected = [
+    "DenovisionConvReluPool",
+    "DenovisionPoolReluBiasGrad",
+    "Conv2DBackpropFilter",
+    "Conv2DBackpropInput",
+  ];
+  for (const kernel of expected) assert.ok(names.includes(kernel), `${kernel} in ${names.join()}`);
+  for (const kernel of ["FusedConv2D", "MaxPool", "MaxPoolGrad"]) {
+    assert.ok(!names.includes(kernel), `no ${kernel} in ${names.join()}`);
   }
   // LeNet's first layer needs no input gradient: the tape prunes it, so one call, not two.
   assert.equal(kernels.find((k) => k.kernel === "Conv2DBackpropInput")!.calls, 1);
