@@ -19,6 +19,7 @@ import { simdForwardWanted } from "../../lib/backend/_wasm_kernels/fused_conv2d.
 import {
   helperThreadCalls,
   helperThreadServes,
+  setMinPartWork,
   threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
@@ -252,6 +253,8 @@ Deno.test({
     };
     const calls = cases.reduce((n, k) => n + (padded(k) ? 2 : 1), 0);
     const threadsBefore = wasmThreads();
+    // Small inputs: every call cut for every thread all the same.
+    const minPartWork = setMinPartWork(0);
     try {
       const byThreads = new Map<number, Float32Array[]>();
       for (const threads of [2, 3]) {
@@ -286,6 +289,7 @@ Deno.test({
         }
       }
     } finally {
+      setMinPartWork(minPartWork);
       await setWasmThreads(threadsBefore);
     }
   },

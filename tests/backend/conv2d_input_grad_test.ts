@@ -16,6 +16,7 @@ import {
 import {
   helperThreadCalls,
   helperThreadServes,
+  setMinPartWork,
   threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
@@ -157,6 +158,8 @@ Deno.test({
     for (const [i, c] of cases.entries()) wanted.push(await expected(c, values[i]));
     const all = () => cases.map((c, i) => simd(c, values[i]));
     const threadsBefore = wasmThreads();
+    // Small inputs: every call cut for every thread all the same.
+    const minPartWork = setMinPartWork(0);
     try {
       const byThreads = new Map<number, Float32Array[]>();
       for (const threads of [2, 3]) {
@@ -191,6 +194,7 @@ Deno.test({
         }
       }
     } finally {
+      setMinPartWork(minPartWork);
       await setWasmThreads(threadsBefore);
     }
   },

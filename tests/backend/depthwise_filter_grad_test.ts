@@ -18,6 +18,7 @@ import { setDepthwiseFilterGradSimd } from "../../lib/backend/_wasm_kernels/dept
 import {
   helperThreadCalls,
   helperThreadServes,
+  setMinPartWork,
   threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
@@ -211,6 +212,8 @@ Deno.test({
     const values = CASES.map((k, i) => inputs(k, 40 + 2 * i));
     const all = () => CASES.map((k, i) => registered(k, values[i]));
     const threadsBefore = wasmThreads();
+    // Small inputs: every call cut for every thread all the same.
+    const minPartWork = setMinPartWork(0);
     try {
       const byThreads = new Map<number, Float32Array[]>();
       for (const threads of [2, 3]) {
@@ -249,6 +252,7 @@ Deno.test({
         }
       }
     } finally {
+      setMinPartWork(minPartWork);
       await setWasmThreads(threadsBefore);
     }
   },

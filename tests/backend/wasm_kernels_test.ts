@@ -18,6 +18,7 @@ import {
 import {
   helperThreadCalls,
   helperThreadServes,
+  setMinPartWork,
   threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 
@@ -145,6 +146,8 @@ Deno.test({
       return { x, filterShape, stride, pad, attrs, seed: 10 + 2 * i };
     });
     const threadsBefore = wasmThreads();
+    // Small inputs: every call cut for every thread all the same.
+    const minPartWork = setMinPartWork(0);
     try {
       const inputs: Record<"x" | "dy", Values>[] = [];
       for (const { x, filterShape, stride, pad, seed } of runs) {
@@ -202,6 +205,7 @@ Deno.test({
         }
       }
     } finally {
+      setMinPartWork(minPartWork);
       await setWasmThreads(threadsBefore);
     }
   },

@@ -67,8 +67,9 @@ export function runByRanges(
   name: string,
   args: readonly number[],
   units: number,
+  work?: number,
 ): void {
-  runRanges(backend, SOURCE, name, args, units, { step: 2 });
+  runRanges(backend, SOURCE, name, args, units, { step: 2, work });
 }
 
 /**
@@ -234,7 +235,7 @@ const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
     const mode = activationMode({ activation, cap });
     const args = [at(x), at(gamma), at(beta), ...outputs.map(at), pixels, channels];
     withF64Params(backend, [epsilon!, cap], (params) => {
-      runByRanges(backend, "bn_train", [...args, params, mode], channels);
+      runByRanges(backend, "bn_train", [...args, params, mode], channels, pixels * channels);
     });
     return outputs;
   }
@@ -326,7 +327,7 @@ const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     const at = (t: TensorInfo) => heapOffset(heap, t);
     const args = [...[dy, x, mean, invStd, gamma, beta, ...outputs].map(at), pixels, channels];
     withF64Params(backend, window, (params) => {
-      runByRanges(backend, "bn_train_grad", [...args, params], channels);
+      runByRanges(backend, "bn_train_grad", [...args, params], channels, pixels * channels);
     });
     return outputs;
   }
@@ -369,7 +370,7 @@ const addReluGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     const args = [dy, a, b, output].map((t) => heapOffset(heap, t));
     // Each part's range: [from, n) with n its end (the export's loop bound).
     withF64Params(backend, window, (params) => {
-      runByRanges(backend, "add_relu_grad", [...args, params], size);
+      runByRanges(backend, "add_relu_grad", [...args, params], size, size);
     });
     return output;
   }

@@ -167,7 +167,9 @@ const poolReluBiasGrad: KernelFunc = ({ inputs, backend }) => {
     const at = (t: TensorInfo) => heapOffset(backend, t);
     // Images, one range per thread: each writes only its images' dz and partial sums.
     const args = [at(y), at(dy), at(dz), at(partial), outHeight, outWidth, channels];
-    runRanges(backend, MAX_POOL_SOURCE, "pool_relu_bias_grad", args, batch);
+    runRanges(backend, MAX_POOL_SOURCE, "pool_relu_bias_grad", args, batch, {
+      work: y.shape.reduce((a, b) => a * b, 1),
+    });
     simd.sum_partials(at(partial), at(db), batch, channels);
   } finally {
     scratch.release();

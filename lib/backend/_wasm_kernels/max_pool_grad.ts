@@ -118,7 +118,9 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
       const at = (t: TensorInfo) => heapOffset(backend, t);
       // Window rows over the whole batch, one range per thread: each writes only its own rows.
       const args = [at(input), at(dy), at(dx), inHeight, inWidth, channels, outHeight, outWidth];
-      runRanges(backend, SIMD, "max_pool_2x2_grad", args, batchSize * outHeight);
+      runRanges(backend, SIMD, "max_pool_2x2_grad", args, batchSize * outHeight, {
+        work: input.shape.reduce((a, b) => a * b, 1),
+      });
     }
     return dx;
   }

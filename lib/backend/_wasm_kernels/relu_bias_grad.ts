@@ -46,6 +46,7 @@ const reluBiasGrad: KernelFunc = ({ inputs, backend }) => {
       "relu_bias_grad",
       [at(dy), at(y), at(dz), at(bias), pixels, channels],
       channels,
+      pixels * channels,
     );
     return outputs;
   }

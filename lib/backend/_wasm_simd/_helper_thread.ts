@@ -335,10 +335,31 @@ export function runParts(
 }
 
 /**
+ * The least work (multiply-adds, or elements for a pass over memory) worth a part of its own: a
+ * helper takes a few microseconds to start a part and runs its first rows slower (its caches
+ * are cold), so LeNet's kernels at a batch of one ran twice as long on 2 threads as on 1.
+ */
+export const MIN_PART_WORK = 65_536;
+
+let minPartWork = MIN_PART_WORK;
+
+/**
+ * Sets the least work per part (0: every call is cut for every thread, as the tests of the
+ * threaded kernels need on small inputs); returns the previous value.
+ */
+export function setMinPartWork(work: number): number {
+  const previous = minPartWork;
+  minPartWork = work;
+  return previous;
+}
+
+/**
  * Runs export `name` of `source`'s module over `units` units (rows, channels, taps) cut into one
  * range per thread ({@linkcode threadsFor}, or `parts`), each range a whole number of `step`
  * units (the last one ending at `units`): part p gets `args` followed by its range [from, to).
- * The kernel must compute each unit alike in any range, so results do not depend on the cut.
+ * With `work` (the whole call's multiply-adds or elements), no part gets less than
+ * MIN_PART_WORK of it. The kernel must compute each unit alike in any range, so results do not
+ * depend on the cut.
  */
 export function runRanges(
   backend: unknown,
@@ -346,11 +367,15 @@ export function runRanges(
   name: string,
   args: readonly number[],
   units: number,
-  { step = 1, parts }: { step?: number; parts?: number } = {},
+  { step = 1, parts, work }: { step?: number; parts?: number; work?: number } = {},
 ): void {
   const blocks = Math.ceil(units / step);
   if (blocks === 0) return;
-  const bounds = cutBounds(blocks, Math.max(1, Math.min(parts ?? threadsFor(backend), blocks)));
+  let count = parts ?? threadsFor(backend);
+  if (work !== undefined && minPartWork > 0) {
+    count = Math.min(count, Math.max(1, Math.floor(work / minPartWork)));
+  }
+  const bounds = cutBounds(blocks, Math.max(1, Math.min(count, blocks)));
   runParts(
     backend,
     source,

@@ -124,7 +124,7 @@ export function simdFilterGradient(
     if (dyPadded !== dy) {
       // Rows of dy, one range per thread.
       const args = [at(dy), at(dyPadded), outChannels, paddedChannels];
-      runRanges(backend, SOURCE, "pad_channels", args, pixels);
+      runRanges(backend, SOURCE, "pad_channels", args, pixels, { work: pixels * paddedChannels });
     }
     kernel.dw_prepare(
       at(offsets),
@@ -156,7 +156,8 @@ export function simdFilterGradient(
     // One range of taps per thread (the first here, the others on helpers, or here after where
     // one cannot take it): a whole number of tiles each, every tap summed in the same order
     // however many ranges.
-    runRanges(backend, SOURCE, `dw_${tile}`, args, taps, { step: tapsPerTile });
+    const work = pixels * taps * outChannels;
+    runRanges(backend, SOURCE, `dw_${tile}`, args, taps, { step: tapsPerTile, work });
     return dw;
   });
 }

@@ -122,12 +122,15 @@ function convForward(
     if (!direct) {
       input = scratch.make([batchSize, paddedHeight, paddedWidth, inChannels]);
       const args = [at(x), at(input), inHeight, inWidth, inChannels, paddedHeight, paddedWidth];
-      runRanges(backend, SOURCE, "fw_pad_rows", [...args, top, left], batchSize * paddedHeight);
+      const rows = batchSize * paddedHeight;
+      const work = rows * paddedWidth * inChannels;
+      runRanges(backend, SOURCE, "fw_pad_rows", [...args, top, left], rows, { work });
     }
     const shape = [xHeight, xWidth, inChannels, filterHeight, filterWidth, strideHeight];
     const rest = [outHeight, outWidth, outChannels, paddedChannels, activation === "relu" ? 1 : 0];
     // One range of output rows (pairs of them, pooling) per thread; each output is computed
     // alike however many ranges.
+    const work = batchSize * outHeight * outWidth * taps * outChannels;
     if (pooled === undefined) {
       runRanges(
         backend,
@@ -135,10 +138,11 @@ function convForward(
         "fw_conv",
         [at(input), at(transposed), at(out), ...shape, ...rest],
         batchSize * outHeight,
+        { work },
       );
     } else {
       const args = [at(input), at(transposed), at(out), at(pooled), ...shape, ...rest];
-      runRanges(backend, SOURCE, "fw_conv_pool", args, batchSize * outHeight / 2);
+      runRanges(backend, SOURCE, "fw_conv_pool", args, batchSize * outHeight / 2, { work });
     }
     // The outputs are the engine's from here: kept out of the scratch's release.
     outputs.push(...(pooled === undefined ? [out] : [pooled, out]));

@@ -128,7 +128,9 @@ export function simdInputGradient(
     ];
     // One range of dx rows per thread (the first here, the others on helpers, or here after
     // where one cannot take it); each row is computed alike however many ranges.
-    runRanges(backend, SOURCE, `dx_${tileFor(paddedChannels)}`, args, rows);
+    const work = batchSize * outHeight * outWidth * filterHeight * filterWidth * outChannels *
+      inChannels;
+    runRanges(backend, SOURCE, `dx_${tileFor(paddedChannels)}`, args, rows, { work });
     return dx;
   });
 }

@@ -26,12 +26,6 @@ interface Kernel {
 export const SOURCE: SimdModuleSource = { shared: MATMUL_SHARED, plain: MATMUL_PLAIN };
 
 /**
- * Multiply-adds below which a product runs on the calling thread alone: waking a helper costs
- * more than it saves there.
- */
-const ONE_THREAD_WORK = 65_536;
-
-/**
  * Multiply-adds up to which this kernel takes a product (the dense layers of the zoo's heads and
  * of LeNet); larger ones stay on XNNPACK, whose packed, cache-blocked kernels win there.
  */
@@ -104,7 +98,7 @@ export function simdMatMul(
     kernel.mm_pack(at(b), bias === undefined ? 0 : at(bias), at(packed), K, N, paddedN, bk, bn);
     const args = [at(a), at(packed), at(out), N, paddedN, K, ai, ak, activation === "relu" ? 1 : 0];
     // One range of rows per thread; each output is computed alike however many ranges.
-    runRanges(backend, SOURCE, "mm", args, M, M * N * K < ONE_THREAD_WORK ? { parts: 1 } : {});
+    runRanges(backend, SOURCE, "mm", args, M, { work: M * N * K });
     return out;
   });
 }
