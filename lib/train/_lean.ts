@@ -408,6 +408,80 @@ function leanConvCall(original: LayerCall): LayerCall {
   };
 }
 
+interface DenseInternals {
+  kernel: tfl.LayerVariable;
+  bias: tfl.LayerVariable | null;
+  activation: { getClassName(): string } | null;
+  invokeCallHook(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): void;
+}
+
+/**
+ * The gradient of _FusedMatMul as the lean dense path runs it (a 2-D input, no transposes, a
+ * ReLU or none, an optional bias): dz = dy·(y > 0) and the bias's gradient in one pass where the
+ * backend has the kernel, then dx = dz·Wᵀ and dW = xᵀ·dz. tfjs registers none (its fused op is
+ * a custom gradient, which splits a ReLU layer into matMul, add and relu while training).
+ */
+const fusedMatMulGrad = {
+  kernelName: "_FusedMatMul",
+  inputsToSave: ["a", "b"],
+  outputsToSave: [true],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [a, b, y] = saved;
+    const { activation, transposeA, transposeB } = attrs as unknown as {
+      activation: string;
+      transposeA: boolean;
+      transposeB: boolean;
+    };
+    if ((activation !== "relu" && activation !== "linear") || transposeA || transposeB) {
+      throw new Error(`the lean _FusedMatMul gradient handles a plain 'relu' or 'linear' product`);
+    }
+    let dz = dy as tf.Tensor;
+    let db: tf.Tensor | undefined;
+    if (activation === "relu") {
+      [dz, db] = hasKernel(RELU_BIAS_GRAD)
+        ? tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dz, y }, {}) as tf.Tensor[]
+        : tf.tidy(() => {
+          const masked = tf.mul(dz, tf.step(y));
+          return [masked, tf.sum(masked, 0)];
+        });
+      released.push(dz, db); // both live until the next op's gradient starts
+    }
+    return {
+      a: () => tf.matMul(dz, b, false, true),
+      b: () => tf.matMul(a, dz, true, false),
+      bias: () => db === undefined ? tf.sum(dz, 0) : tf.clone(db),
+    };
+  },
+};
+
+/**
+ * A dense layer with a ReLU (or none) as one _FusedMatMul in training too: tfjs-core splits a
+ * fused product with an activation into matMul, add and relu whenever a gradient is taken, and
+ * its gradient into a step, a multiply, a sum and reshapes.
+ */
+function leanDenseCall(original: LayerCall): LayerCall {
+  return function (this: tfl.layers.Layer, inputs, kwargs) {
+    const dense = this as unknown as DenseInternals;
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    const activation = dense.activation?.getClassName() ?? "linear";
+    // On wasm (our kernels take 2-D products; elsewhere tfjs' own path stays).
+    if (
+      !kwargs?.training || !fuseActivations || input.rank !== 2 || !hasKernel(RELU_BIAS_GRAD) ||
+      (activation !== "relu" && activation !== "linear") || input.dtype !== "float32"
+    ) {
+      return original.call(this, inputs, kwargs);
+    }
+    dense.invokeCallHook(inputs, kwargs);
+    const kernelInputs: tf.NamedTensorMap = { a: input, b: dense.kernel.read() };
+    if (dense.bias !== null) kernelInputs.bias = dense.bias.read();
+    return tf.engine().runKernel("_FusedMatMul", kernelInputs, {
+      transposeA: false,
+      transposeB: false,
+      activation,
+    }) as tf.Tensor;
+  };
+}
+
 function leanReluCall(original: LayerCall): LayerCall {
   return function (this: tfl.layers.Layer, inputs, kwargs) {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
@@ -526,8 +600,10 @@ function patchLayers() {
   patch(tfl.layers.add({}), leanAddCall);
   patch(tfl.layers.conv2d({ filters: 1, kernelSize: 1 }), leanConvCall);
   patch(tfl.layers.maxPooling2d({ poolSize: 2 }), leanPoolCall);
+  patch(tfl.layers.dense({ units: 1 }), leanDenseCall);
   tf.registerGradient(fusedConvReluGrad as unknown as tf.GradConfig);
   tf.registerGradient(convReluPoolGrad as unknown as tf.GradConfig);
+  tf.registerGradient(fusedMatMulGrad as unknown as tf.GradConfig);
   patchSavedTensors();
   patchTapeNodes();
 }

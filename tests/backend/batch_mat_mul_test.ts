@@ -104,3 +104,34 @@ Deno.test("_FusedMatMul on wasm (our SIMD kernel): bias + linear or ReLU = cpu",
     });
   }
 });
+
+Deno.test("_FusedMatMul and BatchMatMul on wasm take rank-2 operands past our kernel's size limit (the lean dense path)", async () => {
+  const [m, k, n] = [8, 4096, 520]; // 17 M multiply-adds: above SIMD_MATMUL_LIMIT, on XNNPACK
+  const results = [];
+  for (const backend of ["cpu", "wasm"] as const) {
+    await useBackend(backend);
+    const out = tf.tidy(() => {
+      const a = tf.randomNormal([m, k], 0, 1, "float32", 6);
+      const b = tf.randomNormal([k, n], 0, 1, "float32", 7);
+      const bias = tf.randomNormal([n], 0, 1, "float32", 8);
+      if (backend === "cpu") {
+        return [tf.relu(tf.add(tf.matMul(a, b), bias)), tf.matMul(a, b)];
+      }
+      const attrs = { transposeA: false, transposeB: false };
+      return [
+        tf.engine().runKernel("_FusedMatMul", { a, b, bias }, { ...attrs, activation: "relu" }),
+        tf.engine().runKernel("BatchMatMul", { a, b }, attrs),
+      ] as tf.Tensor[];
+    });
+    results.push(out.map((t) => ({ shape: t.shape, values: t.dataSync().slice() })));
+    tf.dispose(out);
+  }
+  for (const i of [0, 1]) {
+    assert.deepEqual(results[1][i].shape, [m, n]);
+    let error = 0;
+    for (let j = 0; j < results[0][i].values.length; j++) {
+      error = Math.max(error, Math.abs(results[1][i].values[j] - results[0][i].values[j]));
+    }
+    assert.ok(error <= 1e-2, `max error ${error}`); // sums of 4,096 products of N(0, 1)
+  }
+});

@@ -21,6 +21,24 @@ interface BatchMatMulAttrs {
   transposeB: boolean;
 }
 
+/** `info` seen as rank 3 (a batch of one) where it is rank 2: the built-in kernels need rank 3. */
+function asRank3(info: TensorInfo): TensorInfo {
+  return info.shape.length === 2 ? { ...info, shape: [1, ...info.shape] } : info;
+}
+
+/**
+ * Runs `builtIn` on rank-3 views of rank-2 operands (our kernel takes rank 2, the lean dense
+ * path passes it), its output then seen as rank 2 again.
+ */
+function runRank3(builtIn: KernelConfig, args: Parameters<KernelFunc>[0]): TensorInfo {
+  const { a, b } = args.inputs as Record<"a" | "b", TensorInfo>;
+  const flat = a.shape.length === 2 && b.shape.length === 2;
+  const out = builtIn.kernelFunc(
+    flat ? { ...args, inputs: { ...args.inputs, a: asRank3(a), b: asRank3(b) } } : args,
+  ) as TensorInfo;
+  return flat ? { ...out, shape: out.shape.slice(1) } : out;
+}
+
 /** _FusedMatMul on the wasm backend with our SIMD kernel in front of `builtIn`. */
 export function fusedMatMulConfig(builtIn: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
@@ -46,7 +64,7 @@ export function fusedMatMulConfig(builtIn: KernelConfig): KernelConfig {
       );
       if (out !== undefined) return out;
     }
-    return builtIn.kernelFunc(args);
+    return runRank3(builtIn, args);
   };
   return { ...builtIn, kernelFunc };
 }
@@ -63,7 +81,7 @@ export function batchMatMulConfig(builtIn: KernelConfig): KernelConfig {
     const simd = simdMatMul(args.backend, a, b, undefined, transposeA, transposeB, "linear");
     if (simd !== undefined) return simd;
     const floats = a.dtype === "float32" && b.dtype === "float32";
-    if ((!transposeA && !transposeB) || !floats) return builtIn.kernelFunc(args);
+    if ((!transposeA && !transposeB) || !floats) return runRank3(builtIn, args);
     const transpose = getKernel("Transpose", "wasm")!.kernelFunc;
     const temporary: TensorInfo[] = [];
     const swapLast = (x: TensorInfo): TensorInfo => {
@@ -74,7 +92,7 @@ export function batchMatMulConfig(builtIn: KernelConfig): KernelConfig {
       return moved as TensorInfo;
     };
     try {
-      return builtIn.kernelFunc({
+      return runRank3(builtIn, {
         ...args,
         inputs: { a: transposeA ? swapLast(a) : a, b: transposeB ? swapLast(b) : b },
         attrs: { ...args.attrs, transposeA: false, transposeB: false },
