@@ -18,6 +18,8 @@ export const CONTROL = {
   argc: 5,
   /** 1 once the helper waits for commands. */
   ready: 6,
+  /** How long the last call took on the helper, in tenths of a microsecond. */
+  elapsed: 7,
   /** The arguments. */
   args: 8,
   /** 1 at `loaded + i` once module i is instantiated on the helper. */

@@ -211,6 +211,11 @@ class Helper {
     }
   }
 
+  /** How long the last call it finished took on the helper, in milliseconds. */
+  elapsedMs(): number {
+    return Atomics.load(this.#control, CONTROL.elapsed) / 1e4;
+  }
+
   /** Ends the worker (its memory belongs to a backend that is gone, or a test cleans up). */
   close(): void {
     this.dead = true;
@@ -298,6 +303,11 @@ function poolFor(backend: unknown): (Helper | undefined)[] {
   return live;
 }
 
+/** How long each part of a {@linkcode runParts} call ran on its thread, in ms (NaN: not there). */
+export interface PartTimes {
+  ms: number[];
+}
+
 /**
  * Runs export `name` of `source`'s module once per argument list of `parts`, each on its own
  * thread where it can, and returns when all have run: it posts parts 1.. to live helpers (the
@@ -311,7 +321,7 @@ export function runParts(
   source: SimdModuleSource,
   name: string,
   parts: readonly (readonly number[])[],
-): void {
+): PartTimes {
   for (const args of parts) {
     if (args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments`);
   }
@@ -319,19 +329,27 @@ export function runParts(
   if (exports === null) throw new Error("the SIMD module did not instantiate");
   const run = exports[name];
   if (typeof run !== "function") throw new Error(`no export ${name} in this SIMD module`);
-  if (parts.length === 0) return;
+  const times: PartTimes = { ms: new Array(parts.length).fill(NaN) };
+  if (parts.length === 0) return times;
   const pool = parts.length > 1 ? poolFor(backend) : [];
   const posted: (Helper | undefined)[] = [];
   for (let i = 1; i < parts.length; i++) {
     const helper = pool[i - 1];
     posted.push(helper?.post(source, name, parts[i]) ? helper : undefined);
   }
+  const start = performance.now();
   run(...parts[0]);
+  times.ms[0] = performance.now() - start;
   const spin = { until: performance.now() + SPIN_MS, polls: 0 };
   for (let i = 1; i < parts.length; i++) {
-    if (posted[i - 1]?.finish(spin)) continue;
-    run(...parts[i]);
+    const helper = posted[i - 1];
+    if (helper?.finish(spin)) {
+      times.ms[i] = helper.elapsedMs();
+      continue;
+    }
+    run(...parts[i]); // its time stays NaN: it did not run on its own thread
   }
+  return times;
 }
 
 /**
@@ -354,12 +372,30 @@ export function setMinPartWork(work: number): number {
 }
 
 /**
+ * Per module and export: how fast a helper runs a unit of its work relative to the calling thread
+ * (1: as fast). Measured on each call: on our 2-core VM the helper's parts ran ~20% slower
+ * (cold caches, a busier core), and the calling thread waited for it on every kernel.
+ */
+const speeds = new WeakMap<SimdModuleSource, Map<string, number>>();
+
+let balanced = true;
+
+/** Sizes ranges by the threads' measured speeds (true) or cuts them evenly (for comparisons). */
+export function setBalancedRanges(on: boolean): void {
+  balanced = on;
+}
+
+/** Parts under this long on the calling thread (ms) say too little to go by. */
+const MIN_TIMED_MS = 0.02;
+
+/**
  * Runs export `name` of `source`'s module over `units` units (rows, channels, taps) cut into one
  * range per thread ({@linkcode threadsFor}, or `parts`), each range a whole number of `step`
  * units (the last one ending at `units`): part p gets `args` followed by its range [from, to).
  * With `work` (the whole call's multiply-adds or elements), no part gets less than
- * MIN_PART_WORK of it. The kernel must compute each unit alike in any range, so results do not
- * depend on the cut.
+ * MIN_PART_WORK of it. Unless `parts` is given, the ranges are sized by how fast each thread
+ * ran this export so far, so that all finish together. The kernel must compute each unit alike
+ * in any range, so results do not depend on the cut.
  */
 export function runRanges(
   backend: unknown,
@@ -375,17 +411,40 @@ export function runRanges(
   if (work !== undefined && minPartWork > 0) {
     count = Math.min(count, Math.max(1, Math.floor(work / minPartWork)));
   }
-  const bounds = cutBounds(blocks, Math.max(1, Math.min(count, blocks)));
-  runParts(
-    backend,
-    source,
-    name,
-    bounds.slice(0, -1).map((start, p) => [
-      ...args,
-      start * step,
-      Math.min(bounds[p + 1] * step, units),
-    ]),
+  count = Math.max(1, Math.min(count, blocks));
+  let bySource = speeds.get(source);
+  if (bySource === undefined) speeds.set(source, bySource = new Map());
+  const speed = parts === undefined && balanced ? bySource.get(name) ?? 1 : 1;
+  const bounds = weightedBounds(blocks, count, speed);
+  const ranges = bounds.slice(0, -1).map((start, p) =>
+    [start * step, Math.min(bounds[p + 1] * step, units)] as const
   );
+  const times = runParts(backend, source, name, ranges.map((range) => [...args, ...range]));
+  // Learn the helpers' speed from this call: units per ms on each, against the calling thread's.
+  if (count < 2 || !(times.ms[0] >= MIN_TIMED_MS)) return;
+  const rate = (p: number) => (ranges[p][1] - ranges[p][0]) / times.ms[p];
+  let sum = 0;
+  for (let p = 1; p < count; p++) sum += rate(p) / rate(0);
+  const measured = sum / (count - 1);
+  if (!Number.isFinite(measured) || measured <= 0) return;
+  const smoothed = Math.pow(speed, 0.75) * Math.pow(measured, 0.25);
+  bySource.set(name, Math.min(2, Math.max(0.5, smoothed)));
+}
+
+/**
+ * Bounds of `count` parts of `blocks` blocks, part 0 (the calling thread's) weighted 1 and each
+ * other `speed`, none empty: `count + 1` ascending bounds, the last `blocks`.
+ */
+export function weightedBounds(blocks: number, count: number, speed: number): number[] {
+  if (speed === 1) return cutBounds(blocks, count);
+  const total = 1 + (count - 1) * speed;
+  const bounds = [0];
+  for (let p = 1; p < count; p++) {
+    const at = Math.round((blocks * (1 + (p - 1) * speed)) / total);
+    bounds.push(Math.min(blocks - (count - p), Math.max(bounds[p - 1] + 1, at)));
+  }
+  bounds.push(blocks);
+  return bounds;
 }
 
 /**
@@ -422,4 +481,9 @@ export function helperThreadCalls(): number {
 export function closeHelperThreads(): void {
   for (const helper of helpers) helper?.close();
   helpers = [];
+}
+
+/** The helpers' learned speed per export of `source` (see runRanges), for diagnostics and tests. */
+export function helperSpeeds(source: SimdModuleSource): Map<string, number> {
+  return new Map(speeds.get(source) ?? []);
 }

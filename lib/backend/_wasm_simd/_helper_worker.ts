@@ -52,7 +52,9 @@ function serve(ctrl: Int32Array): boolean {
         const argc = ctrl[CONTROL.argc];
         const args = new Array<number>(argc);
         for (let i = 0; i < argc; i++) args[i] = ctrl[CONTROL.args + i];
+        const start = performance.now();
         fn(...args);
+        ctrl[CONTROL.elapsed] = Math.min(0x7fffffff, Math.round((performance.now() - start) * 1e4));
       } catch {
         state = STATE.failed; // the calling thread runs the part itself
       }

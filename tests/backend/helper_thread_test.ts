@@ -1,0 +1,65 @@
+// The cut of a kernel's work between the calling thread and its helpers (_helper_thread.ts):
+// even bounds, bounds weighted by the helpers' measured speed, and the speeds learned while a
+// model trains. (wasm_threads_test.ts checks that weights stay identical on 1, 2 and 3 threads
+// with these cuts.)
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  createModel,
+  createTrainStep,
+  setWasmThreads,
+  useBackend,
+  wasmThreads,
+} from "../../mod.ts";
+import {
+  cutBounds,
+  helperSpeeds,
+  weightedBounds,
+} from "../../lib/backend/_wasm_simd/_helper_thread.ts";
+import { SOURCE } from "../../lib/backend/_wasm_simd/conv2d_forward.ts";
+
+/** Ascending, from 0 to `blocks`, `count` parts, none empty. */
+function assertCut(bounds: number[], blocks: number, count: number, label: string) {
+  assert.equal(bounds.length, count + 1, label);
+  assert.equal(bounds[0], 0, label);
+  assert.equal(bounds[count], blocks, label);
+  for (let p = 0; p < count; p++) assert.ok(bounds[p + 1] > bounds[p], `${label}: part ${p}`);
+}
+
+Deno.test("cutBounds: near-equal parts; weightedBounds: sized by speed, none empty", () => {
+  assert.deepEqual(cutBounds(10, 2), [0, 5, 10]);
+  assert.deepEqual(cutBounds(7, 3), [0, 3, 5, 7]);
+  assert.deepEqual(weightedBounds(10, 2, 1), cutBounds(10, 2));
+  // A helper half as fast takes a third of the work; twice as fast, two thirds.
+  assert.deepEqual(weightedBounds(768, 2, 0.5), [0, 512, 768]);
+  assert.deepEqual(weightedBounds(768, 2, 2), [0, 256, 768]);
+  assert.deepEqual(weightedBounds(9, 3, 0.5), [0, 5, 7, 9]);
+  for (const [blocks, count] of [[2, 2], [3, 3], [5, 4], [100, 7]]) {
+    for (const speed of [0.5, 0.8, 1, 1.7, 2]) {
+      assertCut(weightedBounds(blocks, count, speed), blocks, count, `${blocks}/${count}/${speed}`);
+    }
+  }
+});
+
+Deno.test("wasm on 2 threads: the helper's speed is learned per kernel, within [0.5, 2]", async () => {
+  const before = wasmThreads();
+  try {
+    assert.equal(await setWasmThreads(2), 2);
+    await useBackend("wasm");
+    const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+    const step = createTrainStep(model, tf.train.adam(1e-3), 10);
+    const x = tf.randomNormal([64, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
+    const y = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), "int32");
+    // The helper starts on the first calls and loads the module in the background.
+    for (let i = 0; i < 100 && !helperSpeeds(SOURCE).has("fw_conv_pool"); i++) {
+      step(x, y).dispose();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const speed = helperSpeeds(SOURCE).get("fw_conv_pool");
+    assert.ok(speed !== undefined && speed >= 0.5 && speed <= 2, `speed ${speed}`);
+    tf.dispose([x, y]);
+    model.dispose();
+  } finally {
+    await setWasmThreads(before);
+  }
+});
