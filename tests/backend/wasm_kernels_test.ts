@@ -79,11 +79,13 @@ Deno.test("the wasm backend has every training kernel registered", async () => {
 });
 
 Deno.test("Conv2DBackpropFilter on wasm matches cpu: our SIMD kernel and the XNNPACK path", async (t) => {
-  // Output channels: 5 and 13 (padded lanes), 16 and 32 (whole tiles of 16); one layer above
-  // SIMD_FILTER_GRADIENT_LIMIT runs the XNNPACK path.
+  // Output channels: 5 and 13 (dy read in place, the last vector overlapping), 16 and 32 (whole
+  // tiles of 16), 1 and 3 (dy padded: fewer than 4), 10, 18 and 20 (LeNet-like), 17 (a last block
+  // of 1 channel: padded); one layer above SIMD_FILTER_GRADIENT_LIMIT runs the XNNPACK path.
   const cases = [
     ...CONV_CASES.map((c) => ({ ...c, out: 5 })),
     ...CONV_CASES.slice(0, 4).map((c, i) => ({ ...c, out: [13, 16, 32, 12][i] })),
+    ...CONV_CASES.slice(0, 6).map((c, i) => ({ ...c, out: [1, 3, 10, 17, 18, 20][i] })),
     {
       x: [1, 3, 3, 288] as Shape4,
       k: [3, 3] as [number, number],

@@ -7,8 +7,10 @@
 // Method: x is copied into a zero-padded buffer, so that each tap (a, b, ci) is a fixed offset
 // from a pixel's base address; a register tile of MR taps x 4*NV output channels is accumulated
 // over a chunk of output rows, one dy row (4*NV channels) loaded and one x value broadcast per
-// tap and pixel, with a fused multiply-add (relaxed SIMD). dy's channels are padded to a multiple
-// of 4*NV by the caller (pad_channels), so no load reads past a tensor.
+// tap and pixel, with a fused multiply-add (relaxed SIMD). With 4 channels or more, dy is read
+// in place: a vector that would run past a pixel's channels starts 4 before their end instead
+// (repeating channels already summed, in the same order); below 4 the caller pads dy's channels
+// to 4 (pad_channels), so no load reads past a tensor.
 //
 // Threads: the accumulation takes a range of taps [from, to) (rows of dW), so two threads each
 // do a part with no reduction; each tap's sum runs in the same order whatever the split, so the
@@ -89,53 +91,59 @@ __attribute__((export_name("dw_prepare"))) void dw_prepare(int *offs, int Wp, in
 }
 
 // One register tile: MR taps x 4*NV channels from co0, over output rows [i0, i1) of one image.
+// dy's pixels are DS floats apart; a vector starting past Cl (the last that fits in a pixel's
+// DS channels) starts at Cl instead, repeating some channels: their sums are computed in the
+// same order in both vectors, so whichever is stored last stores the same values.
 #define DEFINE_TILE(MRv, NVv)                                                                     \
   static inline void tile_##MRv##x##NVv(const float *xp, const float *dy, float *acc, int CoP,    \
                                         const int *offs, int nvalid, int co0, long xImg,          \
                                         long dyImg, int i0, int i1, int Wo, int xRowStep,         \
-                                        int xColStep) {                                           \
-    int o[MRv];                                                                                   \
+                                        int xColStep, int DS, int Cl) {                           \
+    int o[MRv], vo[NVv];                                                                          \
     v128_t c[MRv][NVv];                                                                           \
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < NVv; v++) vo[v] =                      \
+        co0 + 4 * v < Cl ? co0 + 4 * v : Cl;                                                      \
     _Pragma("clang loop unroll(full)") for (int m = 0; m < MRv; m++) {                            \
       o[m] = offs[m];                                                                             \
       _Pragma("clang loop unroll(full)") for (int v = 0; v < NVv; v++) c[m][v] =                  \
-          wasm_v128_load(acc + (long)m * CoP + co0 + 4 * v);                                      \
+          wasm_v128_load(acc + (long)m * CoP + vo[v]);                                            \
     }                                                                                             \
     for (int i = i0; i < i1; i++) {                                                               \
       const float *xr = xp + xImg + (long)i * xRowStep;                                           \
-      const float *dr = dy + dyImg + (long)i * Wo * CoP + co0;                                    \
+      const float *dr = dy + dyImg + (long)i * Wo * DS;                                           \
       for (int j = 0; j < Wo; j++) {                                                              \
         v128_t d[NVv];                                                                            \
         _Pragma("clang loop unroll(full)") for (int v = 0; v < NVv; v++) d[v] =                   \
-            wasm_v128_load(dr + 4 * v);                                                           \
+            wasm_v128_load(dr + vo[v]);                                                           \
         _Pragma("clang loop unroll(full)") for (int m = 0; m < MRv; m++) {                        \
           v128_t xv = wasm_v128_load32_splat(xr + o[m]);                                          \
           _Pragma("clang loop unroll(full)") for (int v = 0; v < NVv; v++) c[m][v] =              \
               MADD(c[m][v], xv, d[v]);                                                            \
         }                                                                                         \
         xr += xColStep;                                                                           \
-        dr += CoP;                                                                                \
+        dr += DS;                                                                                 \
       }                                                                                           \
     }                                                                                             \
     _Pragma("clang loop unroll(full)") for (int m = 0; m < MRv; m++) if (m < nvalid) {            \
       _Pragma("clang loop unroll(full)") for (int v = 0; v < NVv; v++)                            \
-          wasm_v128_store(acc + (long)m * CoP + co0 + 4 * v, c[m][v]);                            \
+          wasm_v128_store(acc + (long)m * CoP + vo[v], c[m][v]);                                  \
     }                                                                                             \
   }                                                                                               \
   /* dW's taps [from, to) (from a multiple of MR, to one or M): zeroes their accumulators of   \
-     acc [Mp, CoP], accumulates them over every pixel (dy has CoP channels), and writes their   \
-     first Co channels to dw [M, Co]. Touches nothing outside those rows, so it may run again. */ \
+     acc [Mp, CoP], accumulates them over every pixel (dy's pixels DS >= 4 floats apart, its    \
+     vectors starting at most at Cl), and writes their first Co channels to dw [M, Co]. Touches \
+     nothing outside those rows, so it may run again. */                                        \
   __attribute__((export_name("dw_" #MRv "x" #NVv))) void dw_##MRv##x##NVv(                       \
       const float *xp, const float *dy, float *acc, const int *offs, float *dw, int N, int Hp,   \
       int Wp, int Ci, int Ho, int Wo, int Co, int CoP, int M, int sh, int sw, int rowsPerChunk,  \
-      int from, int to) {                                                                         \
+      int DS, int Cl, int from, int to) {                                                         \
     if (to > M) to = M;                                                                           \
     if (from >= to) return;                                                                       \
     const int rowsEnd = (to + MRv - 1) / MRv * MRv; /* the last tile's rows past M too */         \
     for (long k = (long)from * CoP; k < (long)rowsEnd * CoP; k++) acc[k] = 0.f;                   \
     const int xRowStep = sh * Wp * Ci, xColStep = sw * Ci;                                        \
     for (int n = 0; n < N; n++) {                                                                 \
-      const long xImg = (long)n * Hp * Wp * Ci, dyImg = (long)n * Ho * Wo * CoP;                  \
+      const long xImg = (long)n * Hp * Wp * Ci, dyImg = (long)n * Ho * Wo * DS;                   \
       for (int i0 = 0; i0 < Ho; i0 += rowsPerChunk) {                                            \
         int i1 = i0 + rowsPerChunk;                                                               \
         if (i1 > Ho) i1 = Ho;                                                                     \
@@ -144,7 +152,7 @@ __attribute__((export_name("dw_prepare"))) void dw_prepare(int *offs, int Wp, in
           if (nv > MRv) nv = MRv;                                                                 \
           for (int co0 = 0; co0 < CoP; co0 += 4 * NVv)                                            \
             tile_##MRv##x##NVv(xp, dy, acc + (long)t0 * CoP, CoP, offs + t0, nv, co0, xImg,      \
-                               dyImg, i0, i1, Wo, xRowStep, xColStep);                           \
+                               dyImg, i0, i1, Wo, xRowStep, xColStep, DS, Cl);                   \
         }                                                                                         \
       }                                                                                           \
     }                                                                                             \

@@ -100,27 +100,39 @@ export function simdFilterGradient(
   const paddedChannels = Math.ceil(outChannels / lanes) * lanes;
   const paddedTaps = Math.ceil(taps / tapsPerTile) * tapsPerTile;
 
+  // x itself where no padding is read (rows or columns past the reach are never read).
+  const { top, left } = info.padInfo;
+  const direct = top === 0 && left === 0 && paddedHeight <= inHeight && paddedWidth <= inWidth;
+  const [xHeight, xWidth] = direct ? [inHeight, inWidth] : [paddedHeight, paddedWidth];
+
   return withScratch(backend as KernelBackend, (scratch) => {
-    const xPadded = scratch.make([batchSize, paddedHeight, paddedWidth, inChannels]);
+    const xPadded = direct ? x : scratch.make([batchSize, paddedHeight, paddedWidth, inChannels]);
     const pixels = batchSize * outHeight * outWidth;
-    const dyPadded = paddedChannels === outChannels ? dy : scratch.make([pixels, paddedChannels]);
+    // dy read in place unless its last block of channels has fewer than 4 (a vector would
+    // reach into the block before: see the module): then padded to the tile's lanes.
+    const tail = outChannels % lanes;
+    const inPlace = outChannels >= 4 && (tail === 0 || tail >= 4);
+    const dyPadded = inPlace ? dy : scratch.make([pixels, paddedChannels]);
+    const dyStride = inPlace ? outChannels : paddedChannels;
     const accumulators = scratch.make([paddedTaps * paddedChannels]);
     const offsets = scratch.make([paddedTaps], "int32");
     const dw = scratch.make([filterHeight, filterWidth, inChannels, outChannels]);
     // Heap addresses: stable for a tensor's life, and the kernel sees the memory as it grows.
     const at = (t: TensorInfo) => heapOffset(backend, t);
-    kernel.pad_nhwc(
-      at(x),
-      at(xPadded),
-      batchSize,
-      inHeight,
-      inWidth,
-      inChannels,
-      paddedHeight,
-      paddedWidth,
-      info.padInfo.top,
-      info.padInfo.left,
-    );
+    if (!direct) {
+      kernel.pad_nhwc(
+        at(x),
+        at(xPadded),
+        batchSize,
+        inHeight,
+        inWidth,
+        inChannels,
+        paddedHeight,
+        paddedWidth,
+        top,
+        left,
+      );
+    }
     if (dyPadded !== dy) {
       // Rows of dy, one range per thread.
       const args = [at(dy), at(dyPadded), outChannels, paddedChannels];
@@ -128,7 +140,7 @@ export function simdFilterGradient(
     }
     kernel.dw_prepare(
       at(offsets),
-      paddedWidth,
+      xWidth,
       inChannels,
       filterHeight,
       filterWidth,
@@ -141,8 +153,8 @@ export function simdFilterGradient(
       at(offsets),
       at(dw),
       batchSize,
-      paddedHeight,
-      paddedWidth,
+      xHeight,
+      xWidth,
       inChannels,
       outHeight,
       outWidth,
@@ -152,6 +164,8 @@ export function simdFilterGradient(
       strideHeight,
       strideWidth,
       Math.max(1, Math.floor(CHUNK_PIXELS / outWidth)),
+      dyStride,
+      dyStride - 4, // where the last vector of a pixel's channels starts
     ];
     // One range of taps per thread (the first here, the others on helpers, or here after where
     // one cannot take it): a whole number of tiles each, every tap summed in the same order
