@@ -232,11 +232,12 @@ export interface FitResult {
 
 function toTensors(batch: Batch, inputTransform?: (x: tf.Tensor4D) => tf.Tensor4D) {
   return tf.tidy(() => {
-    const raw = tf.tensor4d(
-      batch.images,
-      batch.shape,
-      batch.images instanceof Uint8Array ? "int32" : "float32",
-    );
+    // Bytes become an int32 tensor. Converted here: tfjs checks and converts a Uint8Array for
+    // an int32 tensor element by element (0.59 ms for a batch of 64 MNIST digits, a tenth of a
+    // LeNet step), where a typed-array copy takes a few microseconds.
+    const raw = batch.images instanceof Uint8Array
+      ? tf.tensor4d(new Int32Array(batch.images), batch.shape, "int32")
+      : tf.tensor4d(batch.images, batch.shape, "float32");
     const images = inputTransform ? inputTransform(raw) : tf.cast(raw, "float32") as tf.Tensor4D;
     return { images, labels: tf.tensor1d(batch.labels, "int32") };
   });
