@@ -7,7 +7,7 @@ import { compose, sampleRng, transformFromSpec } from "../transforms/compose.ts"
 import { partsOf } from "../transforms/_parts.ts";
 import type { CachedSample } from "./cache.ts";
 import type { AnyImage, Transform, TransformSpec } from "../transforms/types.ts";
-import type { SampleSource } from "./source.ts";
+import type { MemorySource, SampleSource } from "./source.ts";
 
 /** One batch: images NHWC (float32 after normalize/toFloat, else uint8), labels, indices. */
 export interface Batch {
@@ -152,6 +152,51 @@ function split(transform: Transform): SplitTransform {
   return result;
 }
 
+/** Whether `transform` leaves every image as it is (a compose of no steps). */
+function isIdentity(transform: Transform): boolean {
+  return transform.name === "compose" &&
+    (transform.options.transforms as unknown[] | undefined)?.length === 0;
+}
+
+/**
+ * A batch of in-memory samples with no transform but a trailing normalize (if any): each image
+ * copied (or normalized) straight from the source's pixels into the batch, with no per-sample
+ * copy, generator or promise. The same values as the general path below.
+ */
+function collateMemory(
+  source: MemorySource,
+  request: BatchRequest,
+  affine: SplitTransform["affine"],
+): ProcessedBatch {
+  const [height, width, channels] = source.shape;
+  const size = height * width * channels;
+  const count = request.sources.length;
+  if (affine !== undefined && affine.a.length !== channels) {
+    throw new RangeError(`normalize: ${affine.a.length} means for a ${channels}-channel image`);
+  }
+  const out = affine === undefined ? new Uint8Array(size * count) : new Float32Array(size * count);
+  for (let n = 0; n < count; n++) {
+    const from = request.sources[n] * size;
+    const data = source.images.subarray(from, from + size);
+    if (affine === undefined) {
+      out.set(data, n * size);
+      continue;
+    }
+    // The same arithmetic as normalize(): x·(1/255/std) + (−mean/std), rounded to float32.
+    for (let i = 0, o = n * size; i < size; i += channels, o += channels) {
+      for (let c = 0; c < channels; c++) out[o + c] = data[i + c] * affine.a[c] + affine.b[c];
+    }
+  }
+  return {
+    batch: {
+      images: out,
+      shape: [count, height, width, channels],
+      labels: Int32Array.from(request.sources, (i) => source.labels[i]),
+      indices: Int32Array.from(request.samples),
+    },
+  };
+}
+
 export async function processBatch(
   source: SampleSource,
   transform: Transform,
@@ -159,6 +204,7 @@ export async function processBatch(
   request: BatchRequest,
 ): Promise<ProcessedBatch> {
   const { head, affine } = split(transform);
+  if (source.kind === "memory" && isIdentity(head)) return collateMemory(source, request, affine);
   const images: AnyImage[] = [];
   const cached: CachedSample[] = [];
   const skipped: SkippedSample[] = [];
