@@ -26,6 +26,7 @@ import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
 import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
 import { convReluPoolConfigs } from "./_wasm_kernels/conv_relu_pool.ts";
+import { maxPoolConfig } from "./_wasm_kernels/max_pool.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { softmaxCrossEntropyConfig } from "./_wasm_kernels/softmax_cross_entropy.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
@@ -159,7 +160,8 @@ export function setWasmKernels(set: KernelSet): KernelSet {
 /**
  * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
  * BatchMatMul and _FusedMatMul (small products and transposed operands, on our SIMD kernel), Cast
- * (to the same dtype: no copy), FusedConv2D (every supported convolution, on our SIMD kernel).
+ * (to the same dtype: no copy), FusedConv2D (every supported convolution, on our SIMD kernel),
+ * MaxPool (2×2, stride 2, on our SIMD kernel).
  */
 const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig][] = [
   ["Add", biasAddConfig],
@@ -167,6 +169,7 @@ const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig
   ["_FusedMatMul", fusedMatMulConfig],
   ["Cast", castConfig],
   ["FusedConv2D", fusedConv2DConfig],
+  ["MaxPool", maxPoolConfig],
   ["Transpose", transposeConfig],
 ];
 const wrappers = new WeakSet<object>();

@@ -1,6 +1,7 @@
 // MaxPoolGrad's 2×2 path on wasm: our SIMD module against the TypeScript loops, bit for bit, for
 // channel counts with and without a tail, odd sizes, ties, all-negative windows, a NaN and −0 in
-// dy. (wasm_kernels_test.ts compares the kernel with the cpu backend.)
+// dy (wasm_kernels_test.ts compares the kernel with the cpu backend); and MaxPool's 2×2 kernel
+// against the cpu backend.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
@@ -46,5 +47,29 @@ Deno.test("MaxPoolGrad 2×2 on wasm: the SIMD module = the TypeScript loops, bit
       setMaxPoolGradSimd(true);
       assert.deepEqual(results[0], results[1]);
     });
+  }
+});
+
+Deno.test("MaxPool on wasm (our 2×2 kernel, and the built-in's other cases) = cpu, bit for bit", async () => {
+  const cases: [[number, number, number, number], number, number, "valid" | "same"][] = [
+    [[2, 8, 8, 1], 2, 2, "valid"],
+    [[3, 16, 12, 10], 2, 2, "valid"], // a tail of 2 channels
+    [[1, 6, 6, 23], 2, 2, "valid"],
+    [[2, 4, 4, 3], 2, 2, "valid"], // fewer than 4 channels
+    [[2, 7, 9, 4], 2, 2, "valid"], // odd sizes: the built-in kernel
+    [[2, 8, 8, 5], 3, 2, "same"], // another pool: the built-in kernel
+  ];
+  for (const [shape, size, stride, pad] of cases) {
+    const values = inputs(shape, shape[3] + 3);
+    const results = [];
+    for (const backend of ["cpu", "wasm"] as const) {
+      await useBackend(backend);
+      const out = tf.tidy(() =>
+        tf.maxPool(tf.tensor(values, shape) as tf.Tensor4D, size, stride, pad)
+      );
+      results.push(out.dataSync() as Float32Array);
+      out.dispose();
+    }
+    assert.deepEqual(Array.from(results[1]), Array.from(results[0]), `${shape} ${size}/${stride}`);
   }
 });

@@ -266,3 +266,10 @@ __attribute__((export_name("fw_conv_pool"))) void fw_conv_pool(
     pool_rows(out, p, Ho / 2, Wo / 2, Co, r, r + 1);
   }
 }
+
+// A 2x2, stride-2 max pool on its own: window rows [from, to) of y [N, 2 * OH, 2 * OW, C] into
+// p [N, OH, OW, C], as fw_conv_pool pools (the wasm backend's MaxPool of this common case).
+__attribute__((export_name("max_pool_2x2"))) void max_pool_2x2(const float *y, float *p, int OH,
+                                                                int OW, int C, int from, int to) {
+  pool_rows(y, p, OH, OW, C, from, to);
+}
