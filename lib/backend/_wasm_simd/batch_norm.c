@@ -76,7 +76,7 @@ INLINE double window1(double z, double low, double high) {
 INLINE void train_body(const float *x, const float *gamma, const float *beta, float *y,
                        float *mean, float *variance, float *invStd, v128_t *acc,
                        v128_t *scale, v128_t *shift, int P, int stride, int np, int odd,
-                       double epsilon, int mode, double cap) {
+                       double epsilon, int mode, double cap, int apply) {
   const double count = P;
   const int last = 2 * np;
   const int size = P * stride;
@@ -126,6 +126,7 @@ INLINE void train_body(const float *x, const float *gamma, const float *beta, fl
     scaleTail = (double)invStd[last] * gamma[last];
     shiftTail = beta[last] - mean[last] * scaleTail;
   }
+  if (!apply) return; // bn_apply writes y, split by pixels
   const v128_t capv = SPLAT(cap);
   for (int at = 0; at < size; at += stride) {
     const float *xr = x + at;
@@ -141,12 +142,12 @@ INLINE void train_body(const float *x, const float *gamma, const float *beta, fl
 // train_body unrolled for np = 0..8 pairs, its per-channel values in locals.
 INLINE void train_block(const float *x, const float *gamma, const float *beta, float *y,
                         float *mean, float *variance, float *invStd, int P, int stride, int np,
-                        int odd, double epsilon, int mode, double cap) {
+                        int odd, double epsilon, int mode, double cap, int apply) {
 #define TRAIN_LOCALS(n)                                                                          \
   case n: {                                                                                      \
     v128_t acc[REG_PAIRS], scale[REG_PAIRS], shift[REG_PAIRS];                                   \
     train_body(x, gamma, beta, y, mean, variance, invStd, acc, scale, shift, P, stride, n, odd, \
-               epsilon, mode, cap);                                                              \
+               epsilon, mode, cap, apply);                                                       \
     return;                                                                                      \
   }
   switch (np) {
@@ -166,30 +167,101 @@ INLINE void train_block(const float *x, const float *gamma, const float *beta, f
 // The forward pass, block by block, for one activation `mode`.
 INLINE void train_mode(const float *x, const float *gamma, const float *beta, float *y,
                        float *mean, float *variance, float *invStd, int P, int C,
-                       double epsilon, int mode, double cap, int from, int to) {
+                       double epsilon, int mode, double cap, int from, int to, int apply) {
   for (int c = from; c < to; c += 2 * REG_PAIRS) {
     const int n = to - c < 2 * REG_PAIRS ? to - c : 2 * REG_PAIRS;
     train_block(x + c, gamma + c, beta + c, y + c, mean + c, variance + c, invStd + c, P, C,
-                n >> 1, n & 1, epsilon, mode, cap);
+                n >> 1, n & 1, epsilon, mode, cap, apply);
   }
 }
 
 // The forward pass: x [P, C] → y (activation `mode`, 0: none, 1: ReLU, 2: capped at `cap`),
 // mean, variance, invStd [C], for channels [from, to) (from even: a thread's part; each channel
 // is computed alike in any part). params: epsilon, cap (f64, on the heap: a helper thread gets
-// int arguments only).
+// int arguments only). With apply 0, the statistics only (bn_apply writes y).
 __attribute__((export_name("bn_train"))) void bn_train(const float *x, const float *gamma,
                                                         const float *beta, float *y, float *mean,
                                                         float *variance, float *invStd, int P,
                                                         int C, const double *params, int mode,
-                                                        int from, int to) {
+                                                        int apply, int from, int to) {
   const double epsilon = params[0], cap = params[1];
   if (mode == 1)
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 1, cap, from, to);
+    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 1, cap, from, to, apply);
   else if (mode == 2)
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 2, cap, from, to);
+    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 2, cap, from, to, apply);
   else
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 0, cap, from, to);
+    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 0, cap, from, to, apply);
+}
+
+// y = act(x·scale + shift) over one block of 2·np (+ odd) channels for pixels [from, to), with
+// scale and shift computed from the stored float32 statistics as train_body computes them.
+INLINE void apply_body(const float *x, const float *gamma, const float *beta, float *y,
+                       const float *mean, const float *invStd, v128_t *scale, v128_t *shift,
+                       int stride, int np, int odd, int mode, double cap, int from, int to) {
+  const int last = 2 * np;
+  _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
+    v128_t sc = MUL(load2(invStd + 2 * p), load2(gamma + 2 * p));
+    scale[p] = sc;
+    shift[p] = SUB(load2(beta + 2 * p), MUL(load2(mean + 2 * p), sc));
+  }
+  double scaleTail = 0, shiftTail = 0;
+  if (odd) {
+    scaleTail = (double)invStd[last] * gamma[last];
+    shiftTail = beta[last] - mean[last] * scaleTail;
+  }
+  const v128_t capv = SPLAT(cap);
+  for (long at = (long)from * stride; at < (long)to * stride; at += stride) {
+    const float *xr = x + at;
+    float *yr = y + at;
+    _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
+      v128_t z = ADD(MUL(load2(xr + 2 * p), scale[p]), shift[p]);
+      store2(yr + 2 * p, activate(z, mode, capv));
+    }
+    if (odd) yr[last] = (float)activate1(xr[last] * scaleTail + shiftTail, mode, cap);
+  }
+}
+
+INLINE void apply_mode(const float *x, const float *gamma, const float *beta, float *y,
+                       const float *mean, const float *invStd, int C, int mode, double cap,
+                       int from, int to) {
+  for (int c = 0; c < C; c += 2 * REG_PAIRS) {
+    const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
+#define APPLY_LOCALS(k)                                                                          \
+  case k: {                                                                                      \
+    v128_t scale[REG_PAIRS], shift[REG_PAIRS];                                                   \
+    apply_body(x + c, gamma + c, beta + c, y + c, mean + c, invStd + c, scale, shift, C, k,      \
+               n & 1, mode, cap, from, to);                                                      \
+    break;                                                                                       \
+  }
+    switch (n >> 1) {
+      APPLY_LOCALS(0)
+      APPLY_LOCALS(1)
+      APPLY_LOCALS(2)
+      APPLY_LOCALS(3)
+      APPLY_LOCALS(4)
+      APPLY_LOCALS(5)
+      APPLY_LOCALS(6)
+      APPLY_LOCALS(7)
+      APPLY_LOCALS(8)
+    }
+#undef APPLY_LOCALS
+  }
+}
+
+// The forward pass's y from bn_train's statistics (apply 0), for pixels [from, to) (a thread's
+// part, every channel; each value is computed as bn_train computes it). params: as bn_train's.
+__attribute__((export_name("bn_apply"))) void bn_apply(const float *x, const float *gamma,
+                                                        const float *beta, float *y,
+                                                        const float *mean, const float *invStd,
+                                                        int C, const double *params, int mode,
+                                                        int from, int to) {
+  const double cap = params[1];
+  if (mode == 1)
+    apply_mode(x, gamma, beta, y, mean, invStd, C, 1, cap, from, to);
+  else if (mode == 2)
+    apply_mode(x, gamma, beta, y, mean, invStd, C, 2, cap, from, to);
+  else
+    apply_mode(x, gamma, beta, y, mean, invStd, C, 0, cap, from, to);
 }
 
 // The gradient over one block of 2·np (+ odd) channels of P pixels, rows `stride` floats apart;
