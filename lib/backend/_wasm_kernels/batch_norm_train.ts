@@ -342,9 +342,20 @@ const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
     const at = (t: TensorInfo) => heapOffset(heap, t);
     const args = [...[dy, x, mean, invStd, gamma, beta, ...outputs].map(at), pixels, channels];
-    withF64Params(backend, window, (params) => {
-      runByRanges(backend, "bn_train_grad", [...args, params], channels, pixels * channels);
-    });
+    // The sums by ranges of channels, then dx by ranges of pixels (as the forward pass), from
+    // the sums kept in doubles [2, C] on the heap.
+    const sums = heap.makeOutput([4 * channels], "float32");
+    try {
+      withF64Params(backend, window, (params) => {
+        const size = pixels * channels;
+        const at = (t: TensorInfo) => heapOffset(heap, t);
+        runByRanges(backend, "bn_train_grad", [...args, params, at(sums), 0], channels, size);
+        const applyArgs = [...args.slice(0, 7), at(sums), pixels, channels, params];
+        runRanges(backend, SOURCE, "bn_grad_apply", applyArgs, pixels, { work: size });
+      });
+    } finally {
+      heap.disposeData(sums.dataId);
+    }
     return outputs;
   }
   const [dys, xs, m, s, g, b] = [dy, x, mean, invStd, gamma, beta].map((t) =>

@@ -270,7 +270,7 @@ INLINE void grad_body(const float *dy, const float *x, const float *mean, const 
                       const float *gamma, const float *beta, float *dx, float *dGamma,
                       float *dBeta, v128_t *scale, v128_t *shift, v128_t *m, v128_t *s,
                       v128_t *sumB, v128_t *sumG, v128_t *k, int P, int stride, int np, int odd,
-                      double low, double high) {
+                      double low, double high, double *sumsB, double *sumsG, int apply) {
   const double count = P;
   const int last = 2 * np;
   const int size = P * stride;
@@ -320,6 +320,17 @@ INLINE void grad_body(const float *dy, const float *x, const float *mean, const 
     dGamma[last] = (float)sumGT;
     kT = ((double)gamma[last] * sT) / count;
   }
+  if (!apply) { // bn_grad_apply writes dx, split by pixels, from the sums kept in doubles
+    _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
+      wasm_v128_store(sumsB + 2 * p, sumB[p]);
+      wasm_v128_store(sumsG + 2 * p, sumG[p]);
+    }
+    if (odd) {
+      sumsB[last] = sumBT;
+      sumsG[last] = sumGT;
+    }
+    return;
+  }
   // dx = k·(n·d − Σd − x̂·Σ(d·x̂)).
   for (int at = 0; at < size; at += stride) {
     const float *xr = x + at, *dyr = dy + at;
@@ -345,13 +356,13 @@ INLINE void grad_body(const float *dy, const float *x, const float *mean, const 
 static void grad_block(const float *dy, const float *x, const float *mean, const float *invStd,
                        const float *gamma, const float *beta, float *dx, float *dGamma,
                        float *dBeta, int P, int stride, int np, int odd, double low,
-                       double high) {
+                       double high, double *sumsB, double *sumsG, int apply) {
 #define GRAD_LOCALS(n)                                                                           \
   case n: {                                                                                      \
     v128_t scale[REG_PAIRS], shift[REG_PAIRS], m[REG_PAIRS], s[REG_PAIRS], sumB[REG_PAIRS],      \
         sumG[REG_PAIRS], k[REG_PAIRS];                                                           \
     grad_body(dy, x, mean, invStd, gamma, beta, dx, dGamma, dBeta, scale, shift, m, s, sumB,    \
-              sumG, k, P, stride, n, odd, low, high);                                            \
+              sumG, k, P, stride, n, odd, low, high, sumsB, sumsG, apply);                       \
     return;                                                                                      \
   }
   switch (np) {
@@ -370,15 +381,100 @@ static void grad_block(const float *dy, const float *x, const float *mean, const
 
 // The gradient: dy, x [P, C], mean, invStd, gamma, beta [C] → dx [P, C], dGamma, dBeta [C], for
 // pre-activations passing where low ≤ z ≤ high (params: low, high), channels [from, to) as above.
+// With apply 0, dGamma and dBeta only, their sums also kept in doubles in sums [2, C] (Σd, then
+// Σd·x̂) for bn_grad_apply to write dx.
 __attribute__((export_name("bn_train_grad"))) void bn_train_grad(
     const float *dy, const float *x, const float *mean, const float *invStd, const float *gamma,
     const float *beta, float *dx, float *dGamma, float *dBeta, int P, int C,
-    const double *params, int from, int to) {
+    const double *params, double *sums, int apply, int from, int to) {
   const double low = params[0], high = params[1];
   for (int c = from; c < to; c += 2 * REG_PAIRS) {
     const int n = to - c < 2 * REG_PAIRS ? to - c : 2 * REG_PAIRS;
     grad_block(dy + c, x + c, mean + c, invStd + c, gamma + c, beta + c, dx + c, dGamma + c,
-               dBeta + c, P, C, n >> 1, n & 1, low, high);
+               dBeta + c, P, C, n >> 1, n & 1, low, high, sums + c, sums + C + c, apply);
+  }
+}
+
+// dx over one block of 2·np (+ odd) channels for pixels [from, to), from the sums bn_train_grad
+// kept (sumsB, sumsG) and the constants as grad_body computes them.
+INLINE void grad_apply_body(const float *dy, const float *x, const float *mean,
+                            const float *invStd, const float *gamma, const float *beta,
+                            float *dx, const double *sumsB, const double *sumsG, v128_t *scale,
+                            v128_t *shift, v128_t *m, v128_t *s, v128_t *sumB, v128_t *sumG,
+                            v128_t *k, int P, int stride, int np, int odd, double low,
+                            double high, int from, int to) {
+  const double count = P;
+  const int last = 2 * np;
+  const v128_t lowv = SPLAT(low), highv = SPLAT(high), countv = SPLAT(count);
+  _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
+    m[p] = load2(mean + 2 * p);
+    s[p] = load2(invStd + 2 * p);
+    scale[p] = MUL(s[p], load2(gamma + 2 * p));
+    shift[p] = SUB(load2(beta + 2 * p), MUL(m[p], scale[p]));
+    sumB[p] = wasm_v128_load(sumsB + 2 * p);
+    sumG[p] = wasm_v128_load(sumsG + 2 * p);
+    k[p] = DIV(MUL(load2(gamma + 2 * p), s[p]), countv);
+  }
+  double mT = 0, sT = 0, scaleT = 0, shiftT = 0, sumBT = 0, sumGT = 0, kT = 0;
+  if (odd) {
+    mT = mean[last];
+    sT = invStd[last];
+    scaleT = sT * gamma[last];
+    shiftT = beta[last] - mT * scaleT;
+    sumBT = sumsB[last];
+    sumGT = sumsG[last];
+    kT = ((double)gamma[last] * sT) / count;
+  }
+  for (long at = (long)from * stride; at < (long)to * stride; at += stride) {
+    const float *xr = x + at, *dyr = dy + at;
+    float *dxr = dx + at;
+    _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
+      v128_t v = load2(xr + 2 * p);
+      v128_t z = ADD(MUL(v, scale[p]), shift[p]);
+      v128_t d = MUL(load2(dyr + 2 * p), window(z, lowv, highv));
+      v128_t xHat = MUL(SUB(v, m[p]), s[p]);
+      store2(dxr + 2 * p, MUL(k[p], SUB(SUB(MUL(countv, d), sumB[p]), MUL(xHat, sumG[p]))));
+    }
+    if (odd) {
+      double v = xr[last];
+      double z = v * scaleT + shiftT;
+      double d = dyr[last] * window1(z, low, high);
+      double xHat = (v - mT) * sT;
+      dxr[last] = (float)(kT * (count * d - sumBT - xHat * sumGT));
+    }
+  }
+}
+
+// dx for pixels [from, to) (a thread's part, every channel) of P, from bn_train_grad's sums (apply
+// 0): each value computed as bn_train_grad computes it. params: as bn_train_grad's.
+__attribute__((export_name("bn_grad_apply"))) void bn_grad_apply(
+    const float *dy, const float *x, const float *mean, const float *invStd, const float *gamma,
+    const float *beta, float *dx, const double *sums, int P, int C, const double *params,
+    int from, int to) {
+  const double low = params[0], high = params[1];
+  for (int c = 0; c < C; c += 2 * REG_PAIRS) {
+    const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
+#define GRAD_APPLY_LOCALS(q)                                                                     \
+  case q: {                                                                                      \
+    v128_t scale[REG_PAIRS], shift[REG_PAIRS], m[REG_PAIRS], s[REG_PAIRS], sumB[REG_PAIRS],      \
+        sumG[REG_PAIRS], k[REG_PAIRS];                                                           \
+    grad_apply_body(dy + c, x + c, mean + c, invStd + c, gamma + c, beta + c, dx + c, sums + c,  \
+                    sums + C + c, scale, shift, m, s, sumB, sumG, k, P, C, q, n & 1, low, high,  \
+                    from, to);                                                                   \
+    break;                                                                                       \
+  }
+    switch (n >> 1) {
+      GRAD_APPLY_LOCALS(0)
+      GRAD_APPLY_LOCALS(1)
+      GRAD_APPLY_LOCALS(2)
+      GRAD_APPLY_LOCALS(3)
+      GRAD_APPLY_LOCALS(4)
+      GRAD_APPLY_LOCALS(5)
+      GRAD_APPLY_LOCALS(6)
+      GRAD_APPLY_LOCALS(7)
+      GRAD_APPLY_LOCALS(8)
+    }
+#undef GRAD_APPLY_LOCALS
   }
 }
 
