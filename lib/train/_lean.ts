@@ -267,6 +267,22 @@ function releaseAfterThisGradient(
 }
 
 /**
+ * dz = dy·(y > 0) through a ReLU whose output is `y`, and the bias's gradient (dz summed over every
+ * axis but the last, channels): one pass where the backend has our kernel. Both live until the
+ * next op's gradient starts.
+ */
+function reluBiasGradient(dy: tf.Tensor, y: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const [dz, db] = hasKernel(RELU_BIAS_GRAD)
+    ? tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }, {}) as tf.Tensor[]
+    : tf.tidy(() => {
+      const masked = tf.mul(dy, tf.step(y));
+      return [masked, tf.sum(masked, Array.from({ length: y.rank - 1 }, (_, i) => i))];
+    });
+  released.push(dz, db);
+  return [dz, db];
+}
+
+/**
  * The gradient of FusedConv2D run by the lean conv path (ReLU or none, optional bias, no
  * dilation): tfjs registers none, since its own fused op is a custom gradient. dz = dy·(y > 0) is
  * made once for the three input gradients; the tape only asks for those it needs (none for the
@@ -284,17 +300,9 @@ const fusedConvReluGrad = {
         `the lean FusedConv2D gradient handles 'relu' and 'linear', not '${activation}'`,
       );
     }
-    let dz = dy as tf.Tensor;
-    let db: tf.Tensor | undefined;
-    if (activation === "relu") {
-      [dz, db] = hasKernel(RELU_BIAS_GRAD)
-        ? tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dz, y }, {}) as tf.Tensor[]
-        : tf.tidy(() => {
-          const masked = tf.mul(dz, tf.step(y));
-          return [masked, tf.sum(masked, [0, 1, 2])];
-        });
-      released.push(dz, db); // both live until the next op's gradient starts
-    }
+    const [dz, db] = activation === "relu"
+      ? reluBiasGradient(dy as tf.Tensor, y)
+      : [dy as tf.Tensor, undefined];
     return convInputGradients(dz, db, x, filter, attrs);
   },
 };
@@ -435,17 +443,9 @@ const fusedMatMulGrad = {
     if ((activation !== "relu" && activation !== "linear") || transposeA || transposeB) {
       throw new Error(`the lean _FusedMatMul gradient handles a plain 'relu' or 'linear' product`);
     }
-    let dz = dy as tf.Tensor;
-    let db: tf.Tensor | undefined;
-    if (activation === "relu") {
-      [dz, db] = hasKernel(RELU_BIAS_GRAD)
-        ? tf.engine().runKernel(RELU_BIAS_GRAD, { dy: dz, y }, {}) as tf.Tensor[]
-        : tf.tidy(() => {
-          const masked = tf.mul(dz, tf.step(y));
-          return [masked, tf.sum(masked, 0)];
-        });
-      released.push(dz, db); // both live until the next op's gradient starts
-    }
+    const [dz, db] = activation === "relu"
+      ? reluBiasGradient(dy as tf.Tensor, y)
+      : [dy as tf.Tensor, undefined];
     return {
       a: () => tf.matMul(dz, b, false, true),
       b: () => tf.matMul(a, dz, true, false),

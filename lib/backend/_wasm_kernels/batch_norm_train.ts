@@ -242,14 +242,14 @@ const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
     const at = (t: TensorInfo) => heapOffset(heap, t);
     const mode = activationMode({ activation, cap });
-    const args = [at(x), at(gamma), at(beta), ...outputs.map(at), pixels, channels];
+    const [y, mean, variance, invStd] = outputs.map(at);
     withF64Params(backend, [epsilon!, cap], (params) => {
       // The statistics by ranges of channels (each summed pixel by pixel, in order), then y by
       // ranges of pixels: threads writing parts of the same pixels' cache lines ran slower on 2
       // threads than on 1.
       const size = pixels * channels;
-      runByRanges(backend, "bn_train", [...args, params, mode, 0], channels, size);
-      const [y, mean, , invStd] = outputs.map(at);
+      const statsArgs = [at(x), mean, variance, invStd, pixels, channels, params];
+      runByRanges(backend, "bn_train", statsArgs, channels, size);
       const applyArgs = [at(x), at(gamma), at(beta), y, mean, invStd, channels, params, mode];
       runRanges(backend, SOURCE, "bn_apply", applyArgs, pixels, { work: size });
     });
@@ -341,16 +341,17 @@ const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   if (kernel !== null) {
     const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
     const at = (t: TensorInfo) => heapOffset(heap, t);
-    const args = [...[dy, x, mean, invStd, gamma, beta, ...outputs].map(at), pixels, channels];
+    const inputs6 = [dy, x, mean, invStd, gamma, beta].map(at);
+    const [dx, dGamma, dBeta] = outputs.map(at);
     // The sums by ranges of channels, then dx by ranges of pixels (as the forward pass), from
     // the sums kept in doubles [2, C] on the heap.
     const sums = heap.makeOutput([4 * channels], "float32");
     try {
       withF64Params(backend, window, (params) => {
         const size = pixels * channels;
-        const at = (t: TensorInfo) => heapOffset(heap, t);
-        runByRanges(backend, "bn_train_grad", [...args, params, at(sums), 0], channels, size);
-        const applyArgs = [...args.slice(0, 7), at(sums), pixels, channels, params];
+        const sumArgs = [...inputs6, dGamma, dBeta, pixels, channels, params, at(sums)];
+        runByRanges(backend, "bn_train_grad", sumArgs, channels, size);
+        const applyArgs = [...inputs6, dx, at(sums), pixels, channels, params];
         runRanges(backend, SOURCE, "bn_grad_apply", applyArgs, pixels, { work: size });
       });
     } finally {

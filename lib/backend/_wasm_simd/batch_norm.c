@@ -14,6 +14,10 @@
 // over pairs of channels (NHWC: channels innermost); an odd channel count's last channel is a
 // scalar tail.
 //
+// Threads: the reductions (bn_train's statistics, bn_train_grad's sums) take ranges of channels;
+// y (bn_apply) and dx (bn_grad_apply) then take ranges of pixels, every channel, so that no two
+// threads write parts of the same cache line.
+//
 // Channels go in blocks of up to 16 (8 pairs), each block's loops running over every pixel with
 // its per-channel sums and constants in locals (registers), the loops unrolled for the block's
 // size (switch over 0..8 pairs); more channels take more blocks, each reading its slice of every
@@ -71,12 +75,10 @@ INLINE double window1(double z, double low, double high) {
   return (double)(z >= low) * (double)(z <= high);
 }
 
-// The forward pass over one block of 2·np (+ odd) channels of P pixels, rows `stride` floats
-// apart; acc, scale and shift are the caller's locals of np (≤ REG_PAIRS) f64x2 each.
-INLINE void train_body(const float *x, const float *gamma, const float *beta, float *y,
-                       float *mean, float *variance, float *invStd, v128_t *acc,
-                       v128_t *scale, v128_t *shift, int P, int stride, int np, int odd,
-                       double epsilon, int mode, double cap, int apply) {
+// The forward pass's statistics over one block of 2·np (+ odd) channels of P pixels, rows
+// `stride` floats apart; acc and scale are the caller's locals of np (≤ REG_PAIRS) f64x2 each.
+INLINE void train_body(const float *x, float *mean, float *variance, float *invStd, v128_t *acc,
+                       v128_t *scale, int P, int stride, int np, int odd, double epsilon) {
   const double count = P;
   const int last = 2 * np;
   const int size = P * stride;
@@ -109,45 +111,25 @@ INLINE void train_body(const float *x, const float *gamma, const float *beta, fl
       tail += d * d;
     }
   }
-  // variance, 1/√(variance + ε), and y = x·scale + shift with scale = invStd·γ,
-  // shift = β − mean·scale, all from the float32 values stored.
+  // variance and 1/√(variance + ε), stored as float32 (bn_apply then writes y from them).
   _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
     store2(variance + 2 * p, DIV(acc[p], SPLAT(count)));
     v128_t v = load2(variance + 2 * p);
     store2(invStd + 2 * p, DIV(SPLAT(1.0), wasm_f64x2_sqrt(ADD(v, SPLAT(epsilon)))));
-    v128_t s = MUL(load2(invStd + 2 * p), load2(gamma + 2 * p));
-    scale[p] = s;
-    shift[p] = SUB(load2(beta + 2 * p), MUL(load2(mean + 2 * p), s));
   }
-  double scaleTail = 0, shiftTail = 0;
   if (odd) {
     variance[last] = (float)(tail / count);
     invStd[last] = (float)(1 / __builtin_sqrt((double)variance[last] + epsilon));
-    scaleTail = (double)invStd[last] * gamma[last];
-    shiftTail = beta[last] - mean[last] * scaleTail;
-  }
-  if (!apply) return; // bn_apply writes y, split by pixels
-  const v128_t capv = SPLAT(cap);
-  for (int at = 0; at < size; at += stride) {
-    const float *xr = x + at;
-    float *yr = y + at;
-    _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
-      v128_t z = ADD(MUL(load2(xr + 2 * p), scale[p]), shift[p]);
-      store2(yr + 2 * p, activate(z, mode, capv));
-    }
-    if (odd) yr[last] = (float)activate1(xr[last] * scaleTail + shiftTail, mode, cap);
   }
 }
 
 // train_body unrolled for np = 0..8 pairs, its per-channel values in locals.
-INLINE void train_block(const float *x, const float *gamma, const float *beta, float *y,
-                        float *mean, float *variance, float *invStd, int P, int stride, int np,
-                        int odd, double epsilon, int mode, double cap, int apply) {
+static void train_block(const float *x, float *mean, float *variance, float *invStd, int P,
+                        int stride, int np, int odd, double epsilon) {
 #define TRAIN_LOCALS(n)                                                                          \
   case n: {                                                                                      \
-    v128_t acc[REG_PAIRS], scale[REG_PAIRS], shift[REG_PAIRS];                                   \
-    train_body(x, gamma, beta, y, mean, variance, invStd, acc, scale, shift, P, stride, n, odd, \
-               epsilon, mode, cap, apply);                                                       \
+    v128_t acc[REG_PAIRS], scale[REG_PAIRS];                                                     \
+    train_body(x, mean, variance, invStd, acc, scale, P, stride, n, odd, epsilon);               \
     return;                                                                                      \
   }
   switch (np) {
@@ -164,37 +146,22 @@ INLINE void train_block(const float *x, const float *gamma, const float *beta, f
 #undef TRAIN_LOCALS
 }
 
-// The forward pass, block by block, for one activation `mode`.
-INLINE void train_mode(const float *x, const float *gamma, const float *beta, float *y,
-                       float *mean, float *variance, float *invStd, int P, int C,
-                       double epsilon, int mode, double cap, int from, int to, int apply) {
+// The forward pass's statistics: x [P, C] → mean, variance, invStd [C], for channels [from, to)
+// (from even: a thread's part; each channel is computed alike in any part). params: epsilon, cap
+// (f64, on the heap: a helper thread gets int arguments only). bn_apply then writes y.
+__attribute__((export_name("bn_train"))) void bn_train(const float *x, float *mean,
+                                                        float *variance, float *invStd, int P,
+                                                        int C, const double *params, int from,
+                                                        int to) {
+  const double epsilon = params[0];
   for (int c = from; c < to; c += 2 * REG_PAIRS) {
     const int n = to - c < 2 * REG_PAIRS ? to - c : 2 * REG_PAIRS;
-    train_block(x + c, gamma + c, beta + c, y + c, mean + c, variance + c, invStd + c, P, C,
-                n >> 1, n & 1, epsilon, mode, cap, apply);
+    train_block(x + c, mean + c, variance + c, invStd + c, P, C, n >> 1, n & 1, epsilon);
   }
 }
 
-// The forward pass: x [P, C] → y (activation `mode`, 0: none, 1: ReLU, 2: capped at `cap`),
-// mean, variance, invStd [C], for channels [from, to) (from even: a thread's part; each channel
-// is computed alike in any part). params: epsilon, cap (f64, on the heap: a helper thread gets
-// int arguments only). With apply 0, the statistics only (bn_apply writes y).
-__attribute__((export_name("bn_train"))) void bn_train(const float *x, const float *gamma,
-                                                        const float *beta, float *y, float *mean,
-                                                        float *variance, float *invStd, int P,
-                                                        int C, const double *params, int mode,
-                                                        int apply, int from, int to) {
-  const double epsilon = params[0], cap = params[1];
-  if (mode == 1)
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 1, cap, from, to, apply);
-  else if (mode == 2)
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 2, cap, from, to, apply);
-  else
-    train_mode(x, gamma, beta, y, mean, variance, invStd, P, C, epsilon, 0, cap, from, to, apply);
-}
-
 // y = act(x·scale + shift) over one block of 2·np (+ odd) channels for pixels [from, to), with
-// scale and shift computed from the stored float32 statistics as train_body computes them.
+// scale = invStd·γ and shift = β − mean·scale from the float32 statistics bn_train stored.
 INLINE void apply_body(const float *x, const float *gamma, const float *beta, float *y,
                        const float *mean, const float *invStd, v128_t *scale, v128_t *shift,
                        int stride, int np, int odd, int mode, double cap, int from, int to) {
@@ -248,8 +215,8 @@ INLINE void apply_mode(const float *x, const float *gamma, const float *beta, fl
   }
 }
 
-// The forward pass's y from bn_train's statistics (apply 0), for pixels [from, to) (a thread's
-// part, every channel; each value is computed as bn_train computes it). params: as bn_train's.
+// The forward pass's y from bn_train's statistics, for pixels [from, to) (a thread's part, every
+// channel; each value is computed alike in any part). params: as bn_train's.
 __attribute__((export_name("bn_apply"))) void bn_apply(const float *x, const float *gamma,
                                                         const float *beta, float *y,
                                                         const float *mean, const float *invStd,
@@ -267,14 +234,13 @@ __attribute__((export_name("bn_apply"))) void bn_apply(const float *x, const flo
 // The gradient over one block of 2·np (+ odd) channels of P pixels, rows `stride` floats apart;
 // the seven per-channel arrays are the caller's locals of np (≤ REG_PAIRS) f64x2 each.
 INLINE void grad_body(const float *dy, const float *x, const float *mean, const float *invStd,
-                      const float *gamma, const float *beta, float *dx, float *dGamma,
-                      float *dBeta, v128_t *scale, v128_t *shift, v128_t *m, v128_t *s,
-                      v128_t *sumB, v128_t *sumG, v128_t *k, int P, int stride, int np, int odd,
-                      double low, double high, double *sumsB, double *sumsG, int apply) {
-  const double count = P;
+                      const float *gamma, const float *beta, float *dGamma, float *dBeta,
+                      v128_t *scale, v128_t *shift, v128_t *m, v128_t *s, v128_t *sumB,
+                      v128_t *sumG, int P, int stride, int np, int odd, double low, double high,
+                      double *sumsB, double *sumsG) {
   const int last = 2 * np;
   const int size = P * stride;
-  const v128_t lowv = SPLAT(low), highv = SPLAT(high), countv = SPLAT(count);
+  const v128_t lowv = SPLAT(low), highv = SPLAT(high);
   // scale = invStd·γ, shift = β − mean·scale: the forward pass's numbers.
   _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
     m[p] = load2(mean + 2 * p);
@@ -284,7 +250,7 @@ INLINE void grad_body(const float *dy, const float *x, const float *mean, const 
     sumB[p] = SPLAT(0.0);
     sumG[p] = SPLAT(0.0);
   }
-  double mT = 0, sT = 0, scaleT = 0, shiftT = 0, sumBT = 0, sumGT = 0, kT = 0;
+  double mT = 0, sT = 0, scaleT = 0, shiftT = 0, sumBT = 0, sumGT = 0;
   if (odd) {
     mT = mean[last];
     sT = invStd[last];
@@ -309,60 +275,32 @@ INLINE void grad_body(const float *dy, const float *x, const float *mean, const 
       sumGT += d * ((v - mT) * sT);
     }
   }
-  // dBeta, dGamma; k = γ·invStd / n.
+  // dBeta and dGamma, and the sums kept in doubles for bn_grad_apply.
   _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
     store2(dBeta + 2 * p, sumB[p]);
     store2(dGamma + 2 * p, sumG[p]);
-    k[p] = DIV(MUL(load2(gamma + 2 * p), s[p]), countv);
+    wasm_v128_store(sumsB + 2 * p, sumB[p]);
+    wasm_v128_store(sumsG + 2 * p, sumG[p]);
   }
   if (odd) {
     dBeta[last] = (float)sumBT;
     dGamma[last] = (float)sumGT;
-    kT = ((double)gamma[last] * sT) / count;
-  }
-  if (!apply) { // bn_grad_apply writes dx, split by pixels, from the sums kept in doubles
-    _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
-      wasm_v128_store(sumsB + 2 * p, sumB[p]);
-      wasm_v128_store(sumsG + 2 * p, sumG[p]);
-    }
-    if (odd) {
-      sumsB[last] = sumBT;
-      sumsG[last] = sumGT;
-    }
-    return;
-  }
-  // dx = k·(n·d − Σd − x̂·Σ(d·x̂)).
-  for (int at = 0; at < size; at += stride) {
-    const float *xr = x + at, *dyr = dy + at;
-    float *dxr = dx + at;
-    _Pragma("clang loop unroll(full)") for (int p = 0; p < np; p++) {
-      v128_t v = load2(xr + 2 * p);
-      v128_t z = ADD(MUL(v, scale[p]), shift[p]);
-      v128_t d = MUL(load2(dyr + 2 * p), window(z, lowv, highv));
-      v128_t xHat = MUL(SUB(v, m[p]), s[p]);
-      store2(dxr + 2 * p, MUL(k[p], SUB(SUB(MUL(countv, d), sumB[p]), MUL(xHat, sumG[p]))));
-    }
-    if (odd) {
-      double v = xr[last];
-      double z = v * scaleT + shiftT;
-      double d = dyr[last] * window1(z, low, high);
-      double xHat = (v - mT) * sT;
-      dxr[last] = (float)(kT * (count * d - sumBT - xHat * sumGT));
-    }
+    sumsB[last] = sumBT;
+    sumsG[last] = sumGT;
   }
 }
 
 // grad_body unrolled for np = 0..8 pairs, its per-channel values in locals.
 static void grad_block(const float *dy, const float *x, const float *mean, const float *invStd,
-                       const float *gamma, const float *beta, float *dx, float *dGamma,
-                       float *dBeta, int P, int stride, int np, int odd, double low,
-                       double high, double *sumsB, double *sumsG, int apply) {
+                       const float *gamma, const float *beta, float *dGamma, float *dBeta, int P,
+                       int stride, int np, int odd, double low, double high, double *sumsB,
+                       double *sumsG) {
 #define GRAD_LOCALS(n)                                                                           \
   case n: {                                                                                      \
     v128_t scale[REG_PAIRS], shift[REG_PAIRS], m[REG_PAIRS], s[REG_PAIRS], sumB[REG_PAIRS],      \
-        sumG[REG_PAIRS], k[REG_PAIRS];                                                           \
-    grad_body(dy, x, mean, invStd, gamma, beta, dx, dGamma, dBeta, scale, shift, m, s, sumB,    \
-              sumG, k, P, stride, n, odd, low, high, sumsB, sumsG, apply);                       \
+        sumG[REG_PAIRS];                                                                         \
+    grad_body(dy, x, mean, invStd, gamma, beta, dGamma, dBeta, scale, shift, m, s, sumB, sumG,  \
+              P, stride, n, odd, low, high, sumsB, sumsG);                                       \
     return;                                                                                      \
   }
   switch (np) {
@@ -379,19 +317,18 @@ static void grad_block(const float *dy, const float *x, const float *mean, const
 #undef GRAD_LOCALS
 }
 
-// The gradient: dy, x [P, C], mean, invStd, gamma, beta [C] → dx [P, C], dGamma, dBeta [C], for
+// The gradient's sums: dy, x [P, C], mean, invStd, gamma, beta [C] → dGamma, dBeta [C], and the
+// same sums kept in doubles in sums [2, C] (Σd, then Σd·x̂) for bn_grad_apply to write dx, for
 // pre-activations passing where low ≤ z ≤ high (params: low, high), channels [from, to) as above.
-// With apply 0, dGamma and dBeta only, their sums also kept in doubles in sums [2, C] (Σd, then
-// Σd·x̂) for bn_grad_apply to write dx.
 __attribute__((export_name("bn_train_grad"))) void bn_train_grad(
     const float *dy, const float *x, const float *mean, const float *invStd, const float *gamma,
-    const float *beta, float *dx, float *dGamma, float *dBeta, int P, int C,
-    const double *params, double *sums, int apply, int from, int to) {
+    const float *beta, float *dGamma, float *dBeta, int P, int C, const double *params,
+    double *sums, int from, int to) {
   const double low = params[0], high = params[1];
   for (int c = from; c < to; c += 2 * REG_PAIRS) {
     const int n = to - c < 2 * REG_PAIRS ? to - c : 2 * REG_PAIRS;
-    grad_block(dy + c, x + c, mean + c, invStd + c, gamma + c, beta + c, dx + c, dGamma + c,
-               dBeta + c, P, C, n >> 1, n & 1, low, high, sums + c, sums + C + c, apply);
+    grad_block(dy + c, x + c, mean + c, invStd + c, gamma + c, beta + c, dGamma + c, dBeta + c, P,
+               C, n >> 1, n & 1, low, high, sums + c, sums + C + c);
   }
 }
 

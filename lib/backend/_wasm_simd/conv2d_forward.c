@@ -20,15 +20,7 @@
 // output is summed in the same order whatever the split, so results do not depend on it.
 // Build: sh lib/backend/_wasm_simd/build.sh
 #include <stdint.h>
-#include <wasm_simd128.h>
-
-// acc + a * b, fused where the machine has FMA (relaxed SIMD: V8 picks one instruction per
-// machine, so both threads and both builds compute the same). clang 14 knows only the draft
-// builtin, which build.sh patches to f32x4.relaxed_madd (a * b + c, operands in stack order).
-static inline v128_t wasm_f32x4_relaxed_madd(v128_t a, v128_t b, v128_t c) {
-  return __builtin_wasm_fma_f32x4(a, b, c);
-}
-#define MADD(acc, a, b) wasm_f32x4_relaxed_madd(a, b, acc)
+#include "_simd.h"
 
 // wt [T + 1, CoP] from w [T, Co] (HWIO flattened: T = KH * KW * Ci taps) and bias [Co] (0: none)
 // into the last row; channels past Co zero.
@@ -67,20 +59,6 @@ __attribute__((export_name("fw_pad_rows"))) void fw_pad_rows(const float *x, flo
     if (c0 > 0) __builtin_memset(dst, 0, (long)c0 * 4);
     __builtin_memcpy(dst + c0, src, (long)cw * 4);
     if (c0 + cw < rowp) __builtin_memset(dst + c0 + cw, 0, (long)(rowp - c0 - cw) * 4);
-  }
-}
-
-// Stores the `n` (1 to 4) first lanes of v at p.
-static inline void store_lanes(float *p, v128_t v, int n) {
-  if (n >= 4) {
-    wasm_v128_store(p, v);
-  } else {
-    if (n >= 2) {
-      wasm_v128_store64_lane(p, v, 0);
-      if (n == 3) wasm_v128_store32_lane(p + 2, v, 2);
-    } else {
-      wasm_v128_store32_lane(p, v, 0);
-    }
   }
 }
 

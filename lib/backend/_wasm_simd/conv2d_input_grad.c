@@ -22,15 +22,7 @@
 // whatever the split, so the result is the same on one thread and on two.
 // Build: sh lib/backend/_wasm_simd/build.sh
 #include <stdint.h>
-#include <wasm_simd128.h>
-
-// acc + a * b, fused where the machine has FMA (relaxed SIMD: V8 picks one instruction per
-// machine, so both threads and both builds compute the same). clang 14 knows only the draft
-// builtin, which build.sh patches to f32x4.relaxed_madd (a * b + c, operands in stack order).
-static inline v128_t wasm_f32x4_relaxed_madd(v128_t a, v128_t b, v128_t c) {
-  return __builtin_wasm_fma_f32x4(a, b, c);
-}
-#define MADD(acc, a, b) wasm_f32x4_relaxed_madd(a, b, acc)
+#include "_simd.h"
 
 // wt [KH, KW, Co, CiP] from w [KH, KW, Ci, Co] (HWIO), input channels past Ci zero.
 __attribute__((export_name("dx_prepare_filter"))) void dx_prepare_filter(const float *w, float *wt,

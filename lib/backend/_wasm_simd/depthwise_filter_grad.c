@@ -21,15 +21,7 @@
 // pixel by pixel) whatever the split and whatever group of vectors holds it, so results do not
 // depend on the thread count. Build: sh lib/backend/_wasm_simd/build.sh depthwise_filter_grad
 #include <stdint.h>
-#include <wasm_simd128.h>
-
-// acc + a * b, fused where the machine has FMA (relaxed SIMD: V8 picks one instruction per
-// machine, so both threads and both builds compute the same). clang 14 knows only the draft
-// builtin, which build.sh patches to f32x4.relaxed_madd (a * b + c, operands in stack order).
-static inline v128_t wasm_f32x4_relaxed_madd(v128_t a, v128_t b, v128_t c) {
-  return __builtin_wasm_fma_f32x4(a, b, c);
-}
-#define MADD(acc, a, b) wasm_f32x4_relaxed_madd(a, b, acc)
+#include "_simd.h"
 
 // Copies rows of n floats, srcPitch apart, into rows dstPitch apart, zero-filling each row past
 // n: channels padded to a multiple of 4 (x, dy) and back (dW).

@@ -13,15 +13,7 @@
 // multiply-adds fused (relaxed SIMD); the activation is applied and only the real columns stored.
 // Threads: mm takes a range of rows [from, to); each output is summed in the same order whatever
 // the split, so results do not depend on it. Build: sh lib/backend/_wasm_simd/build.sh
-#include <wasm_simd128.h>
-
-// acc + a * b, fused where the machine has FMA (relaxed SIMD: V8 picks one instruction per
-// machine, so both threads and both builds compute the same). clang 14 knows only the draft
-// builtin, which build.sh patches to f32x4.relaxed_madd (a * b + c, operands in stack order).
-static inline v128_t wasm_f32x4_relaxed_madd(v128_t a, v128_t b, v128_t c) {
-  return __builtin_wasm_fma_f32x4(a, b, c);
-}
-#define MADD(acc, a, b) wasm_f32x4_relaxed_madd(a, b, acc)
+#include "_simd.h"
 
 // bp [K + 1, NP] from B (element (k, j) at b[k * bk + j * bn]) and bias [N] (0: none) last.
 __attribute__((export_name("mm_pack"))) void mm_pack(const float *b, const float *bias, float *bp,
@@ -38,20 +30,6 @@ __attribute__((export_name("mm_pack"))) void mm_pack(const float *b, const float
   }
   float *dst = bp + (long)K * NP;
   for (int j = 0; j < NP; j++) dst[j] = (bias != 0 && j < N) ? bias[j] : 0.f;
-}
-
-// Stores the `n` (1 to 4) first lanes of v at p.
-static inline void store_lanes(float *p, v128_t v, int n) {
-  if (n >= 4) {
-    wasm_v128_store(p, v);
-  } else {
-    if (n >= 2) {
-      wasm_v128_store64_lane(p, v, 0);
-      if (n == 3) wasm_v128_store32_lane(p + 2, v, 2);
-    } else {
-      wasm_v128_store32_lane(p, v, 0);
-    }
-  }
 }
 
 // One tile: rows i.. i + R of c, columns j0.. j0 + 4 * NV.

@@ -18,21 +18,28 @@ static inline v128_t gt(v128_t a, v128_t b, v128_t one) {
 
 static inline float gts(float a, float b) { return a > b ? 1.0f : 0.0f; }
 
+// The 0/1 factors of a window's elements (0,0), (0,1), (1,0), (1,1): 1 at the first maximum. A
+// later element wins only where it beats every earlier one strictly (ties: the first).
+static inline __attribute__((always_inline)) void first_max(v128_t v0, v128_t v1, v128_t v2,
+                                                            v128_t v3, v128_t one, v128_t *w0,
+                                                            v128_t *w1, v128_t *w2, v128_t *w3) {
+  const v128_t gt10 = gt(v1, v0, one), gt20 = gt(v2, v0, one), gt30 = gt(v3, v0, one);
+  const v128_t gt21 = gt(v2, v1, one), gt31 = gt(v3, v1, one), gt32 = gt(v3, v2, one);
+  *w0 = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(one, gt10), wasm_f32x4_sub(one, gt20)),
+                       wasm_f32x4_sub(one, gt30));
+  *w1 = wasm_f32x4_mul(wasm_f32x4_mul(gt10, wasm_f32x4_sub(one, gt21)), wasm_f32x4_sub(one, gt31));
+  *w2 = wasm_f32x4_mul(wasm_f32x4_mul(gt20, gt21), wasm_f32x4_sub(one, gt32));
+  *w3 = wasm_f32x4_mul(wasm_f32x4_mul(gt30, gt31), gt32);
+}
+
 // One vector of four channels from c of the window at p00 (p01, p10, p11 its other elements).
 static inline void window4(const float *x, const float *g, float *dx, long p00, long p01,
                            long p10, long p11, int c, v128_t one, v128_t zero) {
   const v128_t v0 = wasm_v128_load(x + p00 + c), v1 = wasm_v128_load(x + p01 + c);
   const v128_t v2 = wasm_v128_load(x + p10 + c), v3 = wasm_v128_load(x + p11 + c);
-  const v128_t gt10 = gt(v1, v0, one), gt20 = gt(v2, v0, one), gt30 = gt(v3, v0, one);
-  const v128_t gt21 = gt(v2, v1, one), gt31 = gt(v3, v1, one), gt32 = gt(v3, v2, one);
+  v128_t w0, w1, w2, w3;
+  first_max(v0, v1, v2, v3, one, &w0, &w1, &w2, &w3);
   const v128_t d = wasm_v128_load(g + c);
-  const v128_t w0 = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(one, gt10),
-                                                  wasm_f32x4_sub(one, gt20)),
-                                   wasm_f32x4_sub(one, gt30));
-  const v128_t w1 = wasm_f32x4_mul(wasm_f32x4_mul(gt10, wasm_f32x4_sub(one, gt21)),
-                                   wasm_f32x4_sub(one, gt31));
-  const v128_t w2 = wasm_f32x4_mul(wasm_f32x4_mul(gt20, gt21), wasm_f32x4_sub(one, gt32));
-  const v128_t w3 = wasm_f32x4_mul(wasm_f32x4_mul(gt30, gt31), gt32);
   wasm_v128_store(dx + p00 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w0), zero));
   wasm_v128_store(dx + p01 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w1), zero));
   wasm_v128_store(dx + p10 + c, wasm_f32x4_add(wasm_f32x4_mul(d, w2), zero));
@@ -88,16 +95,9 @@ static inline void window_grad4(const float *y, const float *g, float *dz, doubl
                                 v128_t zero) {
   const v128_t v0 = wasm_v128_load(y + p00 + c), v1 = wasm_v128_load(y + p01 + c);
   const v128_t v2 = wasm_v128_load(y + p10 + c), v3 = wasm_v128_load(y + p11 + c);
-  const v128_t gt10 = gt(v1, v0, one), gt20 = gt(v2, v0, one), gt30 = gt(v3, v0, one);
-  const v128_t gt21 = gt(v2, v1, one), gt31 = gt(v3, v1, one), gt32 = gt(v3, v2, one);
+  v128_t w0, w1, w2, w3;
+  first_max(v0, v1, v2, v3, one, &w0, &w1, &w2, &w3);
   const v128_t d = wasm_v128_load(g + c);
-  const v128_t w0 = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(one, gt10),
-                                                  wasm_f32x4_sub(one, gt20)),
-                                   wasm_f32x4_sub(one, gt30));
-  const v128_t w1 = wasm_f32x4_mul(wasm_f32x4_mul(gt10, wasm_f32x4_sub(one, gt21)),
-                                   wasm_f32x4_sub(one, gt31));
-  const v128_t w2 = wasm_f32x4_mul(wasm_f32x4_mul(gt20, gt21), wasm_f32x4_sub(one, gt32));
-  const v128_t w3 = wasm_f32x4_mul(wasm_f32x4_mul(gt30, gt31), gt32);
   const v128_t z0 = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_mul(d, w0), zero), gt(v0, zero, one));
   const v128_t z1 = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_mul(d, w1), zero), gt(v1, zero, one));
   const v128_t z2 = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_mul(d, w2), zero), gt(v2, zero, one));
