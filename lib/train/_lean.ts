@@ -562,8 +562,8 @@ function patchTapeNodes() {
  * reference), as tfjs's own clone through Identity does on the cpu and wasm backends, but
  * without running a kernel and recording a tape node for each: a LeNet step saved 23 tensors,
  * each a full op. (The tape node of a clone only matters for a gradient of a gradient, which the
- * lean path does not support anyway: it releases saved tensors early.) Where a backend cannot
- * count references, tfjs's clone runs.
+ * lean path does not support anyway: it releases saved tensors early.) On other backends than
+ * wasm and cpu, tfjs's clone runs.
  */
 function patchSavedTensors() {
   const engine = tf.engine() as unknown as EngineInternals;
@@ -574,7 +574,12 @@ function patchSavedTensors() {
       const backend = this.state.tensorInfo.get(tensor.dataId)?.backend as
         | (tf.KernelBackend & { incRef?: (dataId: object) => void })
         | undefined;
-      if (backend?.incRef === undefined) return original.call(this, [tensor])[0];
+      // The wasm and cpu backends, whose own Identity shares data this way; elsewhere (WebGPU's
+      // buffers) tfjs' clone runs.
+      const name = tf.engine().backendName;
+      if (backend?.incRef === undefined || (name !== "wasm" && name !== "cpu")) {
+        return original.call(this, [tensor])[0];
+      }
       backend.incRef(tensor.dataId);
       const { dataId, shape, dtype } = tensor;
       return this.keep(this.makeTensorFromTensorInfo({ dataId, shape, dtype }, backend));
