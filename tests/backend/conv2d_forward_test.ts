@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { assertClose, assertSameBytes } from "./_assert.ts";
-import { setWasmThreads, useBackend, wasmFeatures, wasmThreads } from "../../mod.ts";
+import { resultsOnThreads } from "./_threads.ts";
+import { useBackend, wasmFeatures } from "../../mod.ts";
 import {
   type SimdActivation,
   simdConvForward,
@@ -16,12 +17,6 @@ import {
   SOURCE,
 } from "../../lib/backend/_wasm_simd/conv2d_forward.ts";
 import { simdForwardWanted } from "../../lib/backend/_wasm_kernels/fused_conv2d.ts";
-import {
-  helperThreadCalls,
-  helperThreadServes,
-  setMinPartWork,
-  threadsFor,
-} from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
 
 interface Case {
@@ -252,45 +247,21 @@ Deno.test({
       return top !== 0 || left !== 0 || height > k.x[1] || width > k.x[2];
     };
     const calls = cases.reduce((n, k) => n + (padded(k) ? 2 : 1), 0);
-    const threadsBefore = wasmThreads();
-    // Small inputs: every call cut for every thread all the same.
-    const minPartWork = setMinPartWork(0);
-    try {
-      const byThreads = new Map<number, Float32Array[]>();
-      for (const threads of [2, 3]) {
-        assert.equal(await setWasmThreads(threads), threads);
-        await useBackend("wasm");
-        assert.equal(threadsFor(tf.backend()), threads);
-        // The helpers start on the first call and load the module in the background.
-        for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), SOURCE); i++) {
-          all();
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        assert.ok(
-          helperThreadServes(tf.backend(), SOURCE),
-          `${threads} threads: the helpers started`,
-        );
-        const callsBefore = helperThreadCalls();
-        byThreads.set(threads, all());
+    const { byThreads, one } = await resultsOnThreads(
+      SOURCE,
+      all,
+      (threads, helperCalls) =>
         assert.equal(
-          helperThreadCalls() - callsBefore,
+          helperCalls,
           calls * (threads - 1),
           `${threads} threads: the helpers took every part`,
-        );
+        ),
+    );
+    for (const [i, k] of cases.entries()) {
+      assertClose(one[i], wanted[i], label(k));
+      for (const [threads, results] of byThreads) {
+        assertSameBytes(results[i], one[i], `${label(k)}: ${threads} threads and 1`);
       }
-      assert.equal(await setWasmThreads(1), 1);
-      await useBackend("wasm");
-      assert.equal(threadsFor(tf.backend()), 1);
-      const one = all();
-      for (const [i, k] of cases.entries()) {
-        assertClose(one[i], wanted[i], label(k));
-        for (const [threads, results] of byThreads) {
-          assertSameBytes(results[i], one[i], `${label(k)}: ${threads} threads and 1`);
-        }
-      }
-    } finally {
-      setMinPartWork(minPartWork);
-      await setWasmThreads(threadsBefore);
     }
   },
 });

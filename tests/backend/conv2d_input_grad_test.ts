@@ -6,19 +6,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { assertClose, assertSameBytes } from "./_assert.ts";
-import { setWasmThreads, useBackend, wasmFeatures, wasmThreads } from "../../mod.ts";
+import { resultsOnThreads } from "./_threads.ts";
+import { useBackend, wasmFeatures } from "../../mod.ts";
 import {
   SIMD_INPUT_GRADIENT_LIMIT,
   simdInputGradient,
   simdInputGradientApplies,
   SOURCE,
 } from "../../lib/backend/_wasm_simd/conv2d_input_grad.ts";
-import {
-  helperThreadCalls,
-  helperThreadServes,
-  setMinPartWork,
-  threadsFor,
-} from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
 
 interface Case {
@@ -157,45 +152,17 @@ Deno.test({
     const wanted: Float32Array[] = [];
     for (const [i, c] of cases.entries()) wanted.push(await expected(c, values[i]));
     const all = () => cases.map((c, i) => simd(c, values[i]));
-    const threadsBefore = wasmThreads();
-    // Small inputs: every call cut for every thread all the same.
-    const minPartWork = setMinPartWork(0);
-    try {
-      const byThreads = new Map<number, Float32Array[]>();
-      for (const threads of [2, 3]) {
-        assert.equal(await setWasmThreads(threads), threads);
-        await useBackend("wasm");
-        assert.equal(threadsFor(tf.backend()), threads);
-        // The helpers start on the first call and load the module in the background.
-        for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), SOURCE); i++) {
-          all();
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        assert.ok(
-          helperThreadServes(tf.backend(), SOURCE),
-          `${threads} threads: the helpers started`,
-        );
-        const callsBefore = helperThreadCalls();
-        byThreads.set(threads, all());
-        assert.equal(
-          helperThreadCalls() - callsBefore,
-          cases.length * (threads - 1),
-          `${threads} threads: the helpers took every part`,
-        );
+    const { byThreads, one } = await resultsOnThreads(SOURCE, all, (threads, calls) =>
+      assert.equal(
+        calls,
+        cases.length * (threads - 1),
+        `${threads} threads: the helpers took every part`,
+      ));
+    for (const [i, c] of cases.entries()) {
+      assertClose(one[i], wanted[i], label(c));
+      for (const [threads, results] of byThreads) {
+        assertSameBytes(results[i], one[i], `${label(c)}: ${threads} threads and 1`);
       }
-      assert.equal(await setWasmThreads(1), 1);
-      await useBackend("wasm");
-      assert.equal(threadsFor(tf.backend()), 1);
-      const one = all();
-      for (const [i, c] of cases.entries()) {
-        assertClose(one[i], wanted[i], label(c));
-        for (const [threads, results] of byThreads) {
-          assertSameBytes(results[i], one[i], `${label(c)}: ${threads} threads and 1`);
-        }
-      }
-    } finally {
-      setMinPartWork(minPartWork);
-      await setWasmThreads(threadsBefore);
     }
   },
 });

@@ -8,19 +8,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { assertClose, assertSameBytes } from "./_assert.ts";
-import { setWasmThreads, useBackend, wasmFeatures, wasmThreads } from "../../mod.ts";
+import { resultsOnThreads } from "./_threads.ts";
+import { useBackend, wasmFeatures } from "../../mod.ts";
 import {
   simdDepthwiseFilterGradient,
   simdDepthwiseFilterGradientSupports,
   SOURCE,
 } from "../../lib/backend/_wasm_simd/depthwise_filter_grad.ts";
 import { setDepthwiseFilterGradSimd } from "../../lib/backend/_wasm_kernels/depthwise_backprop_filter.ts";
-import {
-  helperThreadCalls,
-  helperThreadServes,
-  setMinPartWork,
-  threadsFor,
-} from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
 
 interface Case {
@@ -211,49 +206,18 @@ Deno.test({
   fn: async () => {
     const values = CASES.map((k, i) => inputs(k, 40 + 2 * i));
     const all = () => CASES.map((k, i) => registered(k, values[i]));
-    const threadsBefore = wasmThreads();
-    // Small inputs: every call cut for every thread all the same.
-    const minPartWork = setMinPartWork(0);
-    try {
-      const byThreads = new Map<number, Float32Array[]>();
-      for (const threads of [2, 3]) {
-        assert.equal(await setWasmThreads(threads), threads);
-        await useBackend("wasm");
-        assert.equal(threadsFor(tf.backend()), threads);
-        // The helpers start on the first call and load the module in the background.
-        for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), SOURCE); i++) {
-          all();
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        assert.ok(
-          helperThreadServes(tf.backend(), SOURCE),
-          `${threads} threads: the helpers started`,
-        );
-        // One part per thread, at most one per vector of channels.
-        const helperParts = CASES.reduce(
-          (n, k) => n + Math.min(threads, Math.ceil(k.x[3] / 4)) - 1,
-          0,
-        );
-        const callsBefore = helperThreadCalls();
-        byThreads.set(threads, all());
-        assert.equal(
-          helperThreadCalls() - callsBefore,
-          helperParts,
-          `${threads} threads: the helpers took every part`,
-        );
+    const { byThreads, one } = await resultsOnThreads(SOURCE, all, (threads, calls) => {
+      // One part per thread, at most one per vector of channels.
+      const helperParts = CASES.reduce(
+        (n, k) => n + Math.min(threads, Math.ceil(k.x[3] / 4)) - 1,
+        0,
+      );
+      assert.equal(calls, helperParts, `${threads} threads: the helpers took every part`);
+    });
+    for (const [i, k] of CASES.entries()) {
+      for (const [threads, results] of byThreads) {
+        assertSameBytes(results[i], one[i], `${label(k)}: ${threads} threads and 1`);
       }
-      assert.equal(await setWasmThreads(1), 1);
-      await useBackend("wasm");
-      assert.equal(threadsFor(tf.backend()), 1);
-      const one = all();
-      for (const [i, k] of CASES.entries()) {
-        for (const [threads, results] of byThreads) {
-          assertSameBytes(results[i], one[i], `${label(k)}: ${threads} threads and 1`);
-        }
-      }
-    } finally {
-      setMinPartWork(minPartWork);
-      await setWasmThreads(threadsBefore);
     }
   },
 });

@@ -3,24 +3,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { assertClose, assertSameBytes } from "./_assert.ts";
-import {
-  setWasmThreads,
-  useBackend,
-  WASM_TRAINING_KERNELS,
-  wasmFeatures,
-  wasmThreads,
-} from "../../mod.ts";
+import { resultsOnThreads } from "./_threads.ts";
+import { useBackend, WASM_TRAINING_KERNELS, wasmFeatures } from "../../mod.ts";
 import {
   SIMD_FILTER_GRADIENT_LIMIT,
   simdFilterGradient,
   SOURCE as FILTER_GRADIENT_SOURCE,
 } from "../../lib/backend/_wasm_simd/conv2d_filter_grad.ts";
-import {
-  helperThreadCalls,
-  helperThreadServes,
-  setMinPartWork,
-  threadsFor,
-} from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 
 type Pad = "same" | "valid" | [
   [number, number],
@@ -147,68 +136,42 @@ Deno.test({
       const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", filterShape };
       return { x, filterShape, stride, pad, attrs, seed: 10 + 2 * i };
     });
-    const threadsBefore = wasmThreads();
-    // Small inputs: every call cut for every thread all the same.
-    const minPartWork = setMinPartWork(0);
-    try {
-      const inputs: Record<"x" | "dy", Values>[] = [];
-      for (const { x, filterShape, stride, pad, seed } of runs) {
-        const outShape = await conv2dOutShape(x, filterShape, stride, pad);
-        inputs.push({ x: random(x, seed), dy: random(outShape, seed + 1) });
-      }
-      const expected: { values: ArrayLike<number> }[] = [];
+    const inputs: Record<"x" | "dy", Values>[] = [];
+    for (const { x, filterShape, stride, pad, seed } of runs) {
+      const outShape = await conv2dOutShape(x, filterShape, stride, pad);
+      inputs.push({ x: random(x, seed), dy: random(outShape, seed + 1) });
+    }
+    const expected: { values: ArrayLike<number> }[] = [];
+    for (const [i, { attrs }] of runs.entries()) {
+      expected.push(await on("cpu", () => runKernel("Conv2DBackpropFilter", inputs[i], attrs)));
+    }
+    const all = async () => {
+      const results: Float32Array[] = [];
       for (const [i, { attrs }] of runs.entries()) {
-        expected.push(await on("cpu", () => runKernel("Conv2DBackpropFilter", inputs[i], attrs)));
-      }
-      const all = async () => {
-        const results: Float32Array[] = [];
-        for (const [i, { attrs }] of runs.entries()) {
-          const { values } = await on(
-            "wasm",
-            () => runKernel("Conv2DBackpropFilter", inputs[i], attrs),
-          );
-          results.push(values as Float32Array);
-        }
-        return results;
-      };
-      const byThreads = new Map<number, Float32Array[]>();
-      for (const threads of [2, 3]) {
-        assert.equal(await setWasmThreads(threads), threads);
-        await useBackend("wasm");
-        assert.equal(threadsFor(tf.backend()), threads);
-        // The helpers start on the first call and load the module in the background.
-        for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), FILTER_GRADIENT_SOURCE); i++) {
-          await all();
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        await useBackend("wasm");
-        assert.ok(
-          helperThreadServes(tf.backend(), FILTER_GRADIENT_SOURCE),
-          `${threads} threads: the helpers started`,
+        const { values } = await on(
+          "wasm",
+          () => runKernel("Conv2DBackpropFilter", inputs[i], attrs),
         );
-        const callsBefore = helperThreadCalls();
-        byThreads.set(threads, await all());
+        results.push(values as Float32Array);
+      }
+      return results;
+    };
+    const { byThreads, one } = await resultsOnThreads(
+      FILTER_GRADIENT_SOURCE,
+      all,
+      (threads, calls) =>
         // One call a run, and one more where dy's channels are padded (also split by rows).
-        const calls = helperThreadCalls() - callsBefore;
         assert.ok(
           calls >= runs.length * (threads - 1) && calls % (threads - 1) === 0,
           `${threads} threads: the helpers took every part (${calls} calls)`,
-        );
+        ),
+    );
+    for (const [i, { x, filterShape }] of runs.entries()) {
+      const label = `x=${x} filter=${filterShape}`;
+      assertClose(one[i], expected[i].values, label);
+      for (const [threads, results] of byThreads) {
+        assertSameBytes(results[i], one[i], `${label}: ${threads} threads and 1`);
       }
-      assert.equal(await setWasmThreads(1), 1);
-      await useBackend("wasm");
-      assert.equal(threadsFor(tf.backend()), 1);
-      const one = await all();
-      for (const [i, { x, filterShape }] of runs.entries()) {
-        const label = `x=${x} filter=${filterShape}`;
-        assertClose(one[i], expected[i].values, label);
-        for (const [threads, results] of byThreads) {
-          assertSameBytes(results[i], one[i], `${label}: ${threads} threads and 1`);
-        }
-      }
-    } finally {
-      setMinPartWork(minPartWork);
-      await setWasmThreads(threadsBefore);
     }
   },
 });

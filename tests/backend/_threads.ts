@@ -1,0 +1,55 @@
+// Shared by the tests of the threaded SIMD kernels: the same calls on 2 and 3 threads (a pool of
+// helpers), then on 1, every call cut for every thread however small its input.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { setWasmThreads, useBackend, wasmThreads } from "../../mod.ts";
+import {
+  helperThreadCalls,
+  helperThreadServes,
+  setMinPartWork,
+  threadsFor,
+} from "../../lib/backend/_wasm_simd/_helper_thread.ts";
+import type { SimdModuleSource } from "../../lib/backend/_wasm_simd/_module.ts";
+
+/**
+ * Runs `all` on 2 and on 3 threads, once the helpers have started and loaded `source`, with
+ * `checkCalls` given the parts the helpers took each time; then on 1 thread. Returns the results
+ * by thread count and on 1, and puts the thread count and the least work per part back.
+ */
+export async function resultsOnThreads<T>(
+  source: SimdModuleSource,
+  all: () => T | Promise<T>,
+  checkCalls: (threads: number, calls: number) => void,
+): Promise<{ byThreads: Map<number, T>; one: T }> {
+  const threadsBefore = wasmThreads();
+  // Small inputs: every call cut for every thread all the same.
+  const minPartWork = setMinPartWork(0);
+  try {
+    const byThreads = new Map<number, T>();
+    for (const threads of [2, 3]) {
+      assert.equal(await setWasmThreads(threads), threads);
+      await useBackend("wasm");
+      assert.equal(threadsFor(tf.backend()), threads);
+      // The helpers start on the first call and load the module in the background.
+      for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), source); i++) {
+        await all();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await useBackend("wasm"); // `all` may have run on another backend too
+      assert.ok(
+        helperThreadServes(tf.backend(), source),
+        `${threads} threads: the helpers started`,
+      );
+      const callsBefore = helperThreadCalls();
+      byThreads.set(threads, await all());
+      checkCalls(threads, helperThreadCalls() - callsBefore);
+    }
+    assert.equal(await setWasmThreads(1), 1);
+    await useBackend("wasm");
+    assert.equal(threadsFor(tf.backend()), 1);
+    return { byThreads, one: await all() };
+  } finally {
+    setMinPartWork(minPartWork);
+    await setWasmThreads(threadsBefore);
+  }
+}
