@@ -18,6 +18,18 @@ static inline v128_t gt(v128_t a, v128_t b, v128_t one) {
 
 static inline float gts(float a, float b) { return a > b ? 1.0f : 0.0f; }
 
+// The same for one channel.
+static inline __attribute__((always_inline)) void first_max1(float v0, float v1, float v2,
+                                                             float v3, float *w0, float *w1,
+                                                             float *w2, float *w3) {
+  const float gt10 = gts(v1, v0), gt20 = gts(v2, v0), gt30 = gts(v3, v0);
+  const float gt21 = gts(v2, v1), gt31 = gts(v3, v1), gt32 = gts(v3, v2);
+  *w0 = (1 - gt10) * (1 - gt20) * (1 - gt30);
+  *w1 = gt10 * (1 - gt21) * (1 - gt31);
+  *w2 = gt20 * gt21 * (1 - gt32);
+  *w3 = gt30 * gt31 * gt32;
+}
+
 // The 0/1 factors of a window's elements (0,0), (0,1), (1,0), (1,1): 1 at the first maximum. A
 // later element wins only where it beats every earlier one strictly (ties: the first).
 static inline __attribute__((always_inline)) void first_max(v128_t v0, v128_t v1, v128_t v2,
@@ -66,14 +78,13 @@ __attribute__((export_name("max_pool_2x2_grad"))) void max_pool_2x2_grad(
         c = C;
       }
       for (; c < C; c++) {
-        const float v0 = x[p00 + c], v1 = x[p01 + c], v2 = x[p10 + c], v3 = x[p11 + c];
-        const float gt10 = gts(v1, v0), gt20 = gts(v2, v0), gt30 = gts(v3, v0);
-        const float gt21 = gts(v2, v1), gt31 = gts(v3, v1), gt32 = gts(v3, v2);
+        float w0, w1, w2, w3;
+        first_max1(x[p00 + c], x[p01 + c], x[p10 + c], x[p11 + c], &w0, &w1, &w2, &w3);
         const float d = g[c];
-        dx[p00 + c] = d * ((1 - gt10) * (1 - gt20) * (1 - gt30)) + 0.0f;
-        dx[p01 + c] = d * (gt10 * (1 - gt21) * (1 - gt31)) + 0.0f;
-        dx[p10 + c] = d * (gt20 * gt21 * (1 - gt32)) + 0.0f;
-        dx[p11 + c] = d * (gt30 * gt31 * gt32) + 0.0f;
+        dx[p00 + c] = d * w0 + 0.0f;
+        dx[p01 + c] = d * w1 + 0.0f;
+        dx[p10 + c] = d * w2 + 0.0f;
+        dx[p11 + c] = d * w3 + 0.0f;
       }
     }
   }
@@ -143,13 +154,13 @@ __attribute__((export_name("pool_relu_bias_grad"))) void pool_relu_bias_grad(
         }
         for (; c < C; c++) {
           const float v0 = y[b00 + c], v1 = y[b01 + c], v2 = y[b10 + c], v3 = y[b11 + c];
-          const float gt10 = gts(v1, v0), gt20 = gts(v2, v0), gt30 = gts(v3, v0);
-          const float gt21 = gts(v2, v1), gt31 = gts(v3, v1), gt32 = gts(v3, v2);
+          float w0, w1, w2, w3;
+          first_max1(v0, v1, v2, v3, &w0, &w1, &w2, &w3);
           const float d = g[c];
-          const float z0 = (d * ((1 - gt10) * (1 - gt20) * (1 - gt30)) + 0.0f) * gts(v0, 0.0f);
-          const float z1 = (d * (gt10 * (1 - gt21) * (1 - gt31)) + 0.0f) * gts(v1, 0.0f);
-          const float z2 = (d * (gt20 * gt21 * (1 - gt32)) + 0.0f) * gts(v2, 0.0f);
-          const float z3 = (d * (gt30 * gt31 * gt32) + 0.0f) * gts(v3, 0.0f);
+          const float z0 = (d * w0 + 0.0f) * gts(v0, 0.0f);
+          const float z1 = (d * w1 + 0.0f) * gts(v1, 0.0f);
+          const float z2 = (d * w2 + 0.0f) * gts(v2, 0.0f);
+          const float z3 = (d * w3 + 0.0f) * gts(v3, 0.0f);
           dz[b00 + c] = z0;
           dz[b01 + c] = z1;
           dz[b10 + c] = z2;
