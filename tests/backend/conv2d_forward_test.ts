@@ -18,6 +18,11 @@ import {
 } from "../../lib/backend/_wasm_simd/conv2d_forward.ts";
 import { simdForwardWanted } from "../../lib/backend/_wasm_kernels/fused_conv2d.ts";
 import { type Pad, random, type Shape4 } from "./_conv_cases.ts";
+import { setWinograd } from "../../lib/backend/_wasm_simd/winograd.ts";
+
+// This file tests the direct SIMD kernels: 3×3, stride-1 layers would take the Winograd path
+// (winograd_test.ts tests it), so it is off here.
+setWinograd(false);
 
 interface Case {
   x: Shape4;

@@ -27,6 +27,8 @@ const CASES: Case[] = [
   { x: [3, 28, 28, 1], filter: [5, 5, 1, 10], stride: 1, pad: "valid", bias: true }, // LeNet's
   { x: [3, 12, 12, 10], filter: [5, 5, 10, 20], stride: 1, pad: "valid", bias: true },
   { x: [2, 16, 16, 3], filter: [3, 3, 3, 16], stride: 1, pad: "same", bias: false },
+  // 3×3, stride 1, 8 channels or more: the Winograd kernel, then the pool.
+  { x: [2, 8, 10, 9], filter: [3, 3, 9, 12], stride: 1, pad: "same", bias: true },
   { x: [2, 9, 9, 4], filter: [3, 3, 4, 7], stride: 2, pad: "same", bias: true }, // 5×5: odd
   { x: [1, 8, 6, 2], filter: [1, 1, 2, 3], stride: 1, pad: "valid", bias: true }, // C < 4
 ];

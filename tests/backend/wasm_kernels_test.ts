@@ -11,6 +11,11 @@ import {
   SOURCE as FILTER_GRADIENT_SOURCE,
 } from "../../lib/backend/_wasm_simd/conv2d_filter_grad.ts";
 
+import { setWinograd } from "../../lib/backend/_wasm_simd/winograd.ts";
+// This file tests the direct SIMD kernels: 3×3, stride-1 layers would take the Winograd path
+// (winograd_test.ts tests it), so it is off here.
+setWinograd(false);
+
 type Pad = "same" | "valid" | [
   [number, number],
   [number, number],

@@ -8,6 +8,7 @@ import type {
   TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { simdFilterGradient } from "../_wasm_simd/conv2d_filter_grad.ts";
+import { winogradFilterGradient } from "../_wasm_simd/winograd.ts";
 import { withScratch } from "./_scratch.ts";
 
 /**
@@ -37,8 +38,10 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     false,
     "channelsLast",
   );
-  // Small layers: our SIMD kernel, which reads x and dy in place (see its module).
-  const fast = simdFilterGradient(backend, x, dy, info);
+  // 3×3, stride-1 layers: Winograd's F(2×2, 3×3); other small layers: our SIMD kernel, which
+  // reads x and dy in place (see their modules).
+  const fast = winogradFilterGradient(backend, x, dy, info) ??
+    simdFilterGradient(backend, x, dy, info);
   if (fast !== undefined) return fast;
   const [, inHeight, inWidth] = x.shape;
   const neededHeight = (info.outHeight - 1) * info.strideHeight + info.filterHeight;

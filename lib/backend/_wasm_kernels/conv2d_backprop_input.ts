@@ -12,6 +12,7 @@ import type {
   TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { simdInputGradient } from "../_wasm_simd/conv2d_input_grad.ts";
+import { winogradInputGradient } from "../_wasm_simd/winograd.ts";
 import { simdConvForward } from "../_wasm_simd/conv2d_forward.ts";
 import { type WasmScratch, withScratch } from "./_scratch.ts";
 
@@ -153,8 +154,10 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
     false,
     "channelsLast",
   );
-  // Stride-1 layers: our SIMD kernel, with no multiply-adds on padding (see its module).
-  const fast = simdInputGradient(backend, dy, filter, info);
+  // 3×3, stride-1 layers: Winograd's F(2×2, 3×3); other stride-1 layers: our SIMD kernel, with
+  // no multiply-adds on padding (see their modules).
+  const fast = winogradInputGradient(backend, dy, filter, info) ??
+    simdInputGradient(backend, dy, filter, info);
   if (fast !== undefined) return fast;
   return withScratch(backend as KernelBackend, (scratch) => {
     if (info.strideHeight > 1 || info.strideWidth > 1) {

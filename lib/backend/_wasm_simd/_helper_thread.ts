@@ -391,8 +391,8 @@ const MIN_TIMED_MS = 0.02;
 /**
  * Runs export `name` of `source`'s module over `units` units (rows, channels, taps) cut into one
  * range per thread ({@linkcode threadsFor}, or `parts`), each range a whole number of `step`
- * units (the last one ending at `units`): part p gets `args` followed by its range [from, to).
- * With `work` (the whole call's multiply-adds or elements), no part gets less than
+ * units (the last one ending at `units`): part p gets `args`, then `perPart(p)` where given (a
+ * scratch of its own: p is below the thread count), then its range [from, to). With `work` (the whole call's multiply-adds or elements), no part gets less than
  * MIN_PART_WORK of it. Unless `parts` is given, the ranges are sized by how fast each thread
  * ran this export so far, so that all finish together. The kernel must compute each unit alike
  * in any range, so results do not depend on the cut.
@@ -403,7 +403,12 @@ export function runRanges(
   name: string,
   args: readonly number[],
   units: number,
-  { step = 1, parts, work }: { step?: number; parts?: number; work?: number } = {},
+  { step = 1, parts, work, perPart }: {
+    step?: number;
+    parts?: number;
+    work?: number;
+    perPart?: (part: number) => readonly number[];
+  } = {},
 ): void {
   const blocks = Math.ceil(units / step);
   if (blocks === 0) return;
@@ -419,7 +424,12 @@ export function runRanges(
   const ranges = bounds.slice(0, -1).map((start, p) =>
     [start * step, Math.min(bounds[p + 1] * step, units)] as const
   );
-  const times = runParts(backend, source, name, ranges.map((range) => [...args, ...range]));
+  const times = runParts(
+    backend,
+    source,
+    name,
+    ranges.map((range, p) => [...args, ...(perPart?.(p) ?? []), ...range]),
+  );
   // Learn the helpers' speed from this call: units per ms on each, against the calling thread's.
   if (count < 2 || !(times.ms[0] >= MIN_TIMED_MS)) return;
   const rate = (p: number) => (ranges[p][1] - ranges[p][0]) / times.ms[p];

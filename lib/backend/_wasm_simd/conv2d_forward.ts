@@ -15,6 +15,7 @@ import { withScratch } from "../_wasm_kernels/_scratch.ts";
 import { CONV2D_FORWARD_PLAIN, CONV2D_FORWARD_SHARED } from "./conv2d_forward_wasm.ts";
 import { runRanges } from "./_helper_thread.ts";
 import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
+import { winogradForward } from "./winograd.ts";
 
 interface Kernel {
   fw_prepare_filter(...args: number[]): void;
@@ -55,7 +56,8 @@ export function simdConvForward(
   info: backend_util.Conv2DInfo,
   activation: SimdActivation,
 ): TensorInfo | undefined {
-  return convForward(backend, x, filter, bias, info, activation, false)?.[0];
+  return winogradForward(backend, x, filter, bias, info, activation) ??
+    convForward(backend, x, filter, bias, info, activation, false)?.[0];
 }
 
 /**
@@ -72,7 +74,29 @@ export function simdConvPoolForward(
   activation: SimdActivation,
 ): [TensorInfo, TensorInfo] | undefined {
   if (info.outHeight % 2 !== 0 || info.outWidth % 2 !== 0) return undefined;
-  return convForward(backend, x, filter, bias, info, activation, true) as [TensorInfo, TensorInfo];
+  const out = winogradForward(backend, x, filter, bias, info, activation);
+  if (out === undefined) {
+    return convForward(backend, x, filter, bias, info, activation, true) as [
+      TensorInfo,
+      TensorInfo,
+    ];
+  }
+  // A 3×3 layer on the Winograd kernel, then the pool as conv2d_forward.c's max_pool_2x2 (the
+  // pool fw_conv_pool applies).
+  const { batchSize, outHeight, outWidth, outChannels } = info;
+  const pooled = (backend as unknown as {
+    makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+  }).makeOutput([batchSize, outHeight / 2, outWidth / 2, outChannels], "float32");
+  const at = (t: TensorInfo) => heapOffset(backend, t);
+  runRanges(
+    backend,
+    SOURCE,
+    "max_pool_2x2",
+    [at(out), at(pooled), outHeight / 2, outWidth / 2, outChannels],
+    batchSize * outHeight / 2,
+    { work: batchSize * outHeight * outWidth * outChannels },
+  );
+  return [pooled, out];
 }
 
 function convForward(

@@ -1,0 +1,211 @@
+// Internal: 3×3, stride-1 convolutions by Winograd's F(2×2, 3×3) in our WebAssembly SIMD kernel
+// (winograd.c): the forward pass, the input gradient and the filter gradient, on tfjs-backend-wasm's
+// shared memory, in place on its tensors.
+//
+// Why: a 3×3 layer's multiply-adds are most of a small CNN's step (`compact-cnn`, ResNet-18), and
+// our direct kernels already run near 4-wide SIMD's peak. F(2×2, 3×3) computes each 2×2 block of
+// outputs with 16 multiply-adds per channel pair instead of 36, in 16 matrix products over the
+// channels, plus transforms that are additions only; the input gradient of such a layer is the
+// same computation with the filter turned round, and the filter gradient is its adjoint. Results
+// differ from the direct sums by rounding (the transforms add before they multiply): the tests hold
+// them to tfjs' cpu backend within float32 tolerances. Work is cut into one range per thread of the
+// backend: tile rows over the batch forward, output channels for the filter gradient,
+// each computed alike in any range, so results do not depend on the thread count.
+import type { backend_util, KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
+import { withScratch } from "../_wasm_kernels/_scratch.ts";
+import { WINOGRAD_PLAIN, WINOGRAD_SHARED } from "./winograd_wasm.ts";
+import { runRanges, threadsFor } from "./_helper_thread.ts";
+import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
+
+interface Kernel {
+  wg_filter(...args: number[]): void;
+  wg_filter_out(...args: number[]): void;
+  wg_conv(...args: number[]): void;
+  wg_filter_grad(...args: number[]): void;
+}
+
+/** The kernel's module (both builds). */
+export const SOURCE: SimdModuleSource = { shared: WINOGRAD_SHARED, plain: WINOGRAD_PLAIN };
+
+/** Tiles a forward chunk transforms, multiplies and writes back while they are in cache. */
+let FORWARD_TILES = 8;
+/** Tiles a filter-gradient chunk sums per pass over its accumulators. */
+let GRADIENT_TILES = 64;
+
+/** Sets the chunk sizes (tests and measurements); returns the old ones. */
+export function setWinogradTiles(forward: number, gradient: number): [number, number] {
+  const old: [number, number] = [FORWARD_TILES, GRADIENT_TILES];
+  [FORWARD_TILES, GRADIENT_TILES] = [forward, gradient];
+  return old;
+}
+
+let enabled = true;
+
+/**
+ * Turns the Winograd path off (false) or back on, so that tests and measurements can compare it
+ * with the direct kernels.
+ *
+ * @example
+ * ```ts
+ * import { setWinograd } from "./winograd.ts";
+ * const before = setWinograd(false);
+ * setWinograd(before);
+ * ```
+ */
+export function setWinograd(on: boolean): boolean {
+  const old = enabled;
+  enabled = on;
+  return old;
+}
+
+/**
+ * Whether the Winograd kernel takes the convolution `info`: NHWC, 3×3, stride 1, no dilation, an
+ * output at least 2×2 (a tile's size), and at least WINOGRAD_MIN_CHANNELS channels on each side.
+ */
+export function winogradSupports(info: backend_util.Conv2DInfo): boolean {
+  return enabled && info.dataFormat === "channelsLast" && info.filterHeight === 3 &&
+    info.filterWidth === 3 && info.strideHeight === 1 && info.strideWidth === 1 &&
+    info.dilationHeight === 1 && info.dilationWidth === 1 && info.outHeight >= 2 &&
+    info.outWidth >= 2 && info.batchSize > 0 && info.inChannels >= WINOGRAD_MIN_CHANNELS &&
+    info.outChannels >= WINOGRAD_MIN_CHANNELS;
+}
+
+/** Fewest input and output channels for which the Winograd path runs. */
+export const WINOGRAD_MIN_CHANNELS = 8;
+
+const float32 = (...tensors: (TensorInfo | undefined)[]) =>
+  tensors.every((t) => t === undefined || t.dtype === "float32");
+
+/** One convolution of the kernel: input [N, H, W, Ci] to output [N, Ho, Wo, Co], padding (pt, pl). */
+interface Plan {
+  batch: number;
+  input: [number, number, number];
+  output: [number, number, number];
+  pad: [number, number];
+}
+
+function convolve(
+  backend: unknown,
+  kernel: Kernel,
+  x: TensorInfo,
+  filter: TensorInfo,
+  flip: boolean,
+  bias: TensorInfo | undefined,
+  relu: boolean,
+  { batch, input: [H, W, Ci], output: [Ho, Wo, Co], pad: [pt, pl] }: Plan,
+): TensorInfo {
+  const CoP = Math.ceil(Co / 4) * 4;
+  return withScratch(backend as KernelBackend, (scratch) => {
+    const at = (t: TensorInfo) => heapOffset(backend, t);
+    const u = scratch.make([16, Ci, CoP]);
+    kernel.wg_filter(at(filter), at(u), Ci, Co, CoP, flip ? 1 : 0);
+    const out = scratch.make([batch, Ho, Wo, Co]);
+    const tiles = FORWARD_TILES;
+    const slot = 16 * tiles * (Ci + CoP);
+    const parts = threadsFor(backend);
+    const work = scratch.make([parts * slot]);
+    const rows = batch * Math.ceil(Ho / 2);
+    const args = [at(x), at(u), bias === undefined ? 0 : at(bias), at(out), H, W, Ci, Ho, Wo, Co];
+    runRanges(backend, SOURCE, "wg_conv", [...args, CoP, pt, pl, relu ? 1 : 0, tiles], rows, {
+      work: batch * Ho * Wo * Ci * Co * 4,
+      perPart: (p) => [at(work) + 4 * p * slot],
+    });
+    return out;
+  });
+}
+
+/**
+ * act(conv(x, filter) + bias) for `x` (NHWC), `filter` (HWIO), an optional `bias` and the 3×3,
+ * stride-1 convolution `info`, or undefined where the Winograd kernel does not take it.
+ */
+export function winogradForward(
+  backend: unknown,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | undefined,
+  info: backend_util.Conv2DInfo,
+  activation: "linear" | "relu",
+): TensorInfo | undefined {
+  if (!winogradSupports(info) || !float32(x, filter, bias)) return undefined;
+  const kernel = simdModule<Kernel>(backend, SOURCE);
+  if (kernel === null) return undefined;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  return convolve(backend, kernel, x, filter, false, bias, activation === "relu", {
+    batch: batchSize,
+    input: [inHeight, inWidth, inChannels],
+    output: [outHeight, outWidth, outChannels],
+    pad: [info.padInfo.top, info.padInfo.left],
+  });
+}
+
+/**
+ * dx for `dy` and `filter` of the 3×3, stride-1 convolution `info`: the correlation of dy with
+ * the filter turned 180° (its channel axes swapped), padded by 2 − the forward padding; or
+ * undefined where the Winograd kernel does not take it.
+ */
+export function winogradInputGradient(
+  backend: unknown,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
+  if (!winogradSupports(info) || !float32(dy, filter)) return undefined;
+  const kernel = simdModule<Kernel>(backend, SOURCE);
+  if (kernel === null) return undefined;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  return convolve(backend, kernel, dy, filter, true, undefined, false, {
+    batch: batchSize,
+    input: [outHeight, outWidth, outChannels],
+    output: [inHeight, inWidth, inChannels],
+    pad: [2 - info.padInfo.top, 2 - info.padInfo.left],
+  });
+}
+
+/**
+ * The least output height and width for which the filter gradient takes the Winograd path. Where
+ * tiles are mostly padding, a tap that meets few inputs (a corner's, at 2×2) gets its small sum
+ * out of the transform's larger ones, with their rounding: VGG-11's 2×2 layers at 32 px gave
+ * gradients as close to tfjs' cpu backend as the direct kernel's (relative L2 1.5e-5 vs 1.1e-5),
+ * but Adam, which scales each weight's step by its own gradient, moved the inference logits after
+ * one step 10 times further from the cpu backend's (4.4e-3 vs 3.5e-4). From 4×4 on they were as
+ * close as the direct kernel's.
+ */
+export const GRADIENT_MIN_SIDE = 4;
+
+/**
+ * dW [3, 3, Ci, Co] for `x`, `dy` and the 3×3, stride-1 convolution `info`, or undefined where
+ * the Winograd kernel does not take it.
+ */
+export function winogradFilterGradient(
+  backend: unknown,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
+  if (!winogradSupports(info) || !float32(x, dy)) return undefined;
+  if (info.outHeight < GRADIENT_MIN_SIDE || info.outWidth < GRADIENT_MIN_SIDE) return undefined;
+  const kernel = simdModule<Kernel>(backend, SOURCE);
+  if (kernel === null) return undefined;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const CoP = Math.ceil(outChannels / 4) * 4;
+  return withScratch(backend as KernelBackend, (scratch) => {
+    const at = (t: TensorInfo) => heapOffset(backend, t);
+    const du = scratch.make([16, inChannels, CoP]);
+    const tiles = GRADIENT_TILES;
+    const slot = 16 * tiles * (inChannels + CoP);
+    const work = scratch.make([threadsFor(backend) * slot]);
+    const args = [at(x), at(dy), at(du), batchSize, inHeight, inWidth, inChannels, outHeight];
+    const rest = [outWidth, outChannels, CoP, info.padInfo.top, info.padInfo.left, tiles];
+    // Ranges of output channels, whole blocks of 16 (the products' widest tile) where there are
+    // two or more.
+    const vectors = CoP / 4;
+    runRanges(backend, SOURCE, "wg_filter_grad", [...args, ...rest], vectors, {
+      step: vectors >= 8 ? 4 : 1,
+      work: batchSize * outHeight * outWidth * inChannels * outChannels * 4,
+      perPart: (p) => [at(work) + 4 * p * slot],
+    });
+    const dw = scratch.make([3, 3, inChannels, outChannels]);
+    kernel.wg_filter_out(at(du), at(dw), inChannels, outChannels, CoP);
+    return dw;
+  });
+}
