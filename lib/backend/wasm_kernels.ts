@@ -21,6 +21,7 @@ import { maxPoolGradConfig } from "./_wasm_kernels/max_pool_grad.ts";
 import { identityConfig } from "./_wasm_kernels/identity.ts";
 import { reverseConfig } from "./_wasm_kernels/reverse.ts";
 import { batchNormTrainConfigs } from "./_wasm_kernels/batch_norm_train.ts";
+import { batchNormPoolConfigs } from "./_wasm_kernels/batch_norm_pool.ts";
 import { batchMatMulConfig, fusedMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
@@ -39,6 +40,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   ...batchNormTrainConfigs,
+  ...batchNormPoolConfigs,
   reluBiasGradConfig,
   ...convReluPoolConfigs,
   softmaxCrossEntropyConfig,

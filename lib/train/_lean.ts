@@ -30,6 +30,7 @@ import {
 } from "../backend/_wasm_kernels/batch_norm_train.ts";
 import { RELU_BIAS_GRAD } from "../backend/_wasm_kernels/relu_bias_grad.ts";
 import { CONV_RELU_POOL, POOL_RELU_BIAS_GRAD } from "../backend/_wasm_kernels/conv_relu_pool.ts";
+import { BATCH_NORM_POOL, BATCH_NORM_POOL_GRAD } from "../backend/_wasm_kernels/batch_norm_pool.ts";
 
 type Kwargs = Record<string, unknown>;
 type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -70,12 +71,14 @@ function activate(z: tf.Tensor, cap: number): tf.Tensor {
 /**
  * y = γ·(x − μ)/√(σ² + ε) + β over every axis but the last, with its gradient written out, and
  * with `cap` the ReLU that follows fused in (`undefined`: none). Only x and per-channel values
- * are kept for the backward pass; it recomputes the normalised input.
+ * are kept for the backward pass; it recomputes the normalised input. With `pool` (a plain ReLU,
+ * the wasm backend's BATCH_NORM_POOL), y is the 2×2, stride-2 max pool of that ReLU's output.
  */
 function fusedBatchNorm(
   epsilon: number,
   cap: number | undefined,
   onStats: (mean: tf.Tensor, variance: tf.Tensor) => void,
+  pool = false,
 ) {
   const op = tf.customGrad((...args: unknown[]) => {
     const [x, gamma, beta] = args as tf.Tensor[];
@@ -83,7 +86,9 @@ function fusedBatchNorm(
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     const attrs = { epsilon, activation: cap !== undefined, cap: cap ?? Infinity };
     const kernel = hasKernel(BATCH_NORM_TRAIN);
-    const [y, mean, variance, invStd] = kernel
+    const [y, mean, variance, invStd] = pool
+      ? tf.engine().runKernel(BATCH_NORM_POOL, { x, gamma, beta }, { epsilon }) as tf.Tensor[]
+      : kernel
       ? tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, attrs) as tf.Tensor[]
       : tf.tidy(() => {
         const mean = tf.mean(x, axes);
@@ -104,6 +109,10 @@ function fusedBatchNorm(
         releaseAfterThisGradient(dy, saved);
         return tf.tidy(() => {
           const [x, mean, invStd, gamma, beta] = saved;
+          if (pool) {
+            const inputs = { dy: dy as tf.Tensor, x, mean, invStd, gamma, beta };
+            return tf.engine().runKernel(BATCH_NORM_POOL_GRAD, inputs, {}) as tf.Tensor[];
+          }
           if (kernel) {
             const inputs = { dy: dy as tf.Tensor, x, mean, invStd, gamma, beta };
             return tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, inputs, attrs) as tf.Tensor[];
@@ -164,12 +173,16 @@ function fusedAddRelu(cap: number) {
  */
 const activated = new WeakSet<tf.Tensor>();
 
+/** The one layer that is all of `layer`'s consumers, if there is one. */
+function soleConsumer(layer: tfl.layers.Layer): tfl.layers.Layer | undefined {
+  const consumers = new Set(layer.outboundNodes.map((node) => node.outboundLayer));
+  return consumers.size === 1 ? [...consumers][0] : undefined;
+}
+
 /** The cap (Infinity: none) of the ReLU layer that is all of `layer`'s consumers, if it is one. */
 function soleReluConsumer(layer: tfl.layers.Layer): number | undefined {
   if (!fuseActivations) return undefined;
-  const consumers = new Set(layer.outboundNodes.map((node) => node.outboundLayer));
-  if (consumers.size !== 1) return undefined;
-  const [next] = consumers;
+  const next = soleConsumer(layer);
   if (next === undefined || next.getClassName() !== "ReLU") return undefined;
   const { maxValue } = next as unknown as { maxValue: number | null | undefined };
   return maxValue === null || maxValue === undefined ? Infinity : maxValue;
@@ -212,12 +225,18 @@ function leanBatchNormCall(original: LayerCall): LayerCall {
         });
       }
     };
-    const output = fusedBatchNorm(layer.epsilon, cap, updateMovingAverages)(
+    // A plain ReLU whose only consumer is a 2×2 max pool: batch norm, ReLU and pool as one op
+    // (wasm), the ReLU and pool layers handing its output on.
+    const relu = cap === Infinity ? soleConsumer(this) : undefined;
+    const pool = relu !== undefined && hasKernel(BATCH_NORM_POOL) && input.rank === 4 &&
+      input.shape[1]! % 2 === 0 && input.shape[2]! % 2 === 0 && soleMaxPoolConsumer(relu);
+    const output = fusedBatchNorm(layer.epsilon, cap, updateMovingAverages, pool)(
       input,
       layer.gamma!.read(),
       layer.beta!.read(),
     );
     if (cap !== undefined) activated.add(output);
+    if (pool) pooledOutputs.add(output);
     return output;
   };
 }
@@ -357,7 +376,12 @@ const convReluPoolGrad = {
 };
 
 /** Outputs already pooled by the convolution before the pool layer that is its only consumer. */
-const pooledOutputs = new WeakSet<tf.Tensor>();
+const pooled = new WeakSet<object>();
+const pooledOutputs = {
+  /** Marks `tensor` (by its data: tfjs-layers clones an output that a layer hands on as is). */
+  add: (tensor: tf.Tensor) => pooled.add(tensor.dataId),
+  has: (tensor: tf.Tensor) => pooled.has(tensor.dataId),
+};
 
 /** Whether all of `layer`'s consumers are one 2×2, stride-2, unpadded NHWC max-pool layer. */
 function soleMaxPoolConsumer(layer: tfl.layers.Layer): boolean {
@@ -407,9 +431,13 @@ function leanConvCall(original: LayerCall): LayerCall {
         conv.padding as "same" | "valid",
       );
       if (outHeight % 2 === 0 && outWidth % 2 === 0) {
-        const [pooled] = tf.engine().runKernel(CONV_RELU_POOL, kernelInputs, attrs) as tf.Tensor[];
-        pooledOutputs.add(pooled);
-        return pooled;
+        const [pooledOutput] = tf.engine().runKernel(
+          CONV_RELU_POOL,
+          kernelInputs,
+          attrs,
+        ) as tf.Tensor[];
+        pooledOutputs.add(pooledOutput);
+        return pooledOutput;
       }
     }
     return tf.engine().runKernel("FusedConv2D", kernelInputs, attrs) as tf.Tensor;
