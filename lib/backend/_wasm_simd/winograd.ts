@@ -30,7 +30,7 @@ export const SOURCE: SimdModuleSource = { shared: WINOGRAD_SHARED, plain: WINOGR
 /** Tiles a forward chunk transforms, multiplies and writes back while they are in cache. */
 let FORWARD_TILES = 8;
 /** Tiles a filter-gradient chunk sums per pass over its accumulators. */
-let GRADIENT_TILES = 64;
+let GRADIENT_TILES = 32;
 
 /** Sets the chunk sizes (tests and measurements); returns the old ones. */
 export function setWinogradTiles(forward: number, gradient: number): [number, number] {
@@ -173,8 +173,18 @@ export function winogradInputGradient(
 export const GRADIENT_MIN_SIDE = 4;
 
 /**
+ * The least input × output channels for which the filter gradient takes the Winograd path. Each
+ * thread's part (a range of output channels) transforms every tile's input: with few channels
+ * that is as much work as its products, and the helper thread reads the whole input from the
+ * other core's cache. `compact-cnn`'s 16 → 32 layer (512) ran as fast as the direct kernel on 2
+ * threads (3.2 vs 3.7, 3.7 vs 3.3 ms in two runs), its 32 → 64 layer (2,048) 1.5 times faster
+ * (2.8 vs 4.1 ms), ResNet-18's 3×3 layers 1.5 to 2 times.
+ */
+export const GRADIENT_MIN_CHANNEL_PRODUCT = 1024;
+
+/**
  * dW [3, 3, Ci, Co] for `x`, `dy` and the 3×3, stride-1 convolution `info`, or undefined where
- * the Winograd kernel does not take it.
+ * the Winograd kernel does not take it (GRADIENT_MIN_SIDE, GRADIENT_MIN_CHANNEL_PRODUCT).
  */
 export function winogradFilterGradient(
   backend: unknown,
@@ -184,6 +194,7 @@ export function winogradFilterGradient(
 ): TensorInfo | undefined {
   if (!winogradSupports(info) || !float32(x, dy)) return undefined;
   if (info.outHeight < GRADIENT_MIN_SIDE || info.outWidth < GRADIENT_MIN_SIDE) return undefined;
+  if (info.inChannels * info.outChannels < GRADIENT_MIN_CHANNEL_PRODUCT) return undefined;
   const kernel = simdModule<Kernel>(backend, SOURCE);
   if (kernel === null) return undefined;
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
