@@ -12,6 +12,7 @@ import {
   GRADIENT_MIN_CHANNEL_PRODUCT,
   GRADIENT_MIN_SIDE,
   setWinograd,
+  setWinogradLargeTiles,
   SOURCE,
   WINOGRAD_MIN_CHANNELS,
   winogradFilterGradient,
@@ -43,6 +44,9 @@ const CASES: Case[] = [
   { x: [2, 9, 6, 34], out: 38, pad: explicit }, // asymmetric padding
   { x: [1, 4, 4, 64], out: 12, pad: "same" }, // one tile row per image
   { x: [2, 5, 12, 8], out: 9, pad: "valid" }, // a 3-row output, few channels
+  // F(4×4, 3×3) forward (sides of 12 and more): 4×4 tiles past the edges on both axes.
+  { x: [1, 13, 14, 9], out: 10, pad: "same" },
+  { x: [2, 16, 15, 17], out: 12, pad: "valid" },
 ];
 
 /** Whether the filter gradient takes the Winograd path for `k`. */
@@ -146,6 +150,23 @@ Deno.test("Winograd's forward, input and filter gradients match cpu", async (t) 
   }
 });
 
+Deno.test("F(2×2, 3×3) in place of F(4×4, 3×3) matches cpu too, where the larger tiles run", async () => {
+  const previous = setWinogradLargeTiles(false);
+  try {
+    for (const [c, k] of CASES.entries()) {
+      if (Math.min(info(k).outHeight, info(k).outWidth) < 12) continue;
+      const v = values(k, 200 + c);
+      await useBackend("cpu");
+      const expected = registered(k, v, "relu");
+      await useBackend("wasm");
+      const ours = winograd(k, v, "relu");
+      for (const n of [0, 1]) assertClose(ours[n]!, expected[n], `${label(k)} ${NAMES[n]}`);
+    }
+  } finally {
+    setWinogradLargeTiles(previous);
+  }
+});
+
 Deno.test("Winograd's ReLU keeps cpu's zeros", async () => {
   const k = CASES[2];
   const v = values(k, 77);
@@ -197,7 +218,7 @@ Deno.test({
   name: "the Winograd kernels on 2 and 3 threads (a pool of helpers) = 1 thread",
   ignore: !(await wasmFeatures()).threads,
   fn: async () => {
-    const cases = [CASES[0], CASES[1], CASES[2], CASES[4]];
+    const cases = [CASES[0], CASES[1], CASES[2], CASES[4], CASES[7]];
     const inputs = cases.map((k, i) => values(k, 90 + 4 * i));
     const all = async () => {
       await useBackend("wasm");

@@ -301,6 +301,186 @@ __attribute__((export_name("wg_conv"))) void wg_conv(const float *x, const float
   }
 }
 
+// ---- F(4x4, 3x3): each 4x4 block of outputs from a 6x6 patch, 36 products per channel pair
+// for 16 outputs (2.25 a output, against F(2x2, 3x3)'s 4). Same layouts with 36 positions:
+// U [36, Ci, CoP], V [36, TB, Ci], M [36, TB, CoP]; patches from (4 ti - pt, 4 tj - pl).
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+//          0 4 0 -5 0 1],
+//   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+
+// G applied to (g0, g1, g2), into u[0..5] `step` floats apart.
+#define G6(u, step, g0, g1, g2)                                                                   \
+  {                                                                                               \
+    (u)[0] = (g0) * 0.25f;                                                                        \
+    (u)[(step)] = ((g0) + (g1) + (g2)) * (-1.f / 6.f);                                            \
+    (u)[2 * (step)] = ((g0) - (g1) + (g2)) * (-1.f / 6.f);                                        \
+    (u)[3 * (step)] = (g0) * (1.f / 24.f) + (g1) * (1.f / 12.f) + (g2) * (1.f / 6.f);             \
+    (u)[4 * (step)] = (g0) * (1.f / 24.f) - (g1) * (1.f / 12.f) + (g2) * (1.f / 6.f);             \
+    (u)[5 * (step)] = (g2);                                                                       \
+  }
+
+// U [36, Ci, CoP] from W, as wg_filter (flip: the input gradient's filter).
+__attribute__((export_name("wg4_filter"))) void wg4_filter(const float *w, float *u, int Ci, int Co,
+                                                            int CoP, int flip) {
+  const long plane = (long)Ci * CoP;
+  for (int ci = 0; ci < Ci; ci++) {
+    for (int co = 0; co < CoP; co++) {
+      float *dst = u + (long)ci * CoP + co;
+      if (co >= Co) {
+        for (int k = 0; k < 36; k++) dst[k * plane] = 0.f;
+        continue;
+      }
+      float g[3][3], t[6][3], r[6];
+      _Pragma("clang loop unroll(full)") for (int a = 0; a < 3; a++) {
+        _Pragma("clang loop unroll(full)") for (int b = 0; b < 3; b++) {
+          g[a][b] = flip ? w[(((2 - a) * 3 + (2 - b)) * (long)Co + co) * Ci + ci]
+                         : w[((a * 3 + b) * (long)Ci + ci) * Co + co];
+        }
+      }
+      _Pragma("clang loop unroll(full)") for (int b = 0; b < 3; b++) { // t = G g, by columns
+        G6(r, 1, g[0][b], g[1][b], g[2][b]);
+        _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) t[a][b] = r[a];
+      }
+      _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) { // U = t G^T, by rows
+        G6(dst + 6L * a * plane, plane, t[a][0], t[a][1], t[a][2]);
+      }
+    }
+  }
+}
+
+// B^T applied to d[0..5] (vectors), into e[0..5].
+#define BT6(e, d)                                                                                 \
+  {                                                                                               \
+    const v128_t four = wasm_f32x4_splat(4.f), five = wasm_f32x4_splat(5.f);                      \
+    const v128_t two = wasm_f32x4_splat(2.f);                                                     \
+    const v128_t s14 = wasm_f32x4_mul(four, (d)[1]), s24 = wasm_f32x4_mul(four, (d)[2]);          \
+    const v128_t s12 = wasm_f32x4_mul(two, (d)[1]), s32 = wasm_f32x4_mul(two, (d)[3]);            \
+    const v128_t d34 = wasm_f32x4_add((d)[3], (d)[4]), n24 = wasm_f32x4_sub((d)[4], (d)[2]);      \
+    (e)[0] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, (d)[0]),                          \
+                                           wasm_f32x4_mul(five, (d)[2])), (d)[4]);                \
+    (e)[1] = wasm_f32x4_sub(d34, wasm_f32x4_add(s14, s24));                                       \
+    (e)[2] = wasm_f32x4_add(wasm_f32x4_sub(s14, s24), wasm_f32x4_sub((d)[4], (d)[3]));            \
+    (e)[3] = wasm_f32x4_add(wasm_f32x4_sub(s32, s12), n24);                                       \
+    (e)[4] = wasm_f32x4_add(wasm_f32x4_sub(s12, s32), n24);                                       \
+    (e)[5] = wasm_f32x4_add(wasm_f32x4_sub(s14, wasm_f32x4_mul(five, (d)[3])), (d)[5]);           \
+  }
+
+// One tile's V = B^T d B for channels [c, c + 4): the 6x6 patch from image row r0, column q0.
+static inline void in_tile6(const float *x, float *v, long vk, int H, int W, int C, int r0, int q0,
+                            int c, int inside) {
+  v128_t d[6][6], e[6][6];
+  const v128_t zero = wasm_f32x4_splat(0.f);
+  _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) {
+    _Pragma("clang loop unroll(full)") for (int b = 0; b < 6; b++) {
+      const int r = r0 + a, q = q0 + b;
+      d[a][b] = inside || (r >= 0 && r < H && q >= 0 && q < W)
+                    ? wasm_v128_load(x + ((long)r * W + q) * C + c)
+                    : zero;
+    }
+  }
+  _Pragma("clang loop unroll(full)") for (int b = 0; b < 6; b++) { // columns: e = B^T d
+    v128_t col[6], out[6];
+    _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) col[a] = d[a][b];
+    BT6(out, col);
+    _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) e[a][b] = out[a];
+  }
+  _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) { // rows: V = e B
+    v128_t out[6];
+    BT6(out, e[a]);
+    _Pragma("clang loop unroll(full)") for (int b = 0; b < 6; b++) {
+      wasm_v128_store(v + (6 * a + b) * vk, out[b]);
+    }
+  }
+}
+
+// V [36, TB, C] for the tiles [t0, t0 + count) of x (C >= 4).
+static void in_transform6(const float *x, float *v, int TB, int H, int W, int C, int th, int tw,
+                          int pt, int pl, long t0, int count) {
+  const long vk = (long)TB * C;
+  TILE_CURSOR(t0);
+  for (int i = 0; i < count; i++, NEXT_TILE) {
+    const int r0 = 4 * ti - pt, q0 = 4 * tj - pl;
+    const float *xn = x + (long)n * H * W * C;
+    float *vt = v + (long)i * C;
+    const int inside = r0 >= 0 && r0 + 6 <= H && q0 >= 0 && q0 + 6 <= W;
+    for (int c = 0; c + 4 <= C; c += 4) in_tile6(xn, vt + c, vk, H, W, C, r0, q0, c, inside);
+    if (C % 4) in_tile6(xn, vt + C - 4, vk, H, W, C, r0, q0, C - 4, inside);
+  }
+}
+
+// A^T applied to m[0..5] (vectors), into y[0..3].
+#define AT6(y, m)                                                                                 \
+  {                                                                                               \
+    const v128_t p12 = wasm_f32x4_add((m)[1], (m)[2]), d12 = wasm_f32x4_sub((m)[1], (m)[2]);      \
+    const v128_t p34 = wasm_f32x4_add((m)[3], (m)[4]), d34 = wasm_f32x4_sub((m)[3], (m)[4]);      \
+    (y)[0] = wasm_f32x4_add(wasm_f32x4_add((m)[0], p12), p34);                                    \
+    (y)[1] = wasm_f32x4_add(d12, wasm_f32x4_mul(wasm_f32x4_splat(2.f), d34));                     \
+    (y)[2] = wasm_f32x4_add(p12, wasm_f32x4_mul(wasm_f32x4_splat(4.f), p34));                     \
+    (y)[3] = wasm_f32x4_add(wasm_f32x4_add(d12, wasm_f32x4_mul(wasm_f32x4_splat(8.f), d34)),      \
+                            (m)[5]);                                                              \
+  }
+
+// y = A^T M A (+ bias, ReLU) for the tiles [t0, t0 + count): their 4x4 outputs where inside.
+static void out_transform4(const float *m, const float *bias, float *out, int TB, int Ho, int Wo,
+                           int Co, int CoP, int th, int tw, int relu, long t0, int count) {
+  const long mk = (long)TB * CoP;
+  const v128_t zero = wasm_f32x4_splat(0.f);
+  TILE_CURSOR(t0);
+  for (int i = 0; i < count; i++, NEXT_TILE) {
+    const int i0 = 4 * ti, j0 = 4 * tj;
+    float *o = out + (((long)n * Ho + i0) * Wo + j0) * Co;
+    const int rows = Ho - i0 < 4 ? Ho - i0 : 4, cols = Wo - j0 < 4 ? Wo - j0 : 4;
+    for (int c = 0; c < Co; c += 4) {
+      const float *src = m + (long)i * CoP + c;
+      v128_t s[4][6];
+      _Pragma("clang loop unroll(full)") for (int b = 0; b < 6; b++) { // s = A^T M, by columns
+        v128_t col[6], y[4];
+        _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) col[a] =
+            wasm_v128_load(src + (6 * a + b) * mk);
+        AT6(y, col);
+        _Pragma("clang loop unroll(full)") for (int a = 0; a < 4; a++) s[a][b] = y[a];
+      }
+      const int lanes = Co - c < 4 ? Co - c : 4;
+      const v128_t bv = bias == 0 ? zero : lanes == 4 ? wasm_v128_load(bias + c)
+                                                      : load_tail(bias + c, lanes);
+      _Pragma("clang loop unroll(full)") for (int a = 0; a < 4; a++) { // y = s A, by rows
+        v128_t y[4];
+        AT6(y, s[a]);
+        if (a < rows) {
+          float *oa = o + (long)a * Wo * Co + c;
+          _Pragma("clang loop unroll(full)") for (int b = 0; b < 4; b++) {
+            v128_t value = wasm_f32x4_add(y[b], bv);
+            if (relu) value = wasm_f32x4_pmax(value, zero);
+            if (b < cols) store_lanes(oa + (long)b * Co, value, lanes);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Tile rows [from, to) (4 output rows each) of out = act(conv(x, g) + bias) by F(4x4, 3x3), as
+// wg_conv; U from wg4_filter; x with 4 channels or more. scratch: 36 * TB * (Ci + CoP) floats.
+__attribute__((export_name("wg4_conv"))) void wg4_conv(const float *x, const float *u,
+                                                        const float *bias, float *out, int H, int W,
+                                                        int Ci, int Ho, int Wo, int Co, int CoP,
+                                                        int pt, int pl, int relu, int TB,
+                                                        float *scratch, int from, int to) {
+  const int th = (Ho + 3) / 4, tw = (Wo + 3) / 4;
+  float *v = scratch, *m = scratch + 36L * TB * Ci;
+  const long end = (long)to * tw;
+  for (long t0 = (long)from * tw; t0 < end; t0 += TB) {
+    const int count = end - t0 < TB ? (int)(end - t0) : TB;
+    in_transform6(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
+    for (int k = 0; k < 36; k++) {
+      products(v + (long)k * TB * Ci, u + (long)k * Ci * CoP, m + (long)k * TB * CoP, count, Ci,
+               CoP);
+    }
+    out_transform4(m, bias, out, TB, Ho, Wo, Co, CoP, th, tw, relu, t0, count);
+  }
+}
+
 // ---- Filter gradient.
 
 // dM [16, TB, width] = A dy A^T for the tiles [t0, t0 + count) of dy [N, Ho, Wo, Co], channels

@@ -1,11 +1,13 @@
-// Internal: 3×3, stride-1 convolutions by Winograd's F(2×2, 3×3) in our WebAssembly SIMD kernel
-// (winograd.c): the forward pass, the input gradient and the filter gradient, on tfjs-backend-wasm's
-// shared memory, in place on its tensors.
+// Internal: 3×3, stride-1 convolutions by Winograd's minimal filtering in our WebAssembly SIMD
+// kernel (winograd.c): the forward pass and the input gradient by F(4×4, 3×3) or F(2×2, 3×3),
+// the filter gradient by F(2×2, 3×3), on tfjs-backend-wasm's shared memory, in place on its
+// tensors.
 //
 // Why: a 3×3 layer's multiply-adds are most of a small CNN's step (`compact-cnn`, ResNet-18), and
 // our direct kernels already run near 4-wide SIMD's peak. F(2×2, 3×3) computes each 2×2 block of
 // outputs with 16 multiply-adds per channel pair instead of 36, in 16 matrix products over the
-// channels, plus transforms that are additions only; the input gradient of such a layer is the
+// channels, plus transforms that are additions only; F(4×4, 3×3) each 4×4 block with 36 instead
+// of 144 (useLargeTiles says where); the input gradient of such a layer is the
 // same computation with the filter turned round, and the filter gradient is its adjoint. Results
 // differ from the direct sums by rounding (the transforms add before they multiply): the tests hold
 // them to tfjs' cpu backend within float32 tolerances. Work is cut into one range per thread of the
@@ -19,6 +21,7 @@ import { heapOffset, simdModule, type SimdModuleSource } from "./_module.ts";
 
 interface Kernel {
   wg_filter(...args: number[]): void;
+  wg4_filter(...args: number[]): void;
   wg_filter_out(...args: number[]): void;
   wg_conv(...args: number[]): void;
   wg_filter_grad(...args: number[]): void;
@@ -37,6 +40,42 @@ export function setWinogradTiles(forward: number, gradient: number): [number, nu
   const old: [number, number] = [FORWARD_TILES, GRADIENT_TILES];
   [FORWARD_TILES, GRADIENT_TILES] = [forward, gradient];
   return old;
+}
+
+/** Tiles (of 16 outputs) a forward chunk of F(4×4, 3×3) takes. */
+const LARGE_TILES = 4;
+
+let largeTiles = true;
+
+/**
+ * Turns F(4×4, 3×3) for the forward pass and the input gradient off (false: F(2×2, 3×3)
+ * everywhere) or back on; returns the previous setting. For tests and measurements.
+ *
+ * @example
+ * ```ts
+ * import { setWinogradLargeTiles } from "./winograd.ts";
+ * const before = setWinogradLargeTiles(false);
+ * setWinogradLargeTiles(before);
+ * ```
+ */
+export function setWinogradLargeTiles(on: boolean): boolean {
+  const old = largeTiles;
+  largeTiles = on;
+  return old;
+}
+
+/**
+ * Whether a convolution with `channels` input × output channels and an output of `height` ×
+ * `width` takes F(4×4, 3×3): 36 products a 4×4 tile against 16 a 2×2 one (2.25 an output
+ * against 4), where the output is 12 or more on each side and the 36 transformed filters are
+ * small enough (128 × 128 channels or fewer) that the chunk's products stay in cache. Measured on
+ * 2 threads (ms, F(2×2) → F(4×4), a batch of 64 or 32): `compact-cnn`'s 16 → 32 layer at 16×16
+ * 1.77 → 1.18, ResNet-18's 64 → 64 at 32×32 18.3 → 12.6 and 128 → 128 at 16×16 18.1 → 15.8;
+ * but its 32 → 64 layer at 8×8 1.56 → 1.67, ResNet's 256 channels at 8×8 18.7 → 30.4 and 512 at
+ * 4×4 32 → 101. The filter gradient stays on F(2×2, 3×3), whose rounding is smaller.
+ */
+function useLargeTiles(height: number, width: number, channels: number): boolean {
+  return largeTiles && Math.min(height, width) >= 12 && channels <= 128 * 128;
 }
 
 let enabled = true;
@@ -95,18 +134,22 @@ function convolve(
   { batch, input: [H, W, Ci], output: [Ho, Wo, Co], pad: [pt, pl] }: Plan,
 ): TensorInfo {
   const CoP = Math.ceil(Co / 4) * 4;
+  const large = useLargeTiles(Ho, Wo, Ci * Co);
+  const [positions, side] = large ? [36, 4] : [16, 2];
   return withScratch(backend as KernelBackend, (scratch) => {
     const at = (t: TensorInfo) => heapOffset(backend, t);
-    const u = scratch.make([16, Ci, CoP]);
-    kernel.wg_filter(at(filter), at(u), Ci, Co, CoP, flip ? 1 : 0);
+    const u = scratch.make([positions, Ci, CoP]);
+    const prepare = large ? kernel.wg4_filter : kernel.wg_filter;
+    prepare(at(filter), at(u), Ci, Co, CoP, flip ? 1 : 0);
     const out = scratch.make([batch, Ho, Wo, Co]);
-    const tiles = FORWARD_TILES;
-    const slot = 16 * tiles * (Ci + CoP);
+    const tiles = large ? LARGE_TILES : FORWARD_TILES;
+    const slot = positions * tiles * (Ci + CoP);
     const parts = threadsFor(backend);
     const work = scratch.make([parts * slot]);
-    const rows = batch * Math.ceil(Ho / 2);
+    const rows = batch * Math.ceil(Ho / side);
     const args = [at(x), at(u), bias === undefined ? 0 : at(bias), at(out), H, W, Ci, Ho, Wo, Co];
-    runRanges(backend, SOURCE, "wg_conv", [...args, CoP, pt, pl, relu ? 1 : 0, tiles], rows, {
+    const name = large ? "wg4_conv" : "wg_conv";
+    runRanges(backend, SOURCE, name, [...args, CoP, pt, pl, relu ? 1 : 0, tiles], rows, {
       work: batch * Ho * Wo * Ci * Co * 4,
       perPart: (p) => [at(work) + 4 * p * slot],
     });
