@@ -34,8 +34,9 @@ interface Case {
 }
 
 const explicit: Pad = [[0, 0], [2, 0], [0, 1], [0, 0]];
-// Channel tails of 1 to 3 on either side; the filter gradient takes the path from 1,024 input ×
-// output channels (GRADIENT_MIN_CHANNEL_PRODUCT) and a 4×4 output.
+// Channel tails of 1 to 3 on either side; the filter gradient takes the path from 256 input ×
+// output channels (GRADIENT_MIN_CHANNEL_PRODUCT) and a 4×4 output, summed by chunks of images up
+// to 64 × 64 channels, by ranges of output channels above.
 const CASES: Case[] = [
   { x: [2, 16, 16, 16], out: 32, pad: "same" }, // compact-cnn's second layer
   { x: [3, 8, 8, 32], out: 64, pad: "same" }, // its third
@@ -47,6 +48,8 @@ const CASES: Case[] = [
   // F(4×4, 3×3) forward (sides of 12 and more): 4×4 tiles past the edges on both axes.
   { x: [1, 13, 14, 9], out: 10, pad: "same" },
   { x: [2, 16, 15, 17], out: 12, pad: "valid" },
+  { x: [9, 4, 5, 20], out: 21, pad: "same" }, // 5 chunks of 2 images and 1
+  { x: [1, 6, 6, 72], out: 69, pad: "same" }, // the gradient by ranges of output channels
 ];
 
 /** Whether the filter gradient takes the Winograd path for `k`. */
@@ -193,7 +196,7 @@ Deno.test("the Winograd path's rule: 3×3, stride 1, no dilation, 8 channels eac
   assert.ok(!at([8, 32, 32, 64], [5, 5, 64, 64]), "5×5");
   assert.ok(!at([8, 1, 8, 64], [3, 3, 64, 64]), "a one-row output");
   assert.equal(GRADIENT_MIN_SIDE, 4);
-  assert.equal(GRADIENT_MIN_CHANNEL_PRODUCT, 1024);
+  assert.equal(GRADIENT_MIN_CHANNEL_PRODUCT, 256);
   assert.ok(CASES.filter(gradientTaken).length >= 4, "the filter gradient's cases");
   const previous = setWinograd(false);
   try {
@@ -218,7 +221,7 @@ Deno.test({
   name: "the Winograd kernels on 2 and 3 threads (a pool of helpers) = 1 thread",
   ignore: !(await wasmFeatures()).threads,
   fn: async () => {
-    const cases = [CASES[0], CASES[1], CASES[2], CASES[4], CASES[7]];
+    const cases = [CASES[0], CASES[1], CASES[2], CASES[4], CASES[7], CASES[9], CASES[10]];
     const inputs = cases.map((k, i) => values(k, 90 + 4 * i));
     const all = async () => {
       await useBackend("wasm");

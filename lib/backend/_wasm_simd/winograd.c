@@ -617,3 +617,46 @@ __attribute__((export_name("wg_filter_grad"))) void wg_filter_grad(
     }
   }
 }
+
+// Chunks [from, to) of images (chunk c: images [c * per, min(N, (c + 1) * per))) of the filter
+// gradient, each into its own partial [16, Ci, CoP] = the sum over its tiles (in order) of
+// V[k]^T dM[k]; wg_sum_partials then adds the chunks in order. For layers with few channels,
+// where a range of output channels would transform every tile's input on every thread.
+// scratch: V and dM for TB tiles (16 * TB * (Ci + CoP) floats), this part's own.
+__attribute__((export_name("wg_filter_grad_chunks"))) void wg_filter_grad_chunks(
+    const float *x, const float *dy, float *partial, int N, int H, int W, int Ci, int Ho, int Wo,
+    int Co, int CoP, int pt, int pl, int TB, int per, float *scratch, int from, int to) {
+  const int th = (Ho + 1) / 2, tw = (Wo + 1) / 2;
+  const long size = 16L * Ci * CoP;
+  float *v = scratch, *m = scratch + 16L * TB * Ci;
+  for (int chunk = from; chunk < to; chunk++) {
+    float *du = partial + chunk * size;
+    __builtin_memset(du, 0, size * 4);
+    const int last = (chunk + 1) * per < N ? (chunk + 1) * per : N;
+    const long end = (long)last * th * tw;
+    for (long t0 = (long)chunk * per * th * tw; t0 < end; t0 += TB) {
+      const int count = end - t0 < TB ? (int)(end - t0) : TB;
+      in_transform(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
+      dy_transform(dy, m, TB, Ho, Wo, Co, th, tw, t0, count, 0, CoP);
+      for (int k = 0; k < 16; k++) {
+        grad_products(v + (long)k * TB * Ci, m + (long)k * TB * CoP, du + (long)k * Ci * CoP,
+                      count, Ci, CoP, CoP);
+      }
+    }
+  }
+}
+
+// du [size] = partial[0] + partial[1] + ... + partial[chunks - 1], in that order.
+__attribute__((export_name("wg_sum_partials"))) void wg_sum_partials(const float *partial,
+                                                                      float *du, int chunks,
+                                                                      int size) {
+  __builtin_memcpy(du, partial, (long)size * 4);
+  for (int c = 1; c < chunks; c++) {
+    const float *p = partial + (long)c * size;
+    int i = 0;
+    for (; i + 4 <= size; i += 4) {
+      wasm_v128_store(du + i, wasm_f32x4_add(wasm_v128_load(du + i), wasm_v128_load(p + i)));
+    }
+    for (; i < size; i++) du[i] += p[i];
+  }
+}

@@ -25,6 +25,7 @@ interface Kernel {
   wg_filter_out(...args: number[]): void;
   wg_conv(...args: number[]): void;
   wg_filter_grad(...args: number[]): void;
+  wg_sum_partials(...args: number[]): void;
 }
 
 /** The kernel's module (both builds). */
@@ -32,6 +33,16 @@ export const SOURCE: SimdModuleSource = { shared: WINOGRAD_SHARED, plain: WINOGR
 
 /** Tiles a forward chunk transforms, multiplies and writes back while they are in cache. */
 let FORWARD_TILES = 8;
+/**
+ * The filter gradient of a layer whose 16 transformed filters have this many floats or fewer
+ * (64 × 64 channels) is summed by chunks of images, at most GRADIENT_CHUNKS, each into a partial
+ * of its own (256 KiB at most), then the partials in order: every thread then transforms only its
+ * own images. Larger layers cut their output channels among the threads instead (each thread
+ * transforms every tile's input), which keeps no partials.
+ */
+const CHUNKED_GRADIENT_SIZE = 16 * 64 * 64;
+/** The most chunks of images a filter gradient is summed by (see CHUNKED_GRADIENT_SIZE). */
+const GRADIENT_CHUNKS = 8;
 /** Tiles a filter-gradient chunk sums per pass over its accumulators. */
 let GRADIENT_TILES = 32;
 
@@ -216,14 +227,13 @@ export function winogradInputGradient(
 export const GRADIENT_MIN_SIDE = 4;
 
 /**
- * The least input × output channels for which the filter gradient takes the Winograd path. Each
- * thread's part (a range of output channels) transforms every tile's input: with few channels
- * that is as much work as its products, and the helper thread reads the whole input from the
- * other core's cache. `compact-cnn`'s 16 → 32 layer (512) ran as fast as the direct kernel on 2
- * threads (3.2 vs 3.7, 3.7 vs 3.3 ms in two runs), its 32 → 64 layer (2,048) 1.5 times faster
- * (2.8 vs 4.1 ms), ResNet-18's 3×3 layers 1.5 to 2 times.
+ * The least input × output channels for which the filter gradient takes the Winograd path. With
+ * fewer, the transforms are as much work as the products. Measured on 2 threads (ms, direct →
+ * Winograd, a batch of 64 or 32, two runs): `compact-cnn`'s 16 → 32 layer (512) 3.3 → 2.3 and
+ * 2.8 → 2.1, its 32 → 64 layer 4.1 → 2.2 and 2.9 → 1.6, ResNet-18's 64 → 64 at 32×32 47 → 20,
+ * 128 → 128 at 16×16 47 → 21. Its 3 → 16 first layer (48) stays direct.
  */
-export const GRADIENT_MIN_CHANNEL_PRODUCT = 1024;
+export const GRADIENT_MIN_CHANNEL_PRODUCT = 256;
 
 /**
  * dW [3, 3, Ci, Co] for `x`, `dy` and the 3×3, stride-1 convolution `info`, or undefined where
@@ -248,16 +258,40 @@ export function winogradFilterGradient(
     const tiles = GRADIENT_TILES;
     const slot = 16 * tiles * (inChannels + CoP);
     const work = scratch.make([threadsFor(backend) * slot]);
-    const args = [at(x), at(dy), at(du), batchSize, inHeight, inWidth, inChannels, outHeight];
+    const args = [at(x), at(dy), batchSize, inHeight, inWidth, inChannels, outHeight];
     const rest = [outWidth, outChannels, CoP, info.padInfo.top, info.padInfo.left, tiles];
-    // Ranges of output channels, whole blocks of 16 (the products' widest tile) where there are
-    // two or more.
-    const vectors = CoP / 4;
-    runRanges(backend, SOURCE, "wg_filter_grad", [...args, ...rest], vectors, {
-      step: vectors >= 8 ? 4 : 1,
-      work: batchSize * outHeight * outWidth * inChannels * outChannels * 4,
-      perPart: (p) => [at(work) + 4 * p * slot],
-    });
+    const multiplyAdds = batchSize * outHeight * outWidth * inChannels * outChannels * 4;
+    const size = 16 * inChannels * CoP;
+    if (size <= CHUNKED_GRADIENT_SIZE) {
+      // Chunks of images, each summed into its own partial, then the partials in order: their
+      // number depends on the batch alone.
+      const per = Math.ceil(batchSize / GRADIENT_CHUNKS);
+      const chunks = Math.ceil(batchSize / per);
+      const partial = scratch.make([chunks, size]);
+      const chunked = [at(x), at(dy), at(partial), ...args.slice(2), ...rest, per];
+      runRanges(backend, SOURCE, "wg_filter_grad_chunks", chunked, chunks, {
+        work: multiplyAdds,
+        perPart: (p) => [at(work) + 4 * p * slot],
+      });
+      kernel.wg_sum_partials(at(partial), at(du), chunks, size);
+    } else {
+      // Ranges of output channels, whole blocks of 16 (the products' widest tile) where there
+      // are two or more.
+      const vectors = CoP / 4;
+      const [xAt, dyAt] = args;
+      runRanges(
+        backend,
+        SOURCE,
+        "wg_filter_grad",
+        [xAt, dyAt, at(du), ...args.slice(2), ...rest],
+        vectors,
+        {
+          step: vectors >= 8 ? 4 : 1,
+          work: multiplyAdds,
+          perPart: (p) => [at(work) + 4 * p * slot],
+        },
+      );
+    }
     const dw = scratch.make([3, 3, inChannels, outChannels]);
     kernel.wg_filter_out(at(du), at(dw), inChannels, outChannels, CoP);
     return dw;
