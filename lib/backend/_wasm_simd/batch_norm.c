@@ -496,257 +496,251 @@ __attribute__((export_name("relu_bias_grad"))) void relu_bias_grad(const float *
   }
 }
 
-// ---- Batch norm + ReLU + 2x2, stride-2 max pool (batch_norm_pool.ts): the forward pass writes
-// only the pooled output; the gradient recomputes y from x (the same numbers bn_apply writes) to
-// route the pooled gradient to each window's first maximum, as MaxPoolGrad does, then goes on as
-// bn_train_grad and bn_grad_apply. Windows: row r of windows is image r / OH, window row r % OH,
-// its pixel rows 2r and 2r + 1 of x [N, 2 OH, 2 OW, C].
+// ---- Batch norm + ReLU + 2x2, stride-2 max pool (batch_norm_pool.ts), in single precision
+// (f32x4, four channels a vector: twice the lanes of the double-precision kernels above) but for
+// the statistics (bn_train) and the gradient's sums (doubles per image, floats within a row of
+// windows). The forward pass writes only the pooled output; the gradient recomputes y from x (the
+// same numbers) to route the pooled gradient to each window's first maximum, as MaxPoolGrad
+// does. Windows: row r of windows is image r / OH, window row r % OH, its pixel rows 2r and
+// 2r + 1 of x [N, 2 OH, 2 OW, C]. Channels go in blocks of up to 16 (four vectors, their
+// constants in locals), a tail of 1 to 3 channels one at a time. The arithmetic is float32's,
+// a multiply then an add (no contraction), as the TypeScript loops round it.
 
-// One pixel's y for a pair of channels, rounded to float32 (lanes 0 and 1): bn_apply's value.
-INLINE v128_t y_pair(const float *xp, v128_t scale, v128_t shift, int mode, v128_t capv) {
-  return wasm_f32x4_demote_f64x2_zero(activate(ADD(MUL(load2(xp), scale), shift), mode, capv));
+#define QUADS(X) X(0) X(1) X(2) X(3)
+#define FSPLAT wasm_f32x4_splat
+
+// scale = invStd·γ and shift = β − mean·scale for quad q (channels 4q..4q+3) of a block.
+#define QUAD_CONSTANTS(q)                                                                        \
+  v128_t scale##q = FSPLAT(0.f), shift##q = scale##q;                                            \
+  if (q < nq) {                                                                                  \
+    scale##q = wasm_f32x4_mul(wasm_v128_load(invStd + 4 * q), wasm_v128_load(gamma + 4 * q));    \
+    shift##q = wasm_f32x4_sub(wasm_v128_load(beta + 4 * q),                                      \
+                              wasm_f32x4_mul(wasm_v128_load(mean + 4 * q), scale##q));           \
+  }
+
+// relu(x·scale + shift): 0 < z ? z : 0 (NaN and −0 give +0).
+INLINE v128_t y4(const float *xp, v128_t scale, v128_t shift) {
+  return wasm_f32x4_pmax(FSPLAT(0.f), wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(xp), scale), shift));
+}
+INLINE float y1f(float x, float scale, float shift) {
+  const float z = x * scale + shift;
+  return 0.f < z ? z : 0.f;
 }
 INLINE float pmax1f(float a, float b) { return a < b ? b : a; }
 
-// The first maximum's selectors of four float32 values (lanes 0 and 1) as f64x2 masks (all ones
-// or zeros): 0 where no later value is greater, and each later one where it is greater than
-// every earlier one and no later one is greater than it (max_pool.c's first_max).
-INLINE void first_max_masks(v128_t y0, v128_t y1, v128_t y2, v128_t y3, v128_t *sel) {
-  const v128_t gt10 = wasm_f32x4_gt(y1, y0), gt20 = wasm_f32x4_gt(y2, y0);
-  const v128_t gt30 = wasm_f32x4_gt(y3, y0), gt21 = wasm_f32x4_gt(y2, y1);
-  const v128_t gt31 = wasm_f32x4_gt(y3, y1), gt32 = wasm_f32x4_gt(y3, y2);
-  const v128_t s0 = wasm_v128_not(wasm_v128_or(wasm_v128_or(gt10, gt20), gt30));
-  const v128_t s1 = wasm_v128_andnot(wasm_v128_andnot(gt10, gt21), gt31);
-  const v128_t s2 = wasm_v128_andnot(wasm_v128_and(gt20, gt21), gt32);
-  const v128_t s3 = wasm_v128_and(wasm_v128_and(gt30, gt31), gt32);
-  sel[0] = wasm_i64x2_extend_low_i32x4(s0);
-  sel[1] = wasm_i64x2_extend_low_i32x4(s1);
-  sel[2] = wasm_i64x2_extend_low_i32x4(s2);
-  sel[3] = wasm_i64x2_extend_low_i32x4(s3);
-}
-INLINE void first_max1(float y0, float y1, float y2, float y3, double *sel) {
-  const int gt10 = y1 > y0, gt20 = y2 > y0, gt30 = y3 > y0;
-  const int gt21 = y2 > y1, gt31 = y3 > y1, gt32 = y3 > y2;
-  sel[0] = !gt10 && !gt20 && !gt30;
-  sel[1] = gt10 && !gt21 && !gt31;
-  sel[2] = gt20 && gt21 && !gt32;
-  sel[3] = gt30 && gt31 && gt32;
-}
-
-// The pooled output over one block of 2·np (+ odd) channels for window rows [from, to).
+// The pooled output over one block of 4·nq + tail channels for window rows [from, to).
 INLINE void apply_pool_body(const float *x, const float *gamma, const float *beta, float *p,
-                            const float *mean, const float *invStd, v128_t *scale, v128_t *shift,
-                            int stride, int OW, int np, int odd, int mode, double cap, int from,
-                            int to) {
-  const int last = 2 * np;
-  _Pragma("clang loop unroll(full)") for (int q = 0; q < np; q++) {
-    v128_t sc = MUL(load2(invStd + 2 * q), load2(gamma + 2 * q));
-    scale[q] = sc;
-    shift[q] = SUB(load2(beta + 2 * q), MUL(load2(mean + 2 * q), sc));
-  }
-  double scaleTail = 0, shiftTail = 0;
-  if (odd) {
-    scaleTail = (double)invStd[last] * gamma[last];
-    shiftTail = beta[last] - mean[last] * scaleTail;
-  }
-  const v128_t capv = SPLAT(cap);
+                            const float *mean, const float *invStd, int stride, int OW, int nq,
+                            int tail, int from, int to) {
+  QUADS(QUAD_CONSTANTS)
   const long row = 2L * OW * stride;
+  const int c0 = 4 * nq;
   for (int r = from; r < to; r++) {
     const float *x0 = x + 2L * r * row, *x1 = x0 + row;
     float *pr = p + (long)r * OW * stride;
     for (int j = 0; j < OW; j++) {
       const long a = 2L * j * stride, b = a + stride;
       float *o = pr + (long)j * stride;
-      _Pragma("clang loop unroll(full)") for (int q = 0; q < np; q++) {
-        const int c = 2 * q;
-        v128_t m = wasm_f32x4_pmax(y_pair(x0 + a + c, scale[q], shift[q], mode, capv),
-                                   y_pair(x0 + b + c, scale[q], shift[q], mode, capv));
-        m = wasm_f32x4_pmax(m, y_pair(x1 + a + c, scale[q], shift[q], mode, capv));
-        m = wasm_f32x4_pmax(m, y_pair(x1 + b + c, scale[q], shift[q], mode, capv));
-        wasm_v128_store64_lane(o + c, m, 0);
-      }
-      if (odd) {
-#define Y1(ptr) (float)activate1((ptr)[last] * scaleTail + shiftTail, mode, cap)
-        o[last] = pmax1f(pmax1f(pmax1f(Y1(x0 + a), Y1(x0 + b)), Y1(x1 + a)), Y1(x1 + b));
-#undef Y1
+#define POOL_QUAD(q)                                                                             \
+  if (q < nq) {                                                                                  \
+    const int c = 4 * q;                                                                         \
+    v128_t m = wasm_f32x4_pmax(y4(x0 + a + c, scale##q, shift##q), y4(x0 + b + c, scale##q, shift##q)); \
+    m = wasm_f32x4_pmax(m, y4(x1 + a + c, scale##q, shift##q));                                  \
+    m = wasm_f32x4_pmax(m, y4(x1 + b + c, scale##q, shift##q));                                  \
+    wasm_v128_store(o + c, m);                                                                   \
+  }
+      QUADS(POOL_QUAD)
+#undef POOL_QUAD
+      for (int c = c0; c < c0 + tail; c++) {
+        const float sc = invStd[c] * gamma[c], sh = beta[c] - mean[c] * sc;
+        o[c] = pmax1f(pmax1f(pmax1f(y1f(x0[a + c], sc, sh), y1f(x0[b + c], sc, sh)),
+                             y1f(x1[a + c], sc, sh)),
+                      y1f(x1[b + c], sc, sh));
       }
     }
   }
 }
+
+// Blocks of up to 16 channels: nq = full vectors (0..4), the rest a scalar tail.
+#define CHANNEL_BLOCKS(BODY)                                                                     \
+  for (int c = 0; c < C; c += 16) {                                                              \
+    const int n = C - c < 16 ? C - c : 16;                                                       \
+    switch (n >> 2) {                                                                            \
+      BODY(0)                                                                                    \
+      BODY(1)                                                                                    \
+      BODY(2)                                                                                    \
+      BODY(3)                                                                                    \
+      BODY(4)                                                                                    \
+    }                                                                                            \
+  }
 
 // The pooled output from bn_train's statistics for window rows [from, to) (a thread's part,
 // every channel; each value computed alike in any part): p [N, OH, OW, C], the ReLU's.
-// params: as bn_train's.
 __attribute__((export_name("bn_apply_pool"))) void bn_apply_pool(
     const float *x, const float *gamma, const float *beta, float *p, const float *mean,
-    const float *invStd, int C, int OW, const double *params, int from, int to) {
-  const double cap = params[1];
-  for (int c = 0; c < C; c += 2 * REG_PAIRS) {
-    const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
+    const float *invStd, int C, int OW, int from, int to) {
 #define APPLY_POOL(k)                                                                            \
-  case k: {                                                                                      \
-    v128_t scale[REG_PAIRS], shift[REG_PAIRS];                                                   \
-    apply_pool_body(x + c, gamma + c, beta + c, p + c, mean + c, invStd + c, scale, shift, C,    \
-                    OW, k, n & 1, 1, cap, from, to);                                             \
-    break;                                                                                       \
-  }
-    switch (n >> 1) {
-      APPLY_POOL(0)
-      APPLY_POOL(1)
-      APPLY_POOL(2)
-      APPLY_POOL(3)
-      APPLY_POOL(4)
-      APPLY_POOL(5)
-      APPLY_POOL(6)
-      APPLY_POOL(7)
-      APPLY_POOL(8)
-    }
+  case k:                                                                                        \
+    apply_pool_body(x + c, gamma + c, beta + c, p + c, mean + c, invStd + c, C, OW, k, n & 3,    \
+                    from, to);                                                                   \
+    break;
+  CHANNEL_BLOCKS(APPLY_POOL)
 #undef APPLY_POOL
-  }
 }
 
-// A window of one pair of channels: its four x, the first maximum's selector masks of their
-// ReLU outputs (as bn_apply_pool pooled them), and d, the gradient at the batch norm's output
-// where that maximum is: the pooled gradient times the ReLU's mask (every other pixel's is 0).
+// The first maximum's selector masks of four vectors (lanes all ones or zeros): 0 where no later
+// value is greater, each later one where it is greater than every earlier one and no later one
+// is greater than it (max_pool.c's first_max).
+INLINE void first_max_masks(v128_t y0, v128_t y1, v128_t y2, v128_t y3, v128_t *sel) {
+  const v128_t gt10 = wasm_f32x4_gt(y1, y0), gt20 = wasm_f32x4_gt(y2, y0);
+  const v128_t gt30 = wasm_f32x4_gt(y3, y0), gt21 = wasm_f32x4_gt(y2, y1);
+  const v128_t gt31 = wasm_f32x4_gt(y3, y1), gt32 = wasm_f32x4_gt(y3, y2);
+  sel[0] = wasm_v128_not(wasm_v128_or(wasm_v128_or(gt10, gt20), gt30));
+  sel[1] = wasm_v128_andnot(wasm_v128_andnot(gt10, gt21), gt31);
+  sel[2] = wasm_v128_andnot(wasm_v128_and(gt20, gt21), gt32);
+  sel[3] = wasm_v128_and(wasm_v128_and(gt30, gt31), gt32);
+}
+INLINE int first_max1(float y0, float y1, float y2, float y3) {
+  const int gt10 = y1 > y0, gt20 = y2 > y0, gt30 = y3 > y0;
+  const int gt21 = y2 > y1, gt31 = y3 > y1, gt32 = y3 > y2;
+  if (!gt10 && !gt20 && !gt30) return 0;
+  if (gt10 && !gt21 && !gt31) return 1;
+  if (gt20 && gt21 && !gt32) return 2;
+  return 3;
+}
+
+// A window of one vector of channels: its four x, the first maximum's selectors of their ReLU
+// outputs (as bn_apply_pool pooled them), and d, the gradient at the batch norm's output where
+// that maximum is: the pooled gradient times the ReLU's mask (+(z > 0), as a number). Every
+// other pixel's d is 0.
 INLINE v128_t window_grad(const float *x00, const float *x01, const float *x10, const float *x11,
-                          const float *g, v128_t scale, v128_t shift, v128_t capv, v128_t lowv,
-                          v128_t highv, v128_t *v, v128_t *sel) {
-  // Written out, no loops: the callers' loops over channel pairs must be innermost to unroll.
-  v[0] = load2(x00);
-  v[1] = load2(x01);
-  v[2] = load2(x10);
-  v[3] = load2(x11);
-#define Y(i) wasm_f32x4_demote_f64x2_zero(activate(ADD(MUL(v[i], scale), shift), 1, capv))
+                          const float *g, v128_t scale, v128_t shift, v128_t *v, v128_t *sel) {
+  v[0] = wasm_v128_load(x00);
+  v[1] = wasm_v128_load(x01);
+  v[2] = wasm_v128_load(x10);
+  v[3] = wasm_v128_load(x11);
+#define Y(i) wasm_f32x4_pmax(FSPLAT(0.f), wasm_f32x4_add(wasm_f32x4_mul(v[i], scale), shift))
   first_max_masks(Y(0), Y(1), Y(2), Y(3), sel);
 #undef Y
   const v128_t chosen = wasm_v128_or(
       wasm_v128_or(wasm_v128_and(v[0], sel[0]), wasm_v128_and(v[1], sel[1])),
       wasm_v128_or(wasm_v128_and(v[2], sel[2]), wasm_v128_and(v[3], sel[3])));
-  return MUL(load2(g), window(ADD(MUL(chosen, scale), shift), lowv, highv));
+  const v128_t z = wasm_f32x4_add(wasm_f32x4_mul(chosen, scale), shift);
+  const v128_t mask = wasm_v128_and(wasm_f32x4_gt(z, FSPLAT(0.f)), FSPLAT(1.f));
+  return wasm_f32x4_mul(wasm_v128_load(g), mask);
 }
-INLINE double window_grad1(const float *x00, const float *x01, const float *x10,
-                           const float *x11, const float *g, double scale, double shift,
-                           double cap, double low, double high, double *v, double *sel) {
-  v[0] = *x00;
-  v[1] = *x01;
-  v[2] = *x10;
-  v[3] = *x11;
-#define Y(i) (float)activate1(v[i] * scale + shift, 1, cap)
-  first_max1(Y(0), Y(1), Y(2), Y(3), sel);
-#undef Y
-  const double chosen = sel[0] ? v[0] : sel[1] ? v[1] : sel[2] ? v[2] : v[3];
-  return *g * window1(chosen * scale + shift, low, high);
+// The same for one channel: the first maximum's index, and d.
+INLINE float window_grad1(const float *x0, const float *x1, long a, long b, float g, float scale,
+                          float shift, int *first) {
+  const float v0 = x0[a], v1 = x0[b], v2 = x1[a], v3 = x1[b];
+  *first = first_max1(y1f(v0, scale, shift), y1f(v1, scale, shift), y1f(v2, scale, shift),
+                      y1f(v3, scale, shift));
+  const float chosen = *first == 0 ? v0 : *first == 1 ? v1 : *first == 2 ? v2 : v3;
+  const float z = chosen * scale + shift;
+  return g * (float)(z > 0.f);
 }
 
-// The per-pair locals of the two gradient bodies below, one set of names per pair (q = 0..7),
-// not arrays: clang kept arrays of them on the C stack here (their loops over pairs hold the
-// window's arithmetic, and were unrolled after the arrays were last promoted to locals).
-#define PAIRS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-#define PAIR_CONSTANTS(q)                                                                        \
-  v128_t m##q = SPLAT(0.0), s##q = m##q, scale##q = m##q, shift##q = m##q;                       \
-  if (q < np) {                                                                                  \
-    m##q = load2(mean + 2 * q);                                                                  \
-    s##q = load2(invStd + 2 * q);                                                                \
-    scale##q = MUL(s##q, load2(gamma + 2 * q));                                                  \
-    shift##q = SUB(load2(beta + 2 * q), MUL(m##q, scale##q));                                    \
-  }
-
-// One image's Σd and Σd·x̂ over one block of 2·np (+ odd) channels, window by window, into
-// sums [2, C] (doubles).
+// One image's Σd and Σd·x̂ over one block of 4·nq + tail channels, window by window, in floats
+// within a row of windows, then in doubles: into sums [2, C].
 INLINE void pool_grad_body(const float *dy, const float *x, const float *mean, const float *invStd,
                            const float *gamma, const float *beta, int OH, int OW, int stride,
-                           int np, int odd, double cap, double low, double high, double *sumsB,
-                           double *sumsG) {
-  const int last = 2 * np;
-  const v128_t lowv = SPLAT(low), highv = SPLAT(high), capv = SPLAT(cap);
+                           int nq, int tail, double *sumsB, double *sumsG) {
 #define SUMS(q)                                                                                  \
-  PAIR_CONSTANTS(q)                                                                              \
-  v128_t sumB##q = SPLAT(0.0), sumG##q = SPLAT(0.0);
-  PAIRS(SUMS)
+  QUAD_CONSTANTS(q)                                                                              \
+  const v128_t m##q = q < nq ? wasm_v128_load(mean + 4 * q) : FSPLAT(0.f);                       \
+  const v128_t s##q = q < nq ? wasm_v128_load(invStd + 4 * q) : FSPLAT(0.f);                     \
+  v128_t totalB##q##lo = wasm_f64x2_splat(0), totalB##q##hi = totalB##q##lo;                     \
+  v128_t totalG##q##lo = totalB##q##lo, totalG##q##hi = totalB##q##lo;
+  QUADS(SUMS)
 #undef SUMS
-  double mT = 0, sT = 0, scaleT = 0, shiftT = 0, sumBT = 0, sumGT = 0;
-  if (odd) {
-    mT = mean[last];
-    sT = invStd[last];
-    scaleT = sT * gamma[last];
-    shiftT = beta[last] - mT * scaleT;
-  }
+  const int c0 = 4 * nq;
   const long row = 2L * OW * stride;
   for (int r = 0; r < OH; r++) {
     const float *x0 = x + 2L * r * row, *x1 = x0 + row;
     const float *gr = dy + (long)r * OW * stride;
+#define ROW_START(q) v128_t rowB##q = FSPLAT(0.f), rowG##q = rowB##q;
+    QUADS(ROW_START)
+#undef ROW_START
     for (int j = 0; j < OW; j++) {
       const long a = 2L * j * stride, b = a + stride;
       const float *g = gr + (long)j * stride;
 #define ACCUMULATE(q)                                                                            \
-  if (q < np) {                                                                                  \
-    const int c = 2 * q;                                                                         \
+  if (q < nq) {                                                                                  \
+    const int c = 4 * q;                                                                         \
     v128_t v[4], sel[4];                                                                         \
     const v128_t d = window_grad(x0 + a + c, x0 + b + c, x1 + a + c, x1 + b + c, g + c,          \
-                                 scale##q, shift##q, capv, lowv, highv, v, sel);                 \
+                                 scale##q, shift##q, v, sel);                                    \
     const v128_t chosen = wasm_v128_or(                                                          \
         wasm_v128_or(wasm_v128_and(v[0], sel[0]), wasm_v128_and(v[1], sel[1])),                  \
         wasm_v128_or(wasm_v128_and(v[2], sel[2]), wasm_v128_and(v[3], sel[3])));                 \
-    sumB##q = ADD(sumB##q, d);                                                                   \
-    sumG##q = ADD(sumG##q, MUL(d, MUL(SUB(chosen, m##q), s##q)));                                \
+    const v128_t xHat = wasm_f32x4_mul(wasm_f32x4_sub(chosen, m##q), s##q);                      \
+    rowB##q = wasm_f32x4_add(rowB##q, d);                                                        \
+    rowG##q = wasm_f32x4_add(rowG##q, wasm_f32x4_mul(d, xHat));                                  \
   }
-      PAIRS(ACCUMULATE)
+      QUADS(ACCUMULATE)
 #undef ACCUMULATE
-      if (odd) {
-        double v[4], sel[4];
-        const double d = window_grad1(x0 + a + last, x0 + b + last, x1 + a + last, x1 + b + last,
-                                      g + last, scaleT, shiftT, cap, low, high, v, sel);
-        const double chosen = sel[0] ? v[0] : sel[1] ? v[1] : sel[2] ? v[2] : v[3];
-        sumBT += d;
-        sumGT += d * ((chosen - mT) * sT);
-      }
     }
+#define ROW_END(q)                                                                               \
+  if (q < nq) {                                                                                  \
+    totalB##q##lo = wasm_f64x2_add(totalB##q##lo, wasm_f64x2_promote_low_f32x4(rowB##q));        \
+    totalB##q##hi = wasm_f64x2_add(totalB##q##hi,                                                \
+                                   wasm_f64x2_promote_low_f32x4(wasm_i64x2_shuffle(rowB##q, rowB##q, 1, 0))); \
+    totalG##q##lo = wasm_f64x2_add(totalG##q##lo, wasm_f64x2_promote_low_f32x4(rowG##q));        \
+    totalG##q##hi = wasm_f64x2_add(totalG##q##hi,                                                \
+                                   wasm_f64x2_promote_low_f32x4(wasm_i64x2_shuffle(rowG##q, rowG##q, 1, 0))); \
+  }
+    QUADS(ROW_END)
+#undef ROW_END
   }
 #define STORE_SUMS(q)                                                                            \
-  if (q < np) {                                                                                  \
-    wasm_v128_store(sumsB + 2 * q, sumB##q);                                                     \
-    wasm_v128_store(sumsG + 2 * q, sumG##q);                                                     \
+  if (q < nq) {                                                                                  \
+    wasm_v128_store(sumsB + 4 * q, totalB##q##lo);                                               \
+    wasm_v128_store(sumsB + 4 * q + 2, totalB##q##hi);                                           \
+    wasm_v128_store(sumsG + 4 * q, totalG##q##lo);                                               \
+    wasm_v128_store(sumsG + 4 * q + 2, totalG##q##hi);                                           \
   }
-  PAIRS(STORE_SUMS)
+  QUADS(STORE_SUMS)
 #undef STORE_SUMS
-  if (odd) {
-    sumsB[last] = sumBT;
-    sumsG[last] = sumGT;
+  // The tail's channels one at a time, row by row as the vectors.
+  for (int c = c0; c < c0 + tail; c++) {
+    const float sc = invStd[c] * gamma[c], sh = beta[c] - mean[c] * sc;
+    double totalB = 0, totalG = 0;
+    for (int r = 0; r < OH; r++) {
+      const float *x0 = x + 2L * r * row, *x1 = x0 + row;
+      const float *gr = dy + (long)r * OW * stride;
+      float rowB = 0.f, rowG = 0.f;
+      for (int j = 0; j < OW; j++) {
+        const long a = 2L * j * stride + c, b = a + stride;
+        int first;
+        const float d = window_grad1(x0, x1, a, b, gr[(long)j * stride + c], sc, sh, &first);
+        const float chosen = first == 0 ? x0[a] : first == 1 ? x0[b] : first == 2 ? x1[a] : x1[b];
+        rowB = rowB + d;
+        rowG = rowG + d * ((chosen - mean[c]) * invStd[c]);
+      }
+      totalB += rowB;
+      totalG += rowG;
+    }
+    sumsB[c] = totalB;
+    sumsG[c] = totalG;
   }
 }
 
 // The fused gradient's sums per image, for images [from, to): dy [N, OH, OW, C] (the pooled
 // output's gradient), x [N, 2 OH, 2 OW, C], mean, invStd, gamma, beta [C] → partial [N, 2, C]
-// (doubles: image n's Σd, then Σd·x̂), the ReLU's. params: cap, low, high (f64; the ReLU's:
-// Infinity, the least positive double, Infinity). bn_pool_sums then adds the images in order.
+// (doubles: image n's Σd, then Σd·x̂). bn_pool_sums then adds the images in order.
 __attribute__((export_name("bn_pool_grad"))) void bn_pool_grad(
     const float *dy, const float *x, const float *mean, const float *invStd, const float *gamma,
-    const float *beta, int OH, int OW, int C, const double *params, double *partial, int from,
-    int to) {
-  const double cap = params[0], low = params[1], high = params[2];
+    const float *beta, int OH, int OW, int C, double *partial, int from, int to) {
   for (int image = from; image < to; image++) {
     const float *xi = x + 4L * image * OH * OW * C, *gi = dy + (long)image * OH * OW * C;
     double *pi = partial + 2L * image * C;
-    for (int c = 0; c < C; c += 2 * REG_PAIRS) {
-      const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
 #define POOL_GRAD(k)                                                                             \
   case k:                                                                                        \
     pool_grad_body(gi + c, xi + c, mean + c, invStd + c, gamma + c, beta + c, OH, OW, C, k,      \
-                   n & 1, cap, low, high, pi + c, pi + C + c);                                   \
+                   n & 3, pi + c, pi + C + c);                                                   \
     break;
-      switch (n >> 1) {
-        POOL_GRAD(0)
-        POOL_GRAD(1)
-        POOL_GRAD(2)
-        POOL_GRAD(3)
-        POOL_GRAD(4)
-        POOL_GRAD(5)
-        POOL_GRAD(6)
-        POOL_GRAD(7)
-        POOL_GRAD(8)
-      }
+    CHANNEL_BLOCKS(POOL_GRAD)
 #undef POOL_GRAD
-    }
   }
 }
 
@@ -766,36 +760,29 @@ __attribute__((export_name("bn_pool_sums"))) void bn_pool_sums(const double *par
   }
 }
 
-// dx over one block of 2·np (+ odd) channels for window rows [from, to), from the sums:
-// dx = k·(count·d − Σd − x̂·Σd·x̂), d as window_grad's at the first maximum and 0 elsewhere.
+// dx over one block of 4·nq + tail channels for window rows [from, to), from the sums (rounded
+// to float32): dx = k·((count·d − Σd) − x̂·Σd·x̂), k = (γ·invStd)/count, d as window_grad's at
+// the first maximum and 0 elsewhere.
 INLINE void pool_grad_apply_body(const float *dy, const float *x, const float *mean,
                                  const float *invStd, const float *gamma, const float *beta,
                                  float *dx, const double *sumsB, const double *sumsG, int count,
-                                 int OW, int stride, int np, int odd, double cap, double low,
-                                 double high, int from, int to) {
-  const int last = 2 * np;
-  const v128_t lowv = SPLAT(low), highv = SPLAT(high), capv = SPLAT(cap);
-  const v128_t countv = SPLAT((double)count);
+                                 int OW, int stride, int nq, int tail, int from, int to) {
+  const v128_t countv = FSPLAT((float)count);
 #define CONSTANTS(q)                                                                             \
-  PAIR_CONSTANTS(q)                                                                              \
-  v128_t sumB##q = SPLAT(0.0), sumG##q = sumB##q, k##q = sumB##q;                                \
-  if (q < np) {                                                                                  \
-    sumB##q = wasm_v128_load(sumsB + 2 * q);                                                     \
-    sumG##q = wasm_v128_load(sumsG + 2 * q);                                                     \
-    k##q = DIV(MUL(load2(gamma + 2 * q), s##q), countv);                                         \
+  QUAD_CONSTANTS(q)                                                                              \
+  v128_t m##q = FSPLAT(0.f), s##q = m##q, sumB##q = m##q, sumG##q = m##q, k##q = m##q;           \
+  if (q < nq) {                                                                                  \
+    m##q = wasm_v128_load(mean + 4 * q);                                                         \
+    s##q = wasm_v128_load(invStd + 4 * q);                                                       \
+    sumB##q = wasm_f32x4_make((float)sumsB[4 * q], (float)sumsB[4 * q + 1],                      \
+                              (float)sumsB[4 * q + 2], (float)sumsB[4 * q + 3]);                 \
+    sumG##q = wasm_f32x4_make((float)sumsG[4 * q], (float)sumsG[4 * q + 1],                      \
+                              (float)sumsG[4 * q + 2], (float)sumsG[4 * q + 3]);                 \
+    k##q = wasm_f32x4_div(wasm_f32x4_mul(wasm_v128_load(gamma + 4 * q), s##q), countv);          \
   }
-  PAIRS(CONSTANTS)
+  QUADS(CONSTANTS)
 #undef CONSTANTS
-  double mT = 0, sT = 0, scaleT = 0, shiftT = 0, sumBT = 0, sumGT = 0, kT = 0;
-  if (odd) {
-    mT = mean[last];
-    sT = invStd[last];
-    scaleT = sT * gamma[last];
-    shiftT = beta[last] - mT * scaleT;
-    sumBT = sumsB[last];
-    sumGT = sumsG[last];
-    kT = ((double)gamma[last] * sT) / count;
-  }
+  const int c0 = 4 * nq;
   const long row = 2L * OW * stride;
   for (int r = from; r < to; r++) {
     const float *x0 = x + 2L * r * row, *x1 = x0 + row;
@@ -805,31 +792,33 @@ INLINE void pool_grad_apply_body(const float *dy, const float *x, const float *m
       const long a = 2L * j * stride, b = a + stride;
       const float *g = gr + (long)j * stride;
 #define DX(i, q)                                                                                 \
-  MUL(k##q, SUB(SUB(MUL(countv, wasm_v128_and(d, sel[i])), sumB##q),                             \
-                MUL(MUL(SUB(v[i], m##q), s##q), sumG##q)))
+  wasm_f32x4_mul(k##q, wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(countv, wasm_v128_and(d, sel[i])), sumB##q), \
+                                      wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(v[i], m##q), s##q), sumG##q)))
 #define WRITE_DX(q)                                                                              \
-  if (q < np) {                                                                                  \
-    const int c = 2 * q;                                                                         \
+  if (q < nq) {                                                                                  \
+    const int c = 4 * q;                                                                         \
     v128_t v[4], sel[4];                                                                         \
     const v128_t d = window_grad(x0 + a + c, x0 + b + c, x1 + a + c, x1 + b + c, g + c,          \
-                                 scale##q, shift##q, capv, lowv, highv, v, sel);                 \
-    store2(d0 + a + c, DX(0, q));                                                                \
-    store2(d0 + b + c, DX(1, q));                                                                \
-    store2(d1 + a + c, DX(2, q));                                                                \
-    store2(d1 + b + c, DX(3, q));                                                                \
+                                 scale##q, shift##q, v, sel);                                    \
+    wasm_v128_store(d0 + a + c, DX(0, q));                                                       \
+    wasm_v128_store(d0 + b + c, DX(1, q));                                                       \
+    wasm_v128_store(d1 + a + c, DX(2, q));                                                       \
+    wasm_v128_store(d1 + b + c, DX(3, q));                                                       \
   }
-      PAIRS(WRITE_DX)
+      QUADS(WRITE_DX)
 #undef WRITE_DX
 #undef DX
-      if (odd) {
-        double v[4], sel[4];
-        const double d = window_grad1(x0 + a + last, x0 + b + last, x1 + a + last, x1 + b + last,
-                                      g + last, scaleT, shiftT, cap, low, high, v, sel);
-#define DX1(i) (float)(kT * (count * (sel[i] ? d : 0.0) - sumBT - ((v[i] - mT) * sT) * sumGT))
-        d0[a + last] = DX1(0);
-        d0[b + last] = DX1(1);
-        d1[a + last] = DX1(2);
-        d1[b + last] = DX1(3);
+      for (int c = c0; c < c0 + tail; c++) {
+        const float sc = invStd[c] * gamma[c], sh = beta[c] - mean[c] * sc;
+        const float sB = (float)sumsB[c], sG = (float)sumsG[c], k = (gamma[c] * invStd[c]) / count;
+        int first;
+        const float d = window_grad1(x0, x1, a + c, b + c, g[c], sc, sh, &first);
+#define DX1(i, out, v)                                                                           \
+  (out) = k * (((float)count * ((i) == first ? d : 0.f) - sB) - (((v) - mean[c]) * invStd[c]) * sG)
+        DX1(0, d0[a + c], x0[a + c]);
+        DX1(1, d0[b + c], x0[b + c]);
+        DX1(2, d1[a + c], x1[a + c]);
+        DX1(3, d1[b + c], x1[b + c]);
 #undef DX1
       }
     }
@@ -837,31 +826,16 @@ INLINE void pool_grad_apply_body(const float *dy, const float *x, const float *m
 }
 
 // dx [N, 2 OH, 2 OW, C] for window rows [from, to) (a thread's part, every channel) from
-// bn_pool_sums' sums; count = the batch's pixels (N · 2 OH · 2 OW). params: as bn_pool_grad's.
+// bn_pool_sums' sums; count = the batch's pixels (N · 2 OH · 2 OW).
 __attribute__((export_name("bn_pool_grad_apply"))) void bn_pool_grad_apply(
     const float *dy, const float *x, const float *mean, const float *invStd, const float *gamma,
-    const float *beta, float *dx, const double *sums, int count, int OW, int C,
-    const double *params, int from, int to) {
-  const double cap = params[0], low = params[1], high = params[2];
-  for (int c = 0; c < C; c += 2 * REG_PAIRS) {
-    const int n = C - c < 2 * REG_PAIRS ? C - c : 2 * REG_PAIRS;
+    const float *beta, float *dx, const double *sums, int count, int OW, int C, int from,
+    int to) {
 #define POOL_GRAD_APPLY(q)                                                                       \
   case q:                                                                                        \
     pool_grad_apply_body(dy + c, x + c, mean + c, invStd + c, gamma + c, beta + c, dx + c,       \
-                         sums + c, sums + C + c, count, OW, C, q, n & 1, cap, low, high, from,   \
-                         to);                                                                    \
+                         sums + c, sums + C + c, count, OW, C, q, n & 3, from, to);              \
     break;
-    switch (n >> 1) {
-      POOL_GRAD_APPLY(0)
-      POOL_GRAD_APPLY(1)
-      POOL_GRAD_APPLY(2)
-      POOL_GRAD_APPLY(3)
-      POOL_GRAD_APPLY(4)
-      POOL_GRAD_APPLY(5)
-      POOL_GRAD_APPLY(6)
-      POOL_GRAD_APPLY(7)
-      POOL_GRAD_APPLY(8)
-    }
+  CHANNEL_BLOCKS(POOL_GRAD_APPLY)
 #undef POOL_GRAD_APPLY
-  }
 }
