@@ -128,6 +128,10 @@ const CASES: ParityCase[] = [
     side: 32,
     batch: 4,
     covers: "bottlenecks",
+    // wasm runs its 3×3 layers by Winograd's F(2×2, 3×3), whose transforms round differently
+    // from direct sums: its loss is 1.4e-5 from the cpu backend's (direct kernels: 3.8e-7,
+    // webgpu: 3.5e-6), after 16 such layers and their batch norms.
+    lossTol: 5e-5,
     gradTol: 1.2e-1,
     logitsTol: 5e-2,
   },

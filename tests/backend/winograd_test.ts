@@ -44,7 +44,7 @@ const CASES: Case[] = [
   { x: [2, 7, 6, 43], out: 24, pad: "valid" }, // a 5×4 output
   { x: [2, 9, 6, 34], out: 38, pad: explicit }, // asymmetric padding
   { x: [1, 4, 4, 64], out: 12, pad: "same" }, // one tile row per image
-  { x: [2, 5, 12, 8], out: 9, pad: "valid" }, // a 3-row output, few channels
+  { x: [2, 6, 12, 8], out: 9, pad: "valid" }, // a 4-row output, few channels
   // F(4×4, 3×3) forward (sides of 12 and more): 4×4 tiles past the edges on both axes.
   { x: [1, 13, 14, 9], out: 10, pad: "same" },
   { x: [2, 16, 15, 17], out: 12, pad: "valid" },
@@ -183,7 +183,7 @@ Deno.test("Winograd's ReLU keeps cpu's zeros", async () => {
   assert.equal(zeros(ours), zeros(expected));
 });
 
-Deno.test("the Winograd path's rule: 3×3, stride 1, no dilation, 8 channels each side", () => {
+Deno.test("the Winograd path's rule: 3×3, stride 1, no dilation, 4×4 outputs, 8 channels", () => {
   const at = (x: Shape4, f: Shape4, stride = 1, dilation = 1) =>
     winogradSupports(tf.backend_util.computeConv2DInfo(x, f, stride, dilation, "same"));
   assert.equal(WINOGRAD_MIN_CHANNELS, 8);
@@ -195,6 +195,8 @@ Deno.test("the Winograd path's rule: 3×3, stride 1, no dilation, 8 channels eac
   assert.ok(!at([8, 32, 32, 64], [3, 3, 64, 64], 1, 2), "dilated");
   assert.ok(!at([8, 32, 32, 64], [5, 5, 64, 64]), "5×5");
   assert.ok(!at([8, 1, 8, 64], [3, 3, 64, 64]), "a one-row output");
+  assert.ok(!at([8, 3, 8, 64], [3, 3, 64, 64]), "a 3-row output");
+  assert.ok(at([8, 4, 4, 64], [3, 3, 64, 64]), "a 4×4 output");
   assert.equal(GRADIENT_MIN_SIDE, 4);
   assert.equal(GRADIENT_MIN_CHANNEL_PRODUCT, 256);
   assert.ok(CASES.filter(gradientTaken).length >= 4, "the filter gradient's cases");

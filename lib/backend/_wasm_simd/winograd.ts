@@ -110,13 +110,14 @@ export function setWinograd(on: boolean): boolean {
 
 /**
  * Whether the Winograd kernel takes the convolution `info`: NHWC, 3×3, stride 1, no dilation, an
- * output at least 2×2 (a tile's size), and at least WINOGRAD_MIN_CHANNELS channels on each side.
+ * output at least 4×4 (smaller ones are mostly padding in their tiles, and cheap anyway), and at
+ * least WINOGRAD_MIN_CHANNELS channels on each side.
  */
 export function winogradSupports(info: backend_util.Conv2DInfo): boolean {
   return enabled && info.dataFormat === "channelsLast" && info.filterHeight === 3 &&
     info.filterWidth === 3 && info.strideHeight === 1 && info.strideWidth === 1 &&
-    info.dilationHeight === 1 && info.dilationWidth === 1 && info.outHeight >= 2 &&
-    info.outWidth >= 2 && info.batchSize > 0 && info.inChannels >= WINOGRAD_MIN_CHANNELS &&
+    info.dilationHeight === 1 && info.dilationWidth === 1 && info.outHeight >= 4 &&
+    info.outWidth >= 4 && info.batchSize > 0 && info.inChannels >= WINOGRAD_MIN_CHANNELS &&
     info.outChannels >= WINOGRAD_MIN_CHANNELS;
 }
 
