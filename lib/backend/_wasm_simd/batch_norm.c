@@ -610,11 +610,12 @@ INLINE int first_max1(float y0, float y1, float y2, float y3) {
 }
 
 // A window of one vector of channels: its four x, the first maximum's selectors of their ReLU
-// outputs (as bn_apply_pool pooled them), and d, the gradient at the batch norm's output where
+// outputs (as bn_apply_pool pooled them), the x there (`chosen`), and d, the gradient at the batch norm's output where
 // that maximum is: the pooled gradient times the ReLU's mask (+(z > 0), as a number). Every
 // other pixel's d is 0.
 INLINE v128_t window_grad(const float *x00, const float *x01, const float *x10, const float *x11,
-                          const float *g, v128_t scale, v128_t shift, v128_t *v, v128_t *sel) {
+                          const float *g, v128_t scale, v128_t shift, v128_t *v, v128_t *sel,
+                          v128_t *chosen) {
   v[0] = wasm_v128_load(x00);
   v[1] = wasm_v128_load(x01);
   v[2] = wasm_v128_load(x10);
@@ -622,10 +623,10 @@ INLINE v128_t window_grad(const float *x00, const float *x01, const float *x10, 
 #define Y(i) wasm_f32x4_pmax(FSPLAT(0.f), wasm_f32x4_add(wasm_f32x4_mul(v[i], scale), shift))
   first_max_masks(Y(0), Y(1), Y(2), Y(3), sel);
 #undef Y
-  const v128_t chosen = wasm_v128_or(
+  *chosen = wasm_v128_or(
       wasm_v128_or(wasm_v128_and(v[0], sel[0]), wasm_v128_and(v[1], sel[1])),
       wasm_v128_or(wasm_v128_and(v[2], sel[2]), wasm_v128_and(v[3], sel[3])));
-  const v128_t z = wasm_f32x4_add(wasm_f32x4_mul(chosen, scale), shift);
+  const v128_t z = wasm_f32x4_add(wasm_f32x4_mul(*chosen, scale), shift);
   const v128_t mask = wasm_v128_and(wasm_f32x4_gt(z, FSPLAT(0.f)), FSPLAT(1.f));
   return wasm_f32x4_mul(wasm_v128_load(g), mask);
 }
@@ -667,12 +668,9 @@ INLINE void pool_grad_body(const float *dy, const float *x, const float *mean, c
 #define ACCUMULATE(q)                                                                            \
   if (q < nq) {                                                                                  \
     const int c = 4 * q;                                                                         \
-    v128_t v[4], sel[4];                                                                         \
+    v128_t v[4], sel[4], chosen;                                                                 \
     const v128_t d = window_grad(x0 + a + c, x0 + b + c, x1 + a + c, x1 + b + c, g + c,          \
-                                 scale##q, shift##q, v, sel);                                    \
-    const v128_t chosen = wasm_v128_or(                                                          \
-        wasm_v128_or(wasm_v128_and(v[0], sel[0]), wasm_v128_and(v[1], sel[1])),                  \
-        wasm_v128_or(wasm_v128_and(v[2], sel[2]), wasm_v128_and(v[3], sel[3])));                 \
+                                 scale##q, shift##q, v, sel, &chosen);                           \
     const v128_t xHat = wasm_f32x4_mul(wasm_f32x4_sub(chosen, m##q), s##q);                      \
     rowB##q = wasm_f32x4_add(rowB##q, d);                                                        \
     rowG##q = wasm_f32x4_add(rowG##q, wasm_f32x4_mul(d, xHat));                                  \
@@ -797,9 +795,9 @@ INLINE void pool_grad_apply_body(const float *dy, const float *x, const float *m
 #define WRITE_DX(q)                                                                              \
   if (q < nq) {                                                                                  \
     const int c = 4 * q;                                                                         \
-    v128_t v[4], sel[4];                                                                         \
+    v128_t v[4], sel[4], chosen;                                                                 \
     const v128_t d = window_grad(x0 + a + c, x0 + b + c, x1 + a + c, x1 + b + c, g + c,          \
-                                 scale##q, shift##q, v, sel);                                    \
+                                 scale##q, shift##q, v, sel, &chosen);                           \
     wasm_v128_store(d0 + a + c, DX(0, q));                                                       \
     wasm_v128_store(d0 + b + c, DX(1, q));                                                       \
     wasm_v128_store(d1 + a + c, DX(2, q));                                                       \
