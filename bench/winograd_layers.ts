@@ -25,17 +25,25 @@ const LAYERS: [string, [number, number, number, number], number][] = [
   ["resnet18 layer4", [32, 4, 4, 512], 512],
 ];
 
-/** Median ms of `pass` with the Winograd path on and off, alternating. */
+/**
+ * Median ms of `pass` with the Winograd path off and on, in alternating blocks of 3 calls after 5
+ * of each (the wasm backend computes synchronously: a call's time is its kernel's).
+ */
 function time(pass: () => tf.Tensor): [number, number] {
   const runs: [number[], number[]] = [[], []];
-  for (let i = 0; i < repeat + 2; i++) {
+  for (const on of [false, true]) {
+    setWinograd(on);
+    for (let i = 0; i < 5; i++) pass().dispose();
+  }
+  for (let block = 0; block < Math.ceil(repeat / 3); block++) {
     for (const [k, on] of [[0, false], [1, true]] as const) {
       setWinograd(on);
-      const start = performance.now();
-      const out = pass();
-      out.dataSync();
-      if (i >= 2) runs[k].push(performance.now() - start);
-      out.dispose();
+      for (let i = 0; i < 3; i++) {
+        const start = performance.now();
+        const out = pass();
+        runs[k].push(performance.now() - start);
+        out.dispose();
+      }
     }
   }
   setWinograd(true);
