@@ -50,7 +50,6 @@ interface WasmHeapBackend extends WasmBackendInternals {
 /** The SIMD module's exports (batch_norm.c): heap addresses, sizes and f64 parameters. */
 export interface SimdKernels {
   bn_train(...args: number[]): void;
-  bn_apply_pool(...args: number[]): void;
   bn_pool_sums(...args: number[]): void;
   bn_train_grad(...args: number[]): void;
   add_relu_grad(...args: number[]): void;
@@ -85,20 +84,19 @@ export function runByRanges(
 }
 
 /**
- * Runs `body` with float64 parameters on the heap (a helper thread takes int arguments only: the
- * kernels read their f64 parameters from this address), freed afterwards.
+ * Runs `body` with two float64 parameters on the heap (a helper thread takes int arguments only:
+ * the kernels read their f64 parameters from this address), freed afterwards.
  */
 export function withF64Params(
   backend: unknown,
-  values: readonly number[],
+  values: readonly [number, number],
   body: (address: number) => void,
 ): void {
   const heap = backend as WasmHeapBackend;
-  // 8 bytes a value, 8-aligned like every tfjs buffer.
-  const params = heap.makeOutput([2 * values.length], "float32");
+  const params = heap.makeOutput([4], "float32"); // 16 bytes, 8-aligned like every tfjs buffer
   try {
     const view = heap.typedArrayFromHeap(params);
-    new Float64Array(view.buffer, view.byteOffset, values.length).set(values);
+    new Float64Array(view.buffer, view.byteOffset, 2).set(values);
     body(heapOffset(heap, params));
   } finally {
     heap.disposeData(params.dataId);
@@ -136,7 +134,7 @@ function activationMode({ activation, cap }: FusedActivationAttrs): number {
  * Tested as `+(z >= low) * +(z <= high)`, arithmetic, not a branch: an activation's sign is a
  * coin toss, and a mispredicted branch per element cost 8 of 10 ms on a 1M-element mask here.
  */
-export function gradientWindow({ activation, cap }: FusedActivationAttrs): [number, number] {
+function gradientWindow({ activation, cap }: FusedActivationAttrs): [number, number] {
   if (!activation) return [-Infinity, Infinity];
   return cap === Infinity ? [Number.MIN_VALUE, Infinity] : [0, cap];
 }
@@ -146,7 +144,7 @@ export function gradientWindow({ activation, cap }: FusedActivationAttrs): [numb
  * rebuilds the same numbers from the same float32 inputs, so its activation mask agrees with the
  * forward pass's clamp to the last bit.
  */
-export function affine(
+function affine(
   mean: Float32Array,
   invStd: Float32Array,
   gamma: Float32Array,

@@ -5,13 +5,8 @@
 // took 1.5 ms of a 32 ms step. Every other case goes to the built-in kernel, which this wraps.
 import { backend_util } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, MaxPoolAttrs, TensorInfo } from "@tensorflow/tfjs-core";
-import { SOURCE } from "../_wasm_simd/conv2d_forward.ts";
-import { runRanges } from "../_wasm_simd/_helper_thread.ts";
-import { heapOffset, simdModule } from "../_wasm_simd/_module.ts";
-
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
-}
+import { maxPool2x2, SOURCE } from "../_wasm_simd/conv2d_forward.ts";
+import { simdModule } from "../_wasm_simd/_module.ts";
 
 /** The MaxPool kernel with our 2×2 path in front of `builtIn`. */
 export function maxPoolConfig(builtIn: KernelConfig): KernelConfig {
@@ -27,27 +22,14 @@ export function maxPoolConfig(builtIn: KernelConfig): KernelConfig {
       pad,
       dimRoundingMode,
     );
-    const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
+    const { inHeight, inWidth, outHeight, outWidth } = info;
     const common = info.filterHeight === 2 && info.filterWidth === 2 &&
       info.strideHeight === 2 && info.strideWidth === 2 && info.padInfo.top === 0 &&
       info.padInfo.left === 0 && inHeight === 2 * outHeight && inWidth === 2 * outWidth &&
       info.dataFormat === "channelsLast";
     const kernel = common ? simdModule(args.backend, SOURCE) : null;
     if (kernel === null || outHeight === 0 || outWidth === 0) return builtIn.kernelFunc(args);
-    const out = (args.backend as unknown as WasmHeap).makeOutput(
-      [batchSize, outHeight, outWidth, inChannels],
-      "float32",
-    );
-    const at = (t: TensorInfo) => heapOffset(args.backend, t);
-    runRanges(
-      args.backend,
-      SOURCE,
-      "max_pool_2x2",
-      [at(x), at(out), outHeight, outWidth, inChannels],
-      batchSize * outHeight,
-      { work: x.shape.reduce((a, b) => a * b, 1) },
-    );
-    return out;
+    return maxPool2x2(args.backend, x);
   };
   return { ...builtIn, kernelFunc };
 }

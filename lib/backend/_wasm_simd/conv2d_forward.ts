@@ -81,22 +81,31 @@ export function simdConvPoolForward(
       TensorInfo,
     ];
   }
-  // A 3×3 layer on the Winograd kernel, then the pool as conv2d_forward.c's max_pool_2x2 (the
-  // pool fw_conv_pool applies).
-  const { batchSize, outHeight, outWidth, outChannels } = info;
+  // A 3×3 layer on the Winograd kernel, then the pool fw_conv_pool applies.
+  const pooled = maxPool2x2(backend, out);
+  return [pooled, out];
+}
+
+/**
+ * The 2×2, stride-2 max pool of `y` (NHWC, even height and width) by conv2d_forward.c's
+ * max_pool_2x2 (the pool fw_conv_pool applies), its window rows cut among the threads: a new
+ * tensor on the wasm heap.
+ */
+export function maxPool2x2(backend: unknown, y: TensorInfo): TensorInfo {
+  const [batch, height, width, channels] = y.shape;
   const pooled = (backend as unknown as {
     makeOutput(shape: number[], dtype: "float32"): TensorInfo;
-  }).makeOutput([batchSize, outHeight / 2, outWidth / 2, outChannels], "float32");
+  }).makeOutput([batch, height / 2, width / 2, channels], "float32");
   const at = (t: TensorInfo) => heapOffset(backend, t);
   runRanges(
     backend,
     SOURCE,
     "max_pool_2x2",
-    [at(out), at(pooled), outHeight / 2, outWidth / 2, outChannels],
-    batchSize * outHeight / 2,
-    { work: batchSize * outHeight * outWidth * outChannels },
+    [at(y), at(pooled), height / 2, width / 2, channels],
+    (batch * height) / 2,
+    { work: batch * height * width * channels },
   );
-  return [pooled, out];
+  return pooled;
 }
 
 function convForward(

@@ -32,7 +32,7 @@ interface Kernel {
 export const SOURCE: SimdModuleSource = { shared: WINOGRAD_SHARED, plain: WINOGRAD_PLAIN };
 
 /** Tiles a forward chunk transforms, multiplies and writes back while they are in cache. */
-let FORWARD_TILES = 8;
+const FORWARD_TILES = 8;
 /**
  * The filter gradient of a layer whose 16 transformed filters have this many floats or fewer
  * (64 × 64 channels) is summed by chunks of images, at most GRADIENT_CHUNKS, each into a partial
@@ -44,14 +44,7 @@ const CHUNKED_GRADIENT_SIZE = 16 * 64 * 64;
 /** The most chunks of images a filter gradient is summed by (see CHUNKED_GRADIENT_SIZE). */
 const GRADIENT_CHUNKS = 8;
 /** Tiles a filter-gradient chunk sums per pass over its accumulators. */
-let GRADIENT_TILES = 32;
-
-/** Sets the chunk sizes (tests and measurements); returns the old ones. */
-export function setWinogradTiles(forward: number, gradient: number): [number, number] {
-  const old: [number, number] = [FORWARD_TILES, GRADIENT_TILES];
-  [FORWARD_TILES, GRADIENT_TILES] = [forward, gradient];
-  return old;
-}
+const GRADIENT_TILES = 32;
 
 /** Tiles (of 16 outputs) a forward chunk of F(4×4, 3×3) takes. */
 const LARGE_TILES = 4;
