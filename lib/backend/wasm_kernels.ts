@@ -27,6 +27,7 @@ import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
 import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
 import { convReluPoolConfigs } from "./_wasm_kernels/conv_relu_pool.ts";
+import { poolRoutedGradConfigs } from "./_wasm_kernels/pool_routed_grad.ts";
 import { maxPoolConfig } from "./_wasm_kernels/max_pool.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { softmaxCrossEntropyConfig } from "./_wasm_kernels/softmax_cross_entropy.ts";
@@ -43,6 +44,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   ...batchNormPoolConfigs,
   reluBiasGradConfig,
   ...convReluPoolConfigs,
+  ...poolRoutedGradConfigs,
   softmaxCrossEntropyConfig,
 ];
 

@@ -30,6 +30,12 @@ import {
 } from "../backend/_wasm_kernels/batch_norm_train.ts";
 import { RELU_BIAS_GRAD } from "../backend/_wasm_kernels/relu_bias_grad.ts";
 import { CONV_RELU_POOL, POOL_RELU_BIAS_GRAD } from "../backend/_wasm_kernels/conv_relu_pool.ts";
+import {
+  POOL_ROUTE,
+  ROUTED_FILTER_GRAD,
+  ROUTED_INPUT_GRAD,
+  routedGradientApplies,
+} from "../backend/_wasm_kernels/pool_routed_grad.ts";
 import { BATCH_NORM_POOL, BATCH_NORM_POOL_GRAD } from "../backend/_wasm_kernels/batch_norm_pool.ts";
 
 type Kwargs = Record<string, unknown>;
@@ -369,11 +375,54 @@ const convReluPoolGrad = {
     const [x, filter, y] = saved;
     const dy = Array.isArray(dys) ? dys[0] : dys;
     if (dy === null) throw new Error(`${CONV_RELU_POOL}: no gradient reached the pooled output`);
+    if (
+      hasKernel(POOL_ROUTE) &&
+      routedGradientApplies(tf.backend(), x, filter, attrs.strides as [number, number])
+    ) {
+      return routedGradients(dy, y, x, filter, attrs);
+    }
     const [dz, db] = tf.engine().runKernel(POOL_RELU_BIAS_GRAD, { dy, y }, {}) as tf.Tensor[];
     released.push(dz, db); // both live until the next op's gradient starts
     return convInputGradients(dz, db, x, filter, attrs);
   },
 };
+
+/**
+ * The convolution's gradients from the windows the pool and the ReLU let through only
+ * (pool_routed_grad.ts): the lists, then each input's gradient from them.
+ */
+function routedGradients(
+  dy: tf.Tensor,
+  y: tf.Tensor,
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  attrs: tf.NamedAttrMap,
+) {
+  const { pad, dimRoundingMode } = attrs as unknown as {
+    pad: "same" | "valid";
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
+  const gridWidth = (y.shape[2] as number) + (filter.shape[1] as number) - 1;
+  const [g, off, count, db] = tf.engine().runKernel(POOL_ROUTE, { dy, y }, {
+    gridWidth,
+  }) as tf.Tensor[];
+  released.push(g, off, count, db); // all live until the next op's gradient starts
+  const common: tf.NamedAttrMap = { strides: [1, 1], pad, dataFormat: "NHWC" };
+  if (dimRoundingMode !== undefined) common.dimRoundingMode = dimRoundingMode;
+  return {
+    x: () =>
+      tf.engine().runKernel(ROUTED_INPUT_GRAD, { g, off, count, filter }, {
+        ...common,
+        inputShape: x.shape,
+      }) as tf.Tensor,
+    filter: () =>
+      tf.engine().runKernel(ROUTED_FILTER_GRAD, { x, g, off, count }, {
+        ...common,
+        filterShape: filter.shape,
+      }) as tf.Tensor,
+    bias: () => tf.clone(db),
+  };
+}
 
 /** Outputs already pooled by the convolution before the pool layer that is its only consumer. */
 const pooled = new WeakSet<object>();

@@ -11,7 +11,7 @@ set -eu
 dir=$(dirname "$0")
 out=$(mktemp -d)
 trap 'rm -r "$out"' EXIT
-names=${*:-conv2d_filter_grad batch_norm max_pool conv2d_input_grad adam conv2d_forward depthwise_filter_grad matmul winograd}
+names=${*:-conv2d_filter_grad batch_norm max_pool conv2d_input_grad adam conv2d_forward depthwise_filter_grad matmul winograd pool_routed_grad}
 for name in $names; do
   [ -f "$dir/$name.c" ] || continue
   upper=$(echo "$name" | tr a-z A-Z)
