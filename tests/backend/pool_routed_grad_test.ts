@@ -188,6 +188,39 @@ Deno.test("the routed gradients' rule: stride 1, 5×5 filters or larger, 4 chann
   }
 });
 
+Deno.test("the routed gradient kernels refuse a stride of 2 and rows under 4 floats", async () => {
+  await useBackend("wasm");
+  const [g, off, count] = [
+    tf.zeros([1, 4, 16]),
+    tf.zeros([1, 4, 16], "int32"),
+    tf.zeros([1, 4], "int32"),
+  ];
+  const x = tf.zeros([1, 12, 12, 1]);
+  const filter = tf.zeros([5, 3, 1, 4]);
+  try {
+    assert.throws(
+      () =>
+        tf.engine().runKernel(ROUTED_FILTER_GRAD, { x, g, off, count }, {
+          strides: [2, 2],
+          pad: "valid",
+          filterShape: [5, 5, 1, 4],
+        }),
+      /DenovisionRoutedFilterGrad: stride 1 only, not 2,2/,
+    );
+    assert.throws(
+      () =>
+        tf.engine().runKernel(ROUTED_INPUT_GRAD, { g, off, count, filter }, {
+          strides: [1, 1],
+          pad: "valid",
+          inputShape: [1, 12, 12, 1],
+        }),
+      /DenovisionRoutedInputGrad: needs a kernel row of 4 floats or more/,
+    );
+  } finally {
+    tf.dispose([g, off, count, x, filter]);
+  }
+});
+
 Deno.test("the routed pool kernel refuses a dy that is not y's pool", async () => {
   await useBackend("wasm");
   const y = tf.zeros([1, 8, 8, 4]);

@@ -149,11 +149,9 @@ const poolRoute: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /** The convolution's geometry: NHWC x, HWIO filter, stride 1, and its padded input grid. */
-function geometry(
-  xShape: number[],
-  filterShape: number[],
-  attrs: { pad: "same" | "valid" | number; dimRoundingMode?: "floor" | "round" | "ceil" },
-) {
+function geometry(name: string, xShape: number[], filterShape: number[], attrs: RoutedAttrs) {
+  const strides = [attrs.strides ?? 1].flat();
+  if (strides.some((s) => s !== 1)) throw new Error(`${name}: stride 1 only, not ${strides}`);
   const info = backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],
@@ -163,17 +161,31 @@ function geometry(
     attrs.dimRoundingMode,
   );
   const { filterHeight, filterWidth, inChannels, outHeight, outWidth } = info;
+  const row = filterWidth * inChannels; // a kernel row's floats
+  if (row < 4 || outHeight % 2 !== 0 || outWidth % 2 !== 0) {
+    throw new Error(
+      `${name}: needs a kernel row of 4 floats or more and an even output, not a filter ` +
+        `[${filterShape}] on x [${xShape}]`,
+    );
+  }
   return {
     info,
     gridHeight: outHeight + filterHeight - 1,
     gridWidth: outWidth + filterWidth - 1,
-    row: filterWidth * inChannels, // a kernel row's floats
+    row,
     pixels: (outHeight / 2) * (outWidth / 2),
   };
 }
 
+/** The lists' and the filter's sizes as both gradients' exports take them. */
+function listShape(info: backend_util.Conv2DInfo, pixels: number, row: number): number[] {
+  const { batchSize, outChannels, inChannels, filterHeight } = info;
+  return [batchSize, pixels, outChannels, inChannels, filterHeight, row];
+}
+
 /** The attributes of the routed kernels (those of tfjs' convolution gradients). */
 interface RoutedAttrs {
+  strides?: number | number[];
   pad: "same" | "valid" | number;
   dimRoundingMode?: "floor" | "round" | "ceil";
   filterShape?: number[];
@@ -184,7 +196,12 @@ const routedFilterGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, g, off, count } = inputs as Record<"x" | "g" | "off" | "count", TensorInfo>;
   const routed = attrs as unknown as RoutedAttrs;
   const filterShape = routed.filterShape as number[];
-  const { info, gridHeight, gridWidth, row, pixels } = geometry(x.shape, filterShape, routed);
+  const { info, gridHeight, gridWidth, row, pixels } = geometry(
+    ROUTED_FILTER_GRAD,
+    x.shape,
+    filterShape,
+    routed,
+  );
   const { batchSize, inHeight, inWidth, inChannels, filterHeight, outChannels } = info;
   const { top, left } = info.padInfo;
   const kernel = kernelOf(backend, ROUTED_FILTER_GRAD);
@@ -221,16 +238,7 @@ const routedFilterGrad: KernelFunc = ({ inputs, backend, attrs }) => {
       backend,
       SOURCE,
       "routed_filter_grad",
-      [
-        ...args,
-        batchSize,
-        pixels,
-        outChannels,
-        inChannels,
-        filterHeight,
-        row,
-        imageStride,
-      ],
+      [...args, ...listShape(info, pixels, row), imageStride],
       outChannels,
       // Multiply-adds: a quarter of the windows or fewer, four a vector.
       { work: batchSize * pixels * outChannels * slotCount },
@@ -245,7 +253,12 @@ const routedInputGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { g, off, count, filter } = inputs as Record<"g" | "off" | "count" | "filter", TensorInfo>;
   const routed = attrs as unknown as RoutedAttrs;
   const inputShape = routed.inputShape as number[];
-  const { info, gridHeight, gridWidth, row, pixels } = geometry(inputShape, filter.shape, routed);
+  const { info, gridHeight, gridWidth, row, pixels } = geometry(
+    ROUTED_INPUT_GRAD,
+    inputShape,
+    filter.shape,
+    routed,
+  );
   const { batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outChannels } = info;
   const { top, left } = info.padInfo;
   const kernel = kernelOf(backend, ROUTED_INPUT_GRAD);
@@ -270,12 +283,7 @@ const routedInputGrad: KernelFunc = ({ inputs, backend, attrs }) => {
       "routed_input_grad",
       [
         ...args,
-        batchSize,
-        pixels,
-        outChannels,
-        inChannels,
-        filterHeight,
-        row,
+        ...listShape(info, pixels, row),
         inHeight,
         inWidth,
         gridHeight,
