@@ -17,6 +17,7 @@ import {
   wasmThreads,
 } from "../mod.ts";
 import { type FlagSpecs, formatHelp, parseArgs, runScript } from "../cli/_args.ts";
+import { threadsFlag } from "../cli/_threads.ts";
 
 const FLAGS: FlagSpecs = {
   root: {
@@ -51,7 +52,7 @@ export async function runMnistProtocol(
   args: string[] = Deno.args,
 ): Promise<Record<string, unknown>> {
   const { values } = parseArgs(args, FLAGS);
-  if (values.threads !== undefined) await setWasmThreads(Number(values.threads));
+  if (values.threads !== undefined) await setWasmThreads(threadsFlag(values.threads));
   const backend = await selectBackend(parseBackendChoice(values.backend as string));
   const digits = await mnist({ root: values.root as string, train: false });
   const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);

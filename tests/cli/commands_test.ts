@@ -46,6 +46,14 @@ Deno.test("bench <kind> --help prints the kind's options", async () => {
   assert.match(lines.join("\n"), /^Usage: deno task bench pipeline \[--root DIR\]/);
 });
 
+Deno.test("bench mnist-protocol names a bad --threads value as given", async () => {
+  const { runMnistProtocol } = await import("../../bench/mnist_protocol.ts");
+  await assert.rejects(
+    () => runMnistProtocol(["--threads", "abc"]),
+    /--threads must be a whole number from 1 to 8, got abc/,
+  );
+});
+
 Deno.test("eval needs a run; predict a run or pretrained weights, not both", async () => {
   await assert.rejects(() => evalCommand([]), /--run <run directory> is required/);
   const either = /give either --run <run directory> or --pretrained <weights>/;
