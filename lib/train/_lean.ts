@@ -206,7 +206,7 @@ function leanBatchNormCall(original: LayerCall): LayerCall {
     // The moving averages as tfjs-layers updates them: v ← v − (v − value)·(1 − momentum).
     const updateMovingAverages = (mean: tf.Tensor, variance: tf.Tensor) => {
       if (hasKernel(MOVING_AVERAGES)) {
-        // One dispatch for both (webgpu), instead of three kernels each.
+        // One kernel for both, instead of three each.
         tf.tidy(() => {
           const [movingMean, movingVariance] = [layer.movingMean, layer.movingVariance];
           const [newMean, newVariance] = tf.engine().runKernel(MOVING_AVERAGES, {

@@ -1,7 +1,7 @@
 // The wasm backend's batch-norm training kernels against tfjs-core's ops and autodiff on the cpu
 // backend: forward values and statistics, and the three gradients, for no activation, ReLU and
 // ReLU6 fused in; and the fused add + ReLU gradient. Then their SIMD module against their
-// TypeScript loops, bit for bit.
+// TypeScript loops, bit for bit, and the moving averages' update against tfjs-layers' ops.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../../mod.ts";
@@ -9,6 +9,7 @@ import {
   ADD_RELU_GRAD,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
+  MOVING_AVERAGES,
   setBatchNormSimd,
 } from "../../lib/backend/_wasm_kernels/batch_norm_train.ts";
 import {
@@ -330,5 +331,32 @@ Deno.test("wasm conv bias + ReLU gradient: SIMD = TypeScript, bit for bit", asyn
       }
     };
     assertBitIdentical(run(true), run(false), [`${channels}: dz`, `${channels}: bias`]);
+  }
+});
+
+Deno.test("wasm moving averages' update = tfjs-layers' three ops, bit for bit", async () => {
+  await useBackend("wasm");
+  for (const momentum of [0.99, 0.9, 0.1]) {
+    const [mean, variance, movingMean, movingVariance] = [1, 2, 3, 4].map((seed) =>
+      tf.randomUniform([37], 0, seed === 2 || seed === 4 ? 5 : 1, "float32", seed)
+    );
+    const ours = tf.engine().runKernel(MOVING_AVERAGES, {
+      mean,
+      variance,
+      movingMean,
+      movingVariance,
+    }, { momentum }) as tf.Tensor[];
+    const theirs = [[movingMean, mean], [movingVariance, variance]].map(([m, b]) =>
+      tf.sub(m, tf.mul(tf.sub(m, b), 1 - momentum))
+    );
+    for (const [i, t] of ours.entries()) {
+      const [a, e] = [t.dataSync(), theirs[i].dataSync()];
+      assert.deepEqual(
+        new Uint32Array(a.buffer),
+        new Uint32Array(e.buffer),
+        `momentum ${momentum}`,
+      );
+    }
+    tf.dispose([mean, variance, movingMean, movingVariance, ...ours, ...theirs]);
   }
 });

@@ -28,7 +28,7 @@ export const BATCH_NORM_TRAIN_GRAD = "DenovisionBatchNormTrainGrad";
 /** Kernel name of a fused add + ReLU's gradient: dy, a, b → dy where a + b passes the ReLU. */
 export const ADD_RELU_GRAD = "DenovisionAddReluGrad";
 /**
- * Kernel name of batch norm's moving averages' update (webgpu only): mean, variance, movingMean,
+ * Kernel name of batch norm's moving averages' update: mean, variance, movingMean,
  * movingVariance → the new moving mean and variance, m − (m − batch)·(1 − momentum).
  */
 export const MOVING_AVERAGES = "DenovisionMovingAverages";
@@ -409,9 +409,32 @@ const addReluGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return output;
 };
 
-/** Kernel registrations on `wasm`: batch norm's training forward pass and gradient, add + ReLU's. */
+/**
+ * Batch norm's moving averages, m − (m − batch)·(1 − momentum) each, as tfjs-layers' three ops
+ * compute them in float32 (the same bits): one kernel for both instead of six and their records.
+ */
+const movingAverages: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { mean, variance, movingMean, movingVariance } = inputs as Record<string, TensorInfo>;
+  const { momentum } = attrs as unknown as { momentum: number };
+  const heap = backend as unknown as WasmHeapBackend;
+  const outputs = [movingMean, movingVariance].map((t) => heap.makeOutput([...t.shape], "float32"));
+  const f = Math.fround;
+  const factor = f(1 - momentum);
+  for (const [i, [batch, moving]] of [[mean, movingMean], [variance, movingVariance]].entries()) {
+    // Views after every allocation: the heap may have grown.
+    const [b, m, out] = [batch, moving, outputs[i]].map((t) => heap.typedArrayFromHeap(t));
+    for (let c = 0; c < out.length; c++) out[c] = f(m[c] - f(f(m[c] - b[c]) * factor));
+  }
+  return outputs;
+};
+
+/**
+ * Kernel registrations on `wasm`: batch norm's training forward pass and gradient, add + ReLU's,
+ * the moving averages' update.
+ */
 export const batchNormTrainConfigs: readonly KernelConfig[] = [
   { kernelName: BATCH_NORM_TRAIN, backendName: "wasm", kernelFunc: batchNormTrain },
   { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: "wasm", kernelFunc: batchNormTrainGrad },
   { kernelName: ADD_RELU_GRAD, backendName: "wasm", kernelFunc: addReluGrad },
+  { kernelName: MOVING_AVERAGES, backendName: "wasm", kernelFunc: movingAverages },
 ];
