@@ -4,7 +4,7 @@
 // The pool sends each window's gradient to one element (its first maximum) and the ReLU keeps
 // it only where that element is positive, so at most a quarter of the convolution's output
 // gradient dz is non-zero. Dense kernels multiply the other three quarters and more by zero.
-// Here route_pool lists, per output channel and image, the windows whose gradient goes through
+// Here route_pool lists, per image and output channel, the windows whose gradient goes through
 // (the value and where its element sits), and the filter and input gradients read that list:
 //   dW[a, b, ci, co] = sum over entries (g, p) of channel co of g * x[p + (a, b), ci]
 //   dx[p + (a, b), ci] += g * W[a, b, ci, co]                      for each entry of co
@@ -31,7 +31,8 @@ static inline __attribute__((always_inline)) void route4(const float *y, const f
                                                          int Wg) {
   const v128_t v0 = wasm_v128_load(y + p00 + c), v1 = wasm_v128_load(y + p00 + C + c);
   const v128_t v2 = wasm_v128_load(y + p00 + row + c), v3 = wasm_v128_load(y + p00 + row + C + c);
-  // A later element wins only where it beats the best so far strictly.
+  // A later element wins only where it beats the best so far strictly (a NaN never does; a NaN
+  // first element keeps the window, whose gradient the ReLU then stops).
   v128_t best = v0, where = wasm_i32x4_splat(pixel);
   v128_t m = wasm_f32x4_gt(v1, best);
   best = wasm_v128_bitselect(v1, best, m);
