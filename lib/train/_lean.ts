@@ -332,9 +332,19 @@ const fusedConvReluGrad = {
   },
 };
 
-/** The input gradients of a convolution from dz, the gradient at its output (bias: `db`). */
+/** The windows a ReLU and a 2×2 max pool pass a gradient through (POOL_ROUTE's lists). */
+interface RoutedLists {
+  g: tf.Tensor;
+  off: tf.Tensor;
+  count: tf.Tensor;
+}
+
+/**
+ * The input gradients of a convolution from the gradient at its output: dz itself, or the routed
+ * lists of its non-zero part (pool_routed_grad.ts); the bias's is `db` (or dz's sum).
+ */
 function convInputGradients(
-  dz: tf.Tensor,
+  dz: tf.Tensor | RoutedLists,
   db: tf.Tensor | undefined,
   x: tf.Tensor,
   filter: tf.Tensor,
@@ -347,19 +357,20 @@ function convInputGradients(
   };
   const common: tf.NamedAttrMap = { strides, pad, dataFormat: "NHWC" };
   if (dimRoundingMode !== undefined) common.dimRoundingMode = dimRoundingMode;
+  const [dense, lists] = dz instanceof tf.Tensor ? [dz, undefined] : [undefined, dz];
+  const run = (name: string, inputs: tf.NamedTensorMap, shape: tf.NamedAttrMap) =>
+    tf.engine().runKernel(name, inputs, { ...common, ...shape }) as tf.Tensor;
   // The tape asks for the inputs the kernel had: `bias` only where there was one.
   return {
     x: () =>
-      tf.engine().runKernel("Conv2DBackpropInput", { dy: dz, filter }, {
-        ...common,
-        inputShape: x.shape,
-      }) as tf.Tensor,
+      lists === undefined
+        ? run("Conv2DBackpropInput", { dy: dense!, filter }, { inputShape: x.shape })
+        : run(ROUTED_INPUT_GRAD, { ...lists, filter }, { inputShape: x.shape }),
     filter: () =>
-      tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: dz }, {
-        ...common,
-        filterShape: filter.shape,
-      }) as tf.Tensor,
-    bias: () => db === undefined ? tf.sum(dz, [0, 1, 2]) : tf.clone(db),
+      lists === undefined
+        ? run("Conv2DBackpropFilter", { x, dy: dense! }, { filterShape: filter.shape })
+        : run(ROUTED_FILTER_GRAD, { x, ...lists }, { filterShape: filter.shape }),
+    bias: () => db === undefined ? tf.sum(dense!, [0, 1, 2]) : tf.clone(db),
   };
 }
 
@@ -398,30 +409,12 @@ function routedGradients(
   filter: tf.Tensor,
   attrs: tf.NamedAttrMap,
 ) {
-  const { pad, dimRoundingMode } = attrs as unknown as {
-    pad: "same" | "valid";
-    dimRoundingMode?: "floor" | "round" | "ceil";
-  };
   const gridWidth = (y.shape[2] as number) + (filter.shape[1] as number) - 1;
   const [g, off, count, db] = tf.engine().runKernel(POOL_ROUTE, { dy, y }, {
     gridWidth,
   }) as tf.Tensor[];
   released.push(g, off, count, db); // all live until the next op's gradient starts
-  const common: tf.NamedAttrMap = { strides: [1, 1], pad, dataFormat: "NHWC" };
-  if (dimRoundingMode !== undefined) common.dimRoundingMode = dimRoundingMode;
-  return {
-    x: () =>
-      tf.engine().runKernel(ROUTED_INPUT_GRAD, { g, off, count, filter }, {
-        ...common,
-        inputShape: x.shape,
-      }) as tf.Tensor,
-    filter: () =>
-      tf.engine().runKernel(ROUTED_FILTER_GRAD, { x, g, off, count }, {
-        ...common,
-        filterShape: filter.shape,
-      }) as tf.Tensor,
-    bias: () => tf.clone(db),
-  };
+  return convInputGradients({ g, off, count }, db, x, filter, attrs);
 }
 
 /** Outputs already pooled by the convolution before the pool layer that is its only consumer. */

@@ -18,6 +18,7 @@ import {
 } from "../_wasm_simd/pool_routed_grad_wasm.ts";
 import { runRanges } from "../_wasm_simd/_helper_thread.ts";
 import { heapOffset, simdModule, type SimdModuleSource } from "../_wasm_simd/_module.ts";
+import { MAX_POOL_SOURCE } from "./max_pool_grad.ts";
 import { withScratch } from "./_scratch.ts";
 
 /**
@@ -43,7 +44,6 @@ export const ROUTED_INPUT_GRAD = "DenovisionRoutedInputGrad";
 
 interface Kernel {
   route_pool(...args: number[]): void;
-  routed_bias(...args: number[]): void;
   pad_images(...args: number[]): void;
   routed_slots(...args: number[]): number;
   routed_filter_grad(...args: number[]): void;
@@ -124,7 +124,9 @@ const poolRoute: KernelFunc = ({ inputs, backend, attrs }) => {
   ) {
     throw new Error(`${POOL_ROUTE}: dy [${dy.shape}] is not the 2×2 pool of y [${y.shape}]`);
   }
-  const kernel = kernelOf(backend, POOL_ROUTE);
+  kernelOf(backend, POOL_ROUTE);
+  const poolSums = simdModule<{ sum_partials(...args: number[]): void }>(backend, MAX_POOL_SOURCE);
+  if (poolSums === null) throw new Error(`${POOL_ROUTE}: needs wasm SIMD`);
   const heap = backend as unknown as WasmHeap;
   const pixels = pooledHeight * pooledWidth;
   const g = heap.makeOutput([batch, channels, pixels], "float32");
@@ -142,7 +144,8 @@ const poolRoute: KernelFunc = ({ inputs, backend, attrs }) => {
       work: y.shape.reduce((a, b) => a * b, 1),
       perPart: (part) => [parts[part] ??= at(scratch.make([2 * pixels * channels]))],
     });
-    kernel.routed_bias(at(partial), at(db), batch, channels);
+    // The images' sums in image order, as the dense path sums them (max_pool.c).
+    poolSums.sum_partials(at(partial), at(db), batch, channels);
     return g;
   });
   return [g, off, count, db];

@@ -98,16 +98,6 @@ __attribute__((export_name("route_pool"))) void route_pool(const float *y, const
   }
 }
 
-// bias[c] = the sum over images n of partial[n, c], in image order, rounded to float.
-__attribute__((export_name("routed_bias"))) void routed_bias(const double *partial, float *bias,
-                                                             int N, int C) {
-  for (int c = 0; c < C; c++) {
-    double s = 0;
-    for (int n = 0; n < N; n++) s += partial[(long)n * C + c];
-    bias[c] = (float)s;
-  }
-}
-
 // xp [N, Hg, Wg, Ci] (images imageStride floats apart): x [N, H, W, Ci] placed at (top, left),
 // zeros around. Images [from, to).
 __attribute__((export_name("pad_images"))) void pad_images(const float *x, float *xp, int H, int W,
