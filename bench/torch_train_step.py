@@ -4,11 +4,19 @@ Adam update) per model on random images, timed after warm-up. Same models and si
 lenet 28x28x1, compact-cnn 32x32x3, resnet18 with the CIFAR stem at 32x32 (3x3 conv, no max-pool),
 mobilenetv2 at 224. Prints one JSON line. A reference for BENCHMARKS.md, never a dependency.
 Run: python3 bench/torch_train_step.py --model resnet18 [--batch-size 64] [--steps 20] [--threads 2]
-     [--img-size N]
+     [--img-size N] [--malloc reuse|glibc]
+
+--malloc reuse (the default, for timings) keeps freed memory in the heap (glibc's mmap and trim
+thresholds at 1 GiB, as MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ would), so that PyTorch
+reuses its activations' pages from step to step. With glibc's defaults, each step's multi-MB
+tensors come from fresh mmap()s whose pages fault in and are zeroed again: on this VM that made
+PyTorch's step 2-3x slower in most runs (compact-cnn 45-60 ms against 14-15, ResNet-18 at 32 px
+890 against 445, LeNet 18-21 against 7), its elementwise ops (ReLU's gradient, fill_) paying for
+the faults. Timings beside ours use PyTorch at its best. --malloc glibc keeps glibc's defaults,
+which give PyTorch its lowest peak RSS (ResNet-18 at 224 px, batch 8: 708 MB against 764): the
+peak-RSS comparisons use it.
 """
-import argparse, json, resource, time
-import torch, torch.nn as nn, torch.nn.functional as F
-import torchvision
+import argparse, ctypes, json, resource, time
 
 p = argparse.ArgumentParser()
 p.add_argument("--model", default="lenet")
@@ -18,7 +26,17 @@ p.add_argument("--freeze", action="store_true", help="train the last Linear only
 p.add_argument("--steps", type=int, default=20)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--device", default="cpu")
+p.add_argument("--malloc", choices=["reuse", "glibc"], default="reuse",
+               help="reuse: keep freed memory for the next step (timings); glibc: its defaults (peak RSS)")
 a = p.parse_args()
+if a.malloc == "reuse":
+    libc = ctypes.CDLL("libc.so.6")
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    if not (libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)):
+        raise SystemExit("mallopt refused the thresholds: run with --malloc glibc")
+
+import torch, torch.nn as nn, torch.nn.functional as F
+import torchvision
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
@@ -82,7 +100,7 @@ seconds = time.perf_counter() - t
 print(json.dumps({
     "framework": "pytorch " + torch.__version__, "model": a.model, "device": a.device,
     "threads": a.threads, "input": list(shape), "batch_size": a.batch_size, "frozen": a.freeze,
-    "ms_per_step": round(seconds / a.steps * 1000, 1),
+    "malloc": a.malloc, "ms_per_step": round(seconds / a.steps * 1000, 1),
     "images_per_s": round(a.batch_size * a.steps / seconds),
     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
 }))
