@@ -555,7 +555,7 @@ function leanDenseCall(original: LayerCall): LayerCall {
 function leanReluCall(original: LayerCall): LayerCall {
   return function (this: tfl.layers.Layer, inputs, kwargs) {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
-    if (activated.has(input)) return input; // its producer applied this ReLU already
+    if (activated.has(input)) return passThrough(input); // its producer applied this ReLU already
     const maxValue = (this as unknown as { maxValue: number | null }).maxValue;
     if (maxValue === null || maxValue === undefined) return original.call(this, inputs, kwargs);
     return tf.clipByValue(input, 0, maxValue);
@@ -566,7 +566,7 @@ function leanPoolCall(original: LayerCall): LayerCall {
   return function (this: tfl.layers.Layer, inputs, kwargs) {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     // Its producer pooled already (and only this layer consumes it).
-    if (pooledOutputs.has(input)) return input;
+    if (pooledOutputs.has(input)) return passThrough(input);
     return original.call(this, inputs, kwargs);
   };
 }
@@ -596,6 +596,9 @@ interface EngineInternals {
     attrs: tf.NamedAttrMap,
   ): void;
   keep<T extends tf.Tensor>(tensor: T): T;
+  clone(tensor: tf.Tensor): tf.Tensor;
+  isTapeOn(): boolean;
+  backendName: string;
   makeTensorFromTensorInfo(info: tf.TensorInfo, backend: tf.KernelBackend): tf.Tensor;
   state: {
     tensorInfo: WeakMap<object, { backend: tf.KernelBackend }>;
@@ -641,20 +644,58 @@ function patchSavedTensors() {
   engine.saveTensorsForBackwardMode = function (this: EngineInternals, tensors: tf.Tensor[]) {
     if (!enabled) return original.call(this, tensors);
     return tensors.map((tensor) => {
-      const backend = this.state.tensorInfo.get(tensor.dataId)?.backend as
-        | (tf.KernelBackend & { incRef?: (dataId: object) => void })
-        | undefined;
-      // The wasm and cpu backends, whose own Identity shares data this way; elsewhere (WebGPU's
-      // buffers) tfjs' clone runs.
-      const name = tf.engine().backendName;
-      if (backend?.incRef === undefined || (name !== "wasm" && name !== "cpu")) {
-        return original.call(this, [tensor])[0];
-      }
-      backend.incRef(tensor.dataId);
-      const { dataId, shape, dtype } = tensor;
-      return this.keep(this.makeTensorFromTensorInfo({ dataId, shape, dtype }, backend));
+      const copy = sharedCopy(tensor);
+      return copy === undefined ? original.call(this, [tensor])[0] : this.keep(copy);
     });
   };
+  // A custom gradient's `save` (the lean path's batch norm, convolutions and loss: 16 tensors a
+  // `compact-cnn` step) clones through Engine.clone, an Identity kernel and a tape node each.
+  const clone = engine.clone;
+  engine.clone = function (this: EngineInternals, tensor: tf.Tensor) {
+    return (enabled ? sharedCopy(tensor) : undefined) ?? clone.call(this, tensor);
+  };
+}
+
+/**
+ * A new tensor sharing `tensor`'s data (a counted reference, as the backend's own Identity
+ * makes), with no kernel run and no tape node; undefined on other backends than wasm and cpu
+ * (WebGPU's buffers), where tfjs' clone must run.
+ */
+function sharedCopy(tensor: tf.Tensor): tf.Tensor | undefined {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const backend = engine.state.tensorInfo.get(tensor.dataId)?.backend as
+    | (tf.KernelBackend & { incRef?: (dataId: object) => void })
+    | undefined;
+  const name = engine.backendName;
+  if (backend?.incRef === undefined || (name !== "wasm" && name !== "cpu")) return undefined;
+  backend.incRef(tensor.dataId);
+  const { dataId, shape, dtype } = tensor;
+  return engine.makeTensorFromTensorInfo({ dataId, shape, dtype }, backend);
+}
+
+/** The tape's name for {@linkcode passThrough}'s nodes (no gradient registered under it). */
+const PASS_THROUGH = "DenovisionPassThrough";
+
+/**
+ * `x` handed on by a layer the lean path fused into its producer (a ReLU or a max pool): a new
+ * tensor sharing x's data, whose tape node passes dy on as a shared copy too. tfjs-layers' own
+ * copy of a layer's unchanged input costs an Identity op forward and a Cast op backward, each
+ * with its engine bookkeeping (12 ops a `compact-cnn` step). Elsewhere than wasm and cpu, x's
+ * clone.
+ */
+function passThrough(x: tf.Tensor): tf.Tensor {
+  const y = sharedCopy(x);
+  if (y === undefined) return x.clone();
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (engine.isTapeOn()) {
+    const gradient = (dy: tf.Tensor) => {
+      // Not in the registry, so not wrapped by releaseUsedGradients: release as it would.
+      releaseAfterThisGradient(dy, []);
+      return { x: () => sharedCopy(dy) ?? dy.clone() };
+    };
+    engine.addTapeNode(PASS_THROUGH, { x }, [y], gradient, [], {});
+  }
+  return y;
 }
 
 let layersPatched = false;

@@ -141,6 +141,7 @@ const batchNormPool: KernelFunc = ({ inputs, backend, attrs }) => {
       [at(x), mean, variance, invStd, pixels, channels, params],
       channels,
       size,
+      "pairs",
     );
   });
   const args = [at(x), at(gamma), at(beta), pooled, mean, invStd, channels, width / 2];

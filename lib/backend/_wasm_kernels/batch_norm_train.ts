@@ -60,17 +60,26 @@ export interface SimdKernels {
 export const SOURCE: SimdModuleSource = { shared: BATCH_NORM_SHARED, plain: BATCH_NORM_PLAIN };
 
 /**
- * Channels a thread's range is a multiple of: 16 floats, a 64-byte cache line. Threads writing
- * alternate halves of each pixel's line (ranges of 8 of `compact-cnn`'s 16 channels) made the
- * batch norm's forward pass twice as slow on 2 threads as on 1.
+ * Channels a thread's range is a multiple of where it writes full-size outputs: 16 floats, a
+ * 64-byte cache line. Threads writing alternate halves of each pixel's line (ranges of 8 of
+ * `compact-cnn`'s 16 channels) made the batch norm's forward pass twice as slow on 2 threads as
+ * on 1.
  */
 const CHANNEL_STEP = 16;
 
 /**
- * Runs export `name` over `units` channels (or, with `elements`, elements), cut into one range
- * per thread (at multiples of CHANNEL_STEP channels, or of 2 elements), each part `args` then
- * its range [from, to). Each channel (element) is computed alike in any range, so the results do
- * not depend on the thread count.
+ * How a reduction's work is cut among threads: "lines" (ranges of CHANNEL_STEP channels, for
+ * kernels that write full-size outputs by channel), "pairs" (ranges of 2 channels, for the
+ * statistics and gradient sums, which read every pixel and write per-channel values only: a
+ * layer of 16 channels then still takes two threads, each reading the rows for its channels;
+ * `compact-cnn`'s first batch norm ran on one), or "elements" (ranges of 2 elements).
+ */
+export type RangeUnit = "lines" | "pairs" | "elements";
+
+/**
+ * Runs export `name` over `units` channels (or elements), cut into one range per thread by
+ * `unit`, each part `args` then its range [from, to). Each channel (element) is computed alike in
+ * any range, so the results do not depend on the thread count.
  */
 export function runByRanges(
   backend: unknown,
@@ -78,9 +87,10 @@ export function runByRanges(
   args: readonly number[],
   units: number,
   work?: number,
-  elements = false,
+  unit: RangeUnit = "lines",
 ): void {
-  runRanges(backend, SOURCE, name, args, units, { step: elements ? 2 : CHANNEL_STEP, work });
+  const step = unit === "lines" ? CHANNEL_STEP : 2;
+  runRanges(backend, SOURCE, name, args, units, { step, work });
 }
 
 /**
@@ -251,7 +261,7 @@ const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
       // threads than on 1.
       const size = pixels * channels;
       const statsArgs = [at(x), mean, variance, invStd, pixels, channels, params];
-      runByRanges(backend, "bn_train", statsArgs, channels, size);
+      runByRanges(backend, "bn_train", statsArgs, channels, size, "pairs");
       const applyArgs = [at(x), at(gamma), at(beta), y, mean, invStd, channels, params, mode];
       runRanges(backend, SOURCE, "bn_apply", applyArgs, pixels, { work: size });
     });
@@ -352,7 +362,7 @@ const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
       withF64Params(backend, window, (params) => {
         const size = pixels * channels;
         const sumArgs = [...inputs6, dGamma, dBeta, pixels, channels, params, at(sums)];
-        runByRanges(backend, "bn_train_grad", sumArgs, channels, size);
+        runByRanges(backend, "bn_train_grad", sumArgs, channels, size, "pairs");
         const applyArgs = [...inputs6, dx, at(sums), pixels, channels, params];
         runRanges(backend, SOURCE, "bn_grad_apply", applyArgs, pixels, { work: size });
       });
@@ -400,7 +410,7 @@ const addReluGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     const args = [dy, a, b, output].map((t) => heapOffset(heap, t));
     // Each part's range: [from, n) with n its end (the export's loop bound).
     withF64Params(backend, window, (params) => {
-      runByRanges(backend, "add_relu_grad", [...args, params], size, size, true);
+      runByRanges(backend, "add_relu_grad", [...args, params], size, size, "elements");
     });
     return output;
   }
