@@ -4,7 +4,7 @@ Adam update) per model on random images, timed after warm-up. Same models and si
 lenet 28x28x1, compact-cnn 32x32x3, resnet18 with the CIFAR stem at 32x32 (3x3 conv, no max-pool),
 mobilenetv2 at 224. Prints one JSON line. A reference for BENCHMARKS.md, never a dependency.
 Run: python3 bench/torch_train_step.py --model resnet18 [--batch-size 64] [--steps 20] [--threads 2]
-     [--img-size N] [--malloc reuse|glibc]
+     [--img-size N] [--warmup 3] [--malloc reuse|glibc]
 
 --malloc reuse (the default, for timings) keeps freed memory in the heap (glibc's mmap and trim
 thresholds at 1 GiB, as MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ would), so that PyTorch
@@ -24,6 +24,7 @@ p.add_argument("--batch-size", type=int, default=64)
 p.add_argument("--img-size", type=int, help="input side; resnet18 above 64 px gets the ImageNet stem")
 p.add_argument("--freeze", action="store_true", help="train the last Linear only (frozen backbone)")
 p.add_argument("--steps", type=int, default=20)
+p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--device", default="cpu")
 p.add_argument("--malloc", choices=["reuse", "glibc"], default="reuse",
@@ -91,7 +92,7 @@ def step():
     opt.step()
     return loss.item()
 
-for _ in range(3):
+for _ in range(a.warmup):
     step()
 t = time.perf_counter()
 for _ in range(a.steps):

@@ -1,7 +1,7 @@
 // One training step per model and backend, as JSON: images/s and ms per step (forward, loss,
 // backward, Adam update, loss read back), batch of random images of the model's input size.
 // Run: deno task bench train [--model lenet] [--backend wasm] [--batch-size 64] [--steps 20]
-//      [--img-size N] [--freeze] [--adapter high-performance|low-power|software]
+//      [--warmup 3] [--img-size N] [--freeze] [--adapter high-performance|low-power|software]
 //      [--kernels ours|stock|ours,stock]  (stock: the tfjs backend package's own kernels; a list
 //      times each in this one process and adds their ratios)
 // On webgpu the JSON also gives dispatches_per_step and host_ms_per_step: the JavaScript time of
@@ -79,7 +79,8 @@ function timeSubmits(): { stop(): number } {
 }
 
 /**
- * Times `steps` training steps after 3 warm-up steps, with each kernel set `--kernels` lists;
+ * Times `steps` training steps after `--warmup` untimed ones (3 by default; V8 compiles our
+ * kernels and TypeScript at full speed over the first ~50 steps of a small model), with each kernel set `--kernels` lists;
  * returns the figures (one set), or each set's figures and their ratios (several).
  */
 export async function runTrainStepBench(
@@ -124,6 +125,7 @@ async function timeSteps(args: string[]): Promise<Record<string, unknown>> {
       adapter: { type: "string" },
       "batch-size": { type: "string", default: "64" },
       steps: { type: "string", default: "20" },
+      warmup: { type: "string", default: "3" },
       "img-size": { type: "string" },
       freeze: { type: "boolean", default: false },
       kernels: { type: "string", default: "ours" },
@@ -152,7 +154,11 @@ async function timeSteps(args: string[]): Promise<Record<string, unknown>> {
   const step = createTrainStep(model, optimizer.inner, 10);
   const x = tf.randomNormal([batch, side, side, channels], 0, 1, "float32", 1) as tf.Tensor4D;
   const y = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 10), "int32");
-  for (let i = 0; i < 3; i++) {
+  const warmup = Number(values.warmup);
+  if (!Number.isInteger(warmup) || warmup < 0) {
+    throw new RangeError(`--warmup must be a whole number, got ${values.warmup}`);
+  }
+  for (let i = 0; i < warmup; i++) {
     const loss = step(x, y);
     await loss.data();
     loss.dispose();

@@ -29,6 +29,7 @@ import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
 import { convReluPoolConfigs } from "./_wasm_kernels/conv_relu_pool.ts";
 import { poolRoutedGradConfigs } from "./_wasm_kernels/pool_routed_grad.ts";
 import { maxPoolConfig } from "./_wasm_kernels/max_pool.ts";
+import { meanConfig, meanGradConfig } from "./_wasm_kernels/mean.ts";
 import { reluBiasGradConfig } from "./_wasm_kernels/relu_bias_grad.ts";
 import { softmaxCrossEntropyConfig } from "./_wasm_kernels/softmax_cross_entropy.ts";
 import { transposeConfig } from "./_wasm_kernels/transpose.ts";
@@ -45,6 +46,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   reluBiasGradConfig,
   ...convReluPoolConfigs,
   ...poolRoutedGradConfigs,
+  meanGradConfig,
   softmaxCrossEntropyConfig,
 ];
 
@@ -165,7 +167,8 @@ export function setWasmKernels(set: KernelSet): KernelSet {
  * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
  * BatchMatMul and _FusedMatMul (small products and transposed operands, on our SIMD kernel), Cast
  * (to the same dtype: no copy), FusedConv2D (every supported convolution, on our SIMD kernel),
- * MaxPool (2×2, stride 2, on our SIMD kernel).
+ * MaxPool (2×2, stride 2, on our SIMD kernel), Mean (over middle axes, global average pooling:
+ * no transpose).
  */
 const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig][] = [
   ["Add", biasAddConfig],
@@ -174,6 +177,7 @@ const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig
   ["Cast", castConfig],
   ["FusedConv2D", fusedConv2DConfig],
   ["MaxPool", maxPoolConfig],
+  ["Mean", meanConfig],
   ["Transpose", transposeConfig],
 ];
 const wrappers = new WeakSet<object>();

@@ -37,6 +37,7 @@ import {
   routedGradientApplies,
 } from "../backend/_wasm_kernels/pool_routed_grad.ts";
 import { BATCH_NORM_POOL, BATCH_NORM_POOL_GRAD } from "../backend/_wasm_kernels/batch_norm_pool.ts";
+import { MEAN_GRAD, middleAxes } from "../backend/_wasm_kernels/mean.ts";
 
 type Kwargs = Record<string, unknown>;
 type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -722,6 +723,30 @@ function patchLayers() {
   tf.registerGradient(fusedMatMulGrad as unknown as tf.GradConfig);
   patchSavedTensors();
   patchTapeNodes();
+  patchMeanGradient();
+}
+
+/**
+ * Mean's gradient over middle axes (global average pooling) as one kernel where the backend has
+ * ours: dy / count written across the reduced axes. tfjs' own fills a tensor of ones of the
+ * input's size in JavaScript, then multiplies and divides (the same values).
+ */
+function patchMeanGradient() {
+  const config = tf.getGradient("Mean") as GradConfig | undefined;
+  if (config === undefined) return;
+  const original = config.gradFunc;
+  config.gradFunc = (dy, saved, attrs) => {
+    const [x] = saved;
+    const { axis } = attrs as { axis: number | number[] };
+    const axes = Array.isArray(axis) ? axis : [axis];
+    if (
+      !enabled || Array.isArray(dy) || x.dtype !== "float32" || !hasKernel(MEAN_GRAD) ||
+      middleAxes(x.shape, axes) === undefined
+    ) {
+      return original(dy, saved, attrs);
+    }
+    return { x: () => tf.engine().runKernel(MEAN_GRAD, { dy }, { shape: x.shape, axes }) };
+  };
 }
 
 type GradConfig = {

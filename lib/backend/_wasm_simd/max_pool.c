@@ -181,3 +181,52 @@ __attribute__((export_name("sum_partials"))) void sum_partials(const double *par
     bias[c] = (float)s;
   }
 }
+
+// ---- Global average pooling: the mean over a run of middle axes and its gradient.
+
+// out[o, i] = (sum over r in order of x[o, r, i], in float32) / reduced for o in [from, to): the
+// bits tfjs-backend-wasm's Mean gives after moving the reduced axes last (each lane its own
+// sum, in the same order). Four of the `inner` positions a vector, then one at a time.
+__attribute__((export_name("mean_middle"))) void mean_middle(const float *x, float *out,
+                                                             int reduced, int inner, int from,
+                                                             int to) {
+  const float count = (float)reduced;
+  const v128_t divisor = wasm_f32x4_splat(count);
+  for (int o = from; o < to; o++) {
+    const float *xo = x + (long)o * reduced * inner;
+    float *dst = out + (long)o * inner;
+    int i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      v128_t sum = wasm_f32x4_splat(0.f);
+      for (int r = 0; r < reduced; r++) sum = wasm_f32x4_add(sum, wasm_v128_load(xo + (long)r * inner + i));
+      wasm_v128_store(dst + i, wasm_f32x4_div(sum, divisor));
+    }
+    for (; i < inner; i++) {
+      float sum = 0.f;
+      for (int r = 0; r < reduced; r++) sum += xo[(long)r * inner + i];
+      dst[i] = sum / count;
+    }
+  }
+}
+
+// dx[o, r, i] = dy[o, i] / reduced for o in [from, to): tfjs' gradient of Mean (dy times ones,
+// divided by the count), written across the reduced axes.
+__attribute__((export_name("mean_middle_grad"))) void mean_middle_grad(const float *dy, float *dx,
+                                                                       int reduced, int inner,
+                                                                       int from, int to) {
+  const float count = (float)reduced;
+  const v128_t divisor = wasm_f32x4_splat(count);
+  for (int o = from; o < to; o++) {
+    const float *g = dy + (long)o * inner;
+    float *dst = dx + (long)o * reduced * inner;
+    int i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      const v128_t v = wasm_f32x4_div(wasm_v128_load(g + i), divisor);
+      for (int r = 0; r < reduced; r++) wasm_v128_store(dst + (long)r * inner + i, v);
+    }
+    for (; i < inner; i++) {
+      const float v = g[i] / count;
+      for (int r = 0; r < reduced; r++) dst[(long)r * inner + i] = v;
+    }
+  }
+}
