@@ -31,37 +31,54 @@ static inline v128_t load_tail(const float *p, int n) {
   return wasm_f32x4_make(p[0], n > 1 ? p[1] : 0.f, n > 2 ? p[2] : 0.f, 0.f);
 }
 
-// U [16, Ci, CoP] from W. flip = 0: W [3, 3, Ci, Co], the layer's own filter. flip = 1: W [3, 3,
-// Co, Ci] of the layer whose input gradient this is (the filter turned 180 degrees, its channel
-// axes swapped: g[a][b] = W[2 - a][2 - b][co][ci]). Channels past Co are zeros.
+// Filter taps g[a][b] (a, b in 0..2) for input channel ci and output channels [co, co + 4) of
+// U, as one vector each (channels past Co zeros). flip = 0: W [3, 3, Ci, Co], the layer's own
+// filter (the four channels contiguous). flip = 1: W [3, 3, Co, Ci] of the layer whose input
+// gradient this is (the filter turned 180 degrees, its channel axes swapped: g[a][b] =
+// W[2 - a][2 - b][co][ci]; the four channels Ci floats apart).
+static inline v128_t filter_tap(const float *w, int Ci, int Co, int ci, int co, int a, int b,
+                                int flip) {
+  const int lanes = Co - co < 4 ? Co - co : 4;
+  if (!flip) {
+    const float *p = w + ((a * 3 + b) * (long)Ci + ci) * Co + co;
+    return lanes == 4 ? wasm_v128_load(p) : load_tail(p, lanes);
+  }
+  const float *p = w + (((2 - a) * 3 + (2 - b)) * (long)Co + co) * Ci + ci;
+  return wasm_f32x4_make(p[0], lanes > 1 ? p[Ci] : 0.f, lanes > 2 ? p[2L * Ci] : 0.f,
+                         lanes > 3 ? p[3L * Ci] : 0.f);
+}
+
+// U [16, Ci, CoP] = G g G^T from W (see filter_tap for flip), four output channels at a time
+// (vectors: the same float operations, in the same order, as one channel at a time).
 __attribute__((export_name("wg_filter"))) void wg_filter(const float *w, float *u, int Ci, int Co,
                                                           int CoP, int flip) {
+  const long plane = (long)Ci * CoP;
+  const v128_t half = wasm_f32x4_splat(0.5f), zero = wasm_f32x4_splat(0.f);
   for (int ci = 0; ci < Ci; ci++) {
-    for (int co = 0; co < CoP; co++) {
+    for (int co = 0; co < CoP; co += 4) {
       float *dst = u + (long)ci * CoP + co;
-      const long plane = (long)Ci * CoP;
       if (co >= Co) {
-        for (int k = 0; k < 16; k++) dst[k * plane] = 0.f;
+        for (int k = 0; k < 16; k++) wasm_v128_store(dst + k * plane, zero);
         continue;
       }
-      float g[3][3], t[4][3];
+      v128_t g[3][3], t[4][3];
       _Pragma("clang loop unroll(full)") for (int a = 0; a < 3; a++) {
         _Pragma("clang loop unroll(full)") for (int b = 0; b < 3; b++) {
-          g[a][b] = flip ? w[(((2 - a) * 3 + (2 - b)) * (long)Co + co) * Ci + ci]
-                         : w[((a * 3 + b) * (long)Ci + ci) * Co + co];
+          g[a][b] = filter_tap(w, Ci, Co, ci, co, a, b, flip);
         }
       }
       _Pragma("clang loop unroll(full)") for (int b = 0; b < 3; b++) { // t = G g
         t[0][b] = g[0][b];
-        t[1][b] = (g[0][b] + g[1][b] + g[2][b]) * 0.5f;
-        t[2][b] = (g[0][b] - g[1][b] + g[2][b]) * 0.5f;
+        t[1][b] = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_add(g[0][b], g[1][b]), g[2][b]), half);
+        t[2][b] = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_sub(g[0][b], g[1][b]), g[2][b]), half);
         t[3][b] = g[2][b];
       }
       _Pragma("clang loop unroll(full)") for (int r = 0; r < 4; r++) { // U = t G^T
-        dst[(4 * r + 0) * plane] = t[r][0];
-        dst[(4 * r + 1) * plane] = (t[r][0] + t[r][1] + t[r][2]) * 0.5f;
-        dst[(4 * r + 2) * plane] = (t[r][0] - t[r][1] + t[r][2]) * 0.5f;
-        dst[(4 * r + 3) * plane] = t[r][2];
+        const v128_t p = wasm_f32x4_add(t[r][0], t[r][1]), q = wasm_f32x4_sub(t[r][0], t[r][1]);
+        wasm_v128_store(dst + (4 * r + 0) * plane, t[r][0]);
+        wasm_v128_store(dst + (4 * r + 1) * plane, wasm_f32x4_mul(wasm_f32x4_add(p, t[r][2]), half));
+        wasm_v128_store(dst + (4 * r + 2) * plane, wasm_f32x4_mul(wasm_f32x4_add(q, t[r][2]), half));
+        wasm_v128_store(dst + (4 * r + 3) * plane, t[r][2]);
       }
     }
   }
@@ -309,41 +326,50 @@ __attribute__((export_name("wg_conv"))) void wg_conv(const float *x, const float
 //   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
 //   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
 
-// G applied to (g0, g1, g2), into u[0..5] `step` floats apart.
-#define G6(u, step, g0, g1, g2)                                                                   \
+// G applied to (g0, g1, g2) (vectors), into u[0..5]:
+//   g0/4, -(g0 + g1 + g2)/6, -(g0 - g1 + g2)/6, g0/24 + g1/12 + g2/6, g0/24 - g1/12 + g2/6, g2.
+#define G6(u, g0, g1, g2)                                                                         \
   {                                                                                               \
-    (u)[0] = (g0) * 0.25f;                                                                        \
-    (u)[(step)] = ((g0) + (g1) + (g2)) * (-1.f / 6.f);                                            \
-    (u)[2 * (step)] = ((g0) - (g1) + (g2)) * (-1.f / 6.f);                                        \
-    (u)[3 * (step)] = (g0) * (1.f / 24.f) + (g1) * (1.f / 12.f) + (g2) * (1.f / 6.f);             \
-    (u)[4 * (step)] = (g0) * (1.f / 24.f) - (g1) * (1.f / 12.f) + (g2) * (1.f / 6.f);             \
-    (u)[5 * (step)] = (g2);                                                                       \
+    const v128_t sixth = wasm_f32x4_splat(-1.f / 6.f);                                            \
+    const v128_t a24 = wasm_f32x4_mul((g0), wasm_f32x4_splat(1.f / 24.f));                        \
+    const v128_t b12 = wasm_f32x4_mul((g1), wasm_f32x4_splat(1.f / 12.f));                        \
+    const v128_t c6 = wasm_f32x4_mul((g2), wasm_f32x4_splat(1.f / 6.f));                          \
+    (u)[0] = wasm_f32x4_mul((g0), wasm_f32x4_splat(0.25f));                                       \
+    (u)[1] = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_add((g0), (g1)), (g2)), sixth);             \
+    (u)[2] = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_sub((g0), (g1)), (g2)), sixth);             \
+    (u)[3] = wasm_f32x4_add(wasm_f32x4_add(a24, b12), c6);                                        \
+    (u)[4] = wasm_f32x4_add(wasm_f32x4_sub(a24, b12), c6);                                        \
+    (u)[5] = (g2);                                                                                \
   }
 
-// U [36, Ci, CoP] from W, as wg_filter (flip: the input gradient's filter).
+// U [36, Ci, CoP] from W, as wg_filter (flip: the input gradient's filter), four output channels
+// at a time.
 __attribute__((export_name("wg4_filter"))) void wg4_filter(const float *w, float *u, int Ci, int Co,
                                                             int CoP, int flip) {
   const long plane = (long)Ci * CoP;
+  const v128_t zero = wasm_f32x4_splat(0.f);
   for (int ci = 0; ci < Ci; ci++) {
-    for (int co = 0; co < CoP; co++) {
+    for (int co = 0; co < CoP; co += 4) {
       float *dst = u + (long)ci * CoP + co;
       if (co >= Co) {
-        for (int k = 0; k < 36; k++) dst[k * plane] = 0.f;
+        for (int k = 0; k < 36; k++) wasm_v128_store(dst + k * plane, zero);
         continue;
       }
-      float g[3][3], t[6][3], r[6];
+      v128_t g[3][3], t[6][3], r[6];
       _Pragma("clang loop unroll(full)") for (int a = 0; a < 3; a++) {
         _Pragma("clang loop unroll(full)") for (int b = 0; b < 3; b++) {
-          g[a][b] = flip ? w[(((2 - a) * 3 + (2 - b)) * (long)Co + co) * Ci + ci]
-                         : w[((a * 3 + b) * (long)Ci + ci) * Co + co];
+          g[a][b] = filter_tap(w, Ci, Co, ci, co, a, b, flip);
         }
       }
       _Pragma("clang loop unroll(full)") for (int b = 0; b < 3; b++) { // t = G g, by columns
-        G6(r, 1, g[0][b], g[1][b], g[2][b]);
+        G6(r, g[0][b], g[1][b], g[2][b]);
         _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) t[a][b] = r[a];
       }
       _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) { // U = t G^T, by rows
-        G6(dst + 6L * a * plane, plane, t[a][0], t[a][1], t[a][2]);
+        G6(r, t[a][0], t[a][1], t[a][2]);
+        _Pragma("clang loop unroll(full)") for (int b = 0; b < 6; b++) {
+          wasm_v128_store(dst + (6 * a + b) * plane, r[b]);
+        }
       }
     }
   }
