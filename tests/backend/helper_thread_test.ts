@@ -1,7 +1,8 @@
 // The cut of a kernel's work between the calling thread and its helpers (_helper_thread.ts):
 // even bounds, bounds weighted by the helpers' measured speed, and the speeds learned while a
-// model trains. (wasm_threads_test.ts checks that weights stay identical on 1, 2 and 3 threads
-// with these cuts.)
+// model trains; blocks shared from both ends (each claimed once, the same bytes as one range
+// each, the helper taking part). (wasm_threads_test.ts checks that weights stay identical on 1,
+// 2 and 3 threads with these cuts.)
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import {
@@ -14,9 +15,16 @@ import {
 import {
   cutBounds,
   helperSpeeds,
+  helperThreadCalls,
+  lastSharedBlocks,
+  setMinPartWork,
+  setSharedRanges,
   weightedBounds,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
+import { claimBlock } from "../../lib/backend/_wasm_simd/_helper_protocol.ts";
 import { SOURCE } from "../../lib/backend/_wasm_simd/conv2d_forward.ts";
+import { assertSameBytes } from "./_assert.ts";
+import { random } from "./_conv_cases.ts";
 
 /** Ascending, from 0 to `blocks`, `count` parts, none empty. */
 function assertCut(bounds: number[], blocks: number, count: number, label: string) {
@@ -46,6 +54,8 @@ Deno.test("wasm on 2 threads: the helper's speed is learned per kernel, within [
   try {
     assert.equal(await setWasmThreads(2), 2);
     await useBackend("wasm");
+    // One range per thread (the shared blocks learn nothing).
+    setSharedRanges(false);
     const model = createModel("lenet", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
     const step = createTrainStep(model, tf.train.adam(1e-3), 10);
     const x = tf.randomNormal([64, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
@@ -60,6 +70,60 @@ Deno.test("wasm on 2 threads: the helper's speed is learned per kernel, within [
     tf.dispose([x, y]);
     model.dispose();
   } finally {
+    setSharedRanges(true);
+    await setWasmThreads(before);
+  }
+});
+
+Deno.test("claimBlock: the front and the back take each block once, and meet", () => {
+  for (const blocks of [1, 2, 7, 32]) {
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    const taken: number[] = [];
+    for (let turn = 0;; turn++) {
+      const block = claimBlock(counter, blocks, turn % 3 === 2);
+      if (block < 0) break;
+      taken.push(block);
+    }
+    assert.deepEqual([...taken].sort((a, b) => a - b), Array.from({ length: blocks }, (_, i) => i));
+    assert.equal(claimBlock(counter, blocks, false), -1);
+    assert.equal(claimBlock(counter, blocks, true), -1);
+  }
+});
+
+Deno.test("wasm on 2 threads: blocks shared from both ends = one range each, the helper taking part", async () => {
+  const before = wasmThreads();
+  const minWork = setMinPartWork(0);
+  try {
+    assert.equal(await setWasmThreads(2), 2);
+    await useBackend("wasm");
+    const x = tf.tensor(random([6, 16, 16, 16], 1), [6, 16, 16, 16]) as tf.Tensor4D;
+    const filter = tf.tensor(random([3, 3, 16, 32], 2), [3, 3, 16, 32]) as tf.Tensor4D;
+    const run = () =>
+      tf.tidy(() =>
+        tf.fused.conv2d({ x, filter, strides: 1, pad: "same", activation: "relu" }).dataSync()
+      ) as Float32Array;
+    setSharedRanges(false);
+    const expected = run();
+    setSharedRanges(true);
+    // The helper loads the module on the first calls, in the background.
+    let calls = helperThreadCalls();
+    for (let i = 0; i < 100 && helperThreadCalls() === calls; i++) {
+      run();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    calls = helperThreadCalls();
+    let helperBlocks = 0;
+    for (let i = 0; i < 5; i++) {
+      assertSameBytes(run(), expected, `shared run ${i}`);
+      const [front, back] = lastSharedBlocks();
+      assert.ok(front + back >= 2, `run ${i}: ${front} + ${back} blocks`);
+      helperBlocks += back;
+    }
+    assert.ok(helperThreadCalls() > calls && helperBlocks > 0, "the helper took blocks");
+    tf.dispose([x, filter]);
+  } finally {
+    setSharedRanges(true);
+    setMinPartWork(minWork);
     await setWasmThreads(before);
   }
 });

@@ -145,7 +145,10 @@ const batchNormPool: KernelFunc = ({ inputs, backend, attrs }) => {
     );
   });
   const args = [at(x), at(gamma), at(beta), pooled, mean, invStd, channels, width / 2];
-  runRanges(backend, SOURCE, "bn_apply_pool", args, (batch * height) / 2, { work: size });
+  runRanges(backend, SOURCE, "bn_apply_pool", args, (batch * height) / 2, {
+    work: size,
+    share: true,
+  });
   return outputs;
 };
 
@@ -273,12 +276,13 @@ const batchNormPoolGrad: KernelFunc = ({ inputs, backend }) => {
   const sums = heap.makeOutput([4 * channels], "float32");
   try {
     const sumArgs = [...inputs6, height / 2, width / 2, channels, at(partial)];
-    runRanges(backend, SOURCE, "bn_pool_grad", sumArgs, batch, { work: size });
+    runRanges(backend, SOURCE, "bn_pool_grad", sumArgs, batch, { work: size, share: true });
     kernel.bn_pool_sums(at(partial), batch, channels, at(sums), dGamma, dBeta);
     const count = batch * height * width;
     const applyArgs = [...inputs6, dx, at(sums), count, width / 2, channels];
     runRanges(backend, SOURCE, "bn_pool_grad_apply", applyArgs, (batch * height) / 2, {
       work: size,
+      share: true,
     });
   } finally {
     heap.disposeData(partial.dataId);

@@ -6,7 +6,15 @@
 // briefly, then sleeps in `Atomics.wait`. It runs under `node:worker_threads` (whose `unref` lets
 // the process end while this thread sleeps), like the pthreads of _pthreads.ts.
 import { parentPort } from "node:worker_threads";
-import { COMMAND, CONTROL, type HelperLoad, type HelperStart, STATE } from "./_helper_protocol.ts";
+import {
+  claimBlock,
+  COMMAND,
+  CONTROL,
+  type HelperLoad,
+  type HelperStart,
+  QUEUE_ARGS,
+  STATE,
+} from "./_helper_protocol.ts";
 
 /**
  * How long a helper keeps polling for the next call after its last one before it sleeps on the
@@ -46,14 +54,15 @@ function serve(ctrl: Int32Array): boolean {
       continue;
     }
     let state: number = STATE.done;
-    if (command === COMMAND.call) {
+    if (command === COMMAND.call || command === COMMAND.share) {
       try {
         const fn = modules[ctrl[CONTROL.module]][ctrl[CONTROL.function]];
         const argc = ctrl[CONTROL.argc];
         const args = new Array<number>(argc);
         for (let i = 0; i < argc; i++) args[i] = ctrl[CONTROL.args + i];
         const start = performance.now();
-        fn(...args);
+        if (command === COMMAND.call) fn(...args);
+        else takeFromBack(fn, args);
         ctrl[CONTROL.elapsed] = Math.min(0x7fffffff, Math.round((performance.now() - start) * 1e4));
       } catch {
         state = STATE.failed; // the calling thread runs the part itself
@@ -62,6 +71,17 @@ function serve(ctrl: Int32Array): boolean {
     Atomics.store(ctrl, CONTROL.state, state);
     Atomics.notify(ctrl, CONTROL.state);
     if (command === COMMAND.yield) return false;
+  }
+}
+
+/** Runs `fn` on the blocks of a shared call this thread claims from the back (QUEUE_ARGS). */
+function takeFromBack(fn: Exported, args: number[]): void {
+  const [counterAt, blocks, boundsAt] = args.slice(-QUEUE_ARGS);
+  const rest = args.slice(0, -QUEUE_ARGS);
+  const counter = new Int32Array(memory!.buffer, counterAt, 1);
+  const bounds = new Int32Array(memory!.buffer, boundsAt, blocks + 1);
+  for (let block; (block = claimBlock(counter, blocks, true)) >= 0;) {
+    fn(...rest, bounds[block], bounds[block + 1]);
   }
 }
 

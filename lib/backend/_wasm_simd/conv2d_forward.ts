@@ -171,11 +171,14 @@ function convForward(
         "fw_conv",
         [at(input), at(transposed), at(out), ...shape, ...rest],
         batchSize * outHeight,
-        { work },
+        { work, share: true },
       );
     } else {
       const args = [at(input), at(transposed), at(out), at(pooled), ...shape, ...rest];
-      runRanges(backend, SOURCE, "fw_conv_pool", args, batchSize * outHeight / 2, { work });
+      runRanges(backend, SOURCE, "fw_conv_pool", args, batchSize * outHeight / 2, {
+        work,
+        share: true,
+      });
     }
     // The outputs are the engine's from here: kept out of the scratch's release.
     outputs.push(...(pooled === undefined ? [out] : [pooled, out]));

@@ -191,6 +191,7 @@ function convolve(
     runRanges(backend, SOURCE, name, [...args, CoP, pt, pl, relu ? 1 : 0, tiles], rows, {
       work: batch * Ho * Wo * Ci * Co * 4,
       perPart: (p) => [at(work) + 4 * p * slot],
+      share: true,
     });
     return out;
   });
@@ -308,6 +309,7 @@ export function winogradFilterGradient(
       runRanges(backend, SOURCE, name, chunkArgs, chunks, {
         work: multiplyAdds,
         perPart: (p) => [at(work) + 4 * p * slot],
+        share: true,
       });
       // The partials' sum by ranges of elements, each summed over the chunks in order.
       runRanges(
