@@ -84,15 +84,17 @@ export function setWinogradLargeTiles(on: boolean): boolean {
 /**
  * Whether a convolution with `channels` input × output channels and an output of `height` ×
  * `width` takes F(4×4, 3×3): 36 products a 4×4 tile against 16 a 2×2 one (2.25 an output
- * against 4), where the output is 12 or more on each side and the 36 transformed filters are
+ * against 4), where the output is 8 or more on each side and the 36 transformed filters are
  * small enough (128 × 128 channels or fewer) that the chunk's products stay in cache. Measured on
  * 2 threads (ms, F(2×2) → F(4×4), a batch of 64 or 32): `compact-cnn`'s 16 → 32 layer at 16×16
  * 1.77 → 1.18, ResNet-18's 64 → 64 at 32×32 18.3 → 12.6 and 128 → 128 at 16×16 18.1 → 15.8;
- * but its 32 → 64 layer at 8×8 1.56 → 1.67, ResNet's 256 channels at 8×8 18.7 → 30.4 and 512 at
- * 4×4 32 → 101. The filter gradient has its own rule (useLargeGradientTiles).
+ * `compact-cnn`'s 32 → 64 layer at 8×8 1.56 → 1.67 while the transformed filters were made one
+ * channel at a time, 1.58–1.86 → 1.36–1.81 (and its input gradient, 64 → 32, 1.89–2.35 →
+ * 1.32–2.06) since they are made four at a time; but ResNet's 256 channels at 8×8 18.7 → 30.4
+ * and 512 at 4×4 32 → 101. The filter gradient has its own rule (useLargeGradientTiles).
  */
 function useLargeTiles(height: number, width: number, channels: number): boolean {
-  return largeTiles && Math.min(height, width) >= 12 && channels <= 128 * 128;
+  return largeTiles && Math.min(height, width) >= 8 && channels <= 128 * 128;
 }
 
 /**
