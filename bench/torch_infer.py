@@ -5,22 +5,27 @@ then batched throughput on a random batch of 32 (5 rounds after one warm-up). 2 
 other references here. Prints one JSON line.
 
 Run: /usr/bin/python3 bench/torch_infer.py [--image FILE] [--repeats 50] [--batch-size 32]
+     [--malloc reuse|glibc]  (reuse, the default: PyTorch at its best; see _torch_malloc.py)
 """
 import argparse
 import json
 import resource
 import time
 
-import torch
-import torchvision
-from PIL import Image
-from torchvision import transforms
+from _torch_malloc import CHOICES, HELP, set_malloc
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--image", default="../shared/datasets/hymenoptera/val/bees/1032546534_06907fe3b3.jpg")
 parser.add_argument("--repeats", type=int, default=50)
 parser.add_argument("--batch-size", type=int, default=32)
+parser.add_argument("--malloc", choices=CHOICES, default="reuse", help=HELP)
 args = parser.parse_args()
+set_malloc(args.malloc)
+
+import torch
+import torchvision
+from PIL import Image
+from torchvision import transforms
 
 torch.set_num_threads(2)
 torch.manual_seed(0)

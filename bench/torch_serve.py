@@ -10,6 +10,7 @@ compact-cnn (ours in PyTorch, as in bench/torch_train_step.py: conv 16/32/64 + b
 max-pool, global pooling, fc 10; 32 px).
 
 Run: /usr/bin/python3 bench/torch_serve.py --model mobilenetv2 --port 8090 [--threads 2]
+     [--malloc reuse|glibc]  (reuse, the default: PyTorch at its best; see _torch_malloc.py)
 then: deno task bench serve --url http://127.0.0.1:8090/predict --duration 15
 """
 import argparse
@@ -17,17 +18,21 @@ import io
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import torch
-import torch.nn as nn
-import torchvision
-from PIL import Image
-from torchvision import transforms
+from _torch_malloc import CHOICES, HELP, set_malloc
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", choices=["mobilenetv2", "compact-cnn"], default="mobilenetv2")
 parser.add_argument("--port", type=int, default=8090)
 parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+parser.add_argument("--malloc", choices=CHOICES, default="reuse", help=HELP)
 args = parser.parse_args()
+set_malloc(args.malloc)
+
+import torch
+import torch.nn as nn
+import torchvision
+from PIL import Image
+from torchvision import transforms
 
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)

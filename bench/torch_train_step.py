@@ -6,17 +6,12 @@ mobilenetv2 at 224. Prints one JSON line. A reference for BENCHMARKS.md, never a
 Run: python3 bench/torch_train_step.py --model resnet18 [--batch-size 64] [--steps 20] [--threads 2]
      [--img-size N] [--warmup 3] [--malloc reuse|glibc]
 
---malloc reuse (the default, for timings) keeps freed memory in the heap (glibc's mmap and trim
-thresholds at 1 GiB, as MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ would), so that PyTorch
-reuses its activations' pages from step to step. With glibc's defaults, each step's multi-MB
-tensors come from fresh mmap()s whose pages fault in and are zeroed again: on this VM that made
-PyTorch's step 2-3x slower in most runs (compact-cnn 45-60 ms against 14-15, ResNet-18 at 32 px
-890 against 445, LeNet 18-21 against 7), its elementwise ops (ReLU's gradient, fill_) paying for
-the faults. Timings beside ours use PyTorch at its best. --malloc glibc keeps glibc's defaults,
-which give PyTorch its lowest peak RSS (ResNet-18 at 224 px, batch 8: 708 MB against 764): the
-peak-RSS comparisons use it.
+--malloc reuse (the default, for timings) keeps freed memory in the heap, so that PyTorch reuses
+its activations' pages from step to step; --malloc glibc keeps glibc's defaults (the peak-RSS
+comparisons): see _torch_malloc.py.
 """
-import argparse, ctypes, json, resource, time
+import argparse, json, resource, time
+from _torch_malloc import CHOICES, HELP, set_malloc
 
 p = argparse.ArgumentParser()
 p.add_argument("--model", default="lenet")
@@ -27,14 +22,9 @@ p.add_argument("--steps", type=int, default=20)
 p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--device", default="cpu")
-p.add_argument("--malloc", choices=["reuse", "glibc"], default="reuse",
-               help="reuse: keep freed memory for the next step (timings); glibc: its defaults (peak RSS)")
+p.add_argument("--malloc", choices=CHOICES, default="reuse", help=HELP)
 a = p.parse_args()
-if a.malloc == "reuse":
-    libc = ctypes.CDLL("libc.so.6")
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    if not (libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)):
-        raise SystemExit("mallopt refused the thresholds: run with --malloc glibc")
+set_malloc(a.malloc)
 
 import torch, torch.nn as nn, torch.nn.functional as F
 import torchvision
