@@ -644,34 +644,6 @@ __attribute__((export_name("wg_filter_grad"))) void wg_filter_grad(
   }
 }
 
-// Chunks [from, to) of images (chunk c: images [c * per, min(N, (c + 1) * per))) of the filter
-// gradient, each into its own partial [16, Ci, CoP] = the sum over its tiles (in order) of
-// V[k]^T dM[k]; wg_sum_partial_range then adds the chunks in order. For layers with few channels,
-// where a range of output channels would transform every tile's input on every thread.
-// scratch: V and dM for TB tiles (16 * TB * (Ci + CoP) floats), this part's own.
-__attribute__((export_name("wg_filter_grad_chunks"))) void wg_filter_grad_chunks(
-    const float *x, const float *dy, float *partial, int N, int H, int W, int Ci, int Ho, int Wo,
-    int Co, int CoP, int pt, int pl, int TB, int per, float *scratch, int from, int to) {
-  const int th = (Ho + 1) / 2, tw = (Wo + 1) / 2;
-  const long size = 16L * Ci * CoP;
-  float *v = scratch, *m = scratch + 16L * TB * Ci;
-  for (int chunk = from; chunk < to; chunk++) {
-    float *du = partial + chunk * size;
-    __builtin_memset(du, 0, size * 4);
-    const int last = (chunk + 1) * per < N ? (chunk + 1) * per : N;
-    const long end = (long)last * th * tw;
-    for (long t0 = (long)chunk * per * th * tw; t0 < end; t0 += TB) {
-      const int count = end - t0 < TB ? (int)(end - t0) : TB;
-      in_transform(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
-      dy_transform(dy, m, TB, Ho, Wo, Co, th, tw, t0, count, 0, CoP);
-      for (int k = 0; k < 16; k++) {
-        grad_products(v + (long)k * TB * Ci, m + (long)k * TB * CoP, du + (long)k * Ci * CoP,
-                      count, Ci, CoP, CoP);
-      }
-    }
-  }
-}
-
 // ---- Filter gradient by F(4x4, 3x3): the adjoint of wg4_conv's map. Per tile, dM = A dy A^T
 // (dy the tile's 4x4 output gradient, A = (A^T)^T, 6x4), dU[k] [Ci, .] += V[k]^T dM[k] over
 // every tile in order (36 positions k), then dW = G^T dU G (G 6x3). 36 products per channel pair
@@ -733,15 +705,21 @@ static void dy_transform6(const float *dy, float *m, int TB, int Ho, int Wo, int
   }
 }
 
-// Chunks [from, to) of images of the F(4x4) filter gradient, each into its own partial [36, Ci,
-// CoP], as wg_filter_grad_chunks; wg_sum_partial_range then adds them in order and wg4_filter_out
-// makes dW. x with 4 channels or more. scratch: 36 * TB * (Ci + CoP) floats, this part's own.
-__attribute__((export_name("wg4_filter_grad_chunks"))) void wg4_filter_grad_chunks(
+// Chunks [from, to) of images (chunk c: images [c * per, min(N, (c + 1) * per))) of the filter
+// gradient by F(2x2, 3x3) (large = 0) or F(4x4, 3x3) (large = 1, x with 4 channels or more), each
+// into its own partial [P, Ci, CoP] (P = 16 or 36 positions) = the sum over its tiles (in order)
+// of V[k]^T dM[k]; wg_sum_partial_range then adds the chunks in order, and wg_filter_out or
+// wg4_filter_out makes dW. For layers with few channels, where a range of output channels would
+// transform every tile's input on every thread. scratch: V and dM for TB tiles (P * TB * (Ci +
+// CoP) floats), this part's own.
+__attribute__((export_name("wg_filter_grad_chunks"))) void wg_filter_grad_chunks(
     const float *x, const float *dy, float *partial, int N, int H, int W, int Ci, int Ho, int Wo,
-    int Co, int CoP, int pt, int pl, int TB, int per, float *scratch, int from, int to) {
-  const int th = (Ho + 3) / 4, tw = (Wo + 3) / 4;
-  const long size = 36L * Ci * CoP;
-  float *v = scratch, *m = scratch + 36L * TB * Ci;
+    int Co, int CoP, int pt, int pl, int TB, int per, int large, float *scratch, int from,
+    int to) {
+  const int side = large ? 4 : 2, positions = large ? 36 : 16;
+  const int th = (Ho + side - 1) / side, tw = (Wo + side - 1) / side;
+  const long size = (long)positions * Ci * CoP;
+  float *v = scratch, *m = scratch + (long)positions * TB * Ci;
   for (int chunk = from; chunk < to; chunk++) {
     float *du = partial + chunk * size;
     __builtin_memset(du, 0, size * 4);
@@ -749,9 +727,14 @@ __attribute__((export_name("wg4_filter_grad_chunks"))) void wg4_filter_grad_chun
     const long end = (long)last * th * tw;
     for (long t0 = (long)chunk * per * th * tw; t0 < end; t0 += TB) {
       const int count = end - t0 < TB ? (int)(end - t0) : TB;
-      in_transform6(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
-      dy_transform6(dy, m, TB, Ho, Wo, Co, th, tw, t0, count, 0, CoP);
-      for (int k = 0; k < 36; k++) {
+      if (large) {
+        in_transform6(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
+        dy_transform6(dy, m, TB, Ho, Wo, Co, th, tw, t0, count, 0, CoP);
+      } else {
+        in_transform(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
+        dy_transform(dy, m, TB, Ho, Wo, Co, th, tw, t0, count, 0, CoP);
+      }
+      for (int k = 0; k < positions; k++) {
         grad_products(v + (long)k * TB * Ci, m + (long)k * TB * CoP, du + (long)k * Ci * CoP,
                       count, Ci, CoP, CoP);
       }

@@ -306,9 +306,8 @@ export function winogradFilterGradient(
       const per = Math.ceil(batchSize / GRADIENT_CHUNKS);
       const chunks = Math.ceil(batchSize / per);
       const partial = scratch.make([chunks, size]);
-      const chunkArgs = [at(x), at(dy), at(partial), ...args.slice(2), ...rest, per];
-      const name = large ? "wg4_filter_grad_chunks" : "wg_filter_grad_chunks";
-      runRanges(backend, SOURCE, name, chunkArgs, chunks, {
+      const chunkArgs = [at(x), at(dy), at(partial), ...args.slice(2), ...rest, per, +large];
+      runRanges(backend, SOURCE, "wg_filter_grad_chunks", chunkArgs, chunks, {
         work: multiplyAdds,
         perPart: (p) => [at(work) + 4 * p * slot],
         share: true,
