@@ -1,6 +1,6 @@
 // The Winograd F(2×2, 3×3) and F(4×4, 3×3) kernels (lib/backend/_wasm_simd/winograd.ts) against
 // tfjs-backend-cpu: the forward convolution (bias, ReLU), the input gradient and the filter
-// gradient, relative error
+// gradient (F(2×2) only), relative error
 // ≤ 1e-4 over 'same', 'valid' and explicit padding, odd sizes (tiles past the edge), channel
 // counts with and without a tail of 1 to 3, batches of 1 to 3; the registered kernels take the
 // path where its rule says; the same bytes on 1, 2 and 3 threads; no buffer left behind.
@@ -15,7 +15,6 @@ import {
   setWinograd,
   setWinogradLargeTiles,
   SOURCE,
-  useLargeGradientTiles,
   WINOGRAD_MIN_CHANNELS,
   winogradFilterGradient,
   winogradForward,
@@ -38,7 +37,7 @@ interface Case {
 const explicit: Pad = [[0, 0], [2, 0], [0, 1], [0, 0]];
 // Channel tails of 1 to 3 on either side; the filter gradient takes the path from 256 input ×
 // output channels (GRADIENT_MIN_CHANNEL_PRODUCT) and a 4×4 output, summed by chunks of images up
-// to 64 × 64 channels, by ranges of output channels above; by F(4×4) from 12×12 outputs.
+// to 64 × 64 channels, by ranges of output channels above.
 const CASES: Case[] = [
   { x: [2, 16, 16, 16], out: 32, pad: "same" }, // compact-cnn's second layer
   { x: [3, 8, 8, 32], out: 64, pad: "same" }, // its third
@@ -53,7 +52,7 @@ const CASES: Case[] = [
   { x: [2, 16, 15, 17], out: 12, pad: "valid" },
   { x: [9, 4, 5, 20], out: 21, pad: "same" }, // 5 chunks of 2 images and 1
   { x: [1, 6, 6, 72], out: 69, pad: "same" }, // the gradient by ranges of output channels
-  // F(4×4, 3×3) filter gradient (sides of 12 and more): partial tiles, channel tails, chunks.
+  // Larger filter gradients and F(4×4) forward passes: partial tiles, channel tails, chunks.
   { x: [3, 13, 14, 17], out: 20, pad: "same" },
   { x: [2, 14, 17, 24], out: 18, pad: "valid" },
   { x: [9, 12, 13, 16], out: 22, pad: explicit }, // 12×12 outputs, 5 chunks of images
@@ -207,20 +206,6 @@ Deno.test("the Winograd path's rule: 3×3, stride 1, no dilation, 4×4 outputs, 
   assert.equal(GRADIENT_MIN_SIDE, 4);
   assert.equal(GRADIENT_MIN_CHANNEL_PRODUCT, 256);
   assert.ok(CASES.filter(gradientTaken).length >= 4, "the filter gradient's cases");
-  // F(4×4) for the filter gradient: 12×12 outputs or more, 36 × 64 × 64 transformed floats at most.
-  assert.ok(useLargeGradientTiles(16, 16, 16, 32), "compact-cnn's second layer");
-  assert.ok(!useLargeGradientTiles(8, 8, 32, 64), "compact-cnn's third layer (8×8)");
-  assert.ok(useLargeGradientTiles(32, 32, 64, 64), "ResNet-18's 64-channel layers");
-  assert.ok(!useLargeGradientTiles(16, 16, 128, 128), "128 channels");
-  const large = (k: Case) =>
-    gradientTaken(k) && useLargeGradientTiles(info(k).outHeight, info(k).outWidth, k.x[3], k.out);
-  assert.ok(CASES.filter(large).length >= 4, "the F(4×4) filter gradient's cases");
-  const before = setWinogradLargeTiles(false);
-  try {
-    assert.ok(!useLargeGradientTiles(16, 16, 16, 32), "large tiles turned off");
-  } finally {
-    setWinogradLargeTiles(before);
-  }
   const previous = setWinograd(false);
   try {
     assert.ok(!at([8, 32, 32, 64], [3, 3, 64, 64]), "turned off");

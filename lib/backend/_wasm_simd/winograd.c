@@ -1,6 +1,6 @@
-// 3x3, stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (and F(4x4, 3x3) below)
-// in WebAssembly SIMD, for the wasm backend's forward convolution, input gradient and filter
-// gradient (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015). Each 2x2 block of outputs ("tile") takes
+// 3x3, stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (and F(4x4, 3x3) below,
+// forward) in WebAssembly SIMD, for the wasm backend's forward convolution, input gradient and
+// filter gradient (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015). Each 2x2 block of outputs ("tile") takes
 // a 4x4 patch d of the input; per input channel ci and output channel co,
 //   y = A^T [ (G g G^T) . (B^T d B) ] A      (. elementwise, g the 3x3 filter)
 // so the 36 multiply-adds of a tile's four outputs become 16, in 16 matrix products over the
@@ -644,82 +644,17 @@ __attribute__((export_name("wg_filter_grad"))) void wg_filter_grad(
   }
 }
 
-// ---- Filter gradient by F(4x4, 3x3): the adjoint of wg4_conv's map. Per tile, dM = A dy A^T
-// (dy the tile's 4x4 output gradient, A = (A^T)^T, 6x4), dU[k] [Ci, .] += V[k]^T dM[k] over
-// every tile in order (36 positions k), then dW = G^T dU G (G 6x3). 36 products per channel pair
-// for 16 outputs, against F(2x2)'s 16 for 4: 0.56 times the multiply-adds.
-
-// A applied to (a, b, c, d) (vectors), into e[0..5]: a, a+b+c+d, a-b+c-d, a+2b+4c+8d,
-// a-2b+4c-8d, d.
-#define A6(e, a, b, c, d)                                                                         \
-  {                                                                                               \
-    const v128_t p = wasm_f32x4_add(a, c), q = wasm_f32x4_add(b, d);                              \
-    const v128_t p4 = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_f32x4_splat(4.f), c));                \
-    const v128_t q2 = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(2.f), b),                    \
-                                     wasm_f32x4_mul(wasm_f32x4_splat(8.f), d));                   \
-    (e)[0] = (a);                                                                                 \
-    (e)[1] = wasm_f32x4_add(p, q);                                                                \
-    (e)[2] = wasm_f32x4_sub(p, q);                                                                \
-    (e)[3] = wasm_f32x4_add(p4, q2);                                                              \
-    (e)[4] = wasm_f32x4_sub(p4, q2);                                                              \
-    (e)[5] = (d);                                                                                 \
-  }
-
-// dM [36, TB, width] = A dy A^T for the tiles [t0, t0 + count) of dy [N, Ho, Wo, Co] (4x4
-// blocks from (4 ti, 4 tj)), channels [c0, c0 + width); rows or columns past Ho or Wo, and
-// channels past Co, are zeros.
-static void dy_transform6(const float *dy, float *m, int TB, int Ho, int Wo, int Co, int th,
-                          int tw, long t0, int count, int c0, int width) {
-  const long mk = (long)TB * width;
-  const v128_t zero = wasm_f32x4_splat(0.f);
-  TILE_CURSOR(t0);
-  for (int i = 0; i < count; i++, NEXT_TILE) {
-    const int i0 = 4 * ti, j0 = 4 * tj;
-    const int rows = Ho - i0 < 4 ? Ho - i0 : 4, cols = Wo - j0 < 4 ? Wo - j0 : 4;
-    const float *p = dy + (((long)n * Ho + i0) * Wo + j0) * Co;
-    float *dst = m + (long)i * width - c0;
-    for (int c = c0; c < c0 + width; c += 4) {
-      const int lanes = Co - c < 4 ? Co - c : 4;
-      v128_t d[4][4], e[6][4];
-      _Pragma("clang loop unroll(full)") for (int a = 0; a < 4; a++) {
-        _Pragma("clang loop unroll(full)") for (int b = 0; b < 4; b++) {
-          const float *q = p + ((long)a * Wo + b) * Co + c;
-          d[a][b] = a >= rows || b >= cols || lanes <= 0 ? zero
-                    : lanes == 4                        ? wasm_v128_load(q)
-                                                        : load_tail(q, lanes);
-        }
-      }
-      _Pragma("clang loop unroll(full)") for (int b = 0; b < 4; b++) { // columns: e = A d
-        v128_t out[6];
-        A6(out, d[0][b], d[1][b], d[2][b], d[3][b]);
-        _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) e[a][b] = out[a];
-      }
-      _Pragma("clang loop unroll(full)") for (int a = 0; a < 6; a++) { // rows: dM = e A^T
-        v128_t out[6];
-        A6(out, e[a][0], e[a][1], e[a][2], e[a][3]);
-        _Pragma("clang loop unroll(full)") for (int b = 0; b < 6; b++) {
-          wasm_v128_store(dst + (6 * a + b) * mk + c, out[b]);
-        }
-      }
-    }
-  }
-}
-
 // Chunks [from, to) of images (chunk c: images [c * per, min(N, (c + 1) * per))) of the filter
-// gradient by F(2x2, 3x3) (large = 0) or F(4x4, 3x3) (large = 1, x with 4 channels or more), each
-// into its own partial [P, Ci, CoP] (P = 16 or 36 positions) = the sum over its tiles (in order)
-// of V[k]^T dM[k]; wg_sum_partial_range then adds the chunks in order, and wg_filter_out or
-// wg4_filter_out makes dW. For layers with few channels, where a range of output channels would
-// transform every tile's input on every thread. scratch: V and dM for TB tiles (P * TB * (Ci +
-// CoP) floats), this part's own.
+// gradient, each into its own partial [16, Ci, CoP] = the sum over its tiles (in order) of
+// V[k]^T dM[k]; wg_sum_partial_range then adds the chunks in order. For layers with few channels,
+// where a range of output channels would transform every tile's input on every thread.
+// scratch: V and dM for TB tiles (16 * TB * (Ci + CoP) floats), this part's own.
 __attribute__((export_name("wg_filter_grad_chunks"))) void wg_filter_grad_chunks(
     const float *x, const float *dy, float *partial, int N, int H, int W, int Ci, int Ho, int Wo,
-    int Co, int CoP, int pt, int pl, int TB, int per, int large, float *scratch, int from,
-    int to) {
-  const int side = large ? 4 : 2, positions = large ? 36 : 16;
-  const int th = (Ho + side - 1) / side, tw = (Wo + side - 1) / side;
-  const long size = (long)positions * Ci * CoP;
-  float *v = scratch, *m = scratch + (long)positions * TB * Ci;
+    int Co, int CoP, int pt, int pl, int TB, int per, float *scratch, int from, int to) {
+  const int th = (Ho + 1) / 2, tw = (Wo + 1) / 2;
+  const long size = 16L * Ci * CoP;
+  float *v = scratch, *m = scratch + 16L * TB * Ci;
   for (int chunk = from; chunk < to; chunk++) {
     float *du = partial + chunk * size;
     __builtin_memset(du, 0, size * 4);
@@ -727,52 +662,11 @@ __attribute__((export_name("wg_filter_grad_chunks"))) void wg_filter_grad_chunks
     const long end = (long)last * th * tw;
     for (long t0 = (long)chunk * per * th * tw; t0 < end; t0 += TB) {
       const int count = end - t0 < TB ? (int)(end - t0) : TB;
-      if (large) {
-        in_transform6(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
-        dy_transform6(dy, m, TB, Ho, Wo, Co, th, tw, t0, count, 0, CoP);
-      } else {
-        in_transform(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
-        dy_transform(dy, m, TB, Ho, Wo, Co, th, tw, t0, count, 0, CoP);
-      }
-      for (int k = 0; k < positions; k++) {
+      in_transform(x, v, TB, H, W, Ci, th, tw, pt, pl, t0, count);
+      dy_transform(dy, m, TB, Ho, Wo, Co, th, tw, t0, count, 0, CoP);
+      for (int k = 0; k < 16; k++) {
         grad_products(v + (long)k * TB * Ci, m + (long)k * TB * CoP, du + (long)k * Ci * CoP,
                       count, Ci, CoP, CoP);
-      }
-    }
-  }
-}
-
-// G^T applied to m[0..5] (each `step` floats apart), into t0, t1, t2:
-//   m0/4 - (m1 + m2)/6 + (m3 + m4)/24,  (m2 - m1)/6 + (m3 - m4)/12,  (m3 + m4 - m1 - m2)/6 + m5.
-#define GT6(t, m, step)                                                                           \
-  {                                                                                               \
-    const float s12 = (m)[(step)] + (m)[2 * (step)], d21 = (m)[2 * (step)] - (m)[(step)];         \
-    const float s34 = (m)[3 * (step)] + (m)[4 * (step)], d34 = (m)[3 * (step)] - (m)[4 * (step)]; \
-    (t)[0] = (m)[0] * 0.25f - s12 * (1.f / 6.f) + s34 * (1.f / 24.f);                             \
-    (t)[1] = d21 * (1.f / 6.f) + d34 * (1.f / 12.f);                                              \
-    (t)[2] = (s34 - s12) * (1.f / 6.f) + (m)[5 * (step)];                                         \
-  }
-
-// dW [3, 3, Ci, Co] = G^T dU G from dU [36, Ci, CoP].
-__attribute__((export_name("wg4_filter_out"))) void wg4_filter_out(const float *du, float *dw,
-                                                                    int Ci, int Co, int CoP) {
-  const long plane = (long)Ci * CoP;
-  for (int ci = 0; ci < Ci; ci++) {
-    for (int co = 0; co < Co; co++) {
-      const float *src = du + (long)ci * CoP + co;
-      float m[6][6], t[3][6], r[3];
-      _Pragma("clang loop unroll(full)") for (int k = 0; k < 36; k++) m[k / 6][k % 6] =
-          src[k * plane];
-      _Pragma("clang loop unroll(full)") for (int c = 0; c < 6; c++) { // t = G^T m, by columns
-        const float col[6] = {m[0][c], m[1][c], m[2][c], m[3][c], m[4][c], m[5][c]};
-        GT6(r, col, 1);
-        _Pragma("clang loop unroll(full)") for (int a = 0; a < 3; a++) t[a][c] = r[a];
-      }
-      _Pragma("clang loop unroll(full)") for (int a = 0; a < 3; a++) { // dW = t G, by rows
-        GT6(r, t[a], 1);
-        float *dst = dw + ((long)a * 3 * Ci + ci) * Co + co;
-        _Pragma("clang loop unroll(full)") for (int b = 0; b < 3; b++) dst[(long)b * Ci * Co] =
-            r[b];
       }
     }
   }

@@ -1,6 +1,7 @@
 // Internal: 3×3, stride-1 convolutions by Winograd's minimal filtering in our WebAssembly SIMD
-// kernel (winograd.c): the forward pass, the input gradient and the filter gradient by F(4×4, 3×3)
-// or F(2×2, 3×3), on tfjs-backend-wasm's shared memory, in place on its tensors.
+// kernel (winograd.c): the forward pass and the input gradient by F(4×4, 3×3) or F(2×2, 3×3),
+// the filter gradient by F(2×2, 3×3), on tfjs-backend-wasm's shared memory, in place on its
+// tensors.
 //
 // Why: a 3×3 layer's multiply-adds are most of a small CNN's step (`compact-cnn`, ResNet-18), and
 // our direct kernels already run near 4-wide SIMD's peak. F(2×2, 3×3) computes each 2×2 block of
@@ -24,7 +25,6 @@ interface Kernel {
   wg_filter_out(...args: number[]): void;
   wg_conv(...args: number[]): void;
   wg_filter_grad(...args: number[]): void;
-  wg4_filter_out(...args: number[]): void;
 }
 
 /** The kernel's module (both builds). */
@@ -54,14 +54,6 @@ const SMALL_GRADIENT_TILES = 16;
 
 /** Tiles (of 16 outputs) a forward chunk of F(4×4, 3×3) takes. */
 const LARGE_TILES = 4;
-/**
- * Tiles (of 16 outputs) a filter-gradient chunk of F(4×4, 3×3) sums per pass: `compact-cnn`'s
- * 16 → 32 layer took 1.19, 0.92, 1.32 and 1.83 ms with 4, 8, 16 and 32.
- */
-const LARGE_GRADIENT_TILES = 8;
-/** The most floats of a filter gradient's 36 transformed positions that F(4×4) takes (64 × 64). */
-const LARGE_GRADIENT_SIZE = 36 * 64 * 64;
-
 let largeTiles = true;
 
 /**
@@ -91,31 +83,12 @@ export function setWinogradLargeTiles(on: boolean): boolean {
  * `compact-cnn`'s 32 → 64 layer at 8×8 1.56 → 1.67 while the transformed filters were made one
  * channel at a time, 1.58–1.86 → 1.36–1.81 (and its input gradient, 64 → 32, 1.89–2.35 →
  * 1.32–2.06) since they are made four at a time; but ResNet's 256 channels at 8×8 18.7 → 30.4
- * and 512 at 4×4 32 → 101. The filter gradient has its own rule (useLargeGradientTiles).
+ * and 512 at 4×4 32 → 101. The filter gradient stays on F(2×2, 3×3): by F(4×4) (tried,
+ * 2026-12-08) `compact-cnn`'s 16 → 32 layer ran 1.3 → 0.9 ms, but the default run trained worse
+ * on three seeds of three (validation loss 0.239 / 0.325 / 0.249 → 0.269 / 0.478 / 0.256).
  */
 function useLargeTiles(height: number, width: number, channels: number): boolean {
   return largeTiles && Math.min(height, width) >= 8 && channels <= 128 * 128;
-}
-
-/**
- * Whether a filter gradient of `inChannels` × `outChannels` over an output of `height` × `width`
- * takes F(4×4, 3×3): 36 products for each 4×4 tile against F(2×2)'s 16 for each 2×2, 0.56
- * times the multiply-adds, where the output is 12 or more on each side (as the forward pass's
- * rule) and the 36 transformed positions fit LARGE_GRADIENT_SIZE (each chunk of images sums into
- * a partial of its own). Measured on 2 threads, batch 64 (ms, F(2×2) at its best tile count →
- * F(4×4)): `compact-cnn`'s 16 → 32 layer at 16×16 1.27–1.50 → 0.92; its 32 → 64 layer at 8×8
- * 1.25–1.41 → 1.19–1.31, too close to take the larger rounding. On random data the relative L2
- * error against tfjs' cpu backend was 2.0e-6 (F(2×2): 5.9e-7) on the first, 1.3e-6 (3.2e-7) on
- * the second: tests/backend/winograd_test.ts holds it to the kernels' tolerance.
- */
-export function useLargeGradientTiles(
-  height: number,
-  width: number,
-  inChannels: number,
-  outChannels: number,
-): boolean {
-  const size = 36 * inChannels * Math.ceil(outChannels / 4) * 4;
-  return largeTiles && Math.min(height, width) >= 12 && size <= LARGE_GRADIENT_SIZE;
 }
 
 let enabled = true;
@@ -283,30 +256,24 @@ export function winogradFilterGradient(
   if (kernel === null) return undefined;
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const CoP = Math.ceil(outChannels / 4) * 4;
-  const large = useLargeGradientTiles(outHeight, outWidth, inChannels, outChannels);
-  const positions = large ? 36 : 16;
   return withScratch(backend as KernelBackend, (scratch) => {
     const at = (t: TensorInfo) => heapOffset(backend, t);
-    const du = scratch.make([positions, inChannels, CoP]);
-    const chunked = large || positions * inChannels * CoP <= CHUNKED_GRADIENT_SIZE;
-    const tiles = large
-      ? LARGE_GRADIENT_TILES
-      : chunked && inChannels * CoP <= 32 * 64
-      ? SMALL_GRADIENT_TILES
-      : GRADIENT_TILES;
-    const slot = positions * tiles * (inChannels + CoP);
+    const du = scratch.make([16, inChannels, CoP]);
+    const size = 16 * inChannels * CoP;
+    const chunked = size <= CHUNKED_GRADIENT_SIZE;
+    const tiles = chunked && inChannels * CoP <= 32 * 64 ? SMALL_GRADIENT_TILES : GRADIENT_TILES;
+    const slot = 16 * tiles * (inChannels + CoP);
     const work = scratch.make([threadsFor(backend) * slot]);
     const args = [at(x), at(dy), batchSize, inHeight, inWidth, inChannels, outHeight];
     const rest = [outWidth, outChannels, CoP, info.padInfo.top, info.padInfo.left, tiles];
     const multiplyAdds = batchSize * outHeight * outWidth * inChannels * outChannels * 4;
-    const size = positions * inChannels * CoP;
     if (chunked) {
       // Chunks of images, each summed into its own partial, then the partials in order: their
       // number depends on the batch alone.
       const per = Math.ceil(batchSize / GRADIENT_CHUNKS);
       const chunks = Math.ceil(batchSize / per);
       const partial = scratch.make([chunks, size]);
-      const chunkArgs = [at(x), at(dy), at(partial), ...args.slice(2), ...rest, per, +large];
+      const chunkArgs = [at(x), at(dy), at(partial), ...args.slice(2), ...rest, per];
       runRanges(backend, SOURCE, "wg_filter_grad_chunks", chunkArgs, chunks, {
         work: multiplyAdds,
         perPart: (p) => [at(work) + 4 * p * slot],
@@ -343,13 +310,7 @@ export function winogradFilterGradient(
       );
     }
     const dw = scratch.make([3, 3, inChannels, outChannels]);
-    (large ? kernel.wg4_filter_out : kernel.wg_filter_out)(
-      at(du),
-      at(dw),
-      inChannels,
-      outChannels,
-      CoP,
-    );
+    kernel.wg_filter_out(at(du), at(dw), inChannels, outChannels, CoP);
     return dw;
   });
 }
