@@ -7,6 +7,7 @@
 // bits), and the gradient writes dy / count across the reduced axes in one pass (dy·1 / count,
 // as tfjs computes it), both in our SIMD module (max_pool.c) where it runs, else in the loops
 // below (the same bits). Every other Mean goes to the built-in kernel.
+import { backend_util, util } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapOffset, simdModule } from "../_wasm_simd/_module.ts";
 import { runRanges } from "../_wasm_simd/_helper_thread.ts";
@@ -85,11 +86,10 @@ export function meanConfig(builtIn: KernelConfig): KernelConfig {
     const axes = Array.isArray(axis) ? axis : [axis];
     const sizes = x.dtype === "float32" ? middleAxes(x.shape, axes) : undefined;
     if (sizes === undefined || sizes[1] === 0) return builtIn.kernelFunc(args);
-    const rank = x.shape.length;
-    const reduced = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
-    const shape = keepDims
-      ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d))
-      : x.shape.filter((_, i) => !reduced.has(i));
+    // The output's shape as tfjs computes it.
+    const reduced = util.parseAxisParam(axes, x.shape);
+    const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, reduced);
+    const shape = keepDims ? backend_util.expandShapeToKeepDim(outShape, reduced) : outShape;
     const heap = args.backend as unknown as WasmHeapBackend;
     const out = heap.makeOutput(shape, "float32");
     if (!simdPass(args.backend, "mean_middle", x, out, sizes)) {
