@@ -30,11 +30,9 @@ export async function resultsOnThreads<T>(
       assert.equal(await setWasmThreads(threads), threads);
       await useBackend("wasm");
       assert.equal(threadsFor(tf.backend()), threads);
-      // The helpers start on the first call and load the module in the background.
-      for (let i = 0; i < 200 && !helperThreadServes(tf.backend(), source); i++) {
-        await all();
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      // The helpers start on the first call and load the module in the background: slowly when
+      // other test files load the same cores (`--parallel`).
+      await callUntil(all, () => helperThreadServes(tf.backend(), source));
       await useBackend("wasm"); // `all` may have run on another backend too
       assert.ok(
         helperThreadServes(tf.backend(), source),
@@ -51,5 +49,28 @@ export async function resultsOnThreads<T>(
   } finally {
     setMinPartWork(minPartWork);
     await setWasmThreads(threadsBefore);
+  }
+}
+
+/** How long {@linkcode callUntil} waits: a helper worker starts in milliseconds when idle. */
+const HELPERS_START_MS = 60_000;
+
+/**
+ * Calls `step` (then lets the event loop run 10 ms) until `done()` holds, for at most a minute;
+ * for the helpers to start and load a module, which takes longer while other tests load the cores.
+ *
+ * @example
+ * ```ts ignore
+ * await callUntil(() => run(), () => helperThreadCalls() > calls);
+ * ```
+ */
+export async function callUntil(
+  step: () => unknown,
+  done: () => boolean,
+): Promise<void> {
+  const until = performance.now() + HELPERS_START_MS;
+  while (!done() && performance.now() < until) {
+    await step();
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -13,18 +13,25 @@ import {
   wasmThreads,
 } from "../../mod.ts";
 import {
+  closeHelperThreads,
   cutBounds,
   helperSpeeds,
   helperThreadCalls,
+  helperThreadServes,
+  type HelperWorker,
   lastSharedBlocks,
+  setHelperWorkerClass,
   setMinPartWork,
   setSharedRanges,
+  threadsFor,
   weightedBounds,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
-import { claimBlock } from "../../lib/backend/_wasm_simd/_helper_protocol.ts";
+import { claimBlock, CONTROL, STATE } from "../../lib/backend/_wasm_simd/_helper_protocol.ts";
 import { SOURCE } from "../../lib/backend/_wasm_simd/conv2d_forward.ts";
+import { SOURCE as WINOGRAD } from "../../lib/backend/_wasm_simd/winograd.ts";
 import { assertSameBytes } from "./_assert.ts";
 import { random } from "./_conv_cases.ts";
+import { callUntil } from "./_threads.ts";
 
 /** Ascending, from 0 to `blocks`, `count` parts, none empty. */
 function assertCut(bounds: number[], blocks: number, count: number, label: string) {
@@ -61,10 +68,7 @@ Deno.test("wasm on 2 threads: the helper's speed is learned per kernel, within [
     const x = tf.randomNormal([64, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
     const y = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), "int32");
     // The helper starts on the first calls and loads the module in the background.
-    for (let i = 0; i < 100 && !helperSpeeds(SOURCE).has("fw_conv_pool"); i++) {
-      step(x, y).dispose();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await callUntil(() => step(x, y).dispose(), () => helperSpeeds(SOURCE).has("fw_conv_pool"));
     const speed = helperSpeeds(SOURCE).get("fw_conv_pool");
     assert.ok(speed !== undefined && speed >= 0.5 && speed <= 2, `speed ${speed}`);
     tf.dispose([x, y]);
@@ -107,22 +111,113 @@ Deno.test("wasm on 2 threads: blocks shared from both ends = one range each, the
     setSharedRanges(true);
     // The helper loads the module on the first calls, in the background.
     let calls = helperThreadCalls();
-    for (let i = 0; i < 100 && helperThreadCalls() === calls; i++) {
-      run();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await callUntil(run, () => helperThreadCalls() > calls);
     calls = helperThreadCalls();
+    // At least 5 runs, and until the helper took blocks (a busy core may keep it off a few).
     let helperBlocks = 0;
-    for (let i = 0; i < 5; i++) {
-      assertSameBytes(run(), expected, `shared run ${i}`);
+    let runs = 0;
+    await callUntil(() => {
+      assertSameBytes(run(), expected, `shared run ${runs}`);
       const [front, back] = lastSharedBlocks();
-      assert.ok(front + back >= 2, `run ${i}: ${front} + ${back} blocks`);
+      assert.ok(front + back >= 2, `run ${runs}: ${front} + ${back} blocks`);
       helperBlocks += back;
-    }
+      runs++;
+    }, () => runs >= 5 && helperBlocks > 0);
     assert.ok(helperThreadCalls() > calls && helperBlocks > 0, "the helper took blocks");
     tf.dispose([x, filter]);
   } finally {
     setSharedRanges(true);
+    setMinPartWork(minWork);
+    await setWasmThreads(before);
+  }
+});
+
+/**
+ * A helper's worker that never runs a call: it says it is ready and has loaded each module, and
+ * the test moves its control block by hand.
+ */
+class StalledWorker implements HelperWorker {
+  static last: StalledWorker | undefined;
+  control: Int32Array | undefined;
+  constructor(_url: URL) {
+    StalledWorker.last = this;
+  }
+  unref(): void {}
+  on(): this {
+    return this;
+  }
+  postMessage(message: unknown): void {
+    const { memory, control, module, index } = message as {
+      memory?: WebAssembly.Memory;
+      control?: number;
+      module?: WebAssembly.Module;
+      index?: number;
+    };
+    if (memory !== undefined && control !== undefined) {
+      this.control = new Int32Array(memory.buffer, control, CONTROL.length);
+      Atomics.store(this.control, CONTROL.ready, 1);
+    }
+    if (module !== undefined && index !== undefined) {
+      Atomics.store(this.control!, CONTROL.loaded + index, 1);
+    }
+  }
+  terminate(): void {}
+  /** Takes every command posted so far without running it, as if done (a yield). */
+  takeAll(): void {
+    Atomics.store(this.control!, CONTROL.seen, Atomics.load(this.control!, CONTROL.seq));
+    Atomics.store(this.control!, CONTROL.state, STATE.done);
+  }
+  /** Catches up with the commands posted, skipping them (they were taken back). */
+  catchUp(): void {
+    Atomics.store(this.control!, CONTROL.seen, Atomics.load(this.control!, CONTROL.seq));
+  }
+}
+
+Deno.test("wasm on 2 threads: a helper that misses its calls is skipped until it catches up, then given up", async () => {
+  const before = wasmThreads();
+  const minWork = setMinPartWork(0);
+  closeHelperThreads();
+  const workerClass = setHelperWorkerClass(StalledWorker);
+  try {
+    assert.equal(await setWasmThreads(2), 2);
+    await useBackend("wasm");
+    const x = tf.tensor(random([6, 16, 16, 16], 1), [6, 16, 16, 16]) as tf.Tensor4D;
+    const filter = tf.tensor(random([3, 3, 16, 32], 2), [3, 3, 16, 32]) as tf.Tensor4D;
+    const run = () =>
+      tf.tidy(() =>
+        tf.fused.conv2d({ x, filter, strides: 1, pad: "same", activation: "relu" }).dataSync()
+      ) as Float32Array;
+    // A 3×3 layer of 16×16 images runs by Winograd. The helper starts and is sent the module, then a yield it never takes up: the calling
+    // thread runs everything, at once.
+    const expected = run();
+    const worker = StalledWorker.last!;
+    assert.ok(worker !== undefined, "the helper started");
+    assertSameBytes(run(), expected, "with the yield not taken");
+    worker.takeAll();
+    assert.ok(helperThreadServes(tf.backend(), WINOGRAD));
+    for (let stall = 1; stall <= 3; stall++) {
+      // Posted, never taken up: taken back after a second and run here.
+      const start = performance.now();
+      assertSameBytes(run(), expected, `stall ${stall}`);
+      assert.ok(performance.now() - start >= 900, `stall ${stall}: waited for the helper`);
+      if (stall === 3) break;
+      assert.equal(threadsFor(tf.backend()), 2, `stall ${stall}: the helper is kept`);
+      assert.ok(!helperThreadServes(tf.backend(), WINOGRAD), `stall ${stall}: behind`);
+      const quick = performance.now();
+      assertSameBytes(run(), expected, `stall ${stall}: behind`);
+      assert.ok(performance.now() - quick < 900, `stall ${stall}: no wait while it is behind`);
+      worker.catchUp();
+      assert.ok(helperThreadServes(tf.backend(), WINOGRAD), `stall ${stall}: caught up`);
+    }
+    // Given up for good: its calls run here, with no wait.
+    assert.equal(threadsFor(tf.backend()), 1, "given up after three stalls");
+    const quick = performance.now();
+    assertSameBytes(run(), expected, "given up");
+    assert.ok(performance.now() - quick < 900, "no wait once given up");
+    tf.dispose([x, filter]);
+  } finally {
+    closeHelperThreads();
+    setHelperWorkerClass(workerClass);
     setMinPartWork(minWork);
     await setWasmThreads(before);
   }

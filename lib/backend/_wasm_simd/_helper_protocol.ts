@@ -20,12 +20,14 @@ export const CONTROL = {
   ready: 6,
   /** How long the last call took on the helper, in tenths of a microsecond. */
   elapsed: 7,
+  /** The last `seq` the helper has taken up (run or skipped): it is behind while they differ. */
+  seen: 8,
   /** The arguments. */
-  args: 8,
+  args: 9,
   /** 1 at `loaded + i` once module i is instantiated on the helper. */
-  loaded: 32,
+  loaded: 33,
   /** The block's length. */
-  length: 64,
+  length: 65,
 } as const;
 
 /** At most this many int arguments per call. */

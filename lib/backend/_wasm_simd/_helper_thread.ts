@@ -72,9 +72,16 @@ export function setKernelThreads(threads: number | undefined): void {
   configuredThreads = threads;
 }
 
-/** Installs the worker class helper threads run in (wasm.ts does, in Deno). */
-export function setHelperWorkerClass(workerClass: HelperWorkerClass): void {
+/**
+ * Installs the worker class helper threads run in (wasm.ts does, in Deno; tests put in their own)
+ * and returns the one it replaces. Helpers already started keep theirs.
+ */
+export function setHelperWorkerClass(
+  workerClass: HelperWorkerClass | undefined,
+): HelperWorkerClass | undefined {
+  const previous = HelperWorkerClass;
   HelperWorkerClass = workerClass;
+  return previous;
 }
 
 /**
@@ -86,11 +93,16 @@ const SPIN_MS = 2;
 /** At most this many parts (the calling thread and its helpers): XNNPACK's own cap is 8. */
 const MAX_THREADS = 16;
 /**
- * How long the calling thread waits for the helper to take a call up before taking it back and
- * giving the helper up (it died, or never got to run): far above a futex wake-up, even on a
- * loaded machine.
+ * How long the calling thread waits for the helper to take a call up before taking it back (the
+ * helper died, or did not get a core): far above a futex wake-up, even on a loaded machine. The
+ * helper then gets no calls until it has caught up with the commands posted to it.
  */
 const PICKUP_TIMEOUT_MS = 1_000;
+/**
+ * After this many calls taken back, a helper is given up for good: on a machine so busy that its
+ * thread keeps missing the core, each one cost the calling thread {@linkcode PICKUP_TIMEOUT_MS}.
+ */
+const MAX_STALLS = 3;
 
 type Exported = (...args: number[]) => unknown;
 
@@ -123,6 +135,8 @@ class Helper {
   #yieldDue = false;
   /** The worker ended or failed a command: the calling thread does everything from now on. */
   dead = false;
+  /** Calls taken back from this helper after {@linkcode PICKUP_TIMEOUT_MS}. */
+  #stalls = 0;
 
   constructor(backend: unknown, memory: WebAssembly.Memory) {
     if (HelperWorkerClass === undefined) throw new Error("no worker class for helper threads");
@@ -152,7 +166,7 @@ class Helper {
     command: number = COMMAND.call,
   ): boolean {
     const ctrl = this.#control;
-    if (this.dead || Atomics.load(ctrl, CONTROL.ready) !== 1) return false;
+    if (this.dead || Atomics.load(ctrl, CONTROL.ready) !== 1 || this.#behind()) return false;
     const state = Atomics.load(ctrl, CONTROL.state);
     if (state === STATE.posted || state === STATE.running) return false;
     let index = moduleIndex.get(source);
@@ -180,8 +194,14 @@ class Helper {
   /** Whether module `source` is loaded on the helper, so that calls to it go there. */
   serves(source: SimdModuleSource): boolean {
     const index = moduleIndex.get(source);
-    return !this.dead && index !== undefined &&
+    return !this.dead && index !== undefined && !this.#behind() &&
       Atomics.load(this.#control, CONTROL.loaded + index) === 1;
+  }
+
+  /** Whether a call was taken back from the helper and it has not yet caught up with `seq`. */
+  #behind(): boolean {
+    return this.#stalls > 0 &&
+      Atomics.load(this.#control, CONTROL.seen) !== Atomics.load(this.#control, CONTROL.seq);
   }
 
   /**
@@ -198,7 +218,7 @@ class Helper {
         helperCalls++;
         return true;
       }
-      if (state === STATE.failed || state === STATE.cancelled) {
+      if (state === STATE.failed) {
         this.dead = true;
         return false;
       }
@@ -211,7 +231,8 @@ class Helper {
           Atomics.compareExchange(ctrl, CONTROL.state, STATE.posted, STATE.cancelled) ===
             STATE.posted
         ) {
-          this.dead = true;
+          // Taken back: the helper is skipped until it catches up, or given up for good.
+          if (++this.#stalls >= MAX_STALLS) this.dead = true;
           return false;
         }
       }

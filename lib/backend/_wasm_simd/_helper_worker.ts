@@ -45,14 +45,17 @@ function serve(ctrl: Int32Array): boolean {
       }
     }
     seen = Atomics.load(ctrl, CONTROL.seq);
-    const command = ctrl[CONTROL.command];
-    if (command === COMMAND.exit) return true;
-    // The calling thread may have taken the command back (it waited too long): then skip it.
+    Atomics.store(ctrl, CONTROL.seen, seen);
+    // The calling thread may have taken the command back (it waited too long, or a shared call
+    // ran out of blocks): then skip it. The command is read once claimed, as a newer one may be
+    // being written over a cancelled one.
     if (
       Atomics.compareExchange(ctrl, CONTROL.state, STATE.posted, STATE.running) !== STATE.posted
     ) {
       continue;
     }
+    const command = ctrl[CONTROL.command];
+    if (command === COMMAND.exit) return true;
     let state: number = STATE.done;
     if (command === COMMAND.call || command === COMMAND.share) {
       try {
@@ -92,6 +95,7 @@ port?.on("message", (data: unknown) => {
     memory = message.memory;
     control = new Int32Array(memory.buffer, message.control, CONTROL.length);
     seen = Atomics.load(control, CONTROL.seq);
+    Atomics.store(control, CONTROL.seen, seen);
   }
   if (message.module !== undefined && message.index !== undefined && memory !== undefined) {
     const instance = new WebAssembly.Instance(message.module, { env: { memory } });
