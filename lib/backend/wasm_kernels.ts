@@ -25,6 +25,7 @@ import { batchNormPoolConfigs } from "./_wasm_kernels/batch_norm_pool.ts";
 import { batchMatMulConfig, fusedMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
+import { fusedBatchNormConfig } from "./_wasm_kernels/batch_norm_infer.ts";
 import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
 import { convReluPoolConfigs } from "./_wasm_kernels/conv_relu_pool.ts";
 import { poolRoutedGradConfigs } from "./_wasm_kernels/pool_routed_grad.ts";
@@ -166,7 +167,7 @@ export function setWasmKernels(set: KernelSet): KernelSet {
 /**
  * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
  * BatchMatMul and _FusedMatMul (small products and transposed operands, on our SIMD kernel), Cast
- * (to the same dtype: no copy), FusedConv2D (every supported convolution, on our SIMD kernel),
+ * (to the same dtype: no copy), FusedBatchNorm (inference, on our SIMD kernel), FusedConv2D (every supported convolution, on our SIMD kernel),
  * MaxPool (2×2, stride 2, on our SIMD kernel), Mean (over middle axes, global average pooling:
  * no transpose).
  */
@@ -175,6 +176,7 @@ const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig
   ["BatchMatMul", batchMatMulConfig],
   ["_FusedMatMul", fusedMatMulConfig],
   ["Cast", castConfig],
+  ["FusedBatchNorm", fusedBatchNormConfig],
   ["FusedConv2D", fusedConv2DConfig],
   ["MaxPool", maxPoolConfig],
   ["Mean", meanConfig],

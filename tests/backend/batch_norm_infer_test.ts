@@ -1,0 +1,132 @@
+// Batch norm in inference mode on wasm (lib/backend/_wasm_kernels/batch_norm_infer.ts): the same
+// bytes as its arithmetic written out in TypeScript (1/√(σ² + ε) rounded to float32, then
+// x·scale + shift in float64 per channel), within float32 rounding of tfjs-backend-wasm's own
+// kernel and of tfjs-backend-cpu, the same bytes on 1, 2 and 3 threads; cases it does not take
+// (no γ, one mean for every channel) go to the built-in kernel; no tensor left behind.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { assertClose, assertSameBytes } from "./_assert.ts";
+import { random } from "./_conv_cases.ts";
+import { resultsOnThreads } from "./_threads.ts";
+import { setWasmKernels, useBackend } from "../../mod.ts";
+import { wasmFeatures } from "../../lib/backend/wasm.ts";
+import { SOURCE } from "../../lib/backend/_wasm_kernels/batch_norm_train.ts";
+
+/** x's shape, and the per-channel tensors' (a vector, or 1s then the channels). */
+const CASES: [number[], number[]][] = [
+  [[2, 5, 6, 7], [7]],
+  [[3, 4, 4, 64], [64]],
+  [[2, 3, 4, 17], [1, 1, 1, 17]],
+  [[9, 3], [3]],
+  [[1, 7, 7, 160], [160]],
+];
+const EPSILON = 1e-3;
+
+interface Inputs {
+  x: Float32Array;
+  mean: Float32Array;
+  variance: Float32Array;
+  beta: Float32Array;
+  gamma: Float32Array;
+}
+
+function inputs(shape: number[], channels: number, seed: number): Inputs {
+  const variance = random([channels], seed + 2).map((v) => Math.abs(v) + 0.01);
+  return {
+    x: random(shape, seed),
+    mean: random([channels], seed + 1),
+    variance,
+    beta: random([channels], seed + 3),
+    gamma: random([channels], seed + 4),
+  };
+}
+
+/** tf.batchNorm of each case on the current backend. */
+function batchNorms(all: Inputs[]): Float32Array[] {
+  return CASES.map(([shape, perChannel], i) =>
+    tf.tidy(() => {
+      const { x, mean, variance, beta, gamma } = all[i];
+      const t = (values: Float32Array) => tf.tensor(values, perChannel);
+      const y = tf.batchNorm(tf.tensor(x, shape), t(mean), t(variance), t(beta), t(gamma), EPSILON);
+      assert.deepEqual(y.shape, shape);
+      return y.dataSync() as Float32Array;
+    })
+  );
+}
+
+/** The kernel's arithmetic in TypeScript. */
+function reference({ x, mean, variance, beta, gamma }: Inputs): Float32Array {
+  const channels = mean.length;
+  const invStd = variance.map((v) => 1 / Math.sqrt(v + EPSILON));
+  const scale = Float64Array.from(gamma, (g, c) => invStd[c] * g);
+  const shift = Float64Array.from(beta, (b, c) => b - mean[c] * scale[c]);
+  return x.map((v, i) => v * scale[i % channels] + shift[i % channels]);
+}
+
+const all = CASES.map(([shape], i) => inputs(shape, shape[shape.length - 1], 40 + 10 * i));
+
+Deno.test("inference batch norm on wasm: its arithmetic's bytes, within rounding of tfjs' kernels", async () => {
+  await useBackend("wasm");
+  const before = tf.memory().numTensors;
+  const ours = batchNorms(all);
+  const stock = (() => {
+    const previous = setWasmKernels("stock");
+    try {
+      return batchNorms(all);
+    } finally {
+      setWasmKernels(previous);
+    }
+  })();
+  assert.equal(tf.memory().numTensors, before, "no tensor left");
+  await useBackend("cpu");
+  const cpu = batchNorms(all);
+  await useBackend("wasm");
+  // tfjs' kernel rounds differently: were ours not running, the bytes below would not match.
+  assert.ok(stock.some((y, i) => y.some((v, k) => v !== ours[i][k])), "ours differs from tfjs'");
+  ours.forEach((y, i) => {
+    assertSameBytes(y, reference(all[i]), `[${CASES[i][0]}]: the reference's bytes`);
+    assertClose(y, stock[i], `[${CASES[i][0]}]: tfjs-backend-wasm`, 1e-6);
+    assertClose(y, cpu[i], `[${CASES[i][0]}]: tfjs-backend-cpu`, 1e-6);
+  });
+});
+
+Deno.test("inference batch norm on wasm: what it does not take goes to tfjs' kernel", async () => {
+  await useBackend("wasm");
+  const { x, mean, variance, beta } = all[0];
+  const run = () =>
+    tf.tidy(() => {
+      const t = (values: Float32Array) => tf.tensor(values, [7]);
+      return [
+        // No γ: tfjs' kernel (the same bytes either way).
+        tf.batchNorm(tf.tensor(x, [2, 5, 6, 7]), t(mean), t(variance), t(beta)).dataSync(),
+        // One mean and variance for every channel.
+        tf.batchNorm(tf.tensor(x, [2, 5, 6, 7]), [0.5], [2], [0.1], [3], EPSILON).dataSync(),
+      ] as Float32Array[];
+    });
+  const ours = run();
+  const previous = setWasmKernels("stock");
+  try {
+    run().forEach((y, k) => assertSameBytes(ours[k], y, `case ${k}`));
+  } finally {
+    setWasmKernels(previous);
+  }
+});
+
+Deno.test({
+  name: "inference batch norm on 2 and 3 threads (a pool of helpers) = 1 thread",
+  ignore: !(await wasmFeatures()).threads,
+  fn: async () => {
+    const run = async () => {
+      await useBackend("wasm");
+      return batchNorms(all);
+    };
+    const { byThreads, one } = await resultsOnThreads(
+      SOURCE,
+      run,
+      (threads, calls) => assert.ok(calls >= threads - 1, `${threads} threads: ${calls} calls`),
+    );
+    for (const [threads, results] of byThreads) {
+      results.forEach((y, i) => assertSameBytes(y, one[i], `[${CASES[i][0]}]: ${threads} threads`));
+    }
+  },
+});
