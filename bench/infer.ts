@@ -18,6 +18,7 @@ import {
   selectBackend,
   type TrainedModel,
 } from "../mod.ts";
+import { useLeanInference } from "../lib/train/_lean.ts";
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -47,6 +48,7 @@ export async function runInferBench(args: string[] = Deno.args): Promise<Record<
   if (values.run !== undefined) {
     trained = await openTrainedModel(values.run);
   } else {
+    useLeanInference(); // as openTrainedModel does
     const side = Number(values["img-size"]);
     const transform = compose([
       resize(Math.round((side * 256) / 224)),

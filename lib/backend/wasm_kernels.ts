@@ -25,7 +25,7 @@ import { batchNormPoolConfigs } from "./_wasm_kernels/batch_norm_pool.ts";
 import { batchMatMulConfig, fusedMatMulConfig } from "./_wasm_kernels/batch_mat_mul.ts";
 import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
-import { fusedBatchNormConfig } from "./_wasm_kernels/batch_norm_infer.ts";
+import { batchNormInferConfig, fusedBatchNormConfig } from "./_wasm_kernels/batch_norm_infer.ts";
 import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
 import { convReluPoolConfigs } from "./_wasm_kernels/conv_relu_pool.ts";
 import { poolRoutedGradConfigs } from "./_wasm_kernels/pool_routed_grad.ts";
@@ -43,6 +43,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   ...batchNormTrainConfigs,
+  batchNormInferConfig,
   ...batchNormPoolConfigs,
   reluBiasGradConfig,
   ...convReluPoolConfigs,

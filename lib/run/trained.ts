@@ -11,6 +11,7 @@ import { decodeImageFile } from "../decode/file.ts";
 import { join } from "../_internal/path.ts";
 import { loadModel } from "../io/file_handler.ts";
 import { Rng } from "../_internal/rng.ts";
+import { useLeanInference } from "../train/_lean.ts";
 import { transformFromSpec } from "../transforms/compose.ts";
 import { resize } from "../transforms/geometry.ts";
 import type { AnyImage, Transform } from "../transforms/types.ts";
@@ -71,6 +72,7 @@ function runOrigin(config: TrainConfig | undefined, model: LayersModel): Weights
  * ```
  */
 export async function openTrainedModel(source: string): Promise<TrainedModel> {
+  useLeanInference(); // batch norm + ReLU as one kernel where the backend has it
   const path = source.replace(/\/model\.json$/, "").replace(/\/+$/, "");
   const modelDir = await exists(join(path, "model", "model.json")) ? join(path, "model") : path;
   if (!await exists(join(modelDir, "model.json"))) {

@@ -19,7 +19,10 @@
 //    the same gradient lets the tape skip the input gradient nothing needs (the first layer's),
 //    which tfjs's fused op, a custom gradient, always computes.
 //
-// Measured on MobileNetV2 at 224 px, wasm (BENCHMARKS.md, "Training memory").
+// 5. In inference (useLeanInference; openTrainedModel calls it), a batch norm whose only consumer
+//    is a ReLU layer runs with it as one kernel (wasm), with no tape: no relu-then-clip passes.
+//
+// Measured on MobileNetV2 at 224 px, wasm (BENCHMARKS.md, "Training memory", "Inference").
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import {
@@ -37,6 +40,7 @@ import {
   routedGradientApplies,
 } from "../backend/_wasm_kernels/pool_routed_grad.ts";
 import { BATCH_NORM_POOL, BATCH_NORM_POOL_GRAD } from "../backend/_wasm_kernels/batch_norm_pool.ts";
+import { BATCH_NORM_INFER } from "../backend/_wasm_kernels/batch_norm_infer.ts";
 import { MEAN_GRAD, middleAxes } from "../backend/_wasm_kernels/mean.ts";
 
 type Kwargs = Record<string, unknown>;
@@ -195,12 +199,47 @@ function soleReluConsumer(layer: tfl.layers.Layer): number | undefined {
   return maxValue === null || maxValue === undefined ? Infinity : maxValue;
 }
 
+/**
+ * Batch norm in inference mode with the ReLU layer that is its only consumer fused in, as one
+ * kernel (wasm), that ReLU handing its output on: MobileNetV2's ReLU6s were two more passes over
+ * every activation (tfjs-layers applies relu, then clipByValue). Undefined where this does not
+ * apply: no such ReLU, no γ or β, another axis, another backend, or a gradient being taken
+ * (the tape is on, as for Grad-CAM: the kernel has no gradient).
+ */
+function inferenceBatchNorm(self: tfl.layers.Layer, input: tf.Tensor): tf.Tensor | undefined {
+  const layer = self as unknown as BatchNormInternals;
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (
+    (layer.axis !== -1 && layer.axis !== input.rank - 1) || layer.gamma === null ||
+    layer.beta === null || input.dtype !== "float32" || !hasKernel(BATCH_NORM_INFER) ||
+    engine.isTapeOn()
+  ) {
+    return undefined;
+  }
+  const cap = soleReluConsumer(self);
+  if (cap === undefined) return undefined;
+  const inputs = {
+    x: input,
+    mean: layer.movingMean.read(),
+    variance: layer.movingVariance.read(),
+    offset: layer.beta.read(),
+    scale: layer.gamma.read(),
+  };
+  const attrs = { epsilon: layer.epsilon, activation: true, cap };
+  const output = tf.engine().runKernel(BATCH_NORM_INFER, inputs, attrs) as tf.Tensor;
+  activated.add(output);
+  return output;
+}
+
 function leanBatchNormCall(original: LayerCall): LayerCall {
   return function (this: tfl.layers.Layer, inputs, kwargs) {
     const layer = this as unknown as BatchNormInternals;
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const lastAxis = layer.axis === -1 || layer.axis === input.rank - 1;
-    if (!kwargs?.training || !lastAxis || layer.gamma === null || layer.beta === null) {
+    if (!kwargs?.training) {
+      return inferenceBatchNorm(this, input) ?? original.call(this, inputs, kwargs);
+    }
+    if (!lastAxis || layer.gamma === null || layer.beta === null) {
       return original.call(this, inputs, kwargs);
     }
     const cap = soleReluConsumer(this);
@@ -797,6 +836,20 @@ function releaseUsedGradients() {
  */
 export function leanForward<T extends tf.TensorContainer>(f: () => T): T {
   return enabled ? tf.tidy(f) : f();
+}
+
+/**
+ * Makes inference lean too (idempotent): a batch norm and the ReLU after it run as one kernel
+ * (wasm), a capped ReLU as one clip. Training steps ({@linkcode useLeanTraining}) do it as well.
+ *
+ * @example
+ * ```ts ignore
+ * useLeanInference();
+ * const logits = model.predict(images);
+ * ```
+ */
+export function useLeanInference(): void {
+  patchLayers();
 }
 
 /** Makes training steps lean (idempotent): call before a step is taken. */

@@ -2,7 +2,9 @@
 // bytes as its arithmetic written out in TypeScript (1/√(σ² + ε) rounded to float32, then
 // x·scale + shift in float64 per channel), within float32 rounding of tfjs-backend-wasm's own
 // kernel and of tfjs-backend-cpu, the same bytes on 1, 2 and 3 threads; cases it does not take
-// (no γ, one mean for every channel) go to the built-in kernel; no tensor left behind.
+// (no γ, one mean for every channel) go to the built-in kernel; no tensor left behind. The kernel
+// with a ReLU or ReLU6 fused in: the same bytes as the arithmetic then the clamp, in the SIMD
+// module and in its TypeScript loops; bad inputs refused in one line.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { assertClose, assertSameBytes } from "./_assert.ts";
@@ -10,7 +12,8 @@ import { random } from "./_conv_cases.ts";
 import { resultsOnThreads } from "./_threads.ts";
 import { setWasmKernels, useBackend } from "../../mod.ts";
 import { wasmFeatures } from "../../lib/backend/wasm.ts";
-import { SOURCE } from "../../lib/backend/_wasm_kernels/batch_norm_train.ts";
+import { setBatchNormSimd, SOURCE } from "../../lib/backend/_wasm_kernels/batch_norm_train.ts";
+import { BATCH_NORM_INFER } from "../../lib/backend/_wasm_kernels/batch_norm_infer.ts";
 
 /** x's shape, and the per-channel tensors' (a vector, or 1s then the channels). */
 const CASES: [number[], number[]][] = [
@@ -129,4 +132,58 @@ Deno.test({
       results.forEach((y, i) => assertSameBytes(y, one[i], `[${CASES[i][0]}]: ${threads} threads`));
     }
   },
+});
+
+/** The kernel with an activation capped at `cap` (Infinity: a plain ReLU) on every case. */
+function activated(cap: number): Float32Array[] {
+  return CASES.map(([shape, perChannel], i) =>
+    tf.tidy(() => {
+      const { x, mean, variance, beta, gamma } = all[i];
+      const t = (values: Float32Array) => tf.tensor(values, perChannel);
+      const inputs = {
+        x: tf.tensor(x, shape),
+        mean: t(mean),
+        variance: t(variance),
+        offset: t(beta),
+        scale: t(gamma),
+      };
+      const attrs = { epsilon: EPSILON, activation: true, cap };
+      const y = tf.engine().runKernel(BATCH_NORM_INFER, inputs, attrs) as tf.Tensor;
+      return y.dataSync() as Float32Array;
+    })
+  );
+}
+
+Deno.test("inference batch norm + ReLU / ReLU6 on wasm: the arithmetic then the clamp, SIMD = loops", async () => {
+  await useBackend("wasm");
+  for (const cap of [Infinity, 6, 0.5]) {
+    const simd = activated(cap);
+    const previous = setBatchNormSimd(false);
+    let loops: Float32Array[];
+    try {
+      loops = activated(cap);
+    } finally {
+      setBatchNormSimd(previous);
+    }
+    simd.forEach((y, i) => {
+      const expected = reference(all[i]).map((z) => z < 0 ? 0 : z > cap ? cap : z);
+      assertSameBytes(y, expected, `cap ${cap}, [${CASES[i][0]}]`);
+      assertSameBytes(loops[i], expected, `cap ${cap}, [${CASES[i][0]}]: TypeScript loops`);
+      assert.ok(y.some((v) => v === 0) && y.some((v) => v > 0), `cap ${cap}: both sides of 0`);
+    });
+  }
+  assert.throws(
+    () =>
+      tf.tidy(() => {
+        const x = tf.ones([2, 3]);
+        const v = tf.ones([4]);
+        const inputs = { x, mean: v, variance: v, offset: v, scale: v };
+        tf.engine().runKernel(BATCH_NORM_INFER, inputs, {
+          epsilon: 1e-3,
+          activation: true,
+          cap: 6,
+        });
+      }),
+    /DenovisionBatchNormInfer: x float32, then one float32 value per channel/,
+  );
 });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { createModel, DataLoader, fit, InMemoryDataset, useBackend } from "../../mod.ts";
-import { setLeanTraining, useLeanTraining } from "../../lib/train/_lean.ts";
+import { setLeanTraining, useLeanInference, useLeanTraining } from "../../lib/train/_lean.ts";
 import { withDropoutSeed } from "../../lib/train/_dropout.ts";
 
 function closeTo(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number) {
@@ -180,3 +180,48 @@ for (const backend of ["cpu", "wasm"] as const) {
     }
   });
 }
+
+Deno.test("wasm inference: each batch norm + ReLU6 one kernel, the same logits as tfjs-layers' ops; not under a gradient", async () => {
+  await useBackend("wasm");
+  useLeanInference();
+  const model = createModel("mobilenetv2", { inputShape: [32, 32, 3], numClasses: 5, seed: 2 });
+  // Moving statistics and affine parameters away from their initial 0 and 1.
+  let seed = 7;
+  for (const layer of model.layers.filter((l) => l.getClassName() === "BatchNormalization")) {
+    layer.setWeights(
+      layer.getWeights().map((w, k) =>
+        tf.tidy(() => {
+          const values = tf.randomUniform(w.shape, 0.5, 1.5, "float32", seed++);
+          return k === 1 || k === 2 ? tf.sub(values, 1) : values; // β and the mean around 0
+        })
+      ),
+    );
+  }
+  const x = tf.randomNormal([2, 32, 32, 3], 0, 1, "float32", 3);
+  const before = tf.memory().numTensors;
+  const { result, kernelNames } = await tf.profile(() => model.predict(x) as tf.Tensor);
+  const fused = (result as tf.Tensor).dataSync();
+  (result as tf.Tensor).dispose();
+  assert.equal(tf.memory().numTensors, before, "no tensor left");
+  assert.ok(kernelNames.includes("DenovisionBatchNormInfer"), "the fused kernel ran");
+  assert.ok(
+    !kernelNames.includes("Relu") && !kernelNames.includes("ClipByValue"),
+    kernelNames.join(),
+  );
+  setLeanTraining(false);
+  let plain: Float32Array;
+  try {
+    plain = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+  } finally {
+    setLeanTraining(true);
+  }
+  closeTo(fused, plain, 1e-5);
+  // With the tape on (Grad-CAM's gradients of an inference pass), tfjs' own ops and gradients.
+  const { value, grads } = tf.variableGrads(
+    () => tf.sum(model.apply(x, { training: false }) as tf.Tensor) as tf.Scalar,
+  );
+  closeTo([value.dataSync()[0]], [plain.reduce((a, b) => a + b, 0)], 1e-4);
+  assert.ok(Object.values(grads).every((g) => g.dataSync().every(Number.isFinite)));
+  tf.dispose([value, ...Object.values(grads), x]);
+  model.dispose();
+});
