@@ -1,6 +1,6 @@
 // Batch norm in inference mode on wasm (lib/backend/_wasm_kernels/batch_norm_infer.ts): the same
-// bytes as its arithmetic written out in TypeScript (1/√(σ² + ε) rounded to float32, then
-// x·scale + shift in float64 per channel), within float32 rounding of tfjs-backend-wasm's own
+// bytes as its arithmetic written out in TypeScript (γ/√(σ² + ε) and β − μ·scale rounded to
+// float32 per channel, then x·scale + shift in float32), within float32 rounding of tfjs-backend-wasm's own
 // kernel and of tfjs-backend-cpu, the same bytes on 1, 2 and 3 threads; cases it does not take
 // (no γ, one mean for every channel) go to the built-in kernel; no tensor left behind. The kernel
 // with a ReLU or ReLU6 fused in: the same bytes as the arithmetic then the clamp, in the SIMD
@@ -57,13 +57,12 @@ function batchNorms(all: Inputs[]): Float32Array[] {
   );
 }
 
-/** The kernel's arithmetic in TypeScript. */
+/** The kernel's arithmetic in TypeScript: float32 scale and shift, then x·scale + shift. */
 function reference({ x, mean, variance, beta, gamma }: Inputs): Float32Array {
   const channels = mean.length;
-  const invStd = variance.map((v) => 1 / Math.sqrt(v + EPSILON));
-  const scale = Float64Array.from(gamma, (g, c) => invStd[c] * g);
-  const shift = Float64Array.from(beta, (b, c) => b - mean[c] * scale[c]);
-  return x.map((v, i) => v * scale[i % channels] + shift[i % channels]);
+  const scale = gamma.map((g, c) => g / Math.sqrt(variance[c] + EPSILON));
+  const shift = beta.map((b, c) => b - mean[c] * scale[c]);
+  return x.map((v, i) => Math.fround(v * scale[i % channels]) + shift[i % channels]);
 }
 
 const all = CASES.map(([shape], i) => inputs(shape, shape[shape.length - 1], 40 + 10 * i));

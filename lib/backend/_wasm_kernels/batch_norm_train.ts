@@ -237,42 +237,6 @@ function normalize(xs: Float32Array, y: Float32Array, scale: Float64Array, shift
   }
 }
 
-/**
- * y = activation(x·scale + shift) per channel, scale = invStd·γ and shift = β − mean·scale: the
- * training forward pass's last step (the same bits), for inference's moving statistics
- * (batch_norm_infer.ts). On the SIMD module by ranges of pixels on every thread where it runs,
- * else in the loops above. `y` is made by the caller, of x's shape.
- */
-export function normalizeInto(
-  backend: unknown,
-  { x, gamma, beta, mean, invStd, y }: Record<
-    "x" | "gamma" | "beta" | "mean" | "invStd" | "y",
-    TensorInfo
-  >,
-  attrs: FusedActivationAttrs,
-): void {
-  const heap = backend as WasmHeapBackend;
-  const channels = x.shape[x.shape.length - 1];
-  const size = x.shape.reduce((a, b) => a * b, 1);
-  if (simdKernels(backend) !== null) {
-    const at = (t: TensorInfo) => heapOffset(heap, t);
-    withF64Params(backend, [attrs.epsilon ?? 0, attrs.cap], (params) => {
-      const args = [at(x), at(gamma), at(beta), at(y), at(mean), at(invStd), channels, params];
-      runRanges(backend, SOURCE, "bn_apply", [...args, activationMode(attrs)], size / channels, {
-        work: size,
-      });
-    });
-    return;
-  }
-  const [xs, g, b, m, s, out] = [x, gamma, beta, mean, invStd, y].map((t) =>
-    heap.typedArrayFromHeap(t)
-  );
-  const [scale, shift] = affine(m, s, g, b);
-  if (!attrs.activation) normalize(xs, out, scale, shift);
-  else if (attrs.cap === Infinity) normalizeRelu(xs, out, scale, shift);
-  else normalizeCapped(xs, out, scale, shift, attrs.cap);
-}
-
 const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, gamma, beta } = inputs as Record<"x" | "gamma" | "beta", TensorInfo>;
   const { epsilon, activation, cap } = attrs as unknown as FusedActivationAttrs;
@@ -285,30 +249,38 @@ const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
     heap.makeOutput([channels], "float32"),
     heap.makeOutput([channels], "float32"),
   ];
-  const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
-  if (simdKernels(backend) !== null) {
+  const kernel = simdKernels(backend);
+  if (kernel !== null) {
+    const pixels = x.shape.reduce((a, b) => a * b, 1) / channels;
     const at = (t: TensorInfo) => heapOffset(heap, t);
-    const [, mean, variance, invStd] = outputs.map(at);
-    // The statistics by ranges of channels (each summed pixel by pixel, in order), then y by
-    // ranges of pixels (normalizeInto): threads writing parts of the same pixels' cache lines ran
-    // slower on 2 threads than on 1.
+    const mode = activationMode({ activation, cap });
+    const [y, mean, variance, invStd] = outputs.map(at);
     withF64Params(backend, [epsilon!, cap], (params) => {
+      // The statistics by ranges of channels (each summed pixel by pixel, in order), then y by
+      // ranges of pixels: threads writing parts of the same pixels' cache lines ran slower on 2
+      // threads than on 1.
+      const size = pixels * channels;
       const statsArgs = [at(x), mean, variance, invStd, pixels, channels, params];
-      runByRanges(backend, "bn_train", statsArgs, channels, pixels * channels, "pairs");
+      runByRanges(backend, "bn_train", statsArgs, channels, size, "pairs");
+      const applyArgs = [at(x), at(gamma), at(beta), y, mean, invStd, channels, params, mode];
+      runRanges(backend, SOURCE, "bn_apply", applyArgs, pixels, { work: size });
     });
-  } else {
-    const xs = heap.typedArrayFromHeap(x);
-    const [, mean, variance, invStd] = outputs.map((t) => heap.typedArrayFromHeap(t));
-    const sums = channelSums(xs, channels);
-    for (let c = 0; c < channels; c++) mean[c] = sums[c] / pixels;
-    const squares = channelSquares(xs, Float64Array.from(mean), channels);
-    for (let c = 0; c < channels; c++) {
-      variance[c] = squares[c] / pixels;
-      invStd[c] = 1 / Math.sqrt(variance[c] + epsilon!);
-    }
+    return outputs;
   }
-  const [y, mean, , invStd] = outputs;
-  normalizeInto(backend, { x, gamma, beta, mean, invStd, y }, { epsilon, activation, cap });
+  const [xs, g, b] = [x, gamma, beta].map((t) => heap.typedArrayFromHeap(t));
+  const [y, mean, variance, invStd] = outputs.map((t) => heap.typedArrayFromHeap(t));
+  const count = xs.length / channels;
+  const sums = channelSums(xs, channels);
+  for (let c = 0; c < channels; c++) mean[c] = sums[c] / count;
+  const squares = channelSquares(xs, Float64Array.from(mean), channels);
+  for (let c = 0; c < channels; c++) {
+    variance[c] = squares[c] / count;
+    invStd[c] = 1 / Math.sqrt(variance[c] + epsilon!);
+  }
+  const [scale, shift] = affine(mean, invStd, g, b);
+  if (!activation) normalize(xs, y, scale, shift);
+  else if (cap === Infinity) normalizeRelu(xs, y, scale, shift);
+  else normalizeCapped(xs, y, scale, shift, cap);
   return outputs;
 };
 

@@ -837,3 +837,38 @@ __attribute__((export_name("bn_pool_grad_apply"))) void bn_pool_grad_apply(
   CHANNEL_BLOCKS(POOL_GRAD_APPLY)
 #undef POOL_GRAD_APPLY
 }
+
+// ---- Batch norm in inference mode: y = act(x·scale + shift) in float32, for pixels [from, to).
+
+// scaleShift holds C scales then C shifts, float32, worked out per channel by the caller from the
+// moving statistics; y = x·scale, rounded, + shift, rounded (no contraction: the TypeScript
+// fallback's fround(fround(x·s) + b)), then mode 1: z < 0 ? 0 : z (pmax), mode 2: that, then
+// v > cap ? cap : v (pmin), cap given as its float32 bits. One pass over the pixels, every
+// channel four at a time: the training pass's f64 pairs of channels by blocks (bn_apply) took
+// twice as long on MobileNetV2's expanded activations.
+__attribute__((export_name("bn_infer"))) void bn_infer(const float *x, const float *scaleShift,
+                                                        float *y, int C, int mode, int capBits,
+                                                        int from, int to) {
+  const float *scale = scaleShift, *shift = scaleShift + C;
+  const float cap = __builtin_bit_cast(float, capBits);
+  const v128_t zero = wasm_f32x4_splat(0.f), capv = wasm_f32x4_splat(cap);
+  const int vectorEnd = C & ~3;
+  for (long p = from; p < to; p++) {
+    const float *xr = x + p * C;
+    float *yr = y + p * C;
+    int c = 0;
+    for (; c < vectorEnd; c += 4) {
+      v128_t z = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(xr + c), wasm_v128_load(scale + c)),
+                                wasm_v128_load(shift + c));
+      if (mode >= 1) z = wasm_f32x4_pmax(z, zero);
+      if (mode == 2) z = wasm_f32x4_pmin(z, capv);
+      wasm_v128_store(yr + c, z);
+    }
+    for (; c < C; c++) {
+      float z = xr[c] * scale[c] + shift[c];
+      if (mode >= 1) z = z < 0.f ? 0.f : z;
+      if (mode == 2) z = z > cap ? cap : z;
+      yr[c] = z;
+    }
+  }
+}
