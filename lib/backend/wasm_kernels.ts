@@ -27,6 +27,7 @@ import { biasAddConfig } from "./_wasm_kernels/bias_add.ts";
 import { castConfig } from "./_wasm_kernels/cast.ts";
 import { batchNormInferConfig, fusedBatchNormConfig } from "./_wasm_kernels/batch_norm_infer.ts";
 import { fusedConv2DConfig } from "./_wasm_kernels/fused_conv2d.ts";
+import { depthwiseConv2dConfig } from "./_wasm_kernels/depthwise_conv2d.ts";
 import { convReluPoolConfigs } from "./_wasm_kernels/conv_relu_pool.ts";
 import { poolRoutedGradConfigs } from "./_wasm_kernels/pool_routed_grad.ts";
 import { maxPoolConfig } from "./_wasm_kernels/max_pool.ts";
@@ -168,7 +169,7 @@ export function setWasmKernels(set: KernelSet): KernelSet {
 /**
  * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
  * BatchMatMul and _FusedMatMul (small products and transposed operands, on our SIMD kernel), Cast
- * (to the same dtype: no copy), FusedBatchNorm (inference, on our SIMD kernel), FusedConv2D (every supported convolution, on our SIMD kernel),
+ * (to the same dtype: no copy), DepthwiseConv2dNative (on our SIMD kernel), FusedBatchNorm (inference, on our SIMD kernel), FusedConv2D (every supported convolution, on our SIMD kernel),
  * MaxPool (2×2, stride 2, on our SIMD kernel), Mean (over middle axes, global average pooling:
  * no transpose).
  */
@@ -177,6 +178,7 @@ const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig
   ["BatchMatMul", batchMatMulConfig],
   ["_FusedMatMul", fusedMatMulConfig],
   ["Cast", castConfig],
+  ["DepthwiseConv2dNative", depthwiseConv2dConfig],
   ["FusedBatchNorm", fusedBatchNormConfig],
   ["FusedConv2D", fusedConv2DConfig],
   ["MaxPool", maxPoolConfig],

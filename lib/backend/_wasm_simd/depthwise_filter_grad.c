@@ -152,3 +152,82 @@ __attribute__((export_name("dwf"))) void dwf(const float *x, const float *dy, fl
     }
   }
 }
+
+// ---- The forward pass, for DepthwiseConv2dNative (channel multiplier 1):
+//   out[n, i, j, c] = sum over taps (a, b) in order of x[n, i*sh + a - top, j*sw + b - left, c]
+//                     * w[a, b, c]
+// with x [N, H, W, C], w [KH, KW, C] and out [N, Ho, Wo, C], any C (a tail of fewer than 4
+// channels one at a time); taps outside x are skipped (zero padding). Output rows [from, to) (row
+// r: image r / Ho, row r % Ho), written only there; each output is summed in the same order
+// whatever the split. Two pixels at a time share each filter vector's load (one where a row has
+// an odd count left). tfjs-backend-wasm runs XNNPACK's on one thread (its pool is kept at one).
+
+// The taps [lo, hi) of a tap axis that fall inside x for an output at `start` (its first tap's
+// coordinate in x, possibly negative) on an axis of `size`, with `taps` taps.
+static inline void inside(int start, int size, int taps, int *lo, int *hi) {
+  *lo = start < 0 ? -start : 0;
+  *hi = size - start < taps ? size - start : taps;
+}
+
+__attribute__((export_name("dw_forward"))) void dw_forward(const float *x, const float *w,
+                                                            float *out, int H, int W, int C,
+                                                            int KH, int KW, int sh, int sw,
+                                                            int top, int left, int Ho, int Wo,
+                                                            int from, int to) {
+  // Addresses are only ever formed for taps inside x (wasm folds constant offsets into loads,
+  // unwrapped: an address before x's could trap).
+  const long xrow = (long)W * C, next = (long)sw * C;
+  for (int r = from; r < to; r++) {
+    const int n = r / Ho, i = r % Ho;
+    int a0, a1;
+    inside(i * sh - top, H, KH, &a0, &a1);
+    float *orow = out + (long)r * Wo * C;
+    for (int j = 0; j < Wo;) {
+      int b0, b1, c0, c1;
+      inside(j * sw - left, W, KW, &b0, &b1);
+      // The next pixel shares this one's taps where the same ones fall inside x.
+      inside((j + 1) * sw - left, W, KW, &c0, &c1);
+      const int pair = j + 1 < Wo && c0 == b0 && c1 == b1;
+      float *o = orow + (long)j * C;
+      // x at this pixel's first inside tap (a0, b0), and w there.
+      const float *x0 =
+          x + (((long)n * H + (i * sh - top + a0)) * W + (j * sw - left + b0)) * C;
+      const float *w0 = w + ((long)a0 * KW + b0) * C;
+      const int rows = a1 - a0, cols = b1 - b0;
+      int c = 0;
+      for (; c + 4 <= C; c += 4) {
+        v128_t acc0 = wasm_f32x4_splat(0.f), acc1 = acc0;
+        for (int a = 0; a < rows; a++) {
+          const float *xr = x0 + a * xrow + c;
+          const float *wr = w0 + (long)a * KW * C + c;
+          if (pair) {
+            for (int b = 0; b < cols; b++) {
+              const v128_t wv = wasm_v128_load(wr + (long)b * C);
+              acc0 = MADD(acc0, wasm_v128_load(xr + (long)b * C), wv);
+              acc1 = MADD(acc1, wasm_v128_load(xr + next + (long)b * C), wv);
+            }
+          } else {
+            for (int b = 0; b < cols; b++) {
+              acc0 = MADD(acc0, wasm_v128_load(xr + (long)b * C), wasm_v128_load(wr + (long)b * C));
+            }
+          }
+        }
+        wasm_v128_store(o + c, acc0);
+        if (pair) wasm_v128_store(o + C + c, acc1);
+      }
+      for (; c < C; c++) {
+        float acc0 = 0.f, acc1 = 0.f;
+        for (int a = 0; a < rows; a++) {
+          for (int b = 0; b < cols; b++) {
+            const float wv = w0[((long)a * KW + b) * C + c];
+            acc0 += x0[a * xrow + (long)b * C + c] * wv;
+            if (pair) acc1 += x0[a * xrow + next + (long)b * C + c] * wv;
+          }
+        }
+        o[c] = acc0;
+        if (pair) o[C + c] = acc1;
+      }
+      j += pair ? 2 : 1;
+    }
+  }
+}
