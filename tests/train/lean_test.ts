@@ -181,7 +181,7 @@ for (const backend of ["cpu", "wasm"] as const) {
   });
 }
 
-Deno.test("wasm inference: each batch norm + ReLU6 one kernel, the same logits as tfjs-layers' ops; not under a gradient", async () => {
+Deno.test("wasm inference: batch norm + ReLU6 one kernel, no padding copies, the same logits as tfjs-layers' ops; not under a gradient", async () => {
   await useBackend("wasm");
   useLeanInference();
   const model = createModel("mobilenetv2", { inputShape: [32, 32, 3], numClasses: 5, seed: 2 });
@@ -204,6 +204,9 @@ Deno.test("wasm inference: each batch norm + ReLU6 one kernel, the same logits a
   (result as tf.Tensor).dispose();
   assert.equal(tf.memory().numTensors, before, "no tensor left");
   assert.ok(kernelNames.includes("DenovisionBatchNormInfer"), "the fused kernel ran");
+  // Its zero paddings are its stride-2 convolutions' own padding.
+  assert.ok(!kernelNames.includes("PadV2"), "no padding copied");
+  assert.ok(model.layers.some((l) => l.getClassName() === "ZeroPadding2D"), "a model with padding");
   assert.ok(
     !kernelNames.includes("Relu") && !kernelNames.includes("ClipByValue"),
     kernelNames.join(),
