@@ -6,10 +6,10 @@ batch 32, SGD(lr 0.001, momentum 0.9) on the head, eval on val/ with Resize(256)
 The backbone's weights are --weights (a state dict file) or random: speed does not depend on them.
 Prints one JSON line: train images/s (epochs after the first), val accuracy, threads.
 Run: /usr/bin/python3 bench/torch_finetune.py [--root DIR] [--weights resnet18.pth] [--epochs 3]
+     [--malloc reuse|glibc]  (reuse, the default: PyTorch at its best; see _torch_malloc.py)
 """
 import argparse, json, os, time
-import torch, torchvision
-from torchvision import transforms as T
+from _torch_malloc import CHOICES, HELP, set_malloc
 
 here = os.path.dirname(os.path.abspath(__file__))
 p = argparse.ArgumentParser()
@@ -19,7 +19,12 @@ p.add_argument("--epochs", type=int, default=3)
 p.add_argument("--batch-size", type=int, default=32)
 p.add_argument("--workers", type=int, default=2)
 p.add_argument("--threads", type=int, default=2)
+p.add_argument("--malloc", choices=CHOICES, default="reuse", help=HELP)
 a = p.parse_args()
+set_malloc(a.malloc)  # before torch loads
+
+import torch, torchvision
+from torchvision import transforms as T
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 norm = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])

@@ -10,6 +10,7 @@ import {
   threadsFor,
 } from "../../lib/backend/_wasm_simd/_helper_thread.ts";
 import type { SimdModuleSource } from "../../lib/backend/_wasm_simd/_module.ts";
+import { assertSameBytes } from "./_assert.ts";
 
 /**
  * Runs `all` on 2 and on 3 threads, once the helpers have started and loaded `source`, with
@@ -72,5 +73,29 @@ export async function callUntil(
   while (!done() && performance.now() < until) {
     await step();
     await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * {@linkcode resultsOnThreads} of `all` (one Float32Array per case, `labels` naming them), then
+ * every case on 2 and 3 threads the same bytes as on 1, with at least one helper call per helper.
+ *
+ * @example
+ * ```ts ignore
+ * await assertSameOnThreads(SOURCE, async () => [run()], ["a case"]);
+ * ```
+ */
+export async function assertSameOnThreads(
+  source: SimdModuleSource,
+  all: () => Promise<Float32Array[]>,
+  labels: readonly string[],
+): Promise<void> {
+  const { byThreads, one } = await resultsOnThreads(
+    source,
+    all,
+    (threads, calls) => assert.ok(calls >= threads - 1, `${threads} threads: ${calls} calls`),
+  );
+  for (const [threads, results] of byThreads) {
+    results.forEach((y, i) => assertSameBytes(y, one[i], `${labels[i]}: ${threads} threads`));
   }
 }

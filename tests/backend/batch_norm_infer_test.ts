@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { assertClose, assertSameBytes } from "./_assert.ts";
 import { random } from "./_conv_cases.ts";
-import { resultsOnThreads } from "./_threads.ts";
-import { setWasmKernels, useBackend } from "../../mod.ts";
+import { assertSameOnThreads } from "./_threads.ts";
+import { assertLeftToStock, withStockWasm } from "./_stock.ts";
+import { useBackend } from "../../mod.ts";
 import { wasmFeatures } from "../../lib/backend/wasm.ts";
 import { setBatchNormSimd, SOURCE } from "../../lib/backend/_wasm_kernels/batch_norm_train.ts";
 import { BATCH_NORM_INFER } from "../../lib/backend/_wasm_kernels/batch_norm_infer.ts";
@@ -71,14 +72,7 @@ Deno.test("inference batch norm on wasm: its arithmetic's bytes, within rounding
   await useBackend("wasm");
   const before = tf.memory().numTensors;
   const ours = batchNorms(all);
-  const stock = (() => {
-    const previous = setWasmKernels("stock");
-    try {
-      return batchNorms(all);
-    } finally {
-      setWasmKernels(previous);
-    }
-  })();
+  const stock = withStockWasm(() => batchNorms(all));
   assert.equal(tf.memory().numTensors, before, "no tensor left");
   await useBackend("cpu");
   const cpu = batchNorms(all);
@@ -105,13 +99,7 @@ Deno.test("inference batch norm on wasm: what it does not take goes to tfjs' ker
         tf.batchNorm(tf.tensor(x, [2, 5, 6, 7]), [0.5], [2], [0.1], [3], EPSILON).dataSync(),
       ] as Float32Array[];
     });
-  const ours = run();
-  const previous = setWasmKernels("stock");
-  try {
-    run().forEach((y, k) => assertSameBytes(ours[k], y, `case ${k}`));
-  } finally {
-    setWasmKernels(previous);
-  }
+  assertLeftToStock(run);
 });
 
 Deno.test({
@@ -122,14 +110,7 @@ Deno.test({
       await useBackend("wasm");
       return batchNorms(all);
     };
-    const { byThreads, one } = await resultsOnThreads(
-      SOURCE,
-      run,
-      (threads, calls) => assert.ok(calls >= threads - 1, `${threads} threads: ${calls} calls`),
-    );
-    for (const [threads, results] of byThreads) {
-      results.forEach((y, i) => assertSameBytes(y, one[i], `[${CASES[i][0]}]: ${threads} threads`));
-    }
+    await assertSameOnThreads(SOURCE, run, CASES.map(([shape]) => `[${shape}]`));
   },
 });
 

@@ -5,10 +5,11 @@
 // same bytes on 1, 2 and 3 threads; channel multipliers above 1 and dilations go to tfjs' kernel.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { assertClose, assertSameBytes } from "./_assert.ts";
+import { assertClose } from "./_assert.ts";
 import { random } from "./_conv_cases.ts";
-import { resultsOnThreads } from "./_threads.ts";
-import { setWasmKernels, useBackend } from "../../mod.ts";
+import { assertSameOnThreads } from "./_threads.ts";
+import { assertLeftToStock, withStockWasm } from "./_stock.ts";
+import { useBackend } from "../../mod.ts";
 import { wasmFeatures } from "../../lib/backend/wasm.ts";
 import { SOURCE } from "../../lib/backend/_wasm_simd/depthwise_filter_grad.ts";
 
@@ -41,13 +42,7 @@ Deno.test("depthwise convolution on wasm: within rounding of tfjs-backend-cpu an
   const before = tf.memory().numTensors;
   const ours = convolutions();
   assert.equal(tf.memory().numTensors, before, "no tensor left");
-  const previous = setWasmKernels("stock");
-  let stock: Float32Array[];
-  try {
-    stock = convolutions();
-  } finally {
-    setWasmKernels(previous);
-  }
+  const stock = withStockWasm(convolutions);
   await useBackend("cpu");
   const cpu = convolutions();
   await useBackend("wasm");
@@ -72,30 +67,17 @@ Deno.test("depthwise convolution on wasm: a channel multiplier or a dilation goe
         tf.depthwiseConv2d(x, once, 1, "same", "NHWC", 2).dataSync(),
       ] as Float32Array[];
     });
-  const ours = run();
-  const previous = setWasmKernels("stock");
-  try {
-    run().forEach((y, k) => assertSameBytes(ours[k], y, `case ${k}`));
-  } finally {
-    setWasmKernels(previous);
-  }
+  assertLeftToStock(run);
 });
 
 Deno.test({
   name: "depthwise convolution on 2 and 3 threads (a pool of helpers) = 1 thread",
   ignore: !(await wasmFeatures()).threads,
   fn: async () => {
-    const all = async () => {
+    const run = async () => {
       await useBackend("wasm");
       return convolutions();
     };
-    const { byThreads, one } = await resultsOnThreads(
-      SOURCE,
-      all,
-      (threads, calls) => assert.ok(calls >= threads - 1, `${threads} threads: ${calls} calls`),
-    );
-    for (const [threads, results] of byThreads) {
-      results.forEach((y, i) => assertSameBytes(y, one[i], `[${CASES[i][0]}]: ${threads} threads`));
-    }
+    await assertSameOnThreads(SOURCE, run, CASES.map(([shape]) => `[${shape}]`));
   },
 });

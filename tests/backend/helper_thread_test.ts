@@ -94,18 +94,27 @@ Deno.test("claimBlock: the front and the back take each block once, and meet", (
   }
 });
 
+/**
+ * A 3×3 convolution + ReLU of 16×16 images, 16 → 32 channels (run by Winograd, on helpers), and a
+ * function that runs it and reads its output.
+ */
+function convCase() {
+  const x = tf.tensor(random([6, 16, 16, 16], 1), [6, 16, 16, 16]) as tf.Tensor4D;
+  const filter = tf.tensor(random([3, 3, 16, 32], 2), [3, 3, 16, 32]) as tf.Tensor4D;
+  const run = () =>
+    tf.tidy(() =>
+      tf.fused.conv2d({ x, filter, strides: 1, pad: "same", activation: "relu" }).dataSync()
+    ) as Float32Array;
+  return { x, filter, run };
+}
+
 Deno.test("wasm on 2 threads: blocks shared from both ends = one range each, the helper taking part", async () => {
   const before = wasmThreads();
   const minWork = setMinPartWork(0);
   try {
     assert.equal(await setWasmThreads(2), 2);
     await useBackend("wasm");
-    const x = tf.tensor(random([6, 16, 16, 16], 1), [6, 16, 16, 16]) as tf.Tensor4D;
-    const filter = tf.tensor(random([3, 3, 16, 32], 2), [3, 3, 16, 32]) as tf.Tensor4D;
-    const run = () =>
-      tf.tidy(() =>
-        tf.fused.conv2d({ x, filter, strides: 1, pad: "same", activation: "relu" }).dataSync()
-      ) as Float32Array;
+    const { x, filter, run } = convCase();
     setSharedRanges(false);
     const expected = run();
     setSharedRanges(true);
@@ -181,14 +190,9 @@ Deno.test("wasm on 2 threads: a helper that misses its calls is skipped until it
   try {
     assert.equal(await setWasmThreads(2), 2);
     await useBackend("wasm");
-    const x = tf.tensor(random([6, 16, 16, 16], 1), [6, 16, 16, 16]) as tf.Tensor4D;
-    const filter = tf.tensor(random([3, 3, 16, 32], 2), [3, 3, 16, 32]) as tf.Tensor4D;
-    const run = () =>
-      tf.tidy(() =>
-        tf.fused.conv2d({ x, filter, strides: 1, pad: "same", activation: "relu" }).dataSync()
-      ) as Float32Array;
-    // A 3×3 layer of 16×16 images runs by Winograd. The helper starts and is sent the module, then a yield it never takes up: the calling
-    // thread runs everything, at once.
+    const { x, filter, run } = convCase();
+    // The helper starts and is sent the (Winograd) module, then a yield it never takes up: the
+    // calling thread runs everything, at once.
     const expected = run();
     const worker = StalledWorker.last!;
     assert.ok(worker !== undefined, "the helper started");
