@@ -169,9 +169,9 @@ export function setWasmKernels(set: KernelSet): KernelSet {
 /**
  * Built-in kernels given a fast path of ours: Add (a bias), Transpose (training's moves),
  * BatchMatMul and _FusedMatMul (small products and transposed operands, on our SIMD kernel), Cast
- * (to the same dtype: no copy), DepthwiseConv2dNative (on our SIMD kernel), FusedBatchNorm (inference, on our SIMD kernel), FusedConv2D (every supported convolution, on our SIMD kernel),
- * MaxPool (2×2, stride 2, on our SIMD kernel), Mean (over middle axes, global average pooling:
- * no transpose).
+ * (to the same dtype: no copy), DepthwiseConv2dNative, FusedBatchNorm (inference) and FusedConv2D
+ * (every supported case, on our SIMD kernels), MaxPool (2×2, stride 2, on our SIMD kernel), Mean
+ * (over middle axes, global average pooling: no transpose).
  */
 const WRAPPED_KERNELS: readonly [string, (builtIn: KernelConfig) => KernelConfig][] = [
   ["Add", biasAddConfig],

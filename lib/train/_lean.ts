@@ -200,31 +200,29 @@ function soleReluConsumer(layer: tfl.layers.Layer): number | undefined {
   return maxValue === null || maxValue === undefined ? Infinity : maxValue;
 }
 
+/** Whether a gradient is being taken (tfjs' tape records the ops run now). */
+function tapeOn(): boolean {
+  return (tf.engine() as unknown as EngineInternals).isTapeOn();
+}
+
 /**
- * Batch norm in inference mode with the ReLU layer that is its only consumer fused in, as one
- * kernel (wasm), that ReLU handing its output on: MobileNetV2's ReLU6s were two more passes over
- * every activation (tfjs-layers applies relu, then clipByValue). Undefined where this does not
- * apply: no such ReLU, no γ or β, another axis, another backend, or a gradient being taken
+ * Batch norm in inference mode over the last axis, with γ and β, and the ReLU layer that is its
+ * only consumer fused in, as one kernel (wasm), that ReLU handing its output on: MobileNetV2's
+ * ReLU6s were two more passes over every activation (tfjs-layers applies relu, then clipByValue).
+ * Undefined where this does not apply: no such ReLU, another backend, or a gradient being taken
  * (the tape is on, as for Grad-CAM: the kernel has no gradient).
  */
 function inferenceBatchNorm(self: tfl.layers.Layer, input: tf.Tensor): tf.Tensor | undefined {
   const layer = self as unknown as BatchNormInternals;
-  const engine = tf.engine() as unknown as EngineInternals;
-  if (
-    (layer.axis !== -1 && layer.axis !== input.rank - 1) || layer.gamma === null ||
-    layer.beta === null || input.dtype !== "float32" || !hasKernel(BATCH_NORM_INFER) ||
-    engine.isTapeOn()
-  ) {
-    return undefined;
-  }
+  if (input.dtype !== "float32" || !hasKernel(BATCH_NORM_INFER) || tapeOn()) return undefined;
   const cap = soleReluConsumer(self);
   if (cap === undefined) return undefined;
   const inputs = {
     x: input,
     mean: layer.movingMean.read(),
     variance: layer.movingVariance.read(),
-    offset: layer.beta.read(),
-    scale: layer.gamma.read(),
+    offset: layer.beta!.read(),
+    scale: layer.gamma!.read(),
   };
   const attrs = { epsilon: layer.epsilon, activation: true, cap };
   const output = tf.engine().runKernel(BATCH_NORM_INFER, inputs, attrs) as tf.Tensor;
@@ -237,11 +235,11 @@ function leanBatchNormCall(original: LayerCall): LayerCall {
     const layer = this as unknown as BatchNormInternals;
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const lastAxis = layer.axis === -1 || layer.axis === input.rank - 1;
-    if (!kwargs?.training) {
-      return inferenceBatchNorm(this, input) ?? original.call(this, inputs, kwargs);
-    }
     if (!lastAxis || layer.gamma === null || layer.beta === null) {
       return original.call(this, inputs, kwargs);
+    }
+    if (!kwargs?.training) {
+      return inferenceBatchNorm(this, input) ?? original.call(this, inputs, kwargs);
     }
     const cap = soleReluConsumer(this);
     // The moving averages as tfjs-layers updates them: v ← v − (v − value)·(1 − momentum).
@@ -516,9 +514,8 @@ function leanZeroPaddingCall(original: LayerCall): LayerCall {
       dataFormat: string;
     };
     const next = soleConsumer(this);
-    const engine = tf.engine() as unknown as EngineInternals;
     if (
-      kwargs?.training || engine.isTapeOn() || input.rank !== 4 ||
+      kwargs?.training || tapeOn() || input.rank !== 4 ||
       layer.dataFormat !== "channelsLast" || next === undefined || !takesPadding(next)
     ) {
       return original.call(this, inputs, kwargs);
@@ -929,7 +926,8 @@ export function leanForward<T extends tf.TensorContainer>(f: () => T): T {
 
 /**
  * Makes inference lean too (idempotent): a batch norm and the ReLU after it run as one kernel
- * (wasm), a capped ReLU as one clip. Training steps ({@linkcode useLeanTraining}) do it as well.
+ * (wasm), a capped ReLU as one clip, a zero padding as its convolution's own. Training steps
+ * ({@linkcode useLeanTraining}) turn it on as well.
  *
  * @example
  * ```ts ignore
